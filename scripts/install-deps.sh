@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package that moecap's build, tests, fuzz smoke and demo need.
+# Idempotent: packages already installed are skipped, and apt-get runs only when one is missing.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config git
+  clang libclang-rt-14-dev          # libFuzzer harnesses, sanitizer runtimes
+  libcjson-dev                      # JSON: configs, records, HTTP bodies
+  libcurl4-openssl-dev              # load generator / HTTP client
+  libmicrohttpd-dev                 # moecap serve
+  libyaml-dev                       # moecap run config files
+  libpcre2-dev                      # BPE pre-tokenizers (Unicode classes)
+  libbz2-dev                        # HellaSwag .bz2 data
+  libcairo2-dev                     # radar PNG output
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,43 @@
+/* commands.c: the subcommand table and the CLI's shared error printing. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+const mc_cmd mc_cli_commands[] = {
+    {"model-info", "parameters, bytes and KV size of a model (config.json, GGUF, catalogue)",
+     cmd_model_info, usage_model_info},
+    {"hardware", "list or show catalogue hardware", cmd_hardware, usage_hardware},
+    {"probe", "measure this machine's memory bandwidth and FLOP/s", cmd_probe, usage_probe},
+    {"metrics", "S-MBU, S-MFU and latency figures from per-pass records", cmd_metrics,
+     usage_metrics},
+    {"predict", "analytic CAP model: latency, throughput, utilisation and cost", cmd_predict,
+     usage_predict},
+    {NULL, NULL, NULL, NULL},
+};
+
+const mc_cmd *mc_cli_find(const char *name)
+{
+    for (const mc_cmd *c = mc_cli_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+int mc_cli_fail(const char *cmd, mc_err e, const mc_diag *d)
+{
+    const char *msg = (d && d->msg[0]) ? d->msg : mc_err_name(e);
+    fprintf(stderr, "moecap %s: %s\n", cmd, msg);
+    return e == MC_ERR_ARG ? 2 : 1;
+}
+
+int mc_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "moecap %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'moecap help %s')\n", cmd);
+    return 2;
+}

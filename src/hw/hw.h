@@ -1,0 +1,68 @@
+/* hw: the hardware catalogue (accelerators and CPUs), name normalisation, and the probe that
+ * measures this machine.
+ *
+ * The catalogue is a data file (mc_catalogue_dir()/hardware.csv, format in docs/HARDWARE.md).
+ * FLOP/s figures are DENSE peaks (tables that quote "with 2:4 sparsity" are halved on entry).
+ * A `local` entry written by `moecap probe` (mc_cache_dir()/local-hw.json) is accepted by every
+ * lookup. Names are case-insensitive; aliases cover what nvidia-smi / rocm-smi print and the
+ * MoE-CAP reference's gpu_raw_type keys (e.g. "NVIDIA-H100-HBM3-80GB").
+ *
+ * Ownership: mc_hw values are plain structs copied out to the caller. Thread safety: reentrant. */
+#ifndef MC_HW_H
+#define MC_HW_H
+
+#include "base.h"
+#include "model.h" /* mc_prec */
+
+typedef enum mc_hw_kind { MC_HW_GPU = 0, MC_HW_CPU, MC_HW_SOC } mc_hw_kind;
+
+typedef struct mc_hw {
+    char name[64];              /* normalised, e.g. "h100-sxm-80gb" */
+    char vendor[32];
+    mc_hw_kind kind;
+    double mem_bytes;           /* device memory (CPU: typical DRAM configuration, see source) */
+    double mem_bw_Bps;          /* peak memory bandwidth, bytes/s */
+    double flops[MC_PREC_COUNT];/* dense peak FLOP/s (int8: OP/s) per compute precision; 0 = n/a */
+    double tdp_w;               /* board / package power, watts */
+    double price_usd;           /* purchase price of one device */
+    double host_link_Bps;       /* host link (PCIe / C2C), bytes/s per direction */
+    double scaleup_link_Bps;    /* NVLink / Infinity Fabric per device, bytes/s; 0 = none */
+    double slow_tier_Bps;       /* probe only: measured slow-tier (disk) read bandwidth; 0 = unknown */
+    char source[256];           /* where the figures come from */
+} mc_hw;
+
+/* A deployment: n identical devices. */
+typedef struct mc_hw_deploy {
+    mc_hw hw;
+    int count;
+} mc_hw_deploy;
+
+/* Finds a device by name or alias, or "local". */
+mc_err mc_hw_lookup(const char *name, mc_hw *out, mc_diag *d);
+/* Parses "NAME" or "NAMExN" (e.g. "h100-sxm-80gbx8"); N >= 1. */
+mc_err mc_hw_parse_deploy(const char *spec, mc_hw_deploy *out, mc_diag *d);
+/* Every catalogue entry (not "local"), in file order. Free *list with mc_free. */
+mc_err mc_hw_list(mc_hw **list, int *count, mc_diag *d);
+
+/* ---- probe ---- */
+typedef struct mc_probe_opts {
+    int max_threads;      /* 0 = nproc */
+    size_t array_bytes;   /* per-run working set; 0 = max(1 GiB, 8 x LLC) */
+    int repeats;          /* best of; 0 = default 5 */
+} mc_probe_opts;
+
+typedef struct mc_probe_result {
+    int n_threads;            /* entries in bw_Bps_by_threads */
+    double bw_Bps_by_threads[256]; /* best read bandwidth using 1..n threads */
+    double bw_Bps;            /* best over thread counts */
+    double fma_flops;         /* peak f32 FMA FLOP/s with all threads */
+    double fma_flops_1t;
+    char cpu_model[128];
+    char isa[64];             /* kernel used, e.g. "avx2" */
+} mc_probe_result;
+
+mc_err mc_probe_run(const mc_probe_opts *o, mc_probe_result *r, mc_diag *d);
+/* Saves the result as the `local` hardware entry. */
+mc_err mc_probe_save_local(const mc_probe_result *r, mc_diag *d);
+
+#endif
