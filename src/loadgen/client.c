@@ -18,6 +18,14 @@ static CURLcode curl_init_rc;
 
 static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+mc_err lg_curl_global(mc_diag *d)
+{
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK)
+        return mc_fail(d, MC_ERR_INTERNAL, "loadgen: curl_global_init failed");
+    return MC_OK;
+}
+
 const char *mc_lg_fail_name(mc_lg_fail f)
 {
     static const char *const names[MC_LG_FAIL_COUNT_] = {
@@ -158,9 +166,9 @@ mc_err mc_lg_client_new(const mc_lg_client_opts *o, mc_lg_client **out, mc_diag 
     *out = NULL;
     if (!o->url || !o->on_result)
         return mc_fail(d, MC_ERR_ARG, "loadgen: client needs a URL and a result callback");
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK)
-        return mc_fail(d, MC_ERR_INTERNAL, "loadgen: curl_global_init failed");
+    mc_err e = lg_curl_global(d);
+    if (e)
+        return e;
     mc_lg_client *c = mc_calloc(1, sizeof *c);
     if (!c)
         return mc_fail(d, MC_ERR_NOMEM, "loadgen: out of memory");
@@ -175,7 +183,6 @@ mc_err mc_lg_client_new(const mc_lg_client_opts *o, mc_lg_client **out, mc_diag 
         if (c->auth)
             snprintf(c->auth, n, "Authorization: Bearer %s", o->api_key);
     }
-    mc_err e = MC_OK;
     if (!c->url || (o->api_key && !c->auth))
         e = mc_fail(d, MC_ERR_NOMEM, "loadgen: out of memory");
     if (!e)
@@ -255,10 +262,10 @@ static void release(mc_lg_client *c, lg_slot *s)
     c->inflight--;
 }
 
-/* Emits the results of finished transfers. */
-static void drain_done(mc_lg_client *c)
+/* Emits the results of finished transfers; returns how many. */
+static int drain_done(mc_lg_client *c)
 {
-    int left = 0;
+    int left = 0, done = 0;
     CURLMsg *m;
     while ((m = curl_multi_info_read(c->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
@@ -269,7 +276,9 @@ static void drain_done(mc_lg_client *c)
         lg_slot_finish(s, rc, mc_now_ns());
         release(c, s);
         c->o.on_result(&s->r, c->o.ctx);
+        done++;
     }
+    return done;
 }
 
 void mc_lg_client_cancel_all(mc_lg_client *c)
@@ -333,7 +342,8 @@ mc_err mc_lg_client_poll(mc_lg_client *c, mc_ns deadline_ns, mc_diag *d)
 {
     struct epoll_event ev[256];
     run_curl_timers(c, mc_now_ns());
-    drain_done(c);
+    if (drain_done(c) > 0)
+        return MC_OK; /* something happened: let the caller react before waiting */
     if (c->inflight == 0 && deadline_ns == 0)
         return MC_OK; /* nothing could ever wake us */
     mc_ns now = mc_now_ns();

@@ -45,6 +45,9 @@ struct mc_lg_client {
 
 #define LG_NO_SLOT UINT32_MAX
 
+/* client.c: libcurl's global init, once per process (thread safe). */
+mc_err lg_curl_global(mc_diag *d);
+
 /* client_xfer.c */
 mc_err lg_slot_setup(lg_slot *s, mc_diag *d); /* easy handle options, buffers */
 void lg_slot_begin(lg_slot *s, const mc_lg_request *r, mc_ns now);

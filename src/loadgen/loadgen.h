@@ -323,7 +323,7 @@ typedef struct mc_lg_run_opts {
 typedef struct mc_lg_run_info {
     mc_ns t0_ns;          /* start of the measured phase (schedule origin) */
     mc_ns first_send_ns;  /* first measured request sent */
-    mc_ns last_end_ns;    /* last measured request finished */
+    mc_ns end_ns;         /* the measured phase ended (nothing left in flight) */
     uint64_t sent;        /* measured requests sent */
     uint64_t warmup_sent;
     int stopped;          /* the stop flag ended the run early (results are partial) */

@@ -4,6 +4,8 @@
 #include "harness.h"
 #include "loadgen.h"
 
+#include <cjson/cJSON.h>
+
 /* ---- SSE ----------------------------------------------------------------------------------- */
 
 typedef struct sse_vec {
@@ -376,6 +378,315 @@ TEST(schedule_seeded_and_ramp)
     CHECK(t == NULL);
 }
 
+/* ---- workloads ----------------------------------------------------------------------------- */
+
+/* The mock server's token rule: a word of L bytes is 1 + (L - 1) / 6 tokens; `extra` is added
+ * (a BOS token), `per_word` > 0 replaces the rule (every word that many tokens). */
+typedef struct fake_tok {
+    int extra, per_word;
+    long calls;
+} fake_tok;
+
+static mc_err fake_count(void *ctx, const char *s, size_t n, int64_t *out, mc_diag *d)
+{
+    fake_tok *f = ctx;
+    int64_t t = f->extra;
+    size_t i = 0;
+    (void)d;
+    while (i < n) {
+        while (i < n && s[i] == ' ')
+            i++;
+        size_t st = i;
+        while (i < n && s[i] != ' ')
+            i++;
+        if (i > st)
+            t += f->per_word ? f->per_word : 1 + (int64_t)((i - st - 1) / 6);
+    }
+    f->calls++;
+    *out = t;
+    return MC_OK;
+}
+
+TEST(synthetic_approximate_and_seeded)
+{
+    mc_lg_workload a, b, c;
+    mc_lg_workload_init(&a);
+    mc_lg_workload_init(&b);
+    mc_lg_workload_init(&c);
+    mc_lg_synth_opts o = {.n = 4, .in_min = 100, .in_max = 100, .out_min = 10, .out_max = 20,
+                          .seed = 1};
+    CHECK_EQ_INT(mc_lg_workload_synthetic(&a, &o, NULL), MC_OK);
+    CHECK_EQ_INT(mc_lg_workload_synthetic(&b, &o, NULL), MC_OK);
+    o.seed = 2;
+    CHECK_EQ_INT(mc_lg_workload_synthetic(&c, &o, NULL), MC_OK);
+    CHECK_EQ_INT(a.n, 4);
+    for (size_t i = 0; i < a.n; i++) {
+        size_t len = strlen(a.p[i].text);
+        CHECK_EQ_INT(a.p[i].input_exact, 0);
+        CHECK_EQ_INT(a.p[i].input_tokens, (int64_t)((len + 3) / 4));
+        CHECK(a.p[i].input_tokens >= 100 && a.p[i].input_tokens <= 103);
+        CHECK(a.p[i].max_tokens >= 10 && a.p[i].max_tokens <= 20);
+        CHECK_STR(a.p[i].text, b.p[i].text);
+        CHECK(strcmp(a.p[i].text, c.p[i].text) != 0);
+        if (i > 0) /* distinct prompts from the first words on (no shared prefix cache) */
+            CHECK(strncmp(a.p[i].text, a.p[0].text, 12) != 0);
+    }
+    mc_lg_workload_deinit(&a);
+    mc_lg_workload_deinit(&b);
+    mc_lg_workload_deinit(&c);
+}
+
+TEST(synthetic_token_exact)
+{
+    const uint32_t targets[] = {1, 7, 128, 513, 2000};
+    const int extras[] = {0, 1};
+    for (int x = 0; x < 2; x++)
+        for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) {
+            fake_tok f = {.extra = extras[x]};
+            if (targets[t] <= (uint32_t)f.extra)
+                continue;
+            mc_lg_workload w;
+            mc_lg_workload_init(&w);
+            mc_lg_synth_opts o = {.n = 3, .in_min = targets[t], .in_max = targets[t],
+                                  .out_min = 5, .out_max = 5, .seed = 42,
+                                  .count = fake_count, .count_ctx = &f};
+            CHECK_EQ_INT(mc_lg_workload_synthetic(&w, &o, NULL), MC_OK);
+            for (size_t i = 0; i < w.n; i++) {
+                int64_t again = 0;
+                fake_count(&f, w.p[i].text, strlen(w.p[i].text), &again, NULL);
+                CHECK_EQ_INT(w.p[i].input_tokens, targets[t]);
+                CHECK_EQ_INT(again, targets[t]);
+                CHECK_EQ_INT(w.p[i].input_exact, 1);
+                CHECK_EQ_INT(w.p[i].max_tokens, 5);
+            }
+            CHECK(f.calls <= 3 * 40 + 3);
+            mc_lg_workload_deinit(&w);
+        }
+    /* every word 3 tokens: 10 cannot be reached; the largest count below it is kept, exactly */
+    fake_tok f3 = {.per_word = 3};
+    mc_lg_workload w;
+    mc_lg_workload_init(&w);
+    mc_lg_synth_opts o = {.n = 1, .in_min = 10, .in_max = 10, .out_min = 1, .out_max = 1,
+                          .count = fake_count, .count_ctx = &f3};
+    CHECK_EQ_INT(mc_lg_workload_synthetic(&w, &o, NULL), MC_OK);
+    CHECK_EQ_INT(w.p[0].input_tokens, 9);
+    CHECK_EQ_INT(w.p[0].input_exact, 1);
+    mc_lg_workload_deinit(&w);
+    mc_diag d = {{0}};
+    o.in_min = 0;
+    CHECK_EQ_INT(mc_lg_workload_synthetic(&w, &o, &d), MC_ERR_ARG);
+    CHECK_CONTAINS(d.msg, "1 <= min <= max");
+}
+
+TEST(request_bodies)
+{
+    mc_lg_workload w;
+    mc_lg_workload_init(&w);
+    const char *text = "say \"hi\"\n\xC3\xA9";
+    CHECK_EQ_INT(mc_lg_workload_add(&w, text, strlen(text), 77, NULL), MC_OK);
+    mc_lg_body_opts o = {.endpoint = MC_LG_COMPLETIONS, .model = "m1", .stream = 1,
+                         .ignore_eos = 1};
+    CHECK_EQ_INT(mc_lg_workload_build(&w, &o, NULL), MC_OK);
+    cJSON *j = cJSON_Parse(w.p[0].body);
+    CHECK_EQ_INT(w.p[0].body_len, strlen(w.p[0].body));
+    CHECK_STR(cJSON_GetObjectItem(j, "model")->valuestring, "m1");
+    CHECK_STR(cJSON_GetObjectItem(j, "prompt")->valuestring, text);
+    CHECK_EQ_INT(cJSON_GetObjectItem(j, "max_tokens")->valuedouble, 77);
+    CHECK_EQ_INT(cJSON_GetObjectItem(j, "temperature")->valuedouble, 0);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "stream")));
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stream_options"),
+                                           "include_usage")));
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "ignore_eos")));
+    cJSON_Delete(j);
+    o = (mc_lg_body_opts){.endpoint = MC_LG_CHAT};
+    CHECK_EQ_INT(mc_lg_workload_build(&w, &o, NULL), MC_OK);
+    j = cJSON_Parse(w.p[0].body);
+    cJSON *m0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "messages"), 0);
+    CHECK_STR(cJSON_GetObjectItem(m0, "role")->valuestring, "user");
+    CHECK_STR(cJSON_GetObjectItem(m0, "content")->valuestring, text);
+    CHECK(cJSON_GetObjectItem(j, "model") == NULL);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(j, "stream")));
+    CHECK(cJSON_GetObjectItem(j, "stream_options") == NULL);
+    CHECK(cJSON_GetObjectItem(j, "ignore_eos") == NULL);
+    cJSON_Delete(j);
+    mc_lg_workload_deinit(&w);
+}
+
+static void load_first(const char *rel, mc_lg_dataset_fmt fmt, uint32_t n, const char *prefix,
+                       size_t want_n)
+{
+    const char *path = harness_data_path(rel);
+    if (!path) {
+        fprintf(stderr, "  (no %s)\n", rel);
+        harness_skipped = 1;
+        return;
+    }
+    mc_lg_workload w;
+    mc_lg_workload_init(&w);
+    mc_lg_dataset_opts o = {.fmt = fmt, .num_prompts = n, .output_len = 64};
+    mc_diag d = {{0}};
+    CHECK_EQ_INT(mc_lg_workload_load(&w, path, &o, &d), MC_OK);
+    CHECK_EQ_INT(w.n, want_n);
+    if (w.n > 0) {
+        if (strncmp(w.p[0].text, prefix, strlen(prefix)) != 0)
+            HARNESS_FAIL_("%s: first prompt \"%.60s\", want prefix \"%s\"", rel, w.p[0].text,
+                          prefix);
+        CHECK_EQ_INT(w.p[0].max_tokens, 64);
+        CHECK_EQ_INT(w.p[0].input_exact, 0);
+    }
+    mc_lg_workload_deinit(&w);
+}
+
+TEST(datasets_shared_data)
+{
+    load_first("gsm8k/test.jsonl", MC_LG_DS_AUTO, 5, "Janet\xE2\x80\x99s ducks lay 16 eggs", 5);
+    load_first("gsm8k/test.jsonl", MC_LG_DS_GSM8K, 0, "Janet", 1319);
+    load_first("mmlu_pro/validation.jsonl", MC_LG_DS_AUTO, 3, "The symmetric group $S_n$", 3);
+    load_first("mt_bench/question.jsonl", MC_LG_DS_MT_BENCH, 0,
+               "Compose an engaging travel blog post", 80);
+    load_first("sharegpt/ShareGPT_V3_filtered_500.json", MC_LG_DS_AUTO, 0,
+               "How to stop automatic updates from the WSUS Server", 500);
+    const char *path = harness_data_path("mmlu_pro/validation.jsonl");
+    if (!path)
+        return;
+    mc_lg_workload a, b;
+    mc_lg_workload_init(&a);
+    mc_lg_workload_init(&b);
+    mc_lg_dataset_opts o = {.num_prompts = 10, .seed = 9};
+    CHECK_EQ_INT(mc_lg_workload_load(&a, path, &o, NULL), MC_OK);
+    CHECK_EQ_INT(mc_lg_workload_load(&b, path, &o, NULL), MC_OK);
+    CHECK_EQ_INT(a.n, 10);
+    int same = 0, options = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        same += strcmp(a.p[i].text, b.p[i].text) == 0;
+        options += strstr(a.p[i].text, "\nA. ") != NULL && strstr(a.p[i].text, "N/A") == NULL;
+    }
+    CHECK_EQ_INT(same, 10);
+    CHECK_EQ_INT(options, 10);
+    mc_lg_workload_deinit(&a);
+    mc_lg_workload_deinit(&b);
+    /* the first validation question's options, lettered, N/A padding dropped */
+    mc_lg_workload_init(&a);
+    o = (mc_lg_dataset_opts){.num_prompts = 1};
+    CHECK_EQ_INT(mc_lg_workload_load(&a, path, &o, NULL), MC_OK);
+    CHECK_CONTAINS(a.p[0].text, "Find the characteristic of the ring 2Z.\nA. 0\nB. 30\nC. 3\n");
+    CHECK_CONTAINS(a.p[0].text, "J. 5\n");
+    mc_lg_workload_deinit(&a);
+}
+
+static const char *write_tmp(const char *name, const char *content)
+{
+    static char path[4][8192];
+    static int k;
+    char *p = path[k++ % 4];
+    if (snprintf(p, 8192, "%.4000s/%.200s", harness_tmpdir(), name) >= 8192)
+        abort();
+    FILE *f = fopen(p, "wb");
+    fputs(content, f);
+    fclose(f);
+    return p;
+}
+
+static void expect_load_error(const char *name, const char *content, mc_lg_dataset_fmt fmt,
+                              const char *want)
+{
+    const char *path = write_tmp(name, content);
+    mc_lg_workload w;
+    mc_lg_workload_init(&w);
+    mc_lg_dataset_opts o = {.fmt = fmt};
+    mc_diag d = {{0}};
+    mc_err e = mc_lg_workload_load(&w, path, &o, &d);
+    CHECK(e != MC_OK);
+    char full[8400];
+    snprintf(full, sizeof full, "%.8190s%.200s", path, want);
+    if (!strstr(d.msg, want) || (want[0] == ':' && strncmp(d.msg, full, strlen(full)) != 0))
+        HARNESS_FAIL_("%s: got \"%s\", want \"%s\"", name, d.msg, want);
+    mc_lg_workload_deinit(&w);
+}
+
+TEST(dataset_errors_and_custom)
+{
+    expect_load_error("bad3.jsonl", "{\"prompt\":\"a\"}\n\n{\"prompt\":\"b\"}\n{oops\n",
+                      MC_LG_DS_AUTO, ":4: invalid JSON");
+    expect_load_error("missing.jsonl", "{\"prompt\":\"a\"}\n{\"text\":\"b\"}\n", MC_LG_DS_AUTO,
+                      ":2: missing string field 'prompt'");
+    expect_load_error("maxtok.jsonl", "{\"prompt\":\"a\",\"max_tokens\":0}\n", MC_LG_DS_CUSTOM,
+                      ":1: 'max_tokens' must be an integer");
+    expect_load_error("unknown.jsonl", "{\"text\":\"a\"}\n", MC_LG_DS_AUTO,
+                      ":1: cannot tell the dataset format");
+    expect_load_error("notobj.jsonl", "[1]\n", MC_LG_DS_GSM8K, ": a JSON array, expected JSONL");
+    expect_load_error("share.json",
+                      "[{\"id\":\"a\",\"conversations\":[{\"from\":\"human\",\"value\":\"q\"}]},"
+                      "{\"id\":\"b\",\"conversations\":[{\"from\":\"gpt\",\"value\":\"x\"}]}]",
+                      MC_LG_DS_AUTO, ": item 1: no human turn");
+    expect_load_error("empty.jsonl", "\n  \n", MC_LG_DS_AUTO, ": no prompts");
+    expect_load_error("mmlu.jsonl", "{\"question\":\"q\",\"options\":[1,2]}\n", MC_LG_DS_MMLU_PRO,
+                      ":1: 'options' must be at most 26 strings");
+    mc_lg_workload w;
+    mc_lg_workload_init(&w);
+    mc_diag d = {{0}};
+    mc_lg_dataset_opts o = {.output_len = 33};
+    CHECK_EQ_INT(mc_lg_workload_load(&w, "/nonexistent/x.jsonl", &o, &d), MC_ERR_IO);
+    CHECK_CONTAINS(d.msg, "/nonexistent/x.jsonl");
+    const char *p = write_tmp("custom.jsonl", "{\"prompt\":\"one two\",\"max_tokens\":12}\r\n"
+                                              "{\"prompt\":\"three\"}\n");
+    CHECK_EQ_INT(mc_lg_workload_load(&w, p, &o, &d), MC_OK);
+    CHECK_EQ_INT(w.n, 2);
+    CHECK_STR(w.p[0].text, "one two");
+    CHECK_EQ_INT(w.p[0].max_tokens, 12);
+    CHECK_EQ_INT(w.p[1].max_tokens, 33);
+    CHECK_EQ_INT(w.p[0].input_tokens, 2); /* ceil(7 / 4) */
+    mc_lg_workload_deinit(&w);
+    /* exact counts through a counter */
+    fake_tok f = {0};
+    o = (mc_lg_dataset_opts){.count = fake_count, .count_ctx = &f};
+    CHECK_EQ_INT(mc_lg_workload_load(&w, p, &o, &d), MC_OK);
+    CHECK_EQ_INT(w.p[0].input_tokens, 2);
+    CHECK_EQ_INT(w.p[0].input_exact, 1);
+    CHECK_EQ_INT(w.p[1].max_tokens, 256);
+    mc_lg_workload_deinit(&w);
+    mc_lg_dataset_fmt fmt;
+    CHECK_EQ_INT(mc_lg_dataset_fmt_parse("mmlu-pro", &fmt, NULL), MC_OK);
+    CHECK_EQ_INT(fmt, MC_LG_DS_MMLU_PRO);
+    CHECK_EQ_INT(mc_lg_dataset_fmt_parse("csv", &fmt, &d), MC_ERR_ARG);
+    CHECK_CONTAINS(d.msg, "unknown dataset format 'csv'");
+}
+
+static void check_url(const char *base, mc_lg_endpoint ep, const char *want)
+{
+    char *u = NULL;
+    mc_err e = mc_lg_url_endpoint(base, ep, &u, NULL);
+    CHECK_EQ_INT(e, MC_OK);
+    if (u && strcmp(u, want) != 0)
+        HARNESS_FAIL_("endpoint(%s) = %s, want %s", base, u, want);
+    mc_free(u);
+}
+
+TEST(urls)
+{
+    check_url("http://h:1", MC_LG_COMPLETIONS, "http://h:1/v1/completions");
+    check_url("http://h:1/", MC_LG_CHAT, "http://h:1/v1/chat/completions");
+    check_url("http://h:1/v1", MC_LG_COMPLETIONS, "http://h:1/v1/completions");
+    check_url("http://h:1/v1/", MC_LG_CHAT, "http://h:1/v1/chat/completions");
+    check_url("https://h/x/completions", MC_LG_COMPLETIONS, "https://h/x/completions");
+    check_url("http://h/v1/chat/completions", MC_LG_CHAT, "http://h/v1/chat/completions");
+    check_url("http://h/v1/chat/completions", MC_LG_COMPLETIONS, "http://h/v1/completions");
+    check_url("http://h/v1/completions", MC_LG_CHAT, "http://h/v1/chat/completions");
+    char *r = NULL;
+    CHECK_EQ_INT(mc_lg_url_root("http://h:1/v1/chat/completions", &r, NULL), MC_OK);
+    CHECK_STR(r, "http://h:1");
+    mc_free(r);
+    CHECK_EQ_INT(mc_lg_url_root("http://h:1/api/v1", &r, NULL), MC_OK);
+    CHECK_STR(r, "http://h:1/api");
+    mc_free(r);
+    mc_diag d = {{0}};
+    CHECK_EQ_INT(mc_lg_url_endpoint("ftp://h", MC_LG_CHAT, &r, &d), MC_ERR_ARG);
+    CHECK_CONTAINS(d.msg, "must start with http:// or https://");
+    CHECK(r == NULL);
+    CHECK_EQ_INT(mc_lg_url_root("http:///x", &r, &d), MC_ERR_ARG);
+    CHECK_CONTAINS(d.msg, "has no host");
+}
+
 int main(void)
 {
     RUN(sse_vectors_whole_bytewise_random);
@@ -385,5 +696,11 @@ int main(void)
     RUN(schedule_poisson_mean_variance);
     RUN(schedule_gamma_burstiness);
     RUN(schedule_seeded_and_ramp);
+    RUN(synthetic_approximate_and_seeded);
+    RUN(synthetic_token_exact);
+    RUN(request_bodies);
+    RUN(datasets_shared_data);
+    RUN(dataset_errors_and_custom);
+    RUN(urls);
     return harness_done();
 }
