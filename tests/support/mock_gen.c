@@ -135,42 +135,50 @@ static const char *token_text(const mock_job *j, uint32_t i, char *buf)
     static const char *const u8[4] = {"\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "a"};
     if (j->utf8)
         return u8[i % 4];
-    snprintf(buf, 8, " w%u", i % 10);
+    buf[0] = ' ';
+    buf[1] = 'w';
+    buf[2] = (char)('0' + i % 10);
+    buf[3] = 0;
     return buf;
 }
 
 static uint32_t n_events(const mock_job *j) { return (j->tokens + j->per_chunk - 1) / j->per_chunk; }
 
+/* Token events are assembled with memcpy from fixed parts (no printf): the mock must outrun the
+ * client it benchmarks. */
+#define S_(lit) lit, sizeof lit - 1
+static const struct {
+    const char *s;
+    size_t n;
+} ev_head[2] = {{S_("data: {\"id\":\"cmpl-mock\",\"object\":\"text_completion\",\"created\":0,"
+                    "\"model\":\"mock-model\",\"choices\":[{\"index\":0,\"text\":\"")},
+                {S_("data: {\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion.chunk\","
+                    "\"created\":0,\"model\":\"mock-model\",\"choices\":[{\"index\":0,"
+                    "\"delta\":{\"content\":\"")}},
+  ev_tail[2][2] = {{{S_("\",\"logprobs\":null,\"finish_reason\":null}]}\n\n")},
+                    {S_("\",\"logprobs\":null,\"finish_reason\":\"length\"}]}\n\n")}},
+                   {{S_("\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n")},
+                    {S_("\"},\"logprobs\":null,\"finish_reason\":\"length\"}]}\n\n")}}},
+  role_event = {S_("data: {\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion.chunk\","
+                   "\"created\":0,\"model\":\"mock-model\",\"choices\":[{\"index\":0,"
+                   "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,"
+                   "\"finish_reason\":null}]}\n\n")};
+#undef S_
+
 static void append_token_event(mock_conn *c, mock_job *j)
 {
-    char text[256], tb[8];
-    size_t tl = 0;
+    char tb[8];
     uint32_t k = j->tokens - j->sent_tokens < j->per_chunk ? j->tokens - j->sent_tokens
                                                            : j->per_chunk;
-    for (uint32_t i = 0; i < k && tl + 5 < sizeof text; i++) {
-        const char *t = token_text(j, j->sent_tokens + i, tb);
-        memcpy(text + tl, t, strlen(t));
-        tl += strlen(t);
-    }
-    text[tl] = 0;
     int last = j->events + 1 == n_events(j) && j->fault != F_NO_DONE;
-    const char *fin = last ? "\"length\"" : "null";
     if (j->chat && j->events == 0)
-        mc_buf_printf(&c->out, "data: {\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion.chunk\","
-                               "\"created\":0,\"model\":\"mock-model\",\"choices\":[{\"index\":0,"
-                               "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
-                               "\"logprobs\":null,\"finish_reason\":null}]}\n\n");
-    if (j->chat)
-        mc_buf_printf(&c->out, "data: {\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion.chunk\","
-                               "\"created\":0,\"model\":\"mock-model\",\"choices\":[{\"index\":0,"
-                               "\"delta\":{\"content\":\"%s\"},\"logprobs\":null,"
-                               "\"finish_reason\":%s}]}\n\n",
-                      text, fin);
-    else
-        mc_buf_printf(&c->out, "data: {\"id\":\"cmpl-mock\",\"object\":\"text_completion\","
-                               "\"created\":0,\"model\":\"mock-model\",\"choices\":[{\"index\":0,"
-                               "\"text\":\"%s\",\"logprobs\":null,\"finish_reason\":%s}]}\n\n",
-                      text, fin);
+        mc_buf_append(&c->out, role_event.s, role_event.n);
+    mc_buf_append(&c->out, ev_head[j->chat].s, ev_head[j->chat].n);
+    for (uint32_t i = 0; i < k; i++) {
+        const char *t = token_text(j, j->sent_tokens + i, tb);
+        mc_buf_append(&c->out, t, strlen(t));
+    }
+    mc_buf_append(&c->out, ev_tail[j->chat][last].s, ev_tail[j->chat][last].n);
     j->sent_tokens += k;
     j->events++;
 }

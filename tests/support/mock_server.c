@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -466,6 +468,29 @@ static mc_err mock_fds(struct mc_mock *m, mc_diag *d)
     return MC_OK;
 }
 
+/* Room for max_conns descriptors: raise the soft limit and grow the fd table up front (growing
+ * it while other threads run costs an RCU grace period, a ~20 ms stall that would show up in the
+ * latencies the tests check). */
+static void reserve_fds(const struct mc_mock *m)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rlim_t)m->o.max_conns + 64;
+    if (rl.rlim_cur < want && (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want)) {
+        rl.rlim_cur = want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    } else if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rlim_t top = rl.rlim_cur < want ? rl.rlim_cur : want;
+    int fd = fcntl(m->epfd, F_DUPFD_CLOEXEC, (int)top - 1);
+    if (fd >= 0)
+        close(fd);
+}
+
 mc_err mc_mock_start(const mc_mock_opts *o, mc_mock **out, mc_diag *d)
 {
     *out = NULL;
@@ -484,6 +509,8 @@ mc_err mc_mock_start(const mc_mock_opts *o, mc_mock **out, mc_diag *d)
     mc_err e = mock_listen(m, d);
     if (!e)
         e = mock_fds(m, d);
+    if (!e)
+        reserve_fds(m);
     if (!e && pthread_create(&b->th, NULL, loop, m) != 0)
         e = mc_fail(d, MC_ERR_INTERNAL, "mock: cannot start its thread");
     if (e) {
