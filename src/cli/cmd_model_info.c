@@ -18,16 +18,17 @@
 
 void usage_model_info(FILE *f)
 {
-    fprintf(f, "usage: moecap model-info <config.json | file.gguf | catalogue name> [options]\n"
-               "       moecap model-info --list [--json]\n\n"
-               "Parameter counts, weight bytes, KV-cache bytes per token and the weights read per\n"
-               "decoded token (batch 1) of a model, with a per-layer breakdown.\n\n"
-               "options:\n"
-               "  --precision P      store every weight group as P (bf16, f16, f32, fp8, int8,\n"
-               "                     int4, mxfp4, q8_0, q4_0, q4_k, ...); norms are left as they are\n"
-               "  --kv-precision P   store the KV cache as P (default: the config's torch_dtype)\n"
-               "  --list             list the catalogue model names\n"
-               "  --json             print one JSON document instead of text\n");
+    fprintf(f,
+            "usage: moecap model-info <config.json | file.gguf | catalogue name> [options]\n"
+            "       moecap model-info --list [--json]\n\n"
+            "Parameter counts, weight bytes, KV-cache bytes per token and the weights read per\n"
+            "decoded token (batch 1) of a model, with a per-layer breakdown.\n\n"
+            "options:\n"
+            "  --precision P      store every weight group as P (bf16, f16, f32, fp8, int8,\n"
+            "                     int4, mxfp4, q8_0, q4_0, q4_k, ...); norms are left as they are\n"
+            "  --kv-precision P   store the KV cache as P (default: the config's torch_dtype)\n"
+            "  --list             list the catalogue model names\n"
+            "  --json             print one JSON document instead of text\n");
 }
 
 typedef struct opts {
@@ -43,10 +44,10 @@ static int same_layer(const mc_layer *a, const mc_layer *b)
 {
     return a->ffn == b->ffn && a->n_experts == b->n_experts && a->top_k == b->top_k &&
            a->n_shared == b->n_shared && a->p_attn == b->p_attn && a->p_norm == b->p_norm &&
-           a->p_router == b->p_router && a->p_expert == b->p_expert &&
-           a->p_shared == b->p_shared && a->p_dense == b->p_dense && a->b_attn == b->b_attn &&
-           a->b_norm == b->b_norm && a->b_router == b->b_router && a->b_expert == b->b_expert &&
-           a->b_shared == b->b_shared && a->b_dense == b->b_dense;
+           a->p_router == b->p_router && a->p_expert == b->p_expert && a->p_shared == b->p_shared &&
+           a->p_dense == b->p_dense && a->b_attn == b->b_attn && a->b_norm == b->b_norm &&
+           a->b_router == b->b_router && a->b_expert == b->b_expert && a->b_shared == b->b_shared &&
+           a->b_dense == b->b_dense;
 }
 
 /* gid[l] = group of layer l (groups numbered by first appearance); returns the group count. */
@@ -143,7 +144,8 @@ static void print_group(const mc_model *m, const int64_t *gid, int64_t g)
     layer_ranges(gid, m->n_layers, g, ranges, sizeof ranges);
     if (L->ffn == MC_FFN_MOE)
         printf("layers %s (%" PRId64 " x MoE: %" PRId64 " experts, top-%" PRId64 ", %" PRId64
-               " shared)\n", ranges, count, L->n_experts, L->top_k, L->n_shared);
+               " shared)\n",
+               ranges, count, L->n_experts, L->top_k, L->n_shared);
     else
         printf("layers %s (%" PRId64 " x dense FFN)\n", ranges, count);
     print_count("attention", L->p_attn);
@@ -170,7 +172,8 @@ static const char *attn_text(const mc_model *m, char *buf, size_t size)
                  a->n_heads, a->q_lora_rank, a->kv_lora_rank, a->qk_nope_dim, a->qk_rope_dim,
                  a->v_head_dim);
     else
-        snprintf(buf, size, "%s: %" PRId64 " heads, %" PRId64 " KV heads, head_dim %" PRId64 "%s%s%s",
+        snprintf(buf, size,
+                 "%s: %" PRId64 " heads, %" PRId64 " KV heads, head_dim %" PRId64 "%s%s%s",
                  a->n_kv_heads == a->n_heads ? "MHA" : "GQA", a->n_heads, a->n_kv_heads,
                  a->head_dim, a->qkv_bias ? ", qkv bias" : "", a->qk_norm ? ", q/k norm" : "",
                  a->sinks ? ", sinks" : "");
@@ -195,9 +198,10 @@ static void print_summary(const mc_model *m)
            (double)m->total_params / 1e9);
     printf("active params    %s (%.2f B) per token\n", grouped(m->active_params, b, sizeof b),
            (double)m->active_params / 1e9);
-    printf("                 (per decoded token at batch 1: attention, norms, router, shared and the\n"
-           "                 top-k routed experts, dense FFNs, final norm, LM head and ONE embedding\n"
-           "                 row; the rest of the embedding table is not counted)\n");
+    printf(
+        "                 (per decoded token at batch 1: attention, norms, router, shared and the\n"
+        "                 top-k routed experts, dense FFNs, final norm, LM head and ONE embedding\n"
+        "                 row; the rest of the embedding table is not counted)\n");
     printf("layers           %" PRId64 " (%" PRId64 " MoE, %" PRId64 " dense)\n", m->n_layers,
            m->n_moe_layers, m->n_dense_layers);
     printf("experts          %" PRId64 " routed, top-%" PRId64 ", %" PRId64 " shared\n",
@@ -222,8 +226,7 @@ static void print_text(const mc_model *m, const int64_t *gid, int64_t ng)
     printf("\n");
     print_bytes("total weight bytes", m->total_bytes, "");
     print_bytes("KV cache per token", m->kv_bytes_per_token, " (all layers, K and V or latent)");
-    print_bytes("weights read per decoded token", m->decode_weight_bytes_per_token,
-                " (batch 1)");
+    print_bytes("weights read per decoded token", m->decode_weight_bytes_per_token, " (batch 1)");
 }
 
 /* ---- JSON output: every add is checked, so a failure never leaves a partial document ---- */
@@ -406,8 +409,10 @@ static int run_list(int json)
 static int parse_opts(int argc, char **argv, opts *o)
 {
     static const struct option longopts[] = {
-        {"precision", required_argument, NULL, 'p'}, {"kv-precision", required_argument, NULL, 'k'},
-        {"list", no_argument, NULL, 'l'},           {"json", no_argument, NULL, 'j'},
+        {"precision", required_argument, NULL, 'p'},
+        {"kv-precision", required_argument, NULL, 'k'},
+        {"list", no_argument, NULL, 'l'},
+        {"json", no_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -429,15 +434,14 @@ static int parse_opts(int argc, char **argv, opts *o)
         case 'l': o->list = 1; break;
         case 'j': o->json = 1; break;
         default:
-            return mc_cli_usage_error(CMD, "unknown option or missing value: %s",
-                                      argv[optind - 1]);
+            return mc_cli_usage_error(CMD, "unknown option or missing value: %s", argv[optind - 1]);
         }
     }
     if (o->list)
         return optind == argc ? 0 : mc_cli_usage_error(CMD, "--list takes no model argument");
     if (optind != argc - 1)
-        return mc_cli_usage_error(CMD, optind == argc ? "no model given"
-                                                      : "give exactly one model");
+        return mc_cli_usage_error(CMD,
+                                  optind == argc ? "no model given" : "give exactly one model");
     o->what = argv[optind];
     return 0;
 }
@@ -448,7 +452,8 @@ static int apply_precision(const opts *o, mc_model *m)
     mc_diag d = {{0}};
     if (o->has_kv)
         m->st.kv = o->kv;
-    mc_err e = o->has_weight ? mc_model_set_weight_dtype(m, o->weight, &d) : mc_model_finalize(m, &d);
+    mc_err e =
+        o->has_weight ? mc_model_set_weight_dtype(m, o->weight, &d) : mc_model_finalize(m, &d);
     return e ? mc_cli_fail(CMD, e, &d) : 0;
 }
 

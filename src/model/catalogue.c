@@ -148,7 +148,8 @@ static mc_err load_catalogue_name(const char *what, mc_model **out, mc_diag *d)
     size_t n = strlen(what);
     if (!valid_name(what, n))
         return mc_fail(d, MC_ERR_NOT_FOUND,
-                       "'%s' is neither a .json/.gguf file nor a catalogue name (see --list)", what);
+                       "'%s' is neither a .json/.gguf file nor a catalogue name (see --list)",
+                       what);
     for (size_t i = 0; i <= n; i++)
         name[i] = (char)tolower((unsigned char)what[i]);
     snprintf(path, sizeof path, "%s/models/%s.json", mc_catalogue_dir(), name);
@@ -162,7 +163,7 @@ static mc_err load_catalogue_name(const char *what, mc_model **out, mc_diag *d)
     }
     mc_err e = mc_model_load_hf_config(path, out, d);
     if (!e)
-        snprintf((*out)->name, sizeof (*out)->name, "%s", name);
+        snprintf((*out)->name, sizeof(*out)->name, "%s", name);
     return e;
 }
 

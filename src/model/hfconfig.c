@@ -2,12 +2,13 @@
  * (the list and the keys are in docs/MODELS.md), validates every value it uses and builds a
  * finalized mc_model, including the storage type of each tensor group from torch_dtype and
  * quantization_config. Every error is one line naming the file, the key and the problem.
- * Depends on base, model.h and cJSON only; does no printing and no I/O beyond reading the file. */
+ * Key access is in hfjson.c. Depends on base, model.h and cJSON only; prints nothing; the only I/O
+ * is reading the file. */
+#include "hfjson.h"
 #include "model.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -15,193 +16,6 @@
 #define HF_MAX_FILE ((size_t)4 << 20) /* a config.json is a few kB; refuse anything absurd */
 #define HF_MAX_DIM ((int64_t)1 << 30)
 #define HF_MAX_LAYERS 65536
-
-/* A JSON object being read, and how to name its keys in messages. */
-typedef struct hf {
-    const char *where;  /* file name (or caller's label) for messages */
-    const char *type;   /* model_type, for "missing" messages; NULL before it is known */
-    const cJSON *obj;   /* the object keys are looked up in */
-    char prefix[128];   /* dotted path of obj ("" at the top level, "text_config." below it) */
-    mc_diag *d;
-} hf;
-
-static mc_err kfail(const hf *h, mc_err e, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static mc_err kfail(const hf *h, mc_err e, const char *key, const char *fmt, ...)
-{
-    char msg[320];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return mc_fail(h->d, e, "%s: key '%s%s': %s", h->where, h->prefix, key, msg);
-}
-
-static mc_err missing(const hf *h, const char *key)
-{
-    if (h->type)
-        return kfail(h, MC_ERR_FORMAT, key, "missing (required for model_type '%s')", h->type);
-    return kfail(h, MC_ERR_FORMAT, key, "missing (required)");
-}
-
-static const char *type_name(const cJSON *v)
-{
-    if (cJSON_IsNull(v))
-        return "null";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsArray(v))
-        return "an array";
-    if (cJSON_IsObject(v))
-        return "an object";
-    return "a number";
-}
-
-/* The value of key in h->obj; NULL when absent or null. A key given twice is an error. */
-static mc_err find(const hf *h, const char *key, const cJSON **out)
-{
-    const cJSON *hit = NULL;
-    for (const cJSON *c = h->obj->child; c; c = c->next) {
-        if (!c->string || strcmp(c->string, key) != 0)
-            continue;
-        if (hit)
-            return kfail(h, MC_ERR_FORMAT, key, "appears more than once");
-        hit = c;
-    }
-    *out = cJSON_IsNull(hit) ? NULL : hit;
-    return MC_OK;
-}
-
-static mc_err range(const hf *h, const char *key, int64_t v, int64_t lo, int64_t hi)
-{
-    if (v < lo && lo == 1)
-        return kfail(h, MC_ERR_RANGE, key, "%lld must be positive", (long long)v);
-    if (v < lo && lo == 0)
-        return kfail(h, MC_ERR_RANGE, key, "%lld must not be negative", (long long)v);
-    if (v < lo)
-        return kfail(h, MC_ERR_RANGE, key, "%lld is below %lld", (long long)v, (long long)lo);
-    if (v > hi)
-        return kfail(h, MC_ERR_RANGE, key, "%lld exceeds the limit %lld", (long long)v,
-                     (long long)hi);
-    return MC_OK;
-}
-
-static mc_err as_int(const hf *h, const char *key, const cJSON *v, int64_t *out)
-{
-    if (!cJSON_IsNumber(v))
-        return kfail(h, MC_ERR_FORMAT, key, "expected an integer, got %s", type_name(v));
-    double x = v->valuedouble;
-    if (!isfinite(x) || x != floor(x) || fabs(x) > 9007199254740992.0)
-        return kfail(h, MC_ERR_FORMAT, key, "expected an integer, got %g", x);
-    *out = (int64_t)x;
-    return MC_OK;
-}
-
-/* Integer key in [lo, hi]; required. */
-static mc_err req_int(const hf *h, const char *key, int64_t lo, int64_t hi, int64_t *out)
-{
-    const cJSON *v;
-    mc_err e = find(h, key, &v);
-    if (e)
-        return e;
-    if (!v)
-        return missing(h, key);
-    e = as_int(h, key, v, out);
-    return e ? e : range(h, key, *out, lo, hi);
-}
-
-/* Integer key in [lo, hi]; def (not range-checked) when absent or null. */
-static mc_err opt_int(const hf *h, const char *key, int64_t def, int64_t lo, int64_t hi,
-                      int64_t *out)
-{
-    const cJSON *v;
-    mc_err e = find(h, key, &v);
-    if (e)
-        return e;
-    if (!v) {
-        *out = def;
-        return MC_OK;
-    }
-    e = as_int(h, key, v, out);
-    return e ? e : range(h, key, *out, lo, hi);
-}
-
-static mc_err opt_bool(const hf *h, const char *key, int def, int *out)
-{
-    const cJSON *v;
-    mc_err e = find(h, key, &v);
-    if (e)
-        return e;
-    if (v && !cJSON_IsBool(v))
-        return kfail(h, MC_ERR_FORMAT, key, "expected true or false, got %s", type_name(v));
-    *out = v ? cJSON_IsTrue(v) : def;
-    return MC_OK;
-}
-
-static mc_err opt_f64(const hf *h, const char *key, double def, double *out)
-{
-    const cJSON *v;
-    mc_err e = find(h, key, &v);
-    if (e)
-        return e;
-    if (v && (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)))
-        return kfail(h, MC_ERR_FORMAT, key, "expected a number, got %s", type_name(v));
-    *out = v ? v->valuedouble : def;
-    return MC_OK;
-}
-
-/* String key; *out = NULL when absent or null. */
-static mc_err opt_str(const hf *h, const char *key, const char **out)
-{
-    const cJSON *v;
-    mc_err e = find(h, key, &v);
-    if (e)
-        return e;
-    if (v && !cJSON_IsString(v))
-        return kfail(h, MC_ERR_FORMAT, key, "expected a string, got %s", type_name(v));
-    *out = v ? v->valuestring : NULL;
-    return MC_OK;
-}
-
-static mc_err req_str(const hf *h, const char *key, const char **out)
-{
-    mc_err e = opt_str(h, key, out);
-    if (!e && !*out)
-        return missing(h, key);
-    return e;
-}
-
-/* Object-valued key: *found = 0 when absent or null; else sub reads inside it. */
-static mc_err opt_child(const hf *h, const char *key, hf *sub, int *found)
-{
-    const cJSON *v;
-    mc_err e = find(h, key, &v);
-    if (e)
-        return e;
-    *found = v != NULL;
-    if (!v)
-        return MC_OK;
-    if (!cJSON_IsObject(v))
-        return kfail(h, MC_ERR_FORMAT, key, "expected an object, got %s", type_name(v));
-    *sub = *h;
-    sub->obj = v;
-    int n = snprintf(sub->prefix, sizeof sub->prefix, "%s%s.", h->prefix, key);
-    if (n < 0 || (size_t)n >= sizeof sub->prefix)
-        return kfail(h, MC_ERR_FORMAT, key, "nested too deeply");
-    return MC_OK;
-}
-
-static mc_err req_child(const hf *h, const char *key, hf *sub)
-{
-    int found;
-    mc_err e = opt_child(h, key, sub, &found);
-    if (!e && !found)
-        return missing(h, key);
-    return e;
-}
 
 /* ---- the structure read from the keys, before it becomes an mc_model ---- */
 
@@ -218,126 +32,127 @@ typedef struct shape {
     int tied;
     double rope_theta, norm_eps;
     mc_attn attn;
-    int64_t dense_ff;                      /* width of the dense layers (0 = not given) */
-    int64_t n_experts, top_k, expert_ff;   /* routed experts (n_experts 0 = none) */
-    int64_t n_shared, shared_ff;           /* shared block: count and TOTAL width */
+    int64_t dense_ff;                    /* width of the dense layers (0 = not given) */
+    int64_t n_experts, top_k, expert_ff; /* routed experts (n_experts 0 = none) */
+    int64_t n_shared, shared_ff;         /* shared block: count and TOTAL width */
     int shared_gate, router_bias, expert_bias, moe_extra_norms;
     sparsity rule;
-    int64_t step, first_dense;             /* see sparsity */
-    const cJSON *mlp_only;                 /* SP_QWEN: validated array of layer indices */
-    const char *dense_key;                 /* key that gives dense_ff, for messages */
+    int64_t step, first_dense; /* see sparsity */
+    const cJSON *mlp_only;     /* SP_QWEN: validated array of layer indices */
+    const char *dense_key;     /* key that gives dense_ff, for messages */
 } shape;
 
 /* Keys every HF decoder config has (all supported types except dbrx). */
-static mc_err parse_common(const hf *h, shape *s)
+static mc_err parse_common(const mc_hfj *h, shape *s)
 {
     mc_err e;
-    if ((e = req_int(h, "hidden_size", 1, HF_MAX_DIM, &s->hidden)) ||
-        (e = req_int(h, "num_hidden_layers", 1, HF_MAX_LAYERS, &s->n_layers)) ||
-        (e = req_int(h, "vocab_size", 1, HF_MAX_DIM, &s->vocab)) ||
-        (e = opt_int(h, "max_position_embeddings", 0, 0, INT64_MAX, &s->max_ctx)) ||
-        (e = opt_bool(h, "tie_word_embeddings", 0, &s->tied)) ||
-        (e = opt_f64(h, "rope_theta", 10000.0, &s->rope_theta)) ||
-        (e = opt_f64(h, "rms_norm_eps", 1e-5, &s->norm_eps)))
+    if ((e = mc_hfj_req_int(h, "hidden_size", 1, HF_MAX_DIM, &s->hidden)) ||
+        (e = mc_hfj_req_int(h, "num_hidden_layers", 1, HF_MAX_LAYERS, &s->n_layers)) ||
+        (e = mc_hfj_req_int(h, "vocab_size", 1, HF_MAX_DIM, &s->vocab)) ||
+        (e = mc_hfj_opt_int(h, "max_position_embeddings", 0, 0, INT64_MAX, &s->max_ctx)) ||
+        (e = mc_hfj_opt_bool(h, "tie_word_embeddings", 0, &s->tied)) ||
+        (e = mc_hfj_opt_f64(h, "rope_theta", 10000.0, &s->rope_theta)) ||
+        (e = mc_hfj_opt_f64(h, "rms_norm_eps", 1e-5, &s->norm_eps)))
         return e;
     return MC_OK;
 }
 
 /* GQA/MHA heads: num_attention_heads, num_key_value_heads (default: MHA), head_dim (default
  * hidden_size / heads). */
-static mc_err parse_heads(const hf *h, shape *s)
+static mc_err parse_heads(const mc_hfj *h, shape *s)
 {
     mc_attn *a = &s->attn;
     mc_err e;
-    if ((e = req_int(h, "num_attention_heads", 1, HF_MAX_DIM, &a->n_heads)) ||
-        (e = opt_int(h, "num_key_value_heads", a->n_heads, 1, HF_MAX_DIM, &a->n_kv_heads)) ||
-        (e = opt_int(h, "head_dim", 0, 1, HF_MAX_DIM, &a->head_dim)))
+    if ((e = mc_hfj_req_int(h, "num_attention_heads", 1, HF_MAX_DIM, &a->n_heads)) ||
+        (e = mc_hfj_opt_int(h, "num_key_value_heads", a->n_heads, 1, HF_MAX_DIM, &a->n_kv_heads)) ||
+        (e = mc_hfj_opt_int(h, "head_dim", 0, 1, HF_MAX_DIM, &a->head_dim)))
         return e;
     a->kind = MC_ATTN_GQA;
     if (a->n_kv_heads > a->n_heads)
-        return kfail(h, MC_ERR_RANGE, "num_key_value_heads", "%lld exceeds num_attention_heads %lld",
-                     (long long)a->n_kv_heads, (long long)a->n_heads);
+        return mc_hfj_fail(h, MC_ERR_RANGE, "num_key_value_heads",
+                           "%lld exceeds num_attention_heads %lld", (long long)a->n_kv_heads,
+                           (long long)a->n_heads);
     if (a->n_heads % a->n_kv_heads != 0)
-        return kfail(h, MC_ERR_RANGE, "num_key_value_heads",
-                     "%lld does not divide num_attention_heads %lld", (long long)a->n_kv_heads,
-                     (long long)a->n_heads);
+        return mc_hfj_fail(h, MC_ERR_RANGE, "num_key_value_heads",
+                           "%lld does not divide num_attention_heads %lld",
+                           (long long)a->n_kv_heads, (long long)a->n_heads);
     if (a->head_dim == 0) {
         if (s->hidden % a->n_heads != 0)
-            return kfail(h, MC_ERR_RANGE, "num_attention_heads",
-                         "%lld does not divide hidden_size %lld and no head_dim is given",
-                         (long long)a->n_heads, (long long)s->hidden);
+            return mc_hfj_fail(h, MC_ERR_RANGE, "num_attention_heads",
+                               "%lld does not divide hidden_size %lld and no head_dim is given",
+                               (long long)a->n_heads, (long long)s->hidden);
         a->head_dim = s->hidden / a->n_heads;
     }
     return MC_OK;
 }
 
 /* attention_bias: bias on q, k, v and o (llama, qwen3, olmoe, gpt-oss). */
-static mc_err parse_attn_bias(const hf *h, shape *s, int def)
+static mc_err parse_attn_bias(const mc_hfj *h, shape *s, int def)
 {
     int bias;
-    mc_err e = opt_bool(h, "attention_bias", def, &bias);
+    mc_err e = mc_hfj_opt_bool(h, "attention_bias", def, &bias);
     s->attn.qkv_bias = s->attn.o_bias = bias;
     return e;
 }
 
 /* sliding_window (null = none), switched off by use_sliding_window: false (qwen2). */
-static mc_err parse_window(const hf *h, shape *s)
+static mc_err parse_window(const mc_hfj *h, shape *s)
 {
     int use;
-    mc_err e = opt_int(h, "sliding_window", 0, 1, INT64_MAX, &s->attn.sliding_window);
+    mc_err e = mc_hfj_opt_int(h, "sliding_window", 0, 1, INT64_MAX, &s->attn.sliding_window);
     if (!e)
-        e = opt_bool(h, "use_sliding_window", 1, &use);
+        e = mc_hfj_opt_bool(h, "use_sliding_window", 1, &use);
     if (!e && !use)
         s->attn.sliding_window = 0;
     return e;
 }
 
 /* Routed experts: count, top-k and width, with top-k <= count. */
-static mc_err parse_experts(const hf *h, shape *s, const char *n_key, const char *k_key,
+static mc_err parse_experts(const mc_hfj *h, shape *s, const char *n_key, const char *k_key,
                             const char *ff_key)
 {
     mc_err e;
-    if ((e = req_int(h, n_key, 1, HF_MAX_DIM, &s->n_experts)) ||
-        (e = req_int(h, k_key, 1, HF_MAX_DIM, &s->top_k)) ||
-        (e = req_int(h, ff_key, 1, HF_MAX_DIM, &s->expert_ff)))
+    if ((e = mc_hfj_req_int(h, n_key, 1, HF_MAX_DIM, &s->n_experts)) ||
+        (e = mc_hfj_req_int(h, k_key, 1, HF_MAX_DIM, &s->top_k)) ||
+        (e = mc_hfj_req_int(h, ff_key, 1, HF_MAX_DIM, &s->expert_ff)))
         return e;
     if (s->top_k > s->n_experts)
-        return kfail(h, MC_ERR_RANGE, k_key, "%lld exceeds %s %lld", (long long)s->top_k, n_key,
-                     (long long)s->n_experts);
+        return mc_hfj_fail(h, MC_ERR_RANGE, k_key, "%lld exceeds %s %lld", (long long)s->top_k,
+                           n_key, (long long)s->n_experts);
     return MC_OK;
 }
 
 /* Dense FFN width; required only when some layer is dense (checked when layers are built). */
-static mc_err parse_dense_ff(const hf *h, shape *s, const char *key, int required)
+static mc_err parse_dense_ff(const mc_hfj *h, shape *s, const char *key, int required)
 {
     s->dense_key = key;
     if (required)
-        return req_int(h, key, 1, HF_MAX_DIM, &s->dense_ff);
-    return opt_int(h, key, 0, 1, HF_MAX_DIM, &s->dense_ff);
+        return mc_hfj_req_int(h, key, 1, HF_MAX_DIM, &s->dense_ff);
+    return mc_hfj_opt_int(h, key, 0, 1, HF_MAX_DIM, &s->dense_ff);
 }
 
 /* Qwen MoE layer placement: decoder_sparse_step and mlp_only_layers. */
-static mc_err parse_qwen_sparsity(const hf *h, shape *s)
+static mc_err parse_qwen_sparsity(const mc_hfj *h, shape *s)
 {
     const cJSON *v;
-    mc_err e = opt_int(h, "decoder_sparse_step", 1, 1, HF_MAX_LAYERS, &s->step);
+    mc_err e = mc_hfj_opt_int(h, "decoder_sparse_step", 1, 1, HF_MAX_LAYERS, &s->step);
     if (!e)
-        e = find(h, "mlp_only_layers", &v);
+        e = mc_hfj_find(h, "mlp_only_layers", &v);
     if (e)
         return e;
     s->rule = SP_QWEN;
     if (!v)
         return MC_OK;
     if (!cJSON_IsArray(v))
-        return kfail(h, MC_ERR_FORMAT, "mlp_only_layers", "expected an array, got %s",
-                     type_name(v));
+        return mc_hfj_fail(h, MC_ERR_FORMAT, "mlp_only_layers", "expected an array, got %s",
+                           mc_hfj_type_name(v));
     int i = 0;
     for (const cJSON *c = v->child; c; c = c->next, i++) {
-        if (!cJSON_IsNumber(c) || c->valuedouble != floor(c->valuedouble) ||
-            c->valuedouble < 0 || c->valuedouble >= (double)s->n_layers)
-            return kfail(h, MC_ERR_RANGE, "mlp_only_layers",
-                         "element %d is not a layer index in 0..%lld", i,
-                         (long long)s->n_layers - 1);
+        if (!cJSON_IsNumber(c) || c->valuedouble != floor(c->valuedouble) || c->valuedouble < 0 ||
+            c->valuedouble >= (double)s->n_layers)
+            return mc_hfj_fail(h, MC_ERR_RANGE, "mlp_only_layers",
+                               "element %d is not a layer index in 0..%lld", i,
+                               (long long)s->n_layers - 1);
     }
     s->mlp_only = v;
     return MC_OK;
@@ -345,21 +160,21 @@ static mc_err parse_qwen_sparsity(const hf *h, shape *s)
 
 /* ---- one parser per model_type ---- */
 
-static mc_err parse_llama(const hf *h, shape *s)
+static mc_err parse_llama(const mc_hfj *h, shape *s)
 {
     int mlp_bias;
     mc_err e;
     if ((e = parse_common(h, s)) || (e = parse_heads(h, s)) || (e = parse_attn_bias(h, s, 0)) ||
         (e = parse_window(h, s)) || (e = parse_dense_ff(h, s, "intermediate_size", 1)) ||
-        (e = opt_bool(h, "mlp_bias", 0, &mlp_bias)))
+        (e = mc_hfj_opt_bool(h, "mlp_bias", 0, &mlp_bias)))
         return e;
     if (mlp_bias)
-        return kfail(h, MC_ERR_UNSUPPORTED, "mlp_bias", "true is not supported");
+        return mc_hfj_fail(h, MC_ERR_UNSUPPORTED, "mlp_bias", "true is not supported");
     s->rule = SP_NONE;
     return MC_OK;
 }
 
-static mc_err parse_qwen2(const hf *h, shape *s)
+static mc_err parse_qwen2(const mc_hfj *h, shape *s)
 {
     mc_err e;
     if ((e = parse_common(h, s)) || (e = parse_heads(h, s)) || (e = parse_window(h, s)) ||
@@ -370,7 +185,7 @@ static mc_err parse_qwen2(const hf *h, shape *s)
     return MC_OK;
 }
 
-static mc_err parse_qwen3(const hf *h, shape *s)
+static mc_err parse_qwen3(const mc_hfj *h, shape *s)
 {
     mc_err e;
     if ((e = parse_common(h, s)) || (e = parse_heads(h, s)) || (e = parse_attn_bias(h, s, 0)) ||
@@ -381,7 +196,7 @@ static mc_err parse_qwen3(const hf *h, shape *s)
     return MC_OK;
 }
 
-static mc_err parse_mixtral(const hf *h, shape *s)
+static mc_err parse_mixtral(const mc_hfj *h, shape *s)
 {
     mc_err e;
     if ((e = parse_common(h, s)) || (e = parse_heads(h, s)) || (e = parse_window(h, s)) ||
@@ -392,12 +207,13 @@ static mc_err parse_mixtral(const hf *h, shape *s)
 }
 
 /* Qwen1.5-MoE / Qwen2-MoE: qkv bias, one shared expert block behind a sigmoid gate. */
-static mc_err parse_qwen2_moe(const hf *h, shape *s)
+static mc_err parse_qwen2_moe(const mc_hfj *h, shape *s)
 {
     mc_err e;
     if ((e = parse_common(h, s)) || (e = parse_heads(h, s)) || (e = parse_window(h, s)) ||
         (e = parse_experts(h, s, "num_experts", "num_experts_per_tok", "moe_intermediate_size")) ||
-        (e = opt_int(h, "shared_expert_intermediate_size", 0, 0, HF_MAX_DIM, &s->shared_ff)) ||
+        (e = mc_hfj_opt_int(h, "shared_expert_intermediate_size", 0, 0, HF_MAX_DIM,
+                            &s->shared_ff)) ||
         (e = parse_dense_ff(h, s, "intermediate_size", 0)) || (e = parse_qwen_sparsity(h, s)))
         return e;
     s->attn.qkv_bias = 1;
@@ -406,7 +222,7 @@ static mc_err parse_qwen2_moe(const hf *h, shape *s)
     return MC_OK;
 }
 
-static mc_err parse_qwen3_moe(const hf *h, shape *s)
+static mc_err parse_qwen3_moe(const mc_hfj *h, shape *s)
 {
     mc_err e;
     if ((e = parse_common(h, s)) || (e = parse_heads(h, s)) || (e = parse_attn_bias(h, s, 0)) ||
@@ -418,16 +234,16 @@ static mc_err parse_qwen3_moe(const hf *h, shape *s)
 }
 
 /* DeepSeek-V2/V3 multi-head latent attention. */
-static mc_err parse_mla(const hf *h, shape *s)
+static mc_err parse_mla(const mc_hfj *h, shape *s)
 {
     mc_attn *a = &s->attn;
     mc_err e;
-    if ((e = req_int(h, "num_attention_heads", 1, HF_MAX_DIM, &a->n_heads)) ||
-        (e = opt_int(h, "q_lora_rank", 0, 0, HF_MAX_DIM, &a->q_lora_rank)) ||
-        (e = req_int(h, "kv_lora_rank", 1, HF_MAX_DIM, &a->kv_lora_rank)) ||
-        (e = req_int(h, "qk_nope_head_dim", 0, HF_MAX_DIM, &a->qk_nope_dim)) ||
-        (e = req_int(h, "qk_rope_head_dim", 1, HF_MAX_DIM, &a->qk_rope_dim)) ||
-        (e = req_int(h, "v_head_dim", 1, HF_MAX_DIM, &a->v_head_dim)))
+    if ((e = mc_hfj_req_int(h, "num_attention_heads", 1, HF_MAX_DIM, &a->n_heads)) ||
+        (e = mc_hfj_opt_int(h, "q_lora_rank", 0, 0, HF_MAX_DIM, &a->q_lora_rank)) ||
+        (e = mc_hfj_req_int(h, "kv_lora_rank", 1, HF_MAX_DIM, &a->kv_lora_rank)) ||
+        (e = mc_hfj_req_int(h, "qk_nope_head_dim", 0, HF_MAX_DIM, &a->qk_nope_dim)) ||
+        (e = mc_hfj_req_int(h, "qk_rope_head_dim", 1, HF_MAX_DIM, &a->qk_rope_dim)) ||
+        (e = mc_hfj_req_int(h, "v_head_dim", 1, HF_MAX_DIM, &a->v_head_dim)))
         return e;
     a->kind = MC_ATTN_MLA;
     a->n_kv_heads = a->n_heads; /* informational: MLA caches one latent per token, see KV */
@@ -437,18 +253,17 @@ static mc_err parse_mla(const hf *h, shape *s)
 
 /* DeepSeek MoE: n_routed_experts (null = dense model), n_shared_experts of the same width,
  * the first first_k_dense_replace layers dense, then every moe_layer_freq-th layer MoE. */
-static mc_err parse_deepseek_moe(const hf *h, shape *s)
+static mc_err parse_deepseek_moe(const mc_hfj *h, shape *s)
 {
-    mc_err e = opt_int(h, "n_routed_experts", 0, 1, HF_MAX_DIM, &s->n_experts);
+    mc_err e = mc_hfj_opt_int(h, "n_routed_experts", 0, 1, HF_MAX_DIM, &s->n_experts);
     if (!e && s->n_experts > 0)
-        e = parse_experts(h, s, "n_routed_experts", "num_experts_per_tok",
-                          "moe_intermediate_size");
+        e = parse_experts(h, s, "n_routed_experts", "num_experts_per_tok", "moe_intermediate_size");
     if (!e)
-        e = opt_int(h, "n_shared_experts", 0, 0, HF_MAX_DIM, &s->n_shared);
+        e = mc_hfj_opt_int(h, "n_shared_experts", 0, 0, HF_MAX_DIM, &s->n_shared);
     if (!e)
-        e = opt_int(h, "first_k_dense_replace", 0, 0, s->n_layers, &s->first_dense);
+        e = mc_hfj_opt_int(h, "first_k_dense_replace", 0, 0, s->n_layers, &s->first_dense);
     if (!e)
-        e = opt_int(h, "moe_layer_freq", 1, 1, HF_MAX_LAYERS, &s->step);
+        e = mc_hfj_opt_int(h, "moe_layer_freq", 1, 1, HF_MAX_LAYERS, &s->step);
     if (e)
         return e;
     if (s->n_experts == 0)
@@ -458,7 +273,7 @@ static mc_err parse_deepseek_moe(const hf *h, shape *s)
     return MC_OK;
 }
 
-static mc_err parse_deepseek_v2(const hf *h, shape *s)
+static mc_err parse_deepseek_v2(const mc_hfj *h, shape *s)
 {
     mc_err e;
     if ((e = parse_common(h, s)) || (e = parse_mla(h, s)) || (e = parse_deepseek_moe(h, s)) ||
@@ -468,7 +283,7 @@ static mc_err parse_deepseek_v2(const hf *h, shape *s)
 }
 
 /* V3 adds the router's e_score_correction_bias (one value per routed expert). */
-static mc_err parse_deepseek_v3(const hf *h, shape *s)
+static mc_err parse_deepseek_v3(const mc_hfj *h, shape *s)
 {
     mc_err e = parse_deepseek_v2(h, s);
     s->router_bias = 1;
@@ -476,7 +291,7 @@ static mc_err parse_deepseek_v3(const hf *h, shape *s)
 }
 
 /* OLMoE: q/k RMSNorm over the full projection width. */
-static mc_err parse_olmoe(const hf *h, shape *s)
+static mc_err parse_olmoe(const mc_hfj *h, shape *s)
 {
     mc_err e;
     if ((e = parse_common(h, s)) || (e = parse_heads(h, s)) || (e = parse_attn_bias(h, s, 0)) ||
@@ -489,12 +304,12 @@ static mc_err parse_olmoe(const hf *h, shape *s)
 
 /* gpt-oss: biases everywhere, attention sinks; the top-k key is num_experts_per_tok in the HF
  * config and experts_per_token in the original one. */
-static mc_err parse_gpt_oss(const hf *h, shape *s)
+static mc_err parse_gpt_oss(const mc_hfj *h, shape *s)
 {
     const cJSON *v;
     mc_err e;
     if ((e = parse_common(h, s)) || (e = parse_heads(h, s)) || (e = parse_attn_bias(h, s, 1)) ||
-        (e = parse_window(h, s)) || (e = find(h, "num_experts_per_tok", &v)))
+        (e = parse_window(h, s)) || (e = mc_hfj_find(h, "num_experts_per_tok", &v)))
         return e;
     const char *k_key = v ? "num_experts_per_tok" : "experts_per_token";
     if ((e = parse_experts(h, s, "num_local_experts", k_key, "intermediate_size")))
@@ -508,14 +323,15 @@ static mc_err parse_gpt_oss(const hf *h, shape *s)
 /* Snowflake Arctic: MoE every moe_layer_frequency-th layer (other layers a dense MLP of
  * intermediate_size); with parallel_attn_mlp_res each MoE layer also runs a dense residual MLP
  * of width hidden_size behind its own norm, modelled as a shared block. */
-static mc_err parse_arctic(const hf *h, shape *s)
+static mc_err parse_arctic(const mc_hfj *h, shape *s)
 {
     int residual;
     mc_err e;
     if ((e = parse_common(h, s)) || (e = parse_heads(h, s)) ||
-        (e = parse_experts(h, s, "num_local_experts", "num_experts_per_tok", "intermediate_size")) ||
-        (e = opt_int(h, "moe_layer_frequency", 2, 1, HF_MAX_LAYERS, &s->step)) ||
-        (e = opt_bool(h, "parallel_attn_mlp_res", 0, &residual)))
+        (e = parse_experts(h, s, "num_local_experts", "num_experts_per_tok",
+                           "intermediate_size")) ||
+        (e = mc_hfj_opt_int(h, "moe_layer_frequency", 2, 1, HF_MAX_LAYERS, &s->step)) ||
+        (e = mc_hfj_opt_bool(h, "parallel_attn_mlp_res", 0, &residual)))
         return e;
     s->dense_ff = s->expert_ff;
     s->dense_key = "intermediate_size";
@@ -529,30 +345,31 @@ static mc_err parse_arctic(const hf *h, shape *s)
 }
 
 /* DBRX: its own key names, attention and FFN settings in nested objects. */
-static mc_err parse_dbrx(const hf *h, shape *s)
+static mc_err parse_dbrx(const mc_hfj *h, shape *s)
 {
-    hf attn, ffn;
+    mc_hfj attn, ffn;
     mc_attn *a = &s->attn;
     mc_err e;
-    if ((e = req_int(h, "d_model", 1, HF_MAX_DIM, &s->hidden)) ||
-        (e = req_int(h, "n_layers", 1, HF_MAX_LAYERS, &s->n_layers)) ||
-        (e = req_int(h, "n_heads", 1, HF_MAX_DIM, &a->n_heads)) ||
-        (e = req_int(h, "vocab_size", 1, HF_MAX_DIM, &s->vocab)) ||
-        (e = opt_int(h, "max_seq_len", 0, 0, INT64_MAX, &s->max_ctx)) ||
-        (e = opt_bool(h, "tie_word_embeddings", 0, &s->tied)) ||
-        (e = req_child(h, "attn_config", &attn)) || (e = req_child(h, "ffn_config", &ffn)) ||
-        (e = opt_int(&attn, "kv_n_heads", 1, 1, HF_MAX_DIM, &a->n_kv_heads)) ||
-        (e = opt_f64(&attn, "rope_theta", 10000.0, &s->rope_theta)) ||
+    if ((e = mc_hfj_req_int(h, "d_model", 1, HF_MAX_DIM, &s->hidden)) ||
+        (e = mc_hfj_req_int(h, "n_layers", 1, HF_MAX_LAYERS, &s->n_layers)) ||
+        (e = mc_hfj_req_int(h, "n_heads", 1, HF_MAX_DIM, &a->n_heads)) ||
+        (e = mc_hfj_req_int(h, "vocab_size", 1, HF_MAX_DIM, &s->vocab)) ||
+        (e = mc_hfj_opt_int(h, "max_seq_len", 0, 0, INT64_MAX, &s->max_ctx)) ||
+        (e = mc_hfj_opt_bool(h, "tie_word_embeddings", 0, &s->tied)) ||
+        (e = mc_hfj_req_child(h, "attn_config", &attn)) ||
+        (e = mc_hfj_req_child(h, "ffn_config", &ffn)) ||
+        (e = mc_hfj_opt_int(&attn, "kv_n_heads", 1, 1, HF_MAX_DIM, &a->n_kv_heads)) ||
+        (e = mc_hfj_opt_f64(&attn, "rope_theta", 10000.0, &s->rope_theta)) ||
         (e = parse_experts(&ffn, s, "moe_num_experts", "moe_top_k", "ffn_hidden_size")))
         return e;
     a->kind = MC_ATTN_GQA;
     if (a->n_kv_heads > a->n_heads)
-        return kfail(&attn, MC_ERR_RANGE, "kv_n_heads", "%lld exceeds n_heads %lld",
-                     (long long)a->n_kv_heads, (long long)a->n_heads);
+        return mc_hfj_fail(&attn, MC_ERR_RANGE, "kv_n_heads", "%lld exceeds n_heads %lld",
+                           (long long)a->n_kv_heads, (long long)a->n_heads);
     if (s->hidden % a->n_heads != 0 || a->n_heads % a->n_kv_heads != 0)
-        return kfail(h, MC_ERR_RANGE, "n_heads",
-                     "%lld must divide d_model %lld and be a multiple of kv_n_heads %lld",
-                     (long long)a->n_heads, (long long)s->hidden, (long long)a->n_kv_heads);
+        return mc_hfj_fail(h, MC_ERR_RANGE, "n_heads",
+                           "%lld must divide d_model %lld and be a multiple of kv_n_heads %lld",
+                           (long long)a->n_heads, (long long)s->hidden, (long long)a->n_kv_heads);
     a->head_dim = s->hidden / a->n_heads;
     s->norm_eps = 1e-5;
     s->rule = SP_ALL;
@@ -561,14 +378,20 @@ static mc_err parse_dbrx(const hf *h, shape *s)
 
 static const struct arch {
     const char *type;
-    mc_err (*parse)(const hf *h, shape *s);
+    mc_err (*parse)(const mc_hfj *h, shape *s);
 } archs[] = {
-    {"mixtral", parse_mixtral},         {"qwen2_moe", parse_qwen2_moe},
-    {"qwen3_moe", parse_qwen3_moe},     {"deepseek_v2", parse_deepseek_v2},
-    {"deepseek_v3", parse_deepseek_v3}, {"olmoe", parse_olmoe},
-    {"dbrx", parse_dbrx},               {"gpt_oss", parse_gpt_oss},
-    {"arctic", parse_arctic},           {"llama", parse_llama},
-    {"mistral", parse_llama},           {"qwen2", parse_qwen2},
+    {"mixtral", parse_mixtral},
+    {"qwen2_moe", parse_qwen2_moe},
+    {"qwen3_moe", parse_qwen3_moe},
+    {"deepseek_v2", parse_deepseek_v2},
+    {"deepseek_v3", parse_deepseek_v3},
+    {"olmoe", parse_olmoe},
+    {"dbrx", parse_dbrx},
+    {"gpt_oss", parse_gpt_oss},
+    {"arctic", parse_arctic},
+    {"llama", parse_llama},
+    {"mistral", parse_llama},
+    {"qwen2", parse_qwen2},
     {"qwen3", parse_qwen3},
 };
 
@@ -596,14 +419,15 @@ static int layer_is_moe(const shape *s, int64_t l)
     return 0;
 }
 
-static mc_err fill_layers(const hf *h, const shape *s, mc_model *m)
+static mc_err fill_layers(const mc_hfj *h, const shape *s, mc_model *m)
 {
     for (int64_t l = 0; l < s->n_layers; l++) {
         mc_layer *L = &m->layers[l];
         if (!layer_is_moe(s, l)) {
             if (s->dense_ff <= 0)
-                return kfail(h, MC_ERR_FORMAT, s->dense_key ? s->dense_key : "intermediate_size",
-                             "missing (layer %lld is a dense layer)", (long long)l);
+                return mc_hfj_fail(h, MC_ERR_FORMAT,
+                                   s->dense_key ? s->dense_key : "intermediate_size",
+                                   "missing (layer %lld is a dense layer)", (long long)l);
             L->ffn = MC_FFN_DENSE;
             L->dense_ff = s->dense_ff;
             continue;
@@ -622,7 +446,7 @@ static mc_err fill_layers(const hf *h, const shape *s, mc_model *m)
     return MC_OK;
 }
 
-static mc_err build(const hf *h, const shape *s, mc_model **out)
+static mc_err build(const mc_hfj *h, const shape *s, mc_model **out)
 {
     mc_model *m = mc_model_new(s->n_layers);
     if (!m)
@@ -646,38 +470,39 @@ static mc_err build(const hf *h, const shape *s, mc_model **out)
 /* ---- precision: torch_dtype / dtype and quantization_config ---- */
 
 /* torch_dtype (or dtype, its newer name) in h; *found = 0 when neither is there. */
-static mc_err parse_torch_dtype(const hf *h, mc_dtype *t, int *found)
+static mc_err parse_torch_dtype(const mc_hfj *h, mc_dtype *t, int *found)
 {
     const char *key = "torch_dtype", *s;
-    mc_err e = opt_str(h, key, &s);
+    mc_err e = mc_hfj_opt_str(h, key, &s);
     if (!e && !s) {
         key = "dtype";
-        e = opt_str(h, key, &s);
+        e = mc_hfj_opt_str(h, key, &s);
     }
     *found = s != NULL;
     if (e || !s)
         return e;
     if (mc_dtype_parse(s, t) != MC_OK || (*t != MC_DT_F32 && *t != MC_DT_F16 && *t != MC_DT_BF16))
-        return kfail(h, MC_ERR_UNSUPPORTED, key,
-                     "'%s' is not a supported weight dtype (float32, float16, bfloat16)", s);
+        return mc_hfj_fail(h, MC_ERR_UNSUPPORTED, key,
+                           "'%s' is not a supported weight dtype (float32, float16, bfloat16)", s);
     return MC_OK;
 }
 
 /* compressed-tensors: the weights of the first config group give bits and type. */
-static mc_err parse_compressed(const hf *q, mc_dtype *t)
+static mc_err parse_compressed(const mc_hfj *q, mc_dtype *t)
 {
-    hf groups, group, weights;
+    mc_hfj groups, group, weights;
     int64_t bits;
     const char *type;
-    mc_err e = req_child(q, "config_groups", &groups);
+    mc_err e = mc_hfj_req_child(q, "config_groups", &groups);
     if (e)
         return e;
     const cJSON *g = groups.obj->child;
     if (!g || !cJSON_IsObject(g) || !g->string)
-        return kfail(q, MC_ERR_FORMAT, "config_groups", "expected at least one group object");
-    if ((e = req_child(&groups, g->string, &group)) ||
-        (e = req_child(&group, "weights", &weights)) ||
-        (e = req_int(&weights, "num_bits", 1, 64, &bits)) || (e = opt_str(&weights, "type", &type)))
+        return mc_hfj_fail(q, MC_ERR_FORMAT, "config_groups", "expected at least one group object");
+    if ((e = mc_hfj_req_child(&groups, g->string, &group)) ||
+        (e = mc_hfj_req_child(&group, "weights", &weights)) ||
+        (e = mc_hfj_req_int(&weights, "num_bits", 1, 64, &bits)) ||
+        (e = mc_hfj_opt_str(&weights, "type", &type)))
         return e;
     int is_float = type && strcmp(type, "float") == 0;
     if (bits == 8)
@@ -685,29 +510,29 @@ static mc_err parse_compressed(const hf *q, mc_dtype *t)
     else if (bits == 4)
         *t = is_float ? MC_DT_MXFP4 : MC_DT_INT4;
     else
-        return kfail(&weights, MC_ERR_UNSUPPORTED, "num_bits", "%lld bits is not supported (4 or 8)",
-                     (long long)bits);
+        return mc_hfj_fail(&weights, MC_ERR_UNSUPPORTED, "num_bits",
+                           "%lld bits is not supported (4 or 8)", (long long)bits);
     return MC_OK;
 }
 
 /* quantization_config sets the linear layers' storage (experts only for mxfp4); the router,
  * embeddings, LM head and norms stay at torch_dtype. */
-static mc_err parse_quant(const hf *q, mc_storage *st)
+static mc_err parse_quant(const mc_hfj *q, mc_storage *st)
 {
     const char *method;
     int64_t bits;
     mc_dtype t = MC_DT_BF16;
-    mc_err e = req_str(q, "quant_method", &method);
+    mc_err e = mc_hfj_req_str(q, "quant_method", &method);
     if (e)
         return e;
     if (strcasecmp(method, "fp8") == 0) {
         t = MC_DT_FP8;
     } else if (strcasecmp(method, "gptq") == 0 || strcasecmp(method, "awq") == 0) {
-        if ((e = req_int(q, "bits", 1, 64, &bits)))
+        if ((e = mc_hfj_req_int(q, "bits", 1, 64, &bits)))
             return e;
         if (bits != 4 && bits != 8)
-            return kfail(q, MC_ERR_UNSUPPORTED, "bits", "%lld-bit %s is not supported (4 or 8)",
-                         (long long)bits, method);
+            return mc_hfj_fail(q, MC_ERR_UNSUPPORTED, "bits",
+                               "%lld-bit %s is not supported (4 or 8)", (long long)bits, method);
         t = bits == 4 ? MC_DT_INT4 : MC_DT_INT8;
     } else if (strcasecmp(method, "mxfp4") == 0) {
         st->expert = MC_DT_MXFP4;
@@ -716,18 +541,19 @@ static mc_err parse_quant(const hf *q, mc_storage *st)
         if ((e = parse_compressed(q, &t)))
             return e;
     } else {
-        return kfail(q, MC_ERR_UNSUPPORTED, "quant_method",
-                     "'%s' is not supported (fp8, gptq, awq, mxfp4, compressed-tensors)", method);
+        return mc_hfj_fail(q, MC_ERR_UNSUPPORTED, "quant_method",
+                           "'%s' is not supported (fp8, gptq, awq, mxfp4, compressed-tensors)",
+                           method);
     }
     st->attn = st->expert = st->shared = st->dense = t;
     return MC_OK;
 }
 
 /* Looks in the model's own object first (text_config when nested), then the top level. */
-static mc_err parse_precision(const hf *root, const hf *top, mc_storage *st)
+static mc_err parse_precision(const mc_hfj *root, const mc_hfj *top, mc_storage *st)
 {
     mc_dtype base = MC_DT_BF16; /* configs without torch_dtype (gpt-oss) ship bf16 */
-    hf q;
+    mc_hfj q;
     int found = 0;
     mc_err e = parse_torch_dtype(root, &base, &found);
     if (!e && !found && root->obj != top->obj)
@@ -735,9 +561,9 @@ static mc_err parse_precision(const hf *root, const hf *top, mc_storage *st)
     if (e)
         return e;
     *st = (mc_storage){base, base, base, base, base, base, base, base, base};
-    e = opt_child(root, "quantization_config", &q, &found);
+    e = mc_hfj_opt_child(root, "quantization_config", &q, &found);
     if (!e && !found && root->obj != top->obj)
-        e = opt_child(top, "quantization_config", &q, &found);
+        e = mc_hfj_opt_child(top, "quantization_config", &q, &found);
     if (e || !found)
         return e;
     return parse_quant(&q, st);
@@ -767,26 +593,26 @@ static void name_from_path(const char *path, char *out, size_t n)
 
 /* The object that describes the language model: thinker_config.text_config, text_config or the
  * top level. */
-static mc_err pick_root(const hf *top, hf *root)
+static mc_err pick_root(const mc_hfj *top, mc_hfj *root)
 {
-    hf sub;
+    mc_hfj sub;
     int found;
     *root = *top;
-    mc_err e = opt_child(top, "thinker_config", &sub, &found);
+    mc_err e = mc_hfj_opt_child(top, "thinker_config", &sub, &found);
     if (!e && found)
         *root = sub;
     if (!e)
-        e = opt_child(root, "text_config", &sub, &found);
+        e = mc_hfj_opt_child(root, "text_config", &sub, &found);
     if (!e && found)
         *root = sub;
     return e;
 }
 
-static mc_err find_arch(const hf *root, const struct arch **out)
+static mc_err find_arch(const mc_hfj *root, const struct arch **out)
 {
     const char *type;
     char list[256] = "";
-    mc_err e = req_str(root, "model_type", &type);
+    mc_err e = mc_hfj_req_str(root, "model_type", &type);
     if (e)
         return e;
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) {
@@ -797,13 +623,13 @@ static mc_err find_arch(const hf *root, const struct arch **out)
         size_t used = strlen(list);
         snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", archs[i].type);
     }
-    return kfail(root, MC_ERR_UNSUPPORTED, "model_type", "'%s' is not supported (supported: %s)",
-                 type, list);
+    return mc_hfj_fail(root, MC_ERR_UNSUPPORTED, "model_type",
+                       "'%s' is not supported (supported: %s)", type, list);
 }
 
-static mc_err parse_doc(const hf *top, mc_model **out)
+static mc_err parse_doc(const mc_hfj *top, mc_model **out)
 {
-    hf root;
+    mc_hfj root;
     const struct arch *arch = NULL;
     shape s;
     memset(&s, 0, sizeof s);
@@ -845,7 +671,7 @@ mc_err mc_model_parse_hf_config(const char *json, size_t len, const char *where,
     if (!cJSON_IsObject(doc)) {
         e = mc_fail(d, MC_ERR_FORMAT, "%s: expected a JSON object at the top level", where);
     } else {
-        hf top = {where, NULL, doc, "", d};
+        mc_hfj top = {where, NULL, doc, "", d};
         e = parse_doc(&top, out);
     }
     cJSON_Delete(doc);

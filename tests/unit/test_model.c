@@ -196,7 +196,8 @@ TEST(other_layer_sizes)
     CHECK(m && m->layers[0].p_router == 92192);    /* 2880 x 32 + 32 */
     /* experts in mxfp4 (4.25 bits), the rest bf16 */
     CHECK(m && m->st.expert == MC_DT_MXFP4 && m->st.attn == MC_DT_BF16);
-    CHECK(m && m->total_bytes == 24.0 * 32 * 24891840 * 4.25 / 8 + 2.0 * (20914757184 - 24.0 * 32 * 24891840));
+    CHECK(m && m->total_bytes ==
+                   24.0 * 32 * 24891840 * 4.25 / 8 + 2.0 * (20914757184 - 24.0 * 32 * 24891840));
     mc_model_free(m);
     m = load("olmoe-1b-7b");
     CHECK(m && m->layers[0].p_attn == 16781312); /* 4 x 2048^2 + q_norm 2048 + k_norm 2048 */
@@ -478,9 +479,11 @@ TEST(quantization_variants)
         {"{\"quant_method\": \"gptq\", \"bits\": 8}", MC_DT_INT8, MC_DT_INT8},
         {"{\"quant_method\": \"mxfp4\"}", MC_DT_BF16, MC_DT_MXFP4},
         {"{\"quant_method\": \"compressed-tensors\", \"config_groups\": {\"g\": {\"weights\":"
-         " {\"num_bits\": 8, \"type\": \"float\"}}}}", MC_DT_FP8, MC_DT_FP8},
+         " {\"num_bits\": 8, \"type\": \"float\"}}}}",
+         MC_DT_FP8, MC_DT_FP8},
         {"{\"quant_method\": \"compressed-tensors\", \"config_groups\": {\"g\": {\"weights\":"
-         " {\"num_bits\": 4, \"type\": \"int\"}}}}", MC_DT_INT4, MC_DT_INT4},
+         " {\"num_bits\": 4, \"type\": \"int\"}}}}",
+         MC_DT_INT4, MC_DT_INT4},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cJSON *doc = parse_json(mixtral_small);
