@@ -167,10 +167,18 @@ static mc_err load_catalogue_name(const char *what, mc_model **out, mc_diag *d)
     return e;
 }
 
-mc_err mc_model_load(const char *what, mc_model **out, mc_diag *d)
+/* Messages echo the user's argument: keep them on one printable line. */
+static mc_err one_line(mc_err e, mc_diag *d)
+{
+    for (char *c = d ? d->msg : NULL; c && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    return e;
+}
+
+static mc_err load_any(const char *what, mc_model **out, mc_diag *d)
 {
     struct stat st;
-    *out = NULL;
     if (!what || !*what)
         return mc_fail(d, MC_ERR_ARG, "no model given");
     if (ends_with(what, ".gguf"))
@@ -187,4 +195,10 @@ mc_err mc_model_load(const char *what, mc_model **out, mc_diag *d)
         return mc_model_load_hf_config(path, out, d);
     }
     return load_catalogue_name(what, out, d);
+}
+
+mc_err mc_model_load(const char *what, mc_model **out, mc_diag *d)
+{
+    *out = NULL;
+    return one_line(load_any(what, out, d), d);
 }

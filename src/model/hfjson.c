@@ -15,7 +15,12 @@ mc_err mc_hfj_fail(const mc_hfj *h, mc_err e, const char *key, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return mc_fail(h->d, e, "%s: key '%s%s': %s", h->where, h->prefix, key, msg);
+    mc_fail(h->d, e, "%s: key '%s%s': %s", h->where, h->prefix, key, msg);
+    /* keys and values are echoed from the file: keep the message on one printable line */
+    for (char *c = h->d ? h->d->msg : NULL; c && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    return e;
 }
 
 static mc_err missing(const mc_hfj *h, const char *key)

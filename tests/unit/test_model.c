@@ -429,6 +429,9 @@ TEST(bad_json)
     CHECK_EQ_INT(parse_text("{\"model_type\": \"mixtral\", \"model_type\": \"llama\"}", &m, &d),
                  MC_ERR_FORMAT);
     CHECK_CONTAINS(d.msg, "key 'model_type': appears more than once");
+    /* values are echoed in messages: control characters become '?' (one line, always) */
+    CHECK_EQ_INT(parse_text("{\"model_type\": \"mix\ntral\"}", &m, &d), MC_ERR_UNSUPPORTED);
+    CHECK_CONTAINS(d.msg, "key 'model_type': 'mix?tral' is not supported");
     /* a NUL inside the buffer ends the document early: not accepted as valid */
     CHECK_EQ_INT(mc_model_parse_hf_config("{\"a\":\0}", 7, "configs/x.json", &m, &d),
                  MC_ERR_FORMAT);
