@@ -2,7 +2,7 @@
  * and bytes.
  *
  * A mc_model is filled by a loader (HF config.json: mc_model_load_hf_config; GGUF: see gguf.h
- * mc_model_from_gguf; the catalogue: mc_model_load) and then sealed by mc_model_finalize, which
+ * mc_model_load_gguf; the catalogue: mc_model_load) and then sealed by mc_model_finalize, which
  * computes every parameter and byte count from the structure. Callers read the counts; they never
  * recompute them. The counting convention is documented in docs/MODELS.md ("Parameter counts"):
  * active parameters = everything a decoded token touches, with the LM head and ONE embedding row
