@@ -12,6 +12,7 @@
 #include "mock_server.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -131,31 +132,84 @@ static void machine_info(void)
 }
 
 static int failures;
+static double cores_free = NAN;
 
-/* Prints one JSON line; `pass` < 0 means "reported, not checked". */
-static void report(const char *name, const char *unit, const double *v, int n, double limit,
-                   int pass, const char *extra)
+/* How much of two cores this process can get right now: two threads spin for 0.3 s and report
+ * their CPU time. On a shared box (other jobs running) the accuracy cases measure the scheduler
+ * more than the client; the figure is printed with every case so results can be judged. */
+static void *spin(void *arg)
 {
-    double mean = 0, sd = 0;
+    double *share = arg, c0 = thread_cpu_s();
+    mc_ns end = mc_now_ns() + 300000000ull;
+    while (mc_now_ns() < end) {
+    }
+    *share = (thread_cpu_s() - c0) / 0.3;
+    return NULL;
+}
+
+static void probe_cores(void)
+{
+    pthread_t t[2];
+    double share[2] = {0, 0};
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, spin, &share[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    cores_free = share[0] + share[1];
+}
+
+static double median(const double *v, int n)
+{
+    double s[64];
+    if (n <= 0 || n > 64)
+        return NAN;
+    memcpy(s, v, (size_t)n * sizeof *s);
+    for (int i = 1; i < n; i++) /* insertion sort: n is the number of repetitions */
+        for (int j = i; j > 0 && s[j] < s[j - 1]; j--) {
+            double t = s[j];
+            s[j] = s[j - 1];
+            s[j - 1] = t;
+        }
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+enum check { CHK_NONE, CHK_MIN, CHK_ABS }; /* none; median >= limit; |median| <= limit */
+
+/* Prints one JSON line. The check uses the median repetition (the box may be shared: a rep
+ * disturbed by another job should not decide); every value is printed. `ok` = 0 fails the case
+ * regardless (a request failed, or not every stream was open at once). */
+static void report(const char *name, const char *unit, const double *v, int n, double limit,
+                   enum check chk, int ok, const char *extra)
+{
+    double mean = 0, sd = 0, med = median(v, n);
     for (int i = 0; i < n; i++)
         mean += v[i] / n;
     for (int i = 0; i < n && n > 1; i++)
         sd += (v[i] - mean) * (v[i] - mean) / (n - 1);
     sd = sqrt(sd);
+    char vals[512];
+    size_t k = 0;
+    vals[0] = 0;
+    for (int i = 0; i < n && k < sizeof vals - 32; i++)
+        k += (size_t)snprintf(vals + k, sizeof vals - k, "%s%.6g", i ? "," : "", v[i]);
+    int pass = n > 0 && ok &&
+               (chk == CHK_NONE || (chk == CHK_MIN ? med >= limit : fabs(med) <= limit));
     printf("{\"bench\":\"loadgen\",\"case\":\"%s\",\"commit\":\"%s\",\"cpu\":\"%s\","
            "\"threads\":\"1 client + 1 mock\",\"samples\":%d,\"mean\":%.6g,\"sd\":%.3g,"
-           "\"unit\":\"%s\",\"limit\":%.6g,\"pass\":%s%s}\n",
-           name, commit, cpu, n, mean, sd, unit, limit,
-           pass < 0 ? "null" : pass ? "true" : "false", extra ? extra : "");
+           "\"median\":%.6g,\"values\":[%s],\"unit\":\"%s\",\"cores_free\":%.2f",
+           name, commit, cpu, n, mean, sd, med, vals, unit, cores_free);
+    if (chk != CHK_NONE)
+        printf(",\"limit\":%.6g,\"pass\":%s", limit, pass ? "true" : "false");
+    printf("%s}\n", extra ? extra : "");
     fflush(stdout);
-    if (pass == 0)
-        failures++;
+    failures += chk != CHK_NONE && !pass;
 }
 
 /* Runs a warm-up and `reps` samples; returns 0 when every run completed. */
 static int sample_case(const spec *sp, sample *s)
 {
     sample warm;
+    probe_cores();
     if (run_once(sp, &warm))
         return -1;
     for (int i = 0; i < reps; i++)
@@ -172,15 +226,16 @@ static void case_requests(void)
     sample s[16];
     double rps[16], cpu_us[16];
     if (sample_case(&sp, s))
-        return report("requests_per_s", "req/s", NULL, 0, 10000, 0, NULL);
-    int pass = 1;
+        return report("requests_per_s", "req/s", NULL, 0, 10000, CHK_MIN, 0, NULL);
+    int ok = 1;
     for (int i = 0; i < reps; i++) {
         rps[i] = (double)s[i].a.ok / s[i].elapsed_s;
         cpu_us[i] = s[i].cpu_s / (double)s[i].a.ok * 1e6;
-        pass &= rps[i] >= 10000 && s[i].a.ok == s[i].a.n;
+        ok &= s[i].a.ok == s[i].a.n;
     }
-    report("requests_per_s", "req/s", rps, reps, 10000, pass, ",\"tokens\":4,\"concurrency\":128");
-    report("cpu_us_per_request", "us", cpu_us, reps, 0, -1, ",\"tokens\":4");
+    report("requests_per_s", "req/s", rps, reps, 10000, CHK_MIN, ok,
+           ",\"tokens\":4,\"concurrency\":128");
+    report("cpu_us_per_request", "us", cpu_us, reps, 0, CHK_NONE, 1, ",\"tokens\":4");
 }
 
 static void case_tokens(void)
@@ -189,44 +244,43 @@ static void case_tokens(void)
     sample s[16];
     double tps[16], cpu_ns[16];
     if (sample_case(&sp, s))
-        return report("tokens_per_s", "tok/s", NULL, 0, 500000, 0, NULL);
-    int pass = 1;
+        return report("tokens_per_s", "tok/s", NULL, 0, 500000, CHK_MIN, 0, NULL);
+    int ok = 1;
     for (int i = 0; i < reps; i++) {
         tps[i] = (double)s[i].a.chunks / s[i].elapsed_s;
         cpu_ns[i] = s[i].cpu_s / (double)s[i].a.chunks * 1e9;
-        pass &= tps[i] >= 500000 && s[i].a.ok == s[i].a.n;
+        ok &= s[i].a.ok == s[i].a.n;
     }
-    report("tokens_per_s", "tok/s", tps, reps, 500000, pass,
+    report("tokens_per_s", "tok/s", tps, reps, 500000, CHK_MIN, ok,
            ",\"concurrency\":256,\"tokens_per_event\":1");
-    report("cpu_ns_per_token", "ns", cpu_ns, reps, 0, -1, ",\"concurrency\":256");
+    report("cpu_ns_per_token", "ns", cpu_ns, reps, 0, CHK_NONE, 1, ",\"concurrency\":256");
 }
 
 static void accuracy(const char *tag, const spec *sp, double ttft_ms, double itl_ms)
 {
     sample s[16];
-    double et[16], ep[16];
+    double et[16], ep[16], fb[16];
     char name[64], extra[320];
-    if (sample_case(sp, s)) {
-        snprintf(name, sizeof name, "%s_ttft_error_ms", tag);
-        return report(name, "ms", NULL, 0, 1, 0, NULL);
-    }
-    int pass = 1, all_open = 1;
+    snprintf(name, sizeof name, "%s_ttft_error_ms", tag);
+    if (sample_case(sp, s))
+        return report(name, "ms", NULL, 0, 1, CHK_ABS, 0, NULL);
+    int ok = 1;
     for (int i = 0; i < reps; i++) {
         et[i] = s[i].a.ttft_sum / (double)s[i].a.ok * 1e-6 - ttft_ms;
         ep[i] = s[i].a.tpot_sum / (double)s[i].a.tpot_n * 1e-6 - itl_ms;
-        pass &= fabs(et[i]) <= 1 && fabs(ep[i]) <= 1 && s[i].a.ok == s[i].a.n;
-        all_open &= s[i].a.peak_inflight == sp->concurrency;
+        fb[i] = s[i].a.fb_sum / (double)s[i].a.ok * 1e-6;
+        ok &= s[i].a.ok == s[i].a.n && s[i].a.peak_inflight == sp->concurrency;
     }
-    snprintf(extra, sizeof extra, ",\"concurrency\":%u,\"configured_ttft_ms\":%g,"
-                                  "\"configured_itl_ms\":%g,\"requests\":%llu,\"all_open\":%s,"
-                                  "\"first_byte_ms\":%.3f,\"send_lag_ms\":%.4f",
+    snprintf(extra, sizeof extra,
+             ",\"concurrency\":%u,\"configured_ttft_ms\":%g,\"configured_itl_ms\":%g,"
+             "\"requests\":%llu,\"all_ok_all_open\":%s",
              sp->concurrency, ttft_ms, itl_ms, (unsigned long long)s[0].a.ok,
-             all_open ? "true" : "false", s[0].a.fb_sum / (double)s[0].a.ok * 1e-6,
-             s[0].a.lag_sum / (double)s[0].a.ok * 1e-6);
-    snprintf(name, sizeof name, "%s_ttft_error_ms", tag);
-    report(name, "ms", et, reps, 1, pass && all_open, extra);
+             ok ? "true" : "false");
+    report(name, "ms", et, reps, 1, CHK_ABS, ok, extra);
     snprintf(name, sizeof name, "%s_tpot_error_ms", tag);
-    report(name, "ms", ep, reps, 1, pass && all_open, extra);
+    report(name, "ms", ep, reps, 1, CHK_ABS, ok, extra);
+    snprintf(name, sizeof name, "%s_first_byte_ms", tag);
+    report(name, "ms", fb, reps, 0, CHK_NONE, 1, extra);
 }
 
 int main(int argc, char **argv)
