@@ -400,12 +400,30 @@ mc_err mc_pass_parse(const char *json, size_t len, mc_pass *out, mc_diag *d)
 
 /* ---- format ---- */
 
+/* A number that parses back to exactly v: cJSON's own printer accepts 15 digits when they are
+ * within an epsilon, which loses the last bits (and integers above 10^15). */
+static cJSON *exact_number(double v)
+{
+    char s[40];
+    double back = 0;
+    snprintf(s, sizeof s, "%.15g", v);
+    if (mc_parse_f64(s, &back) != MC_OK || back != v)
+        snprintf(s, sizeof s, "%.17g", v);
+    return cJSON_CreateRaw(s);
+}
+
+static int add_number(cJSON *o, const char *key, double v)
+{
+    cJSON *n = exact_number(v);
+    return n && cJSON_AddItemToObject(o, key, n);
+}
+
 static int add_arrays(cJSON *o, const mc_pass *p)
 {
     if (p->n_layer_experts > 0) {
         cJSON *a = cJSON_AddArrayToObject(o, "experts_per_layer");
         for (int64_t i = 0; a && i < p->n_layer_experts; i++)
-            if (!cJSON_AddItemToArray(a, cJSON_CreateNumber(p->experts_per_layer[i])))
+            if (!cJSON_AddItemToArray(a, exact_number(p->experts_per_layer[i])))
                 return -1;
         if (!a)
             return -1;
@@ -418,7 +436,7 @@ static int add_arrays(cJSON *o, const mc_pass *p)
                 return -1;
             for (int64_t c = 0; c < p->tpe_cols; c++) {
                 double v = (double)p->tokens_per_expert[r * p->tpe_cols + c];
-                if (!cJSON_AddItemToArray(row, cJSON_CreateNumber(v)))
+                if (!cJSON_AddItemToArray(row, exact_number(v)))
                     return -1;
             }
         }
@@ -441,9 +459,9 @@ static int add_chunks(cJSON *o, const mc_pass *p)
         if (!e || !cJSON_AddItemToArray(a, e))
             return -1;
         int bad = !cJSON_AddStringToObject(e, "req_id", c->req_id) ||
-                  !cJSON_AddNumberToObject(e, "extend_len", (double)c->extend_len);
+                  !add_number(e, "extend_len", (double)c->extend_len);
         if (c->total_len >= 0)
-            bad |= !cJSON_AddNumberToObject(e, "total_len", (double)c->total_len);
+            bad |= !add_number(e, "total_len", (double)c->total_len);
         if (c->is_last_chunk >= 0)
             bad |= !cJSON_AddBoolToObject(e, "is_last_chunk", c->is_last_chunk);
         if (bad)
@@ -459,17 +477,17 @@ static cJSON *pass_object(const mc_pass *p)
         return NULL;
     int bad = 0;
     if (p->forward_pass_id >= 0)
-        bad |= !cJSON_AddNumberToObject(o, "forward_pass_id", (double)p->forward_pass_id);
+        bad |= !add_number(o, "forward_pass_id", (double)p->forward_pass_id);
     bad |= !cJSON_AddStringToObject(o, "forward_mode", mc_pass_mode_name(p->mode));
-    bad |= !cJSON_AddNumberToObject(o, "batch_size", (double)p->batch_size);
-    bad |= !cJSON_AddNumberToObject(o, "new_tokens", (double)p->new_tokens);
-    bad |= !cJSON_AddNumberToObject(o, "seq_lens_sum", (double)p->seq_lens_sum);
-    bad |= !cJSON_AddNumberToObject(o, "latency", p->latency_s);
+    bad |= !add_number(o, "batch_size", (double)p->batch_size);
+    bad |= !add_number(o, "new_tokens", (double)p->new_tokens);
+    bad |= !add_number(o, "seq_lens_sum", (double)p->seq_lens_sum);
+    bad |= !add_number(o, "latency", p->latency_s);
     if (p->expert_activation >= 0)
-        bad |= !cJSON_AddNumberToObject(o, "expert_activation", p->expert_activation);
+        bad |= !add_number(o, "expert_activation", p->expert_activation);
     bad |= add_arrays(o, p) != 0 || add_chunks(o, p) != 0;
     if (p->gpu_num > 0)
-        bad |= !cJSON_AddNumberToObject(o, "gpu_num", p->gpu_num);
+        bad |= !add_number(o, "gpu_num", p->gpu_num);
     if (p->gpu_raw_type[0])
         bad |= !cJSON_AddStringToObject(o, "gpu_raw_type", p->gpu_raw_type);
     if (bad) {

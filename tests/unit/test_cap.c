@@ -270,6 +270,19 @@ TEST(format_round_trip)
     CHECK(c.expert_activation < 0);
     mc_pass_deinit(&a);
     mc_pass_deinit(&c);
+
+    /* numbers come back exactly: integers above 10^15 and doubles needing 17 digits (cJSON's
+     * own printer rounds both to 15 digits) */
+    a = parse_ok("{\"forward_pass_id\": 9007199254740991, "
+                 "\"latency\": 8.8888888888888893e+95}");
+    mc_buf_reset(&b);
+    CHECK_EQ_INT(mc_pass_format(&a, &b, NULL), MC_OK);
+    CHECK_CONTAINS(b.data, "\"forward_pass_id\":9007199254740991,");
+    CHECK_EQ_INT(mc_pass_parse(b.data, b.len, &c, NULL), MC_OK);
+    CHECK(c.latency_s == a.latency_s);
+    CHECK_EQ_INT(c.forward_pass_id, 9007199254740991LL);
+    mc_pass_deinit(&a);
+    mc_pass_deinit(&c);
     mc_buf_deinit(&b);
 }
 
