@@ -66,8 +66,9 @@ typedef struct mc_pass {
 void mc_pass_init(mc_pass *p);   /* empty record: ids -1, activation -1, mode mixed */
 void mc_pass_deinit(mc_pass *p); /* frees the arrays; mc_pass_init state afterwards */
 
-/* Parses one JSON object (one line, len bytes, need not be NUL-terminated) into *out, which
- * must be mc_pass_init'ed or deinit'ed; on error *out is left empty. Accepts our field names and
+/* Parses one JSON object (one line, len bytes, need not be NUL-terminated) into *out, which is
+ * overwritten without being freed (pass an empty or deinit'ed record); on error *out is left
+ * empty (mc_pass_init state). Accepts our field names and
  * the MoE-CAP reference's (docs/METRICS.md "pass.record", including the defaults for missing
  * fields). Errors name the field: "latency: must be a number > 0". */
 mc_err mc_pass_parse(const char *json, size_t len, mc_pass *out, mc_diag *d);
