@@ -183,18 +183,61 @@ static int compare_at(round_ctx *c, const env *v, int samples, double *ratio)
     return ok;
 }
 
+/* Allocates and fills the shared buffer (every float 1.0f); fills the CPU list. */
+static char *setup(round_ctx *c, env *v, size_t bytes, mc_probe_read_fn read)
+{
+    char *raw = mc_malloc(bytes + 64);
+    if (!raw)
+        return NULL;
+    c->buf = raw + (64 - (uintptr_t)raw % 64) % 64;
+    float *f = (float *)(void *)(uintptr_t)c->buf;
+    for (size_t i = 0; i < bytes / 4; i++)
+        f[i] = 1.0f;
+    c->bytes = bytes;
+    c->read = read;
+    cpu_set_t set;
+    v->nproc = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        for (int i = 0; i < CPU_SETSIZE && v->nproc < MAX_T; i++)
+            if (CPU_ISSET(i, &set))
+                c->cpu[v->nproc++] = i;
+    if (v->nproc == 0)
+        c->cpu[v->nproc++] = -1;
+    git_commit(v->commit, sizeof v->commit);
+    char vendor[32];
+    mc_hw_cpu_identity(v->cpu, sizeof v->cpu, vendor, sizeof vendor);
+    v->bytes = (double)bytes;
+    return raw;
+}
+
+/* The probe end to end (its own buffer, pool and best-of-5); prints its per-thread bests. */
+static int run_probe(const env *v, size_t bytes, mc_probe_result *r)
+{
+    mc_probe_opts o = {0, bytes, 5, NULL};
+    mc_diag d = {{0}};
+    if (mc_probe_run(&o, r, &d) != MC_OK) {
+        fprintf(stderr, "probe_vs_stream: %s\n", d.msg);
+        return 0;
+    }
+    for (int t = 0; t < r->n_threads; t++) {
+        stats s = {r->bw_Bps_by_threads[t], 0, r->bw_Bps_by_threads[t]};
+        print_case(v, "mc_probe_run_best", t + 1, r->repeats, s);
+    }
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     static round_ctx c;
     env v;
     size_t bytes = 0;
     int samples = 10;
+    mc_probe_kernels k;
+    mc_diag d = {{0}};
     if (parse_args(argc, argv, &bytes, &samples) != 0) {
         fprintf(stderr, "usage: probe_vs_stream [--size BYTES (>= 1M)] [--samples N]\n");
         return 2;
     }
-    mc_probe_kernels k;
-    mc_diag d = {{0}};
     if (mc_probe_kernels_get(NULL, &k, &d) != MC_OK) {
         fprintf(stderr, "probe_vs_stream: %s\n", d.msg);
         return 1;
@@ -203,50 +246,23 @@ int main(int argc, char **argv)
     if (!bytes)
         bytes = 4.0 * (double)l3 > (double)(1u << 30) ? (size_t)(4 * l3) : (size_t)1 << 30;
     bytes = bytes / 4096 * 4096;
-    char *raw = mc_malloc(bytes + 64);
+    char *raw = setup(&c, &v, bytes, k.read);
     if (!raw) {
         fprintf(stderr, "probe_vs_stream: cannot allocate %zu bytes\n", bytes);
         return 1;
     }
-    c.buf = raw + (64 - (uintptr_t)raw % 64) % 64;
-    for (size_t i = 0; i < bytes / 4; i++)
-        ((float *)(void *)(uintptr_t)c.buf)[i] = 1.0f;
-    c.bytes = bytes;
-    c.read = k.read;
-    cpu_set_t set;
-    sched_getaffinity(0, sizeof set, &set);
-    v.nproc = 0;
-    for (int i = 0; i < CPU_SETSIZE && v.nproc < MAX_T; i++)
-        if (CPU_ISSET(i, &set))
-            c.cpu[v.nproc++] = i;
-    git_commit(v.commit, sizeof v.commit);
-    char vendor[32];
-    mc_hw_cpu_identity(v.cpu, sizeof v.cpu, vendor, sizeof vendor);
-    v.bytes = (double)bytes;
-
     int ok = 1;
-    double worst = 1e9;
-    for (int t = 1; t <= v.nproc; t++) {
-        double ratio;
-        c.threads = t;
+    double worst = 1e9, ratio;
+    for (c.threads = 1; c.threads <= v.nproc; c.threads++) {
         ok &= compare_at(&c, &v, samples, &ratio);
         worst = ratio < worst ? ratio : worst;
         printf("{\"bench\":\"probe_vs_stream\",\"case\":\"ratio\",\"threads\":%d,\"isa\":\"%s\","
-               "\"probe_over_ref_best\":%.3f}\n", t, k.isa, ratio);
+               "\"probe_over_ref_best\":%.3f}\n", c.threads, k.isa, ratio);
     }
     mc_free(raw);
-
-    /* the probe end to end (its own buffer, pool and best-of-5) */
-    mc_probe_opts o = {0, bytes, 5, NULL};
     mc_probe_result r;
-    if (mc_probe_run(&o, &r, &d) != MC_OK) {
-        fprintf(stderr, "probe_vs_stream: %s\n", d.msg);
-        return 1;
-    }
-    for (int t = 0; t < r.n_threads; t++) {
-        stats s = {r.bw_Bps_by_threads[t], 0, r.bw_Bps_by_threads[t]};
-        print_case(&v, "mc_probe_run_best", t + 1, r.repeats, s);
-    }
+    memset(&r, 0, sizeof r);
+    ok &= run_probe(&v, bytes, &r);
     ok &= worst >= REQUIRED_RATIO;
     printf("{\"bench\":\"probe_vs_stream\",\"summary\":true,\"isa\":\"%s\",\"worst_ratio\":%.3f,"
            "\"required\":%.2f,\"fma_GFLOPs\":%.1f,\"fma_GFLOPs_1t\":%.1f,\"pass\":%s}\n",
