@@ -241,19 +241,6 @@ static void select_prompts(mc_lg_workload *w, size_t first, uint64_t seed, uint3
     }
 }
 
-static mc_err count_all(mc_lg_workload *w, size_t from, const mc_lg_dataset_opts *o,
-                        mc_diag *d)
-{
-    for (size_t i = from; o->count && i < w->n; i++) {
-        mc_lg_prompt *p = &w->p[i];
-        mc_err e = o->count(o->count_ctx, p->text, strlen(p->text), &p->input_tokens, d);
-        if (e)
-            return e;
-        p->input_exact = 1;
-    }
-    return MC_OK;
-}
-
 mc_err mc_lg_workload_load(mc_lg_workload *w, const char *path, const mc_lg_dataset_opts *o,
                            mc_diag *d)
 {
@@ -282,8 +269,10 @@ mc_err mc_lg_workload_load(mc_lg_workload *w, const char *path, const mc_lg_data
         e = mc_fail(d, MC_ERR_FORMAT, "%s: no prompts", path);
     if (!e)
         select_prompts(w, first, o->seed, o->num_prompts);
-    if (!e)
-        e = count_all(w, first, o, d);
+    if (!e && o->count) {
+        mc_lg_workload part = {.p = w->p + first, .n = w->n - first};
+        e = mc_lg_workload_count(&part, o->count, o->count_ctx, d);
+    }
     mc_buf_deinit(&l.text);
     mc_free(data);
     return e;

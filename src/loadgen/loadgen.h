@@ -271,6 +271,9 @@ typedef struct mc_lg_body_opts {
     double temperature;
 } mc_lg_body_opts;
 
+/* Counts every prompt's input tokens with f (input_exact = 1 afterwards). */
+mc_err mc_lg_workload_count(mc_lg_workload *w, mc_lg_count_fn f, void *ctx, mc_diag *d);
+
 /* Builds every prompt's request body. */
 mc_err mc_lg_workload_build(mc_lg_workload *w, const mc_lg_body_opts *o, mc_diag *d);
 

@@ -40,6 +40,18 @@ mc_err mc_lg_workload_add(mc_lg_workload *w, const char *text, size_t len, uint3
     return MC_OK;
 }
 
+mc_err mc_lg_workload_count(mc_lg_workload *w, mc_lg_count_fn f, void *ctx, mc_diag *d)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        mc_lg_prompt *p = &w->p[i];
+        mc_err e = f(ctx, p->text, strlen(p->text), &p->input_tokens, d);
+        if (e)
+            return e;
+        p->input_exact = 1;
+    }
+    return MC_OK;
+}
+
 static cJSON *body_json(const mc_lg_prompt *p, const mc_lg_body_opts *o)
 {
     cJSON *b = cJSON_CreateObject();
