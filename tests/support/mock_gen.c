@@ -220,9 +220,9 @@ static void chunk_end(mock_conn *c, size_t at)
     mc_buf_append(&c->out, "\r\n", 2);
 }
 
-static void finish_response(mock_conn *c)
+static void finish_response(struct mc_mock *m, mock_conn *c)
 {
-    c->state = ST_READ;
+    mock_set_state(m, c, ST_READ);
     c->j.trickle = c->j.trickle && c->out_off < c->out.len;
 }
 
@@ -242,7 +242,7 @@ static int mid_fault(struct mc_mock *m, mock_conn *c, size_t at)
         return -1;
     case F_STALL:
         chunk_end(c, at);
-        c->state = ST_STALL;
+        mock_set_state(m, c, ST_STALL);
         return 1;
     case F_BAD_JSON:
         mc_buf_printf(&c->out, "data: {\"choices\": [ {\"text\": oops\n\n");
@@ -268,7 +268,7 @@ static int mid_fault(struct mc_mock *m, mock_conn *c, size_t at)
     }
     chunk_end(c, at);
     mc_buf_append(&c->out, "0\r\n\r\n", 5);
-    finish_response(c);
+    finish_response(m, c);
     return 1;
 }
 
@@ -304,7 +304,7 @@ static int stream_due(struct mc_mock *m, mock_conn *c, mc_ns now)
         append_tail(c, j);
         chunk_end(c, at);
         mc_buf_append(&c->out, "0\r\n\r\n", 5);
-        finish_response(c);
+        finish_response(m, c);
     } else {
         chunk_end(c, at);
         mock_due(m, c, j->t0 + j->ttft + j->events * j->itl);
@@ -337,7 +337,7 @@ static int whole_fault(struct mc_mock *m, mock_conn *c)
         mock_close(m, c, c->j.fault == F_RESET_MID);
         return -1;
     case F_STALL:
-        c->state = ST_STALL;
+        mock_set_state(m, c, ST_STALL);
         return 2;
     default:
         return 0;
@@ -351,7 +351,7 @@ static int whole_due(struct mc_mock *m, mock_conn *c)
     if (f != 0) {
         atomic_fetch_add_explicit(&m->st_faults, 1, memory_order_relaxed);
         if (f == 1)
-            c->state = ST_READ;
+            mock_set_state(m, c, ST_READ);
         return f < 0 ? -1 : (mock_flush(m, c) < 0 ? (mock_close(m, c, 0), -1) : 0);
     }
     mc_buf body;
@@ -370,7 +370,7 @@ static int whole_due(struct mc_mock *m, mock_conn *c)
     atomic_fetch_add_explicit(&m->st_tokens, j->tokens, memory_order_relaxed);
     mock_respond(c, 200, "application/json", body.data ? body.data : "", body.len);
     mc_buf_deinit(&body);
-    c->state = ST_READ;
+    mock_set_state(m, c, ST_READ);
     if (mock_flush(m, c) < 0) {
         mock_close(m, c, 0);
         return -1;
@@ -398,7 +398,7 @@ static int immediate_fault(struct mc_mock *m, mock_conn *c)
         return -1;
     }
     if (f == F_NEVER_ANSWER) {
-        c->state = ST_STALL;
+        mock_set_state(m, c, ST_STALL);
         return 1;
     }
     return 0;
@@ -426,7 +426,7 @@ int mock_generate(struct mc_mock *m, mock_conn *c, int chat, const char *body, s
         return f < 0 ? -1 : 0;
     }
     if (!j->stream) {
-        c->state = ST_WHOLE;
+        mock_set_state(m, c, ST_WHOLE);
         mc_ns due = j->t0 + j->ttft + (j->tokens > 1 ? (j->tokens - 1) * j->itl : 0);
         if (due <= now)
             return whole_due(m, c);
@@ -439,7 +439,7 @@ int mock_generate(struct mc_mock *m, mock_conn *c, int chat, const char *body, s
                            "Transfer-Encoding: chunked\r\n%s\r\n",
                   j->fault == F_WRONG_CTYPE ? "text/plain" : "text/event-stream",
                   c->close_after ? "Connection: close\r\n" : "");
-    c->state = ST_STREAM;
+    mock_set_state(m, c, ST_STREAM);
     return stream_due(m, c, now);
 }
 

@@ -56,6 +56,8 @@ struct mc_mock {
     mc_ns armed;
     uint32_t nconns;
     mock_conn *conns;
+    uint32_t active;                 /* connections generating a response */
+    _Atomic uint64_t st_peak_active;
     _Atomic uint64_t st_conns, st_requests, st_generations, st_tokens, st_faults, st_tokenize;
 };
 
@@ -63,6 +65,7 @@ struct mc_mock {
 void mock_due(struct mc_mock *m, mock_conn *c, mc_ns t); /* (re)schedule; t = 0 removes */
 int mock_flush(struct mc_mock *m, mock_conn *c);        /* -1: connection must close */
 void mock_close(struct mc_mock *m, mock_conn *c, int rst);
+void mock_set_state(struct mc_mock *m, mock_conn *c, enum mock_state st); /* counts active */
 int mock_respond(mock_conn *c, int status, const char *ctype, const char *body, size_t len);
 
 /* mock_gen.c */

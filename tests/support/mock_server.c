@@ -99,8 +99,19 @@ void mock_due(struct mc_mock *m, mock_conn *c, mc_ns t)
 
 /* ---- connections --------------------------------------------------------------------------- */
 
+static int generating(enum mock_state st) { return st == ST_STREAM || st == ST_WHOLE; }
+
+void mock_set_state(struct mc_mock *m, mock_conn *c, enum mock_state st)
+{
+    m->active += generating(st) - generating(c->state);
+    c->state = st;
+    if (m->active > atomic_load_explicit(&m->st_peak_active, memory_order_relaxed))
+        atomic_store_explicit(&m->st_peak_active, m->active, memory_order_relaxed);
+}
+
 void mock_close(struct mc_mock *m, mock_conn *c, int rst)
 {
+    mock_set_state(m, c, ST_READ);
     heap_remove(m, c);
     if (rst) {
         struct linger lg = {1, 0};
@@ -533,6 +544,7 @@ void mc_mock_stats_get(const mc_mock *m, mc_mock_stats *s)
     s->tokens = atomic_load(&m->st_tokens);
     s->faults = atomic_load(&m->st_faults);
     s->tokenize = atomic_load(&m->st_tokenize);
+    s->peak_active = atomic_load(&m->st_peak_active);
 }
 
 /* Closes every connection still open (the loop has stopped). */

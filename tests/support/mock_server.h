@@ -52,6 +52,7 @@ typedef struct mc_mock_stats {
     uint64_t tokens;        /* token events' tokens sent */
     uint64_t faults;        /* faults injected */
     uint64_t tokenize;      /* /tokenize requests */
+    uint64_t peak_active;   /* most responses being generated at the same time */
 } mc_mock_stats;
 
 mc_err mc_mock_start(const mc_mock_opts *o, mc_mock **out, mc_diag *d);

@@ -8,6 +8,7 @@
 #include "mock_server.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 /* ---- collecting results -------------------------------------------------------------------- */
 
@@ -195,6 +196,22 @@ TEST(stream_chat_and_whole_responses)
 
 /* ---- timing against the mock's configured truth -------------------------------------------- */
 
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median_of(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_dbl);
+    return n ? (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2])) : NAN;
+}
+
+/* Raw stamps against the mock's schedule (TTFT 50 ms, then one event every 10 ms). Hard bounds
+ * where the mock cannot be early; the typical values (medians over requests) with tolerances a
+ * loaded 2-core CI box (sanitizer build, other jobs) keeps. The 1 ms accuracy claim is
+ * bench_loadgen's job, on a quiet machine. */
 TEST(timings_match_configured_ttft_itl)
 {
     enum { N = 32, TOK = 12 };
@@ -206,28 +223,23 @@ TEST(timings_match_configured_ttft_itl)
     for (int i = 0; i < N; i++)
         submit(&f, (uint64_t)i, STREAM_BODY("timing", 12));
     drain(f.client);
-    double ttft_sum = 0, gap_sum = 0, min_ttft = 1e9, min_gap = 1e9;
-    int gaps = 0;
-    for (size_t i = 0; i < f.s.n; i++) {
+    double ttft[N], tpot[N], gap_med[N], gaps[TOK];
+    CHECK_EQ_INT(f.s.n, N);
+    for (size_t i = 0; i < f.s.n && i < N; i++) {
         const got *g = &f.s.g[i];
         CHECK_EQ_INT(g->r.fail, MC_LG_OK);
         CHECK_EQ_INT(g->r.n_chunk_ns, TOK);
-        double ttft = (double)(g->r.first_token_ns - g->r.send_ns) * 1e-6;
-        ttft_sum += ttft;
-        min_ttft = ttft < min_ttft ? ttft : min_ttft;
-        for (int k = 1; k < TOK && k < (int)g->r.n_chunk_ns; k++) {
-            double gap = (double)(g->stamps[k] - g->stamps[k - 1]) * 1e-6;
-            gap_sum += gap;
-            min_gap = gap < min_gap ? gap : min_gap;
-            gaps++;
-        }
+        ttft[i] = (double)(g->r.first_token_ns - g->r.send_ns) * 1e-6;
+        tpot[i] = (double)(g->r.last_token_ns - g->r.first_token_ns) * 1e-6 / (TOK - 1);
+        CHECK(ttft[i] >= 49.99);                                           /* never early */
+        CHECK((double)(g->r.last_token_ns - g->r.send_ns) * 1e-6 >= 159.99); /* 50 + 11 x 10 */
+        for (int k = 1; k < TOK; k++)
+            gaps[k - 1] = (double)(g->stamps[k] - g->stamps[k - 1]) * 1e-6;
+        gap_med[i] = median_of(gaps, TOK - 1);
     }
-    CHECK_EQ_INT(f.s.n, N);
-    /* The mock never sends early: TTFT >= 50 ms (its anchor is after our send). */
-    CHECK(min_ttft >= 49.99);
-    CHECK_NEAR(ttft_sum / N, 50.0, 5.0);
-    CHECK_NEAR(gap_sum / (gaps ? gaps : 1), 10.0, 1.0);
-    CHECK(min_gap > 0.0);
+    CHECK_NEAR(median_of(ttft, N), 50.0, 10.0);
+    CHECK_NEAR(median_of(tpot, N), 10.0, 1.5);
+    CHECK_NEAR(median_of(gap_med, N), 10.0, 1.5);
     teardown(&f);
 }
 
@@ -442,7 +454,7 @@ TEST(thousand_concurrent_streams)
 {
     enum { N = 1000 };
     fixture f;
-    mc_mock_opts mo = {.ttft_ms = 100, .itl_ms = 20, .tokens = 5};
+    mc_mock_opts mo = {.ttft_ms = 500, .itl_ms = 20, .tokens = 5};
     if (setup(&f, &mo, (mc_lg_client_opts){.stream = 1, .max_inflight = N}, "/v1/completions",
               N))
         return;
@@ -451,19 +463,13 @@ TEST(thousand_concurrent_streams)
     CHECK_EQ_INT(mc_lg_client_inflight(f.client), N);
     drain(f.client);
     int ok = 0;
-    mc_ns last_first = 0, first_last = UINT64_MAX;
-    for (size_t i = 0; i < f.s.n; i++) {
+    for (size_t i = 0; i < f.s.n; i++)
         ok += f.s.g[i].r.fail == MC_LG_OK && f.s.g[i].r.n_chunks == 5;
-        if (f.s.g[i].r.first_token_ns > last_first)
-            last_first = f.s.g[i].r.first_token_ns;
-        if (f.s.g[i].r.last_token_ns < first_last)
-            first_last = f.s.g[i].r.last_token_ns;
-    }
     CHECK_EQ_INT(ok, N);
-    CHECK(last_first < first_last); /* all 1000 streams were open at the same time */
     mc_mock_stats st;
     mc_mock_stats_get(f.mock, &st);
     CHECK_EQ_INT(st.conns_accepted, N);
+    CHECK_EQ_INT(st.peak_active, N); /* all 1000 streams were open at the same time */
     teardown(&f);
 }
 
@@ -656,7 +662,7 @@ TEST(open_loop_follows_schedule)
         CHECK(r->send_ns >= r->sched_ns);                      /* never early */
         lag_sum += (double)(r->send_ns - r->sched_ns);
     }
-    CHECK(lag_sum / N < 5e6); /* mean schedule lag under 5 ms even on a loaded box */
+    CHECK(lag_sum / N < 20e6); /* mean schedule lag (typically ~50 us; loose for loaded CI) */
     run_teardown(&rf);
 }
 
