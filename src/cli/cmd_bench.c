@@ -411,7 +411,7 @@ static mc_err make_client(bench_state *s, mc_diag *d)
     uint32_t slots = a->mode == MC_LG_BATCH ? a->batch : a->concurrency;
     mc_lg_client_opts co = {.url = s->url, .stream = a->stream, .max_inflight = slots,
                             .timeout_s = a->timeout_s, .max_event_bytes = a->max_event,
-                            .max_text_bytes = a->max_text ? a->max_text : 1,
+                            .max_text_bytes = a->save_text && a->max_text ? a->max_text : 1,
                             .api_key = a->api_key, .on_result = bench_on_result, .ctx = s};
     mc_err e = mc_lg_client_new(&co, &s->client, d);
     s->stamps_s = e ? NULL : mc_mallocarray(65536, sizeof *s->stamps_s);
