@@ -80,5 +80,6 @@ mc_err bench_compute(bench_state *s, bench_stats *st, mc_diag *d);
 cJSON *bench_summary_json(const bench_state *s, const bench_stats *st);
 void bench_print_table(const bench_state *s, const bench_stats *st);
 const char *bench_mode_name(mc_lg_mode m);
+int bench_self_ok(const bench_state *s, const bench_stats *st);
 
 #endif

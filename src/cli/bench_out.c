@@ -457,6 +457,32 @@ static void json_vllm(cJSON *root, const bench_state *s, const bench_stats *st)
     }
 }
 
+#define LAG_LIMIT_S 0.01
+
+/* Could the client keep the schedule? In the open loop a request that found every slot busy
+ * waited for the server, not for the client; otherwise a p99 schedule lag over 10 ms means the
+ * client (or this machine) was late, and latencies include its delay. */
+int bench_self_ok(const bench_state *s, const bench_stats *st)
+{
+    return s->info.queued > 0 || st->lag.n == 0 || st->lag.p99 <= LAG_LIMIT_S;
+}
+
+static void json_self_check(cJSON *root, const bench_state *s, const bench_stats *st)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "self_check");
+    int ok = bench_self_ok(s, st);
+    cJSON_AddBoolToObject(o, "ok", ok);
+    add_num(o, "schedule_lag_p99_s", st->lag.n ? st->lag.p99 : NAN);
+    add_num(o, "lag_limit_s", LAG_LIMIT_S);
+    add_num(o, "queued_for_slot", (double)s->info.queued);
+    cJSON_AddStringToObject(o, "note",
+                            !ok ? "the client could not keep the schedule: latencies include its "
+                                  "own delay"
+                            : s->info.queued ? "requests waited for a free slot (concurrency cap):"
+                                               " schedule lag is queueing behind the server"
+                                             : "the client kept the schedule");
+}
+
 cJSON *bench_summary_json(const bench_state *s, const bench_stats *st)
 {
     cJSON *root = cJSON_CreateObject();
@@ -471,6 +497,7 @@ cJSON *bench_summary_json(const bench_state *s, const bench_stats *st)
     json_window_tp(root, s, st);
     json_latency(root, s, st);
     json_tokens_client(root, s, st);
+    json_self_check(root, s, st);
     json_vllm(root, s, st);
     cJSON *f = cJSON_AddObjectToObject(root, "files");
     cJSON_AddStringToObject(f, "requests", "requests.jsonl");
@@ -546,5 +573,11 @@ void bench_print_table(const bench_state *s, const bench_stats *st)
            (unsigned long long)s->no_usage);
     printf("client CPU    %.3f s (%.1f us/request)\n", s->cpu_s,
            s->done ? s->cpu_s / (double)s->done * 1e6 : 0.0);
+    if (s->info.queued)
+        printf("queued        %llu requests waited for a free slot (the server fell behind "
+               "the offered rate)\n", (unsigned long long)s->info.queued);
+    if (!bench_self_ok(s, st))
+        printf("WARNING       p99 schedule lag %.1f ms: the client could not keep the schedule;"
+               " latencies include its own delay\n", st->lag.p99 * 1e3);
     printf("results       %s/requests.jsonl, %s/summary.json\n", s->out_dir, s->out_dir);
 }

@@ -329,6 +329,8 @@ typedef struct mc_lg_run_info {
     mc_ns end_ns;         /* the measured phase ended (nothing left in flight) */
     uint64_t sent;        /* measured requests sent */
     uint64_t warmup_sent;
+    uint64_t queued;      /* open loop: measured requests that were due while the concurrency
+                             cap was reached (they waited for a slot; lag = queueing) */
     int stopped;          /* the stop flag ended the run early (results are partial) */
 } mc_lg_run_info;
 

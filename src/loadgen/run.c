@@ -17,6 +17,7 @@ typedef struct phase {
     int warmup;
     mc_ns t0;
     uint64_t sent;
+    uint64_t queued; /* open loop: requests found due while every allowed slot was busy */
     mc_ns first_send_ns;
     int stopped;
 } phase;
@@ -144,7 +145,7 @@ static mc_err make_schedule(const phase *ph, mc_ns **sched, size_t *n, mc_diag *
 static mc_err run_open(phase *ph, mc_diag *d)
 {
     mc_ns *off = NULL;
-    size_t n = 0, next = 0;
+    size_t n = 0, next = 0, queued_upto = 0;
     mc_err e = make_schedule(ph, &off, &n, d);
     uint32_t cap = ph->o->concurrency ? ph->o->concurrency : mc_lg_client_slots(ph->c);
     ph->t0 = mc_now_ns();
@@ -160,6 +161,9 @@ static mc_err run_open(phase *ph, mc_diag *d)
         }
         if (!may_send(ph, now))
             next = n;
+        /* due but no free slot: it waits, and its latency keeps counting from when it was due */
+        for (; queued_upto < n && ph->t0 + off[queued_upto] <= now; queued_upto++)
+            ph->queued += queued_upto >= next;
         if (e || (next == n && mc_lg_client_inflight(ph->c) == 0))
             break;
         int can = next < n && mc_lg_client_inflight(ph->c) < cap;
@@ -255,6 +259,7 @@ mc_err mc_lg_run(mc_lg_client *c, const mc_lg_workload *w, const mc_lg_run_opts 
     info->first_send_ns = m.first_send_ns;
     info->end_ns = mc_now_ns();
     info->sent = m.sent;
+    info->queued = m.queued;
     info->stopped = m.stopped;
     return e;
 }

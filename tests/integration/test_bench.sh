@@ -86,6 +86,7 @@ assert s == json.load(open(sys.argv[1] + "/summary.json"))
 assert s["load"]["mode"] == "open" and s["load"]["rate_per_s"] == 200
 assert s["requests"]["ok"] == 60 and s["schedule_lag_s"]["n"] == 60
 assert s["schedule_lag_s"]["p50"] < 0.05
+assert s["self_check"]["queued_for_slot"] == 0 and "ok" in s["self_check"]
 PY
 
 # 4. bad options: exit 2, one line on stderr, nothing on stdout, no directory

@@ -663,6 +663,7 @@ TEST(open_loop_follows_schedule)
         lag_sum += (double)(r->send_ns - r->sched_ns);
     }
     CHECK(lag_sum / N < 20e6); /* mean schedule lag (typically ~50 us; loose for loaded CI) */
+    CHECK_EQ_INT(info.queued, 0); /* 64 slots, 2 ms responses at 400/s: never full */
     run_teardown(&rf);
 }
 
@@ -679,6 +680,7 @@ TEST(open_loop_counts_queueing_from_schedule)
     mc_lg_run_info info;
     CHECK_EQ_INT(mc_lg_run(rf.f.client, &rf.w, &o, &info, NULL), MC_OK);
     CHECK_EQ_INT(max_in_flight(&rf.f.s, 0), 2);
+    CHECK(info.queued >= 30 && info.queued <= N - 2); /* almost all waited for a slot */
     const mc_lg_result *last = NULL;
     for (size_t i = 0; i < rf.f.s.n; i++)
         if (!last || rf.f.s.g[i].r.id > last->id)
