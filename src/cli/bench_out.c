@@ -164,23 +164,27 @@ static mc_req_timing to_timing(const bench_state *s, const mc_lg_result *r)
     return t;
 }
 
+/* Grows *p to hold need elements, but never beyond max (then as far as max). Returns 0 when
+ * need elements fit. */
 static int grow(void **p, size_t *cap, size_t need, size_t elem, size_t max)
 {
     if (need <= *cap)
         return 0;
     size_t ncap = *cap ? *cap : 1024;
-    while (ncap < need)
+    while (ncap < need && ncap <= max / 2)
         ncap *= 2;
+    if (ncap < need)
+        ncap = need;
     if (ncap > max)
         ncap = max;
-    if (ncap < need)
+    if (ncap <= *cap)
         return -1;
     void *np = mc_reallocarray(*p, ncap, elem);
     if (!np)
         return -1;
     *p = np;
     *cap = ncap;
-    return 0;
+    return ncap >= need ? 0 : -1;
 }
 
 /* Pools this request's chunk gaps (latency.itl, through src/cap), up to max_itl in total. */

@@ -89,6 +89,17 @@ assert s["schedule_lag_s"]["p50"] < 0.05
 assert s["self_check"]["queued_for_slot"] == 0 and "ok" in s["self_check"]
 PY
 
+# 3b. the ITL sample cap: statistics over the first N gaps, and the summary says so
+"$bin" bench --url "$url" --concurrency 2 --num-requests 10 --output-len 10 --max-itl-samples 50 \
+    --no-text --out "$tmp/r6" >/dev/null 2>&1 || fail "itl cap run: exit $?"
+python3 - "$tmp/r6" <<'PY' || fail "itl cap summary"
+import json, sys
+s = json.load(open(sys.argv[1] + "/summary.json"))
+itl = s["latency"]["latency.itl"]
+assert itl["n"] == 50 and itl["gaps_seen"] == 90 and itl["truncated"] is True, itl
+assert all("text" not in json.loads(l) for l in open(sys.argv[1] + "/requests.jsonl"))
+PY
+
 # 4. bad options: exit 2, one line on stderr, nothing on stdout, no directory
 for args in "--rate 0" "--batch 4 --concurrency 2" "--input-len 9:3" "--slo ttft=-1" \
             "--dataset $tmp/faults.jsonl --input-len 8" "--endpoint nope"; do
