@@ -166,9 +166,11 @@ mc_err mc_lg_client_new(const mc_lg_client_opts *o, mc_lg_client **out, mc_diag 
 void mc_lg_client_free(mc_lg_client *c); /* cancels (and reports) requests still in flight */
 /* Starts a request now. MC_ERR_RANGE when every slot is busy. */
 mc_err mc_lg_client_submit(mc_lg_client *c, const mc_lg_request *r, mc_diag *d);
-/* Waits for network events until something happens or until deadline_ns (0 = no deadline;
- * a deadline in the past only processes what is ready), handles them and emits results of
- * finished requests. Returns MC_OK or a fatal loop error (epoll/curl failure). */
+/* One round of the loop: waits for network events until something happens, until deadline_ns
+ * (0 = no deadline; a deadline in the past only processes what is ready) or until a signal
+ * interrupts the wait, handles the events and emits the results of finished requests (through
+ * on_result, before returning). Returns at once when nothing is in flight and there is no
+ * deadline. Returns MC_OK or a fatal loop error (epoll failure). */
 mc_err mc_lg_client_poll(mc_lg_client *c, mc_ns deadline_ns, mc_diag *d);
 uint32_t mc_lg_client_inflight(const mc_lg_client *c);
 uint32_t mc_lg_client_slots(const mc_lg_client *c);
