@@ -112,7 +112,8 @@ static mc_err partition(const mc_tok *t, mc_tok_scratch *s, const char *text, si
         if (e)
             return e;
     }
-    return MC_OK;
+    /* the two buffers swap roles: keep them equally large so a warm scratch never grows */
+    return TOK_RESERVE(s->fr[1], s->fr_cap[1], s->fr_cap[0]) ? MC_OK : MC_ERR_NOMEM;
 }
 
 /* ---- per-fragment preparation ---- */

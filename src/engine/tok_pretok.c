@@ -272,5 +272,6 @@ mc_err tok_pretok_split(const mc_tok *t, mc_tok_scratch *s, const char *text, si
     }
     *words = s->sp[0];
     *n_words = n;
-    return MC_OK;
+    /* the two buffers swap roles: keep them equally large so a warm scratch never grows */
+    return TOK_RESERVE(s->sp[1], s->sp_cap[1], s->sp_cap[0]) ? MC_OK : MC_ERR_NOMEM;
 }
