@@ -363,7 +363,8 @@ static int split_is(const char *pre, const char *text, const char *const *want)
     size_t n = 0, i = 0;
     int ok = t && s && tok_pretok_split(t, s, text, strlen(text), &w, &n, NULL) == MC_OK;
     for (; ok && want[i]; i++)
-        ok = i < n && w[i].len == strlen(want[i]) && memcmp(text + w[i].off, want[i], w[i].len) == 0;
+        ok = i < n && w[i].len == strlen(want[i]) &&
+             memcmp(text + w[i].off, want[i], w[i].len) == 0;
     ok = ok && i == n;
     if (!ok)
         for (size_t k = 0; k < n; k++)
@@ -379,7 +380,9 @@ TEST(pretokenizers)
     /* gpt2: \s+(?!\S) leaves the last space to the next word */
     CHECK(SPLIT("gpt-2", "Hello world's  end\n", "Hello", " world", "'s", " ", " end", "\n"));
     /* \s is Unicode White_Space: U+3000 and U+0085 are spaces, split one by one before a word */
-    CHECK(SPLIT("gpt-2", "a\xe3\x80\x80\xe3\x80\x80" "b", "a", "\xe3\x80\x80", "\xe3\x80\x80", "b"));
+    CHECK(SPLIT("gpt-2", "a\xe3\x80\x80\xe3\x80\x80"
+                         "b",
+                "a", "\xe3\x80\x80", "\xe3\x80\x80", "b"));
     CHECK(SPLIT("gpt-2", "a\xc2\x85\xc2\x85" "b", "a", "\xc2\x85", "\xc2\x85", "b"));
     /* llama3: case-insensitive contractions, digits in threes, punctuation takes newlines */
     CHECK(SPLIT("llama3", "I'M 12345 ok!!\n\nx", "I", "'M", " ", "123", "45", " ok", "!!\n\n",
