@@ -1,6 +1,6 @@
-/* tok_encode.c: the encode entry point: special-token partitioning, BOS/EOS, the per-fragment
- * preparation each model needs (space escaping for llama, UTF-8 repair for gpt2) and the
- * scratch memory. Depends on base and the tok_*.c files only. */
+/* tok_encode.c: the encode entry point: BOS/EOS, the per-fragment preparation each model needs
+ * (space escaping for llama, UTF-8 repair for gpt2) and the scratch memory. Depends on base and
+ * the tok_*.c files only. */
 #include "tok_internal.h"
 
 #include <string.h>
@@ -20,6 +20,7 @@ void mc_tok_scratch_free(mc_tok_scratch *s)
     }
     mc_free(s->sym);
     mc_free(s->heap);
+    mc_free(s->mark);
     mc_free(s);
 }
 
@@ -49,71 +50,6 @@ size_t tok_utf8_valid_len(const unsigned char *p, size_t n)
     if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
         return 0;
     return need;
-}
-
-/* ---- special tokens ---- */
-
-/* Splits every raw fragment in s->fr[0] at each occurrence of the text of token id. */
-static mc_err split_by(const mc_tok *t, mc_tok_scratch *s, const char *text, int32_t id,
-                       size_t *n_frag)
-{
-    const char *tx = t->blob + t->str_off[id];
-    size_t n = t->str_len[id], cnt = 0;
-    for (size_t i = 0; i < *n_frag; i++) {
-        tok_frag f = s->fr[0][i];
-        if (!TOK_RESERVE(s->fr[1], s->fr_cap[1], cnt + 1))
-            return MC_ERR_NOMEM;
-        while (f.id < 0) {
-            const char *m = memmem(text + f.off, f.len, tx, n);
-            size_t left = m ? (size_t)(m - (text + f.off)) : f.len;
-            if (!TOK_RESERVE(s->fr[1], s->fr_cap[1], cnt + 2))
-                return MC_ERR_NOMEM;
-            if (left > 0)
-                s->fr[1][cnt++] = (tok_frag){-1, f.off, left};
-            if (!m)
-                break;
-            s->fr[1][cnt++] = (tok_frag){id, 0, 0};
-            f.off += left + n;
-            f.len -= left + n;
-            if (f.len == 0)
-                break;
-        }
-        if (f.id >= 0)
-            s->fr[1][cnt++] = f;
-    }
-    tok_frag *sw = s->fr[0];
-    size_t swc = s->fr_cap[0];
-    s->fr[0] = s->fr[1], s->fr_cap[0] = s->fr_cap[1];
-    s->fr[1] = sw, s->fr_cap[1] = swc;
-    *n_frag = cnt;
-    return MC_OK;
-}
-
-/* Fragments of text: the special tokens found (longest token first, as llama.cpp does) and the
- * raw text between them. Control/unknown tokens only with MC_TOK_PARSE_SPECIAL. */
-static mc_err partition(const mc_tok *t, mc_tok_scratch *s, const char *text, size_t len,
-                        unsigned flags, size_t *n_frag)
-{
-    *n_frag = 0;
-    if (len == 0)
-        return MC_OK;
-    if (!TOK_RESERVE(s->fr[0], s->fr_cap[0], 1))
-        return MC_ERR_NOMEM;
-    s->fr[0][0] = (tok_frag){-1, 0, len};
-    *n_frag = 1;
-    for (int32_t k = 0; k < t->n_special; k++) {
-        int32_t id = t->special[k];
-        if (t->type[id] != MC_TOKT_USER_DEFINED && !(flags & MC_TOK_PARSE_SPECIAL))
-            continue;
-        /* one scan of the whole text first: most special tokens never occur */
-        if (!memmem(text, len, t->blob + t->str_off[id], t->str_len[id]))
-            continue;
-        mc_err e = split_by(t, s, text, id, n_frag);
-        if (e)
-            return e;
-    }
-    /* the two buffers swap roles: keep them equally large so a warm scratch never grows */
-    return TOK_RESERVE(s->fr[1], s->fr_cap[1], s->fr_cap[0]) ? MC_OK : MC_ERR_NOMEM;
 }
 
 /* ---- per-fragment preparation ---- */
@@ -201,7 +137,7 @@ static mc_err encode_with(const mc_tok *t, mc_tok_scratch *s, const char *text, 
     if (add && t->add_bos)
         e = tok_ids_push(out, t->bos);
     if (!e)
-        e = partition(t, s, text, len, flags, &n_frag);
+        e = tok_partition(t, s, text, len, flags, &n_frag);
     if (!e)
         e = encode_frags(t, s, text, n_frag, out, d);
     if (!e && add && t->add_eos)

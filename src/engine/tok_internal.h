@@ -27,6 +27,16 @@ typedef struct tok_strmap {
 } tok_strmap;
 
 /* Merge table: (left string id, right string id) -> rank and result string id. */
+/* Trie of the special-token texts, to find in one pass which of them occur in a text. */
+typedef struct tok_trie {
+    int32_t root[256]; /* child of the root per byte, or -1 */
+    uint64_t *ekey;    /* other edges: (node << 8 | byte) + 1; 0 = empty */
+    int32_t *echild;
+    size_t emask;
+    int32_t *term;     /* [n_nodes] index k into mc_tok.special ending here, or -1 */
+    int32_t n_nodes;
+} tok_trie;
+
 typedef struct tok_mergemap {
     uint64_t *key; /* (left << 32 | right) + 1; 0 = empty */
     int32_t *rank;
@@ -57,6 +67,7 @@ struct mc_tok {
     uint32_t *piece_len;
     int32_t *special;     /* control/unknown/user-defined ids, longest text first */
     int32_t n_special;
+    tok_trie trie;
     int32_t bos, eos, unk, pad;
     bool add_bos, add_eos, add_space_prefix, ignore_merges;
     tok_pretok pre;
@@ -101,6 +112,8 @@ struct mc_tok_scratch {
     tok_bigram *heap;
     size_t heap_cap;
     size_t heap_n;
+    uint8_t *mark; /* [n_special] 1 = occurs in the current text; all 0 between calls */
+    size_t mark_cap;
     void *md;      /* pcre2_match_data_8 *, created on first use */
     void *md_gctx; /* its pcre2_general_context_8 * */
 };
@@ -149,6 +162,13 @@ mc_err tok_heap_push(mc_tok_scratch *s, const tok_bigram *b, int (*before)(const
                                                                          const tok_bigram *));
 void tok_heap_pop(mc_tok_scratch *s, tok_bigram *top,
                   int (*before)(const tok_bigram *, const tok_bigram *));
+
+/* ---- special tokens (tok_special.c) ---- */
+mc_err tok_trie_build(mc_tok *t, mc_diag *d);
+void tok_trie_free(tok_trie *tr);
+/* Splits text into fragments (s->fr[0][0..*n_frag)): special tokens and the raw text between. */
+mc_err tok_partition(const mc_tok *t, mc_tok_scratch *s, const char *text, size_t len,
+                     unsigned flags, size_t *n_frag);
 
 /* ---- decoding tables (tok_decode.c) ---- */
 mc_err tok_build_pieces(mc_tok *t, mc_diag *d);

@@ -402,6 +402,8 @@ mc_err mc_tok_new(const mc_tok_vocab *v, mc_tok **out, mc_diag *d)
     if (!e)
         e = build_specials(t, d);
     if (!e)
+        e = tok_trie_build(t, d);
+    if (!e)
         e = tok_build_pieces(t, d);
     if (e) {
         mc_tok_free(t);
@@ -432,6 +434,7 @@ void mc_tok_free(mc_tok *t)
     mc_free(t->piece_off);
     mc_free(t->piece_len);
     mc_free(t->special);
+    tok_trie_free(&t->trie);
     mc_free(t);
 }
 
