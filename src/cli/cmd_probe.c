@@ -1,13 +1,142 @@
-/* cmd_probe.c: `moecap probe`. NOT IMPLEMENTED YET: placeholder so the command table links;
- * the owning work item replaces this file. */
+/* cmd_probe.c: `moecap probe`: measure this machine's memory read bandwidth (per thread count)
+ * and peak f32 FMA FLOP/s, print them, and save them as the `local` hardware entry.
+ * Parses options and prints; the measuring is mc_probe_run (hw). */
 #include "cli.h"
+#include "hw.h"
 
-void usage_probe(FILE *f) { fprintf(f, "usage: moecap probe ... (not implemented yet)\n"); }
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct probe_args {
+    mc_probe_opts o;
+    int save;
+    int json;
+} probe_args;
+
+void usage_probe(FILE *f)
+{
+    fprintf(f, "usage: moecap probe [--threads N] [--size BYTES] [--repeats R] [--kernel ISA]\n"
+               "                    [--no-save] [--json]\n\n"
+               "Measures memory READ bandwidth with 1..N threads (each reading its own slice of\n"
+               "a working set far larger than the last-level cache; best of R runs) and the peak\n"
+               "f32 FMA rate, then saves them as the hardware entry 'local' (usable wherever a\n"
+               "hardware name is accepted).\n\n"
+               "  --threads N    use 1..N threads (default: every CPU this process may use)\n"
+               "  --size BYTES   working set, e.g. 2G (default: max(1 GiB, 4 x LLC))\n"
+               "  --repeats R    runs per thread count, best kept (default 5)\n"
+               "  --kernel ISA   avx512, avx2 or scalar (default: best this CPU supports)\n"
+               "  --no-save      do not write the local entry\n"
+               "  --json         print one JSON document\n");
+}
+
+static int parse_probe_args(int argc, char **argv, probe_args *a)
+{
+    static const struct option opts[] = {
+        {"threads", required_argument, NULL, 't'}, {"size", required_argument, NULL, 's'},
+        {"repeats", required_argument, NULL, 'r'}, {"kernel", required_argument, NULL, 'k'},
+        {"no-save", no_argument, NULL, 'n'},       {"json", no_argument, NULL, 'j'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    int64_t v;
+    uint64_t u;
+    opterr = 0;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 't' && mc_parse_i64(optarg, 1, 256, &v) == MC_OK)
+            a->o.max_threads = (int)v;
+        else if (c == 'r' && mc_parse_i64(optarg, 1, 1000, &v) == MC_OK)
+            a->o.repeats = (int)v;
+        else if (c == 's' && mc_parse_size(optarg, &u) == MC_OK && u > 0 && u <= SIZE_MAX / 2)
+            a->o.array_bytes = (size_t)u;
+        else if (c == 'k')
+            a->o.kernel = optarg;
+        else if (c == 'n')
+            a->save = 0;
+        else if (c == 'j')
+            a->json = 1;
+        else if (c == '?')
+            return mc_cli_usage_error("probe", "unknown or incomplete option '%s'",
+                                      argv[optind - 1]);
+        else
+            return mc_cli_usage_error("probe", "bad value '%s' for --%s", optarg,
+                                      c == 't' ? "threads (1..256)" : c == 'r' ? "repeats (1..1000)"
+                                                                               : "size");
+    }
+    if (optind < argc)
+        return mc_cli_usage_error("probe", "unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+static void print_text(const mc_probe_result *r, const char *saved)
+{
+    printf("cpu: %s (%s kernel)\n", r->cpu_model, r->isa);
+    printf("working set: %.0f MiB per run (last-level cache: %.0f MiB), best of %d runs\n\n",
+           r->array_bytes / 1048576.0, r->llc_bytes / 1048576.0, r->repeats);
+    printf("threads  read GB/s\n");
+    for (int t = 0; t < r->n_threads; t++)
+        printf("%7d  %9.2f\n", t + 1, r->bw_Bps_by_threads[t] / 1e9);
+    printf("\npeak read bandwidth: %.2f GB/s\n", r->bw_Bps / 1e9);
+    printf("peak f32 FMA:        %.1f GFLOP/s (%d threads; 1 thread: %.1f GFLOP/s)\n",
+           r->fma_flops / 1e9, r->n_threads, r->fma_flops_1t / 1e9);
+    if (saved)
+        printf("saved as hardware 'local': %s\n", saved);
+    else
+        printf("not saved (--no-save)\n");
+}
+
+static int print_json(const mc_probe_result *r, const char *saved)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "cpu_model", r->cpu_model);
+    cJSON_AddStringToObject(o, "isa", r->isa);
+    cJSON_AddNumberToObject(o, "array_bytes", r->array_bytes);
+    cJSON_AddNumberToObject(o, "llc_bytes", r->llc_bytes);
+    cJSON_AddNumberToObject(o, "repeats", r->repeats);
+    cJSON *arr = cJSON_AddArrayToObject(o, "read_by_threads");
+    for (int t = 0; t < r->n_threads; t++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "threads", t + 1);
+        cJSON_AddNumberToObject(e, "read_Bps", r->bw_Bps_by_threads[t]);
+        cJSON_AddItemToArray(arr, e);
+    }
+    cJSON_AddNumberToObject(o, "read_Bps", r->bw_Bps);
+    cJSON_AddNumberToObject(o, "fma_flops", r->fma_flops);
+    cJSON_AddNumberToObject(o, "fma_flops_1t", r->fma_flops_1t);
+    cJSON_AddItemToObject(o, "saved_to", saved ? cJSON_CreateString(saved) : cJSON_CreateNull());
+    char *s = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!s)
+        return mc_cli_fail("probe", MC_ERR_NOMEM, NULL);
+    printf("%s\n", s);
+    cJSON_free(s);
+    return 0;
+}
 
 int cmd_probe(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "moecap probe: not implemented yet\n");
-    return 1;
+    probe_args a;
+    memset(&a, 0, sizeof a);
+    a.save = 1;
+    int rc = parse_probe_args(argc, argv, &a);
+    if (rc)
+        return rc;
+    mc_probe_result r;
+    mc_diag d = {{0}};
+    mc_err e = mc_probe_run(&a.o, &r, &d);
+    if (e == MC_ERR_RANGE)
+        e = MC_ERR_ARG; /* thread count / size out of range for this machine: a usage error */
+    if (e == MC_OK && a.save)
+        e = mc_probe_save_local(&r, &d);
+    if (e != MC_OK) {
+        if (strncmp(d.msg, "probe: ", 7) == 0) /* the CLI already says "moecap probe: " */
+            memmove(d.msg, d.msg + 7, strlen(d.msg + 7) + 1);
+        return mc_cli_fail("probe", e, &d);
+    }
+    const char *saved = a.save ? mc_probe_local_path() : NULL;
+    if (a.json)
+        return print_json(&r, saved);
+    print_text(&r, saved);
+    return 0;
 }

@@ -37,18 +37,29 @@ typedef struct mc_hw_deploy {
     int count;
 } mc_hw_deploy;
 
-/* Finds a device by name or alias, or "local". */
+/* Finds a device by name or alias, or "local". Matching is case-insensitive and tolerant:
+ * spaces and underscores count as '-', runs of '-' collapse, ends are trimmed (so
+ * "H100 SXM 80GB", "h100_sxm_80gb" and "NVIDIA H100 80GB HBM3" all work). Unknown names give
+ * MC_ERR_NOT_FOUND with up to three close names in the message; a malformed catalogue gives
+ * MC_ERR_FORMAT naming file:line:column. */
 mc_err mc_hw_lookup(const char *name, mc_hw *out, mc_diag *d);
-/* Parses "NAME" or "NAMExN" (e.g. "h100-sxm-80gbx8"); N >= 1. */
+/* Parses "NAME" or "NAMExN" / "NAMEXN" (e.g. "h100-sxm-80gbx8", "mi300x x4"), N in 1..4096.
+ * An exact name/alias match wins; only a trailing x<digits> (optionally preceded by ' ', '-' or
+ * '_') is read as a count, so names containing 'x' ("mi300x", "rtx-a6000") are safe. */
 mc_err mc_hw_parse_deploy(const char *spec, mc_hw_deploy *out, mc_diag *d);
 /* Every catalogue entry (not "local"), in file order. Free *list with mc_free. */
 mc_err mc_hw_list(mc_hw **list, int *count, mc_diag *d);
+/* The normalised form used for matching: lower case, ' ' and '_' -> '-', repeated '-' collapsed,
+ * leading/trailing '-' dropped. Truncates to cap-1 bytes; returns the full normalised length. */
+size_t mc_hw_normalise(const char *in, char *out, size_t cap);
+const char *mc_hw_kind_name(mc_hw_kind k); /* "gpu", "cpu", "soc" */
 
 /* ---- probe ---- */
 typedef struct mc_probe_opts {
-    int max_threads;      /* 0 = nproc */
-    size_t array_bytes;   /* per-run working set; 0 = max(1 GiB, 8 x LLC) */
+    int max_threads;      /* 0 = nproc (CPUs in this process's affinity mask) */
+    size_t array_bytes;   /* per-run working set; 0 = max(1 GiB, 4 x LLC) */
     int repeats;          /* best of; 0 = default 5 */
+    const char *kernel;   /* NULL/"" = best for this CPU; "avx512", "avx2" or "scalar" */
 } mc_probe_opts;
 
 typedef struct mc_probe_result {
@@ -59,10 +70,19 @@ typedef struct mc_probe_result {
     double fma_flops_1t;
     char cpu_model[128];
     char isa[64];             /* kernel used, e.g. "avx2" */
+    double array_bytes;       /* working set actually read per run */
+    double llc_bytes;         /* last-level cache size found (0 = unknown) */
+    int repeats;              /* runs per thread count (best kept) */
 } mc_probe_result;
 
+/* Measures memory read bandwidth (1..max_threads pinned threads, each reading its own slice of
+ * one array far larger than the LLC) and peak f32 FMA FLOP/s. Takes a few seconds at defaults.
+ * o may be NULL (all defaults). */
 mc_err mc_probe_run(const mc_probe_opts *o, mc_probe_result *r, mc_diag *d);
-/* Saves the result as the `local` hardware entry. */
+/* Saves the result as the `local` hardware entry (mc_cache_dir()/local-hw.json, written
+ * atomically; the directory is created). */
 mc_err mc_probe_save_local(const mc_probe_result *r, mc_diag *d);
+/* Where mc_probe_save_local writes (static buffer; follows MOECAP_CACHE_DIR at each call). */
+const char *mc_probe_local_path(void);
 
 #endif

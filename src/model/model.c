@@ -1,6 +1,6 @@
 /* model.c: storage types and the parameter/byte accounting of a model description.
  * Pure computation on mc_model; no I/O. Depends on base only.
- * The counting convention is defined in docs/METRICS.md, "Parameter counts". */
+ * The counting convention is defined in docs/MODELS.md, "Parameter counts". */
 #include "model.h"
 
 #include <stdio.h>
@@ -125,7 +125,7 @@ static int64_t add(int64_t a, int64_t b, int *bad)
 
 static double bytes_of(int64_t params, mc_dtype t) { return (double)params * mc_dtype_bits(t) / 8; }
 
-/* Parameters of one layer's attention block, see docs/METRICS.md "Parameter counts". */
+/* Parameters of one layer's attention block, see docs/MODELS.md "Parameter counts". */
 static int64_t attn_params(const mc_model *m, int *bad)
 {
     const mc_attn *a = &m->attn;
@@ -151,7 +151,7 @@ static int64_t attn_params(const mc_model *m, int *bad)
     if (a->o_bias)
         p = add(p, d, bad);
     if (a->qk_norm)
-        p = add(p, a->qk_norm_full ? add(q, kv, bad) : 2 * a->head_dim, bad);
+        p = add(p, a->qk_norm_full ? add(q, kv, bad) : mul(2, a->head_dim, bad), bad);
     if (a->sinks)
         p = add(p, H, bad);
     return p;
@@ -177,6 +177,9 @@ static mc_err check_structure(const mc_model *m, mc_diag *d)
     }
     for (int64_t l = 0; l < m->n_layers; l++) {
         const mc_layer *L = &m->layers[l];
+        if (L->extra_norms < 0)
+            return mc_fail(d, MC_ERR_RANGE, "%s: layer %lld: extra_norms must not be negative", n,
+                           (long long)l);
         if (L->ffn == MC_FFN_DENSE && L->dense_ff <= 0)
             return mc_fail(d, MC_ERR_RANGE, "%s: layer %lld: dense FFN width must be positive", n,
                            (long long)l);
@@ -194,19 +197,19 @@ static mc_err check_structure(const mc_model *m, mc_diag *d)
 
 static void layer_params(const mc_model *m, mc_layer *L, int64_t p_attn, int *bad)
 {
-    int64_t dm = m->hidden;
+    int64_t dm = m->hidden, dm3 = mul(3, dm, bad);
     L->p_attn = p_attn;
-    L->p_norm = 2 * dm;
+    L->p_norm = mul(add(2, L->extra_norms, bad), dm, bad);
     L->p_router = L->p_expert = L->p_shared = L->p_dense = 0;
     if (L->ffn == MC_FFN_DENSE) {
-        L->p_dense = mul(3 * dm, L->dense_ff, bad);
+        L->p_dense = mul(dm3, L->dense_ff, bad); /* gate, up: dm x ff; down: ff x dm */
         return;
     }
     L->p_router = add(mul(dm, L->n_experts, bad), L->router_bias ? L->n_experts : 0, bad);
-    L->p_expert = mul(3 * dm, L->expert_ff, bad);
+    L->p_expert = mul(dm3, L->expert_ff, bad);
     if (L->expert_bias)
-        L->p_expert = add(L->p_expert, add(2 * L->expert_ff, dm, bad), bad);
-    L->p_shared = add(mul(3 * dm, L->shared_ff, bad), L->shared_gate ? dm : 0, bad);
+        L->p_expert = add(L->p_expert, add(mul(2, L->expert_ff, bad), dm, bad), bad);
+    L->p_shared = add(mul(dm3, L->shared_ff, bad), L->shared_gate ? dm : 0, bad);
 }
 
 static void layer_bytes(const mc_storage *st, mc_layer *L)
@@ -251,8 +254,11 @@ static void summarise(mc_model *m, int *bad)
     m->p_head = m->tied_embeddings ? 0 : m->p_embed;
     m->p_final_norm = m->hidden;
     m->total_params = add(add(total, m->p_embed, bad), add(m->p_head, m->p_final_norm, bad), bad);
-    /* active: the LM head matrix (the embedding table when tied) + one embedding row */
-    m->active_params = add(add(active, m->p_embed, bad), add(m->hidden, m->p_final_norm, bad), bad);
+    /* active: the LM head matrix (the embedding table when tied) + one embedding row. With tied
+     * embeddings that row is part of the head matrix already counted: parameters are distinct
+     * weights, so it is not added twice (the byte count below does read it twice). */
+    int64_t row = m->tied_embeddings ? 0 : m->hidden;
+    m->active_params = add(add(active, m->p_embed, bad), add(row, m->p_final_norm, bad), bad);
 }
 
 static void summarise_bytes(mc_model *m)

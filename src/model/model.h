@@ -2,11 +2,12 @@
  * and bytes.
  *
  * A mc_model is filled by a loader (HF config.json: mc_model_load_hf_config; GGUF: see gguf.h
- * mc_model_from_gguf; the catalogue: mc_model_load) and then sealed by mc_model_finalize, which
+ * mc_model_load_gguf; the catalogue: mc_model_load) and then sealed by mc_model_finalize, which
  * computes every parameter and byte count from the structure. Callers read the counts; they never
- * recompute them. The counting convention is documented in docs/METRICS.md ("Parameter counts"):
+ * recompute them. The counting convention is documented in docs/MODELS.md ("Parameter counts"):
  * active parameters = everything a decoded token touches, with the LM head and ONE embedding row
- * counted and the rest of the embedding table not.
+ * counted and the rest of the embedding table not (with tied embeddings the row lies inside the
+ * LM head matrix and is not counted twice).
  *
  * Ownership: mc_model_new returns a heap object freed by mc_model_free (NULL ok). Layer arrays
  * belong to the model. Thread safety: a finalized model is read-only and may be shared. */
@@ -102,10 +103,12 @@ typedef struct mc_layer {
     int shared_gate;        /* qwen2moe: sigmoid gate on the shared block, hidden -> 1 */
     int router_bias;        /* router bias / e_score_correction_bias: n_experts values */
     int expert_bias;        /* gpt-oss: biases on expert gate/up (2*ff) and down (hidden) */
+    int extra_norms;        /* norms of width hidden beyond the usual two (arctic: the norm in
+                               front of the parallel residual MLP); 0 for most models */
 
     /* ---- computed by mc_model_finalize (parameters are element counts) ---- */
     int64_t p_attn;         /* q, k, v, o (+ MLA low-rank, biases, qk norms, sinks) */
-    int64_t p_norm;         /* attention-input and ffn-input norms of this layer */
+    int64_t p_norm;         /* attention-input and ffn-input norms (+ extra_norms) of this layer */
     int64_t p_router;
     int64_t p_expert;       /* ONE routed expert */
     int64_t p_shared;       /* the whole shared block incl. its gate */

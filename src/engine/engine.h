@@ -1,0 +1,106 @@
+/* engine: moecap's embedded CPU inference engine for MoE (and dense) transformers in GGUF files.
+ *
+ * An mc_engine owns the mmap'd GGUF weights (every tensor's shape and type checked against the
+ * architecture at open), the tokenizer, a KV cache of max_seqs slots x n_ctx positions, all
+ * activation scratch (allocated once: a step never allocates), and a persistent thread pool.
+ *
+ * One call to mc_engine_step is one forward pass over a batch: each item appends n_tokens tokens
+ * to the sequence in its KV slot (prefill chunks and single decode tokens may be mixed) and asks
+ * for the logits of its last token or of every token. Within a step the tokens routed to each
+ * expert are grouped so each activated expert's weights are read once for all its tokens.
+ *
+ * Every step yields a per-forward-pass record (mc_pass, src/cap/cap.h): mode, new tokens, batch
+ * size, seq_lens_sum, latency on the monotonic clock, and per MoE layer the distinct experts hit
+ * (experts_per_layer, one entry per MoE layer) and the tokens routed to each expert
+ * (tokens_per_expert, [n_moe_layers][max_experts]). The record is engine-owned and overwritten
+ * by the next step (mc_engine_last_pass).
+ *
+ * Supported architectures (general.architecture): llama (dense, or Mixtral layout with
+ * ffn_gate_inp / ffn_{gate,up,down}_exps), qwen2moe (shared expert with sigmoid gate), olmoe,
+ * qwen3moe (q/k norms), deepseek2 (MLA, shared experts, leading dense layers); weight types F32,
+ * F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K (src/engine/kernels). Anything else: an error naming the
+ * tensor and type at open.
+ *
+ * Thread safety: one mc_engine is driven by one thread at a time (the server's scheduler);
+ * the engine parallelises internally. Ownership: mc_engine_free releases everything. */
+#ifndef MC_ENGINE_H
+#define MC_ENGINE_H
+
+#include "base.h"
+#include "cap.h"
+#include "model.h"
+
+#include <stdint.h>
+
+typedef struct mc_engine mc_engine;
+typedef struct mc_tok mc_tok; /* src/engine/tokenizer.h */
+
+typedef struct mc_engine_opts {
+    const char *model_path;   /* GGUF file */
+    int n_threads;            /* 0 = number of online CPUs */
+    int64_t n_ctx;            /* KV positions per sequence; 0 = min(model context, 4096) */
+    int max_seqs;             /* KV slots (sequences alive at once); 0 = 1 */
+    int64_t max_step_tokens;  /* most tokens one step may carry (prefill chunk budget); 0 = 512 */
+    mc_dtype kv_type;         /* MC_DT_F16 (default when 0 is passed: see mc_engine_opts_default)
+                                 or MC_DT_F32 */
+    const char *kernels;      /* "ref", "avx2", "avx512" or NULL = best for this CPU */
+    int trace_tokens;         /* 1: fill tokens_per_expert in the records (distinct counts are
+                                 always recorded) */
+} mc_engine_opts;
+
+void mc_engine_opts_default(mc_engine_opts *o);
+
+mc_err mc_engine_open(const mc_engine_opts *o, mc_engine **out, mc_diag *d);
+void mc_engine_free(mc_engine *e); /* NULL ok */
+
+const mc_model *mc_engine_model(const mc_engine *e); /* description with exact GGUF bytes */
+const mc_tok *mc_engine_tok(const mc_engine *e);
+int64_t mc_engine_vocab(const mc_engine *e);
+int64_t mc_engine_n_ctx(const mc_engine *e);
+int mc_engine_max_seqs(const mc_engine *e);
+int mc_engine_threads(const mc_engine *e);
+const char *mc_engine_isa(const mc_engine *e); /* kernel set in use */
+
+/* ---- sequences (KV slots 0 .. max_seqs-1) ---- */
+void mc_engine_seq_reset(mc_engine *e, int seq);             /* forget the slot's tokens */
+int64_t mc_engine_seq_len(const mc_engine *e, int seq);      /* tokens in the slot's KV */
+
+/* ---- one forward pass ---- */
+enum { MC_LOGITS_NONE = 0, MC_LOGITS_LAST = 1, MC_LOGITS_ALL = 2 };
+
+typedef struct mc_batch_item {
+    int seq;                 /* KV slot; each slot at most once per step */
+    const int32_t *tokens;   /* tokens appended at positions seq_len .. seq_len + n_tokens - 1 */
+    int64_t n_tokens;        /* >= 1 */
+    int logits;              /* MC_LOGITS_* */
+    float *logits_out;       /* caller-owned: vocab floats (LAST) or n_tokens x vocab (ALL) */
+} mc_batch_item;
+
+/* Runs one forward pass. Fails (with nothing changed) on bad items: unknown slot, a slot twice,
+ * token ids out of the vocabulary, context overflow (seq_len + n_tokens > n_ctx), more than
+ * max_step_tokens tokens in total. */
+mc_err mc_engine_step(mc_engine *e, const mc_batch_item *items, int n_items, mc_diag *d);
+
+/* The record of the last successful step (engine-owned, valid until the next step). */
+const mc_pass *mc_engine_last_pass(const mc_engine *e);
+
+/* ---- sampling and scores (sample.c) ---- */
+typedef struct mc_sampler {
+    float temperature;  /* 0 = greedy (argmax, lowest id on ties) */
+    float top_p;        /* 1 = off */
+    int top_k;          /* 0 = off */
+    uint64_t seed;
+} mc_sampler;
+
+void mc_sampler_default(mc_sampler *s); /* greedy */
+
+/* Draws a token from logits (modified in place: scaled, filtered). rng advances; scratch holds
+ * at least vocab floats + vocab int32 (mc_engine provides one via mc_engine_sample). */
+int32_t mc_engine_sample(mc_engine *e, float *logits, const mc_sampler *s, mc_rng *rng);
+
+/* log softmax(logits)[token] computed stably in double precision. */
+double mc_logprob(const float *logits, int64_t vocab, int32_t token);
+/* The n most likely tokens and their log-probabilities, descending (n <= 64). */
+int mc_top_logprobs(const float *logits, int64_t vocab, int n, int32_t *ids, double *lps);
+
+#endif
