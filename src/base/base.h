@@ -40,7 +40,8 @@ const char *mc_err_name(mc_err e);
 /* Writes the message (printf format) into d (if d != NULL) and returns e, so callers can write
  * `return mc_fail(d, MC_ERR_FORMAT, "gguf: %s: bad magic", path);`. */
 mc_err mc_fail(mc_diag *d, mc_err e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-mc_err mc_vfail(mc_diag *d, mc_err e, const char *fmt, va_list ap);
+mc_err mc_vfail(mc_diag *d, mc_err e, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* Prepends "prefix: " to the message already in d (for adding file/context names). */
 void mc_diag_prefix(mc_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -30,7 +30,8 @@ typedef struct cur {
     mc_diag *d;
 } cur;
 
-static mc_err bad(const cur *c, mc_err e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static mc_err bad(const cur *c, mc_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static mc_err bad(const cur *c, mc_err e, const char *fmt, ...)
 {
@@ -45,7 +46,10 @@ static mc_err bad(const cur *c, mc_err e, const char *fmt, ...)
     return mc_fail(c->d, e, "gguf: %s: %s", c->file, msg);
 }
 
-static uint64_t left(const cur *c) { return c->size - c->pos; }
+static uint64_t left(const cur *c)
+{
+    return c->size - c->pos;
+}
 
 const char *mc_gguf_show(char out[80], const char *p, uint64_t len)
 {
@@ -87,8 +91,8 @@ static mc_err parse_header(cur *c, mc_gguf *g, uint64_t *n_tensors, uint64_t *n_
         return bad(c, MC_ERR_UNSUPPORTED, "big-endian GGUF (version field 0x%08x) is not supported",
                    v);
     if (v != 2 && v != 3)
-        return bad(c, MC_ERR_UNSUPPORTED, "unsupported GGUF version %u (only 2 and 3 are supported)",
-                   v);
+        return bad(c, MC_ERR_UNSUPPORTED,
+                   "unsupported GGUF version %u (only 2 and 3 are supported)", v);
     if (c->size < HEADER_BYTES)
         return bad(c, MC_ERR_FORMAT, "truncated header (%llu bytes, need %u)",
                    (unsigned long long)c->size, HEADER_BYTES);
@@ -104,9 +108,11 @@ static mc_err parse_header(cur *c, mc_gguf *g, uint64_t *n_tensors, uint64_t *n_
         return bad(c, MC_ERR_FORMAT, "tensor count %llu impossible for a file of %llu bytes",
                    (unsigned long long)*n_tensors, (unsigned long long)c->size);
     if (*n_kv * MIN_KV_BYTES + *n_tensors * MIN_TENSOR_BYTES > rest)
-        return bad(c, MC_ERR_FORMAT, "%llu keys and %llu tensors do not fit in a file of %llu "
-                   "bytes (truncated?)", (unsigned long long)*n_kv,
-                   (unsigned long long)*n_tensors, (unsigned long long)c->size);
+        return bad(c, MC_ERR_FORMAT,
+                   "%llu keys and %llu tensors do not fit in a file of %llu "
+                   "bytes (truncated?)",
+                   (unsigned long long)*n_kv, (unsigned long long)*n_tensors,
+                   (unsigned long long)c->size);
     return MC_OK;
 }
 
@@ -116,9 +122,9 @@ static mc_err need(const cur *c, uint64_t n, const char *what, const char *name)
 {
     if (left(c) >= n)
         return MC_OK;
-    return bad(c, MC_ERR_FORMAT, "%s '%s': truncated (needs %llu bytes at offset %llu, file is %llu)",
-               what, name, (unsigned long long)n, (unsigned long long)c->pos,
-               (unsigned long long)c->size);
+    return bad(c, MC_ERR_FORMAT,
+               "%s '%s': truncated (needs %llu bytes at offset %llu, file is %llu)", what, name,
+               (unsigned long long)n, (unsigned long long)c->pos, (unsigned long long)c->size);
 }
 
 static mc_err parse_value(cur *c, uint32_t type, int depth, mc_gguf_value *v, const char *key);
@@ -132,8 +138,9 @@ static mc_err parse_string(cur *c, mc_gguf_value *v, const char *key, uint64_t i
     c->pos += 8;
     if (len > left(c)) {
         if (index == UINT64_MAX)
-            return bad(c, MC_ERR_FORMAT, "key '%s': string length %llu runs past end of file (%llu)",
-                       key, (unsigned long long)len, (unsigned long long)c->size);
+            return bad(c, MC_ERR_FORMAT,
+                       "key '%s': string length %llu runs past end of file (%llu)", key,
+                       (unsigned long long)len, (unsigned long long)c->size);
         return bad(c, MC_ERR_FORMAT,
                    "key '%s': string #%llu length %llu runs past end of file (%llu)", key,
                    (unsigned long long)index, (unsigned long long)len, (unsigned long long)c->size);
@@ -185,8 +192,8 @@ static mc_err parse_array(cur *c, int depth, mc_gguf_value *v, const char *key)
                    (unsigned long long)n, mc_gguf_type_name((mc_gguf_type)elem),
                    (unsigned long long)c->size);
     uint64_t start = c->pos;
-    *v = (mc_gguf_value){.type = MC_GGUF_ARRAY, .elem = (mc_gguf_type)elem, .p = c->b + start,
-                         .len = n};
+    *v = (mc_gguf_value){
+        .type = MC_GGUF_ARRAY, .elem = (mc_gguf_type)elem, .p = c->b + start, .len = n};
     if (es) {
         if (elem == MC_GGUF_BOOL && (e = check_bools(c, v->p, n, key)))
             return e;
@@ -211,8 +218,7 @@ static mc_err parse_value(cur *c, uint32_t type, int depth, mc_gguf_value *v, co
     if (e)
         return e;
     if (type == MC_GGUF_BOOL && c->b[c->pos] > 1)
-        return bad(c, MC_ERR_FORMAT, "key '%s': bool value %u (must be 0 or 1)", key,
-                   c->b[c->pos]);
+        return bad(c, MC_ERR_FORMAT, "key '%s': bool value %u (must be 0 or 1)", key, c->b[c->pos]);
     *v = (mc_gguf_value){.type = (mc_gguf_type)type, .p = c->b + c->pos, .len = 1, .bytes = s};
     c->pos += s;
     return MC_OK;
@@ -363,8 +369,9 @@ static mc_err tensor_dims(cur *c, mc_gguf_tensor *t)
         if (dim == 0)
             return bad(c, MC_ERR_FORMAT, "tensor '%s': dimension %u is 0", t->name, j);
         if (dim > INT64_MAX || __builtin_mul_overflow(n, dim, &n) || n > INT64_MAX)
-            return bad(c, MC_ERR_RANGE, "tensor '%s': element count overflows (dimension %u is %llu)",
-                       t->name, j, (unsigned long long)dim);
+            return bad(c, MC_ERR_RANGE,
+                       "tensor '%s': element count overflows (dimension %u is %llu)", t->name, j,
+                       (unsigned long long)dim);
         t->dims[j] = (int64_t)dim;
     }
     c->pos += 8ull * t->n_dims;
@@ -597,9 +604,27 @@ void mc_gguf_free(mc_gguf *g)
     mc_free(g);
 }
 
-const char *mc_gguf_name(const mc_gguf *g) { return g->name; }
-uint32_t mc_gguf_version(const mc_gguf *g) { return g->version; }
-uint64_t mc_gguf_file_size(const mc_gguf *g) { return g->size; }
-uint32_t mc_gguf_alignment(const mc_gguf *g) { return g->alignment; }
-uint64_t mc_gguf_data_offset(const mc_gguf *g) { return g->data_offset; }
-const uint8_t *mc_gguf_bytes(const mc_gguf *g) { return g->base; }
+const char *mc_gguf_name(const mc_gguf *g)
+{
+    return g->name;
+}
+uint32_t mc_gguf_version(const mc_gguf *g)
+{
+    return g->version;
+}
+uint64_t mc_gguf_file_size(const mc_gguf *g)
+{
+    return g->size;
+}
+uint32_t mc_gguf_alignment(const mc_gguf *g)
+{
+    return g->alignment;
+}
+uint64_t mc_gguf_data_offset(const mc_gguf *g)
+{
+    return g->data_offset;
+}
+const uint8_t *mc_gguf_bytes(const mc_gguf *g)
+{
+    return g->base;
+}

@@ -55,14 +55,39 @@ size_t mc_gguf_type_size(mc_gguf_type t);      /* bytes of a scalar; 0 for strin
 /* ggml tensor storage types (the numbers are the file format's). Gaps (4, 5, 31-33, 36-38) are
  * types ggml removed; they and anything >= MC_GGML_TYPE_COUNT are rejected by the reader. */
 typedef enum mc_ggml_type {
-    MC_GGML_F32 = 0, MC_GGML_F16 = 1, MC_GGML_Q4_0 = 2, MC_GGML_Q4_1 = 3, MC_GGML_Q5_0 = 6,
-    MC_GGML_Q5_1 = 7, MC_GGML_Q8_0 = 8, MC_GGML_Q8_1 = 9, MC_GGML_Q2_K = 10, MC_GGML_Q3_K = 11,
-    MC_GGML_Q4_K = 12, MC_GGML_Q5_K = 13, MC_GGML_Q6_K = 14, MC_GGML_Q8_K = 15,
-    MC_GGML_IQ2_XXS = 16, MC_GGML_IQ2_XS = 17, MC_GGML_IQ3_XXS = 18, MC_GGML_IQ1_S = 19,
-    MC_GGML_IQ4_NL = 20, MC_GGML_IQ3_S = 21, MC_GGML_IQ2_S = 22, MC_GGML_IQ4_XS = 23,
-    MC_GGML_I8 = 24, MC_GGML_I16 = 25, MC_GGML_I32 = 26, MC_GGML_I64 = 27, MC_GGML_F64 = 28,
-    MC_GGML_IQ1_M = 29, MC_GGML_BF16 = 30, MC_GGML_TQ1_0 = 34, MC_GGML_TQ2_0 = 35,
-    MC_GGML_MXFP4 = 39, MC_GGML_NVFP4 = 40,
+    MC_GGML_F32 = 0,
+    MC_GGML_F16 = 1,
+    MC_GGML_Q4_0 = 2,
+    MC_GGML_Q4_1 = 3,
+    MC_GGML_Q5_0 = 6,
+    MC_GGML_Q5_1 = 7,
+    MC_GGML_Q8_0 = 8,
+    MC_GGML_Q8_1 = 9,
+    MC_GGML_Q2_K = 10,
+    MC_GGML_Q3_K = 11,
+    MC_GGML_Q4_K = 12,
+    MC_GGML_Q5_K = 13,
+    MC_GGML_Q6_K = 14,
+    MC_GGML_Q8_K = 15,
+    MC_GGML_IQ2_XXS = 16,
+    MC_GGML_IQ2_XS = 17,
+    MC_GGML_IQ3_XXS = 18,
+    MC_GGML_IQ1_S = 19,
+    MC_GGML_IQ4_NL = 20,
+    MC_GGML_IQ3_S = 21,
+    MC_GGML_IQ2_S = 22,
+    MC_GGML_IQ4_XS = 23,
+    MC_GGML_I8 = 24,
+    MC_GGML_I16 = 25,
+    MC_GGML_I32 = 26,
+    MC_GGML_I64 = 27,
+    MC_GGML_F64 = 28,
+    MC_GGML_IQ1_M = 29,
+    MC_GGML_BF16 = 30,
+    MC_GGML_TQ1_0 = 34,
+    MC_GGML_TQ2_0 = 35,
+    MC_GGML_MXFP4 = 39,
+    MC_GGML_NVFP4 = 40,
     MC_GGML_TYPE_COUNT = 41
 } mc_ggml_type;
 
@@ -78,7 +103,8 @@ int mc_ggml_to_dtype(uint32_t type, mc_dtype *out);
  * overflow or a partial block, MC_ERR_UNSUPPORTED for unknown types. */
 mc_err mc_ggml_nbytes(uint32_t type, uint64_t n_elements, uint64_t *out);
 
-/* ---- reader ----------------------------------------------------------------------------------- */
+/* ---- reader -----------------------------------------------------------------------------------
+ */
 
 typedef struct mc_gguf mc_gguf;
 
@@ -100,21 +126,21 @@ typedef struct mc_gguf_value {
 } mc_gguf_value;
 
 #define MC_GGUF_MAX_DIMS 4
-#define MC_GGUF_MAX_NAME 64      /* tensor names are 1..63 bytes (ggml's GGML_MAX_NAME) */
-#define MC_GGUF_MAX_DEPTH 8      /* arrays nest at most this deep */
+#define MC_GGUF_MAX_NAME 64 /* tensor names are 1..63 bytes (ggml's GGML_MAX_NAME) */
+#define MC_GGUF_MAX_DEPTH 8 /* arrays nest at most this deep */
 #define MC_GGUF_DEFAULT_ALIGNMENT 32
 
 typedef struct mc_gguf_tensor {
-    char name[MC_GGUF_MAX_NAME];   /* NUL-terminated copy */
-    uint32_t type;                 /* mc_ggml_type */
-    uint32_t n_dims;               /* 1..4 */
+    char name[MC_GGUF_MAX_NAME];    /* NUL-terminated copy */
+    uint32_t type;                  /* mc_ggml_type */
+    uint32_t n_dims;                /* 1..4 */
     int64_t dims[MC_GGUF_MAX_DIMS]; /* ggml order: dims[0] is the contiguous (row) dimension;
                                       unused entries are 1 */
     uint64_t n_elements;
     uint64_t n_bytes;
-    uint64_t offset;               /* relative to the data section (as stored) */
-    uint64_t file_offset;          /* absolute */
-    const void *data;              /* into the mapping (n_bytes bytes) */
+    uint64_t offset;      /* relative to the data section (as stored) */
+    uint64_t file_offset; /* absolute */
+    const void *data;     /* into the mapping (n_bytes bytes) */
 } mc_gguf_tensor;
 
 /* Opens and validates path (mmap, read-only). *out is NULL on error. */
@@ -124,14 +150,14 @@ mc_err mc_gguf_open(const char *path, mc_gguf **out, mc_diag *d);
 mc_err mc_gguf_parse(const void *data, size_t size, const char *name, mc_gguf **out, mc_diag *d);
 void mc_gguf_free(mc_gguf *g); /* NULL ok; unmaps a file opened with mc_gguf_open */
 
-const char *mc_gguf_name(const mc_gguf *g);      /* the path / name given at open */
-uint32_t mc_gguf_version(const mc_gguf *g);      /* 2 or 3 */
+const char *mc_gguf_name(const mc_gguf *g); /* the path / name given at open */
+uint32_t mc_gguf_version(const mc_gguf *g); /* 2 or 3 */
 uint64_t mc_gguf_file_size(const mc_gguf *g);
 uint32_t mc_gguf_alignment(const mc_gguf *g);
-uint64_t mc_gguf_data_offset(const mc_gguf *g);  /* aligned start of the tensor data section (may
-                                                    equal or exceed the file size when the file has
-                                                    no tensors) */
-const uint8_t *mc_gguf_bytes(const mc_gguf *g);  /* start of the mapping */
+uint64_t mc_gguf_data_offset(const mc_gguf *g); /* aligned start of the tensor data section (may
+                                                   equal or exceed the file size when the file has
+                                                   no tensors) */
+const uint8_t *mc_gguf_bytes(const mc_gguf *g); /* start of the mapping */
 
 /* Keys, in file order. */
 uint64_t mc_gguf_kv_count(const mc_gguf *g);
@@ -187,7 +213,8 @@ uint64_t mc_gguf_tensor_count(const mc_gguf *g);
 const mc_gguf_tensor *mc_gguf_tensor_at(const mc_gguf *g, uint64_t i); /* NULL if out of range */
 const mc_gguf_tensor *mc_gguf_find_tensor(const mc_gguf *g, const char *name); /* NULL if absent */
 
-/* ---- writer ----------------------------------------------------------------------------------- */
+/* ---- writer -----------------------------------------------------------------------------------
+ */
 
 typedef struct mc_gguf_writer mc_gguf_writer;
 
@@ -197,12 +224,12 @@ typedef mc_err (*mc_gguf_fill_fn)(void *ctx, const char *tensor, uint64_t offset
 
 typedef struct mc_gguf_tensor_src {
     const char *name;
-    uint32_t type;                 /* mc_ggml_type */
+    uint32_t type; /* mc_ggml_type */
     uint32_t n_dims;
     int64_t dims[MC_GGUF_MAX_DIMS];
-    const void *data;              /* the tensor's bytes, or NULL (then fill, else zeros) */
-    int copy;                      /* 1: copy data now; 0: data is borrowed until the write */
-    mc_gguf_fill_fn fill;          /* used when data == NULL; called in chunks while writing */
+    const void *data;     /* the tensor's bytes, or NULL (then fill, else zeros) */
+    int copy;             /* 1: copy data now; 0: data is borrowed until the write */
+    mc_gguf_fill_fn fill; /* used when data == NULL; called in chunks while writing */
     void *fill_ctx;
 } mc_gguf_tensor_src;
 
@@ -225,13 +252,12 @@ mc_err mc_gguf_add_u64(mc_gguf_writer *w, const char *key, uint64_t v, mc_diag *
 mc_err mc_gguf_add_i64(mc_gguf_writer *w, const char *key, int64_t v, mc_diag *d);
 mc_err mc_gguf_add_f64(mc_gguf_writer *w, const char *key, double v, mc_diag *d);
 mc_err mc_gguf_add_str(mc_gguf_writer *w, const char *key, const char *s, mc_diag *d);
-mc_err mc_gguf_add_strn(mc_gguf_writer *w, const char *key, const char *s, size_t len,
-                        mc_diag *d);
+mc_err mc_gguf_add_strn(mc_gguf_writer *w, const char *key, const char *s, size_t len, mc_diag *d);
 /* Array of a scalar type; vals holds n host values of that type (bool: one byte each, 0/1). */
 mc_err mc_gguf_add_arr(mc_gguf_writer *w, const char *key, mc_gguf_type elem, const void *vals,
                        uint64_t n, mc_diag *d);
-mc_err mc_gguf_add_arr_str(mc_gguf_writer *w, const char *key, const char *const *strs,
-                           uint64_t n, mc_diag *d);
+mc_err mc_gguf_add_arr_str(mc_gguf_writer *w, const char *key, const char *const *strs, uint64_t n,
+                           mc_diag *d);
 /* A value already encoded as in the file (everything after the type field), e.g. nested arrays.
  * Not validated: tests use it to build malformed files. */
 mc_err mc_gguf_add_raw(mc_gguf_writer *w, const char *key, mc_gguf_type type, const void *enc,
@@ -245,7 +271,8 @@ uint64_t mc_gguf_writer_size(const mc_gguf_writer *w); /* bytes of the file it w
 mc_err mc_gguf_writer_write_file(const mc_gguf_writer *w, const char *path, mc_diag *d);
 mc_err mc_gguf_writer_write_mem(const mc_gguf_writer *w, void **out, size_t *len, mc_diag *d);
 
-/* ---- GGUF -> mc_model ------------------------------------------------------------------------- */
+/* ---- GGUF -> mc_model -------------------------------------------------------------------------
+ */
 
 /* Opens path and describes the model in it (see docs/GGUF.md for the mapping). *out is a
  * finalized model with exact_bytes = 1, freed with mc_model_free. */

@@ -17,22 +17,38 @@ static const struct {
     uint16_t block;
     uint16_t bytes;
 } ggml_types[MC_GGML_TYPE_COUNT] = {
-    [MC_GGML_F32] = {"f32", 1, 4},          [MC_GGML_F16] = {"f16", 1, 2},
-    [MC_GGML_Q4_0] = {"q4_0", 32, 18},      [MC_GGML_Q4_1] = {"q4_1", 32, 20},
-    [MC_GGML_Q5_0] = {"q5_0", 32, 22},      [MC_GGML_Q5_1] = {"q5_1", 32, 24},
-    [MC_GGML_Q8_0] = {"q8_0", 32, 34},      [MC_GGML_Q8_1] = {"q8_1", 32, 36},
-    [MC_GGML_Q2_K] = {"q2_K", 256, 84},     [MC_GGML_Q3_K] = {"q3_K", 256, 110},
-    [MC_GGML_Q4_K] = {"q4_K", 256, 144},    [MC_GGML_Q5_K] = {"q5_K", 256, 176},
-    [MC_GGML_Q6_K] = {"q6_K", 256, 210},    [MC_GGML_Q8_K] = {"q8_K", 256, 292},
-    [MC_GGML_IQ2_XXS] = {"iq2_xxs", 256, 66}, [MC_GGML_IQ2_XS] = {"iq2_xs", 256, 74},
-    [MC_GGML_IQ3_XXS] = {"iq3_xxs", 256, 98}, [MC_GGML_IQ1_S] = {"iq1_s", 256, 50},
-    [MC_GGML_IQ4_NL] = {"iq4_nl", 32, 18},  [MC_GGML_IQ3_S] = {"iq3_s", 256, 110},
-    [MC_GGML_IQ2_S] = {"iq2_s", 256, 82},   [MC_GGML_IQ4_XS] = {"iq4_xs", 256, 136},
-    [MC_GGML_I8] = {"i8", 1, 1},            [MC_GGML_I16] = {"i16", 1, 2},
-    [MC_GGML_I32] = {"i32", 1, 4},          [MC_GGML_I64] = {"i64", 1, 8},
-    [MC_GGML_F64] = {"f64", 1, 8},          [MC_GGML_IQ1_M] = {"iq1_m", 256, 56},
-    [MC_GGML_BF16] = {"bf16", 1, 2},        [MC_GGML_TQ1_0] = {"tq1_0", 256, 54},
-    [MC_GGML_TQ2_0] = {"tq2_0", 256, 66},   [MC_GGML_MXFP4] = {"mxfp4", 32, 17},
+    [MC_GGML_F32] = {"f32", 1, 4},
+    [MC_GGML_F16] = {"f16", 1, 2},
+    [MC_GGML_Q4_0] = {"q4_0", 32, 18},
+    [MC_GGML_Q4_1] = {"q4_1", 32, 20},
+    [MC_GGML_Q5_0] = {"q5_0", 32, 22},
+    [MC_GGML_Q5_1] = {"q5_1", 32, 24},
+    [MC_GGML_Q8_0] = {"q8_0", 32, 34},
+    [MC_GGML_Q8_1] = {"q8_1", 32, 36},
+    [MC_GGML_Q2_K] = {"q2_K", 256, 84},
+    [MC_GGML_Q3_K] = {"q3_K", 256, 110},
+    [MC_GGML_Q4_K] = {"q4_K", 256, 144},
+    [MC_GGML_Q5_K] = {"q5_K", 256, 176},
+    [MC_GGML_Q6_K] = {"q6_K", 256, 210},
+    [MC_GGML_Q8_K] = {"q8_K", 256, 292},
+    [MC_GGML_IQ2_XXS] = {"iq2_xxs", 256, 66},
+    [MC_GGML_IQ2_XS] = {"iq2_xs", 256, 74},
+    [MC_GGML_IQ3_XXS] = {"iq3_xxs", 256, 98},
+    [MC_GGML_IQ1_S] = {"iq1_s", 256, 50},
+    [MC_GGML_IQ4_NL] = {"iq4_nl", 32, 18},
+    [MC_GGML_IQ3_S] = {"iq3_s", 256, 110},
+    [MC_GGML_IQ2_S] = {"iq2_s", 256, 82},
+    [MC_GGML_IQ4_XS] = {"iq4_xs", 256, 136},
+    [MC_GGML_I8] = {"i8", 1, 1},
+    [MC_GGML_I16] = {"i16", 1, 2},
+    [MC_GGML_I32] = {"i32", 1, 4},
+    [MC_GGML_I64] = {"i64", 1, 8},
+    [MC_GGML_F64] = {"f64", 1, 8},
+    [MC_GGML_IQ1_M] = {"iq1_m", 256, 56},
+    [MC_GGML_BF16] = {"bf16", 1, 2},
+    [MC_GGML_TQ1_0] = {"tq1_0", 256, 54},
+    [MC_GGML_TQ2_0] = {"tq2_0", 256, 66},
+    [MC_GGML_MXFP4] = {"mxfp4", 32, 17},
     [MC_GGML_NVFP4] = {"nvfp4", 64, 36},
 };
 
@@ -57,10 +73,10 @@ int mc_ggml_to_dtype(uint32_t type, mc_dtype *out)
         uint32_t g;
         mc_dtype t;
     } map[] = {
-        {MC_GGML_F32, MC_DT_F32},   {MC_GGML_F16, MC_DT_F16},   {MC_GGML_BF16, MC_DT_BF16},
-        {MC_GGML_Q8_0, MC_DT_Q8_0}, {MC_GGML_Q4_0, MC_DT_Q4_0}, {MC_GGML_Q4_1, MC_DT_Q4_1},
-        {MC_GGML_Q5_0, MC_DT_Q5_0}, {MC_GGML_Q5_1, MC_DT_Q5_1}, {MC_GGML_Q2_K, MC_DT_Q2_K},
-        {MC_GGML_Q3_K, MC_DT_Q3_K}, {MC_GGML_Q4_K, MC_DT_Q4_K}, {MC_GGML_Q5_K, MC_DT_Q5_K},
+        {MC_GGML_F32, MC_DT_F32},   {MC_GGML_F16, MC_DT_F16},     {MC_GGML_BF16, MC_DT_BF16},
+        {MC_GGML_Q8_0, MC_DT_Q8_0}, {MC_GGML_Q4_0, MC_DT_Q4_0},   {MC_GGML_Q4_1, MC_DT_Q4_1},
+        {MC_GGML_Q5_0, MC_DT_Q5_0}, {MC_GGML_Q5_1, MC_DT_Q5_1},   {MC_GGML_Q2_K, MC_DT_Q2_K},
+        {MC_GGML_Q3_K, MC_DT_Q3_K}, {MC_GGML_Q4_K, MC_DT_Q4_K},   {MC_GGML_Q5_K, MC_DT_Q5_K},
         {MC_GGML_Q6_K, MC_DT_Q6_K}, {MC_GGML_MXFP4, MC_DT_MXFP4},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -86,8 +102,8 @@ mc_err mc_ggml_nbytes(uint32_t type, uint64_t n_elements, uint64_t *out)
 const char *mc_gguf_type_name(mc_gguf_type t)
 {
     static const char *names[MC_GGUF_TYPE_COUNT] = {
-        "uint8", "int8",   "uint16", "int16", "uint32", "int32",  "float32",
-        "bool",  "string", "array",  "uint64", "int64", "float64"};
+        "uint8", "int8",   "uint16", "int16",  "uint32", "int32",  "float32",
+        "bool",  "string", "array",  "uint64", "int64",  "float64"};
     return (unsigned)t < MC_GGUF_TYPE_COUNT ? names[t] : "?";
 }
 
@@ -174,7 +190,10 @@ mc_err mc_gguf_value_bool(const mc_gguf_value *v, int *out)
 
 /* ---- keys ------------------------------------------------------------------------------------ */
 
-uint64_t mc_gguf_kv_count(const mc_gguf *g) { return g->n_kv; }
+uint64_t mc_gguf_kv_count(const mc_gguf *g)
+{
+    return g->n_kv;
+}
 
 int64_t mc_gguf_find_key(const mc_gguf *g, const char *key)
 {
@@ -230,8 +249,8 @@ static mc_err conv_fail(const mc_gguf *g, const char *key, const mc_gguf_value *
     if (k == 1)
         return mc_fail(d, e, "gguf: %s: key '%s': value %" PRId64 " out of range for %s", g->name,
                        key, s, want);
-    return mc_fail(d, e, "gguf: %s: key '%s': value %" PRIu64 " out of range for %s", g->name,
-                   key, u, want);
+    return mc_fail(d, e, "gguf: %s: key '%s': value %" PRIu64 " out of range for %s", g->name, key,
+                   u, want);
 }
 
 mc_err mc_gguf_get_i64(const mc_gguf *g, const char *key, int64_t *out, mc_diag *d)
@@ -302,8 +321,8 @@ mc_err mc_gguf_get_str_copy(const mc_gguf *g, const char *key, char **out, mc_di
     if (e)
         return e;
     if (memchr(s.p, 0, (size_t)s.len))
-        return mc_fail(d, MC_ERR_FORMAT, "gguf: %s: key '%s': string contains a NUL byte",
-                       g->name, key);
+        return mc_fail(d, MC_ERR_FORMAT, "gguf: %s: key '%s': string contains a NUL byte", g->name,
+                       key);
     char *c = mc_malloc((size_t)s.len + 1);
     if (!c)
         return mc_fail(d, MC_ERR_NOMEM, "gguf: %s: key '%s': out of memory", g->name, key);
@@ -397,8 +416,11 @@ int mc_gguf_iter_next(mc_gguf_iter *it, mc_gguf_value *v)
     if (it->elem == MC_GGUF_STRING)
         *v = (mc_gguf_value){.type = MC_GGUF_STRING, .p = it->p + 8, .len = s - 8, .bytes = s - 8};
     else if (it->elem == MC_GGUF_ARRAY)
-        *v = (mc_gguf_value){.type = MC_GGUF_ARRAY, .elem = (mc_gguf_type)mc_le32(it->p),
-                             .p = it->p + 12, .len = mc_le64(it->p + 4), .bytes = s - 12};
+        *v = (mc_gguf_value){.type = MC_GGUF_ARRAY,
+                             .elem = (mc_gguf_type)mc_le32(it->p),
+                             .p = it->p + 12,
+                             .len = mc_le64(it->p + 4),
+                             .bytes = s - 12};
     else
         *v = (mc_gguf_value){.type = it->elem, .p = it->p, .len = 1, .bytes = s};
     it->p += s;
@@ -418,8 +440,8 @@ mc_err mc_gguf_get_str_array(const mc_gguf *g, const char *key, mc_gguf_str **ou
                        g->name, key, mc_gguf_type_name(arr.elem));
     mc_gguf_str *tab = mc_mallocarray(arr.len ? (size_t)arr.len : 1, sizeof *tab);
     if (!tab)
-        return mc_fail(d, MC_ERR_NOMEM, "gguf: %s: key '%s': out of memory for %" PRIu64
-                       " strings", g->name, key, arr.len);
+        return mc_fail(d, MC_ERR_NOMEM, "gguf: %s: key '%s': out of memory for %" PRIu64 " strings",
+                       g->name, key, arr.len);
     mc_gguf_iter it;
     mc_gguf_value v;
     uint64_t k = 0;
@@ -433,7 +455,10 @@ mc_err mc_gguf_get_str_array(const mc_gguf *g, const char *key, mc_gguf_str **ou
 
 /* ---- tensors --------------------------------------------------------------------------------- */
 
-uint64_t mc_gguf_tensor_count(const mc_gguf *g) { return g->n_tensors; }
+uint64_t mc_gguf_tensor_count(const mc_gguf *g)
+{
+    return g->n_tensors;
+}
 
 const mc_gguf_tensor *mc_gguf_tensor_at(const mc_gguf *g, uint64_t i)
 {

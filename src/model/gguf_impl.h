@@ -11,19 +11,19 @@ typedef struct gguf_kv {
 } gguf_kv;
 
 struct mc_gguf {
-    char name[256];             /* for messages */
+    char name[256]; /* for messages */
     const uint8_t *base;
     uint64_t size;
-    void *map;                  /* our mmap (mc_gguf_open), NULL for caller buffers */
+    void *map; /* our mmap (mc_gguf_open), NULL for caller buffers */
     size_t map_len;
     uint32_t version;
     uint32_t alignment;
     uint64_t data_offset;
     uint64_t n_kv, cap_kv;
-    gguf_kv *kv;                /* file order */
-    const gguf_kv **kv_sorted;  /* by key bytes, for lookup */
+    gguf_kv *kv;               /* file order */
+    const gguf_kv **kv_sorted; /* by key bytes, for lookup */
     uint64_t n_tensors, cap_tensors;
-    mc_gguf_tensor *t;          /* file order */
+    mc_gguf_tensor *t;               /* file order */
     const mc_gguf_tensor **t_sorted; /* by name */
 };
 
@@ -33,7 +33,10 @@ int mc_gguf_key_cmp(const char *a, uint64_t alen, const char *b, uint64_t blen);
 /* Writes a printable, truncated copy of a name (control bytes become '?') into out[80]. */
 const char *mc_gguf_show(char out[80], const char *p, uint64_t len);
 
-static inline uint16_t mc_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint16_t mc_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
 
 static inline uint32_t mc_le32(const uint8_t *p)
 {

@@ -5,86 +5,24 @@
  * tensor shapes are checked against the metadata. The mapping table is in docs/GGUF.md.
  * Depends on the reader (gguf.h) and the model description (model.h); must not do any I/O of its
  * own except through mc_gguf_open. */
-#include "gguf.h"
+#include "gguf_model_impl.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#define DIM_MAX (INT64_C(1) << 40) /* any size a real model has, with room for products */
-
-enum grp { G_ATTN, G_NORM, G_ROUTER, G_EXPERT, G_SHARED, G_DENSE, G_EMBED, G_HEAD, G_FNORM, G_N };
-
-typedef struct arch_info {
-    const char *gguf;  /* general.architecture */
-    const char *hf;    /* mc_model.arch (HF model_type) */
-    int mla;           /* DeepSeek multi-head latent attention */
-    int ff_is_expert;  /* feed_forward_length is the expert width when there is no
-                          expert_feed_forward_length (llama/Mixtral, olmoe, dbrx) */
-} arch_info;
-
 static const arch_info archs[] = {
-    {"llama", "llama", 0, 1},         {"qwen2", "qwen2", 0, 0},
-    {"qwen3", "qwen3", 0, 0},         {"qwen2moe", "qwen2_moe", 0, 0},
-    {"qwen3moe", "qwen3_moe", 0, 0},  {"olmoe", "olmoe", 0, 1},
+    {"llama", "llama", 0, 1},           {"qwen2", "qwen2", 0, 0},
+    {"qwen3", "qwen3", 0, 0},           {"qwen2moe", "qwen2_moe", 0, 0},
+    {"qwen3moe", "qwen3_moe", 0, 0},    {"olmoe", "olmoe", 0, 1},
     {"deepseek2", "deepseek_v2", 1, 0}, {"dbrx", "dbrx", 0, 1},
     {"gpt-oss", "gpt_oss", 0, 0},
 };
-
-/* Hyper-parameters from the metadata (0 = absent where that is allowed). */
-typedef struct hparams {
-    int64_t n_layers, hidden, n_heads, n_kv, key_len, val_len, key_mla, val_mla, ctx;
-    int64_t n_exp, top_k, n_shared, lead_dense, exp_ff, shexp_ff, q_lora, kv_lora, rope_dim;
-    int64_t sliding, gating;
-    double theta, eps;
-    int has_theta, has_eps;
-    int64_t *ff; /* per layer feed_forward_length (0 = absent) */
-} hparams;
-
-/* What the tensors of one layer held. */
-typedef struct lacc {
-    double bytes[G_N];
-    int64_t n_exp;       /* from fused expert tensors (dims[2]) */
-    int64_t exp_ff;      /* expert width from expert tensors */
-    int64_t n_split[3];  /* split expert tensors (old Mixtral layout): gate, up, down */
-    int64_t max_split;   /* largest split expert index + 1 */
-    int64_t shexp_ff, dense_ff;
-    int has_router, shared_gate, router_bias, expert_bias;
-} lacc;
-
-typedef struct ld {
-    const mc_gguf *g;
-    const char *file;
-    mc_diag *d;
-    const arch_info *a;
-    char key[160];
-    hparams h;
-    lacc *L;
-    double glob[G_N];
-    double type_bytes[G_N][MC_GGML_TYPE_COUNT];
-    int qkv_bias, o_bias, qk_norm, qk_norm_full, sinks, exp_probs, any_moe;
-} ld;
-
-/* Parsed tensor name: "blk.<layer>.<base>[.<expert>].<suffix>" or "<base>.<suffix>". */
-typedef struct tname {
-    int64_t layer;  /* -1 for global tensors */
-    char base[64];
-    int64_t expert; /* split expert index, -1 */
-    char suffix[64];
-} tname;
 
 static const char *akey(ld *x, const char *suffix)
 {
     snprintf(x->key, sizeof x->key, "%s.%s", x->a->gguf, suffix);
     return x->key;
-}
-
-static int starts(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
-
-static int ends(const char *s, const char *p)
-{
-    size_t n = strlen(s), m = strlen(p);
-    return n >= m && strcmp(s + n - m, p) == 0;
 }
 
 /* ---- metadata -------------------------------------------------------------------------------- */
@@ -107,7 +45,8 @@ static mc_err read_arch(ld *x)
             *q = '?';
     return mc_fail(x->d, MC_ERR_UNSUPPORTED,
                    "gguf: %s: architecture '%s' is not supported (llama, qwen2, qwen3, qwen2moe, "
-                   "qwen3moe, olmoe, deepseek2, dbrx, gpt-oss)", x->file, shown);
+                   "qwen3moe, olmoe, deepseek2, dbrx, gpt-oss)",
+                   x->file, shown);
 }
 
 static mc_err range_fail(ld *x, const char *key, int64_t v, int64_t lo, int64_t hi)
@@ -117,8 +56,7 @@ static mc_err range_fail(ld *x, const char *key, int64_t v, int64_t lo, int64_t 
 }
 
 /* <arch>.<suffix> as an integer in [lo, hi]; absent: *out untouched, or an error if required. */
-static mc_err get_int(ld *x, const char *suffix, int required, int64_t lo, int64_t hi,
-                      int64_t *out)
+static mc_err get_int(ld *x, const char *suffix, int required, int64_t lo, int64_t hi, int64_t *out)
 {
     const char *k = akey(x, suffix);
     if (!required && mc_gguf_find_key(x->g, k) < 0)
@@ -150,13 +88,16 @@ static mc_err get_per_layer(ld *x, const char *suffix, int64_t lo, int64_t hi, i
         return e;
     }
     if (v.len != (uint64_t)x->h.n_layers)
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: key '%s' has %llu entries, expected %lld "
-                       "(block_count)", x->file, k, (unsigned long long)v.len,
-                       (long long)x->h.n_layers);
+        return mc_fail(x->d, MC_ERR_FORMAT,
+                       "gguf: %s: key '%s' has %llu entries, expected %lld "
+                       "(block_count)",
+                       x->file, k, (unsigned long long)v.len, (long long)x->h.n_layers);
     for (int64_t l = 0; l < x->h.n_layers; l++) {
         if (mc_gguf_arr_i64(&v, (uint64_t)l, &vals[l]) != MC_OK)
-            return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: key '%s': entry %lld is not an "
-                           "integer in range", x->file, k, (long long)l);
+            return mc_fail(x->d, MC_ERR_FORMAT,
+                           "gguf: %s: key '%s': entry %lld is not an "
+                           "integer in range",
+                           x->file, k, (long long)l);
         if (vals[l] < lo || vals[l] > hi)
             return range_fail(x, k, vals[l], lo, hi);
     }
@@ -172,9 +113,11 @@ static mc_err get_uniform(ld *x, const char *suffix, int64_t *out, int *present)
     mc_err e = get_per_layer(x, suffix, 1, DIM_MAX, vals, present);
     for (int64_t l = 1; !e && *present && l < x->h.n_layers; l++)
         if (vals[l] != vals[0])
-            e = mc_fail(x->d, MC_ERR_UNSUPPORTED, "gguf: %s: key '%s' differs between layers "
+            e = mc_fail(x->d, MC_ERR_UNSUPPORTED,
+                        "gguf: %s: key '%s' differs between layers "
                         "(layer 0: %lld, layer %lld: %lld); per-layer attention shapes are not "
-                        "supported", x->file, akey(x, suffix), (long long)vals[0], (long long)l,
+                        "supported",
+                        x->file, akey(x, suffix), (long long)vals[0], (long long)l,
                         (long long)vals[l]);
     if (!e && *present)
         *out = vals[0];
@@ -206,21 +149,32 @@ static mc_err read_attention_keys(ld *x)
         e = mc_fail(x->d, MC_ERR_NOT_FOUND, "gguf: %s: missing key '%s'", x->file,
                     akey(x, "attention.head_count"));
     h->n_kv = h->n_heads;
-    if (!e) e = get_uniform(x, "attention.head_count_kv", &h->n_kv, &present);
+    if (!e)
+        e = get_uniform(x, "attention.head_count_kv", &h->n_kv, &present);
     if (!e && h->n_kv > h->n_heads)
         e = mc_fail(x->d, MC_ERR_RANGE, "gguf: %s: key '%s' = %lld exceeds head_count %lld",
                     x->file, akey(x, "attention.head_count_kv"), (long long)h->n_kv,
                     (long long)h->n_heads);
-    if (!e) e = get_int(x, "attention.key_length", 0, 1, DIM_MAX, &h->key_len);
-    if (!e) e = get_int(x, "attention.value_length", 0, 1, DIM_MAX, &h->val_len);
-    if (!e) e = get_int(x, "attention.key_length_mla", 0, 1, DIM_MAX, &h->key_mla);
-    if (!e) e = get_int(x, "attention.value_length_mla", 0, 1, DIM_MAX, &h->val_mla);
-    if (!e) e = get_int(x, "attention.q_lora_rank", 0, 0, DIM_MAX, &h->q_lora);
-    if (!e) e = get_int(x, "attention.kv_lora_rank", 0, 0, DIM_MAX, &h->kv_lora);
-    if (!e) e = get_int(x, "rope.dimension_count", 0, 0, DIM_MAX, &h->rope_dim);
-    if (!e) e = get_int(x, "attention.sliding_window", 0, 0, DIM_MAX, &h->sliding);
-    if (!e) e = get_float(x, "rope.freq_base", &h->theta, &h->has_theta);
-    if (!e) e = get_float(x, "attention.layer_norm_rms_epsilon", &h->eps, &h->has_eps);
+    if (!e)
+        e = get_int(x, "attention.key_length", 0, 1, DIM_MAX, &h->key_len);
+    if (!e)
+        e = get_int(x, "attention.value_length", 0, 1, DIM_MAX, &h->val_len);
+    if (!e)
+        e = get_int(x, "attention.key_length_mla", 0, 1, DIM_MAX, &h->key_mla);
+    if (!e)
+        e = get_int(x, "attention.value_length_mla", 0, 1, DIM_MAX, &h->val_mla);
+    if (!e)
+        e = get_int(x, "attention.q_lora_rank", 0, 0, DIM_MAX, &h->q_lora);
+    if (!e)
+        e = get_int(x, "attention.kv_lora_rank", 0, 0, DIM_MAX, &h->kv_lora);
+    if (!e)
+        e = get_int(x, "rope.dimension_count", 0, 0, DIM_MAX, &h->rope_dim);
+    if (!e)
+        e = get_int(x, "attention.sliding_window", 0, 0, DIM_MAX, &h->sliding);
+    if (!e)
+        e = get_float(x, "rope.freq_base", &h->theta, &h->has_theta);
+    if (!e)
+        e = get_float(x, "attention.layer_norm_rms_epsilon", &h->eps, &h->has_eps);
     if (!e && !h->has_eps)
         e = get_float(x, "attention.layer_norm_epsilon", &h->eps, &h->has_eps);
     return e;
@@ -231,17 +185,25 @@ static mc_err read_moe_keys(ld *x)
     hparams *h = &x->h;
     int present = 0;
     mc_err e = get_int(x, "expert_count", 0, 0, 1 << 20, &h->n_exp);
-    if (!e) e = get_int(x, "expert_used_count", 0, 0, 1 << 20, &h->top_k);
+    if (!e)
+        e = get_int(x, "expert_used_count", 0, 0, 1 << 20, &h->top_k);
     if (!e && h->top_k > h->n_exp)
-        e = mc_fail(x->d, MC_ERR_RANGE, "gguf: %s: key '%s.expert_used_count' = %lld exceeds "
-                    "'%s.expert_count' = %lld", x->file, x->a->gguf, (long long)h->top_k,
-                    x->a->gguf, (long long)h->n_exp);
-    if (!e) e = get_int(x, "expert_shared_count", 0, 0, 1 << 20, &h->n_shared);
-    if (!e) e = get_int(x, "leading_dense_block_count", 0, 0, h->n_layers, &h->lead_dense);
-    if (!e) e = get_int(x, "expert_feed_forward_length", 0, 1, DIM_MAX, &h->exp_ff);
-    if (!e) e = get_int(x, "expert_shared_feed_forward_length", 0, 1, DIM_MAX, &h->shexp_ff);
-    if (!e) e = get_int(x, "expert_gating_func", 0, 0, 1 << 20, &h->gating);
-    if (!e) e = get_per_layer(x, "feed_forward_length", 0, DIM_MAX, h->ff, &present);
+        e = mc_fail(x->d, MC_ERR_RANGE,
+                    "gguf: %s: key '%s.expert_used_count' = %lld exceeds "
+                    "'%s.expert_count' = %lld",
+                    x->file, x->a->gguf, (long long)h->top_k, x->a->gguf, (long long)h->n_exp);
+    if (!e)
+        e = get_int(x, "expert_shared_count", 0, 0, 1 << 20, &h->n_shared);
+    if (!e)
+        e = get_int(x, "leading_dense_block_count", 0, 0, h->n_layers, &h->lead_dense);
+    if (!e)
+        e = get_int(x, "expert_feed_forward_length", 0, 1, DIM_MAX, &h->exp_ff);
+    if (!e)
+        e = get_int(x, "expert_shared_feed_forward_length", 0, 1, DIM_MAX, &h->shexp_ff);
+    if (!e)
+        e = get_int(x, "expert_gating_func", 0, 0, 1 << 20, &h->gating);
+    if (!e)
+        e = get_per_layer(x, "feed_forward_length", 0, DIM_MAX, h->ff, &present);
     return e;
 }
 
@@ -249,8 +211,10 @@ static mc_err read_hparams(ld *x)
 {
     hparams *h = &x->h;
     mc_err e = get_int(x, "block_count", 1, 1, 100000, &h->n_layers);
-    if (!e) e = get_int(x, "embedding_length", 1, 1, DIM_MAX, &h->hidden);
-    if (!e) e = get_int(x, "context_length", 0, 0, DIM_MAX, &h->ctx);
+    if (!e)
+        e = get_int(x, "embedding_length", 1, 1, DIM_MAX, &h->hidden);
+    if (!e)
+        e = get_int(x, "context_length", 0, 0, CTX_MAX, &h->ctx);
     if (e)
         return e;
     h->ff = mc_calloc((size_t)h->n_layers, sizeof *h->ff);
@@ -259,305 +223,6 @@ static mc_err read_hparams(ld *x)
         return mc_fail(x->d, MC_ERR_NOMEM, "gguf: %s: out of memory", x->file);
     e = read_attention_keys(x);
     return e ? e : read_moe_keys(x);
-}
-
-/* ---- tensor names ---------------------------------------------------------------------------- */
-
-static int all_digits(const char *s, size_t n)
-{
-    if (n == 0 || n > 9 || (n > 1 && s[0] == '0'))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-    return 1;
-}
-
-static int64_t digits_value(const char *s, size_t n)
-{
-    int64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v * 10 + (s[i] - '0');
-    return v;
-}
-
-/* Splits "a.b.c" (name after the "blk.N." prefix) into base, optional expert index, suffix.
- * Returns 0 for shapes moecap does not know. */
-static int split_rest(const char *rest, tname *tn)
-{
-    const char *d1 = strchr(rest, '.');
-    size_t nb = d1 ? (size_t)(d1 - rest) : strlen(rest);
-    if (nb == 0 || nb >= sizeof tn->base)
-        return 0;
-    memcpy(tn->base, rest, nb);
-    tn->base[nb] = 0;
-    tn->expert = -1;
-    tn->suffix[0] = 0;
-    if (!d1)
-        return 1;
-    const char *s = d1 + 1, *d2 = strchr(s, '.');
-    if (d2 && all_digits(s, (size_t)(d2 - s))) {
-        tn->expert = digits_value(s, (size_t)(d2 - s));
-        s = d2 + 1;
-    }
-    if (strchr(s, '.') || strlen(s) >= sizeof tn->suffix)
-        return 0;
-    snprintf(tn->suffix, sizeof tn->suffix, "%s", s);
-    return 1;
-}
-
-static mc_err parse_name(ld *x, const char *name, tname *tn)
-{
-    tn->layer = -1;
-    const char *rest = name;
-    if (starts(name, "blk.")) {
-        const char *p = name + 4, *dot = strchr(p, '.');
-        if (!dot || !all_digits(p, (size_t)(dot - p)))
-            return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: tensor '%s': bad layer number",
-                           x->file, name);
-        tn->layer = digits_value(p, (size_t)(dot - p));
-        if (tn->layer >= x->h.n_layers)
-            return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: tensor '%s': layer %lld >= "
-                           "block_count %lld", x->file, name, (long long)tn->layer,
-                           (long long)x->h.n_layers);
-        rest = dot + 1;
-    }
-    if (!split_rest(rest, tn) || (tn->layer < 0 && tn->expert >= 0))
-        return mc_fail(x->d, MC_ERR_UNSUPPORTED, "gguf: %s: tensor '%s' is not part of a "
-                       "supported %s model", x->file, name, x->a->gguf);
-    return MC_OK;
-}
-
-/* Group of a tensor inside a block, or -1 if unknown. */
-static int layer_group(const tname *tn)
-{
-    static const char *norms[] = {"attn_norm", "ffn_norm", "attn_output_norm",
-                                  "post_attention_norm", "post_ffw_norm", "layer_output_norm",
-                                  "attn_norm_2"};
-    const char *b = tn->base;
-    int dense_name = !strcmp(b, "ffn_gate") || !strcmp(b, "ffn_up") || !strcmp(b, "ffn_down");
-    if (tn->expert >= 0)
-        return dense_name ? G_EXPERT : -1;
-    for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++)
-        if (!strcmp(b, norms[i]))
-            return G_NORM;
-    if (ends(b, "_exps"))
-        return G_EXPERT;
-    if (ends(b, "_shexp"))
-        return G_SHARED;
-    if (!strcmp(b, "ffn_gate_inp") || !strcmp(b, "exp_probs_b"))
-        return G_ROUTER;
-    if (dense_name)
-        return G_DENSE;
-    return starts(b, "attn_") ? G_ATTN : -1;
-}
-
-/* Group of a global tensor; -2 = known but not counted (rope_freqs: frequency factors). */
-static int global_group(const tname *tn)
-{
-    if (!strcmp(tn->base, "token_embd"))
-        return G_EMBED;
-    if (!strcmp(tn->base, "output"))
-        return G_HEAD;
-    if (!strcmp(tn->base, "output_norm"))
-        return G_FNORM;
-    return !strcmp(tn->base, "rope_freqs") ? -2 : -1;
-}
-
-/* ---- shape checks ---------------------------------------------------------------------------- */
-
-static void fmt_dims(char *buf, size_t n, const int64_t *dims, uint32_t nd)
-{
-    size_t off = 0;
-    off += (size_t)snprintf(buf + off, n - off, "[");
-    for (uint32_t i = 0; i < nd && off < n; i++)
-        off += (size_t)(dims[i] > 0 ? snprintf(buf + off, n - off, "%s%lld", i ? ", " : "",
-                                               (long long)dims[i])
-                                    : snprintf(buf + off, n - off, "%s*", i ? ", " : ""));
-    if (off < n)
-        snprintf(buf + off, n - off, "]");
-}
-
-/* t must have n_dims == nd and dims[i] == want[i] wherever want[i] > 0. */
-static mc_err expect(ld *x, const mc_gguf_tensor *t, uint32_t nd, const int64_t *want,
-                     const char *why)
-{
-    int ok = t->n_dims == nd;
-    for (uint32_t i = 0; ok && i < nd; i++)
-        ok = want[i] <= 0 || t->dims[i] == want[i];
-    if (ok)
-        return MC_OK;
-    char got[96], exp[96];
-    fmt_dims(got, sizeof got, t->dims, t->n_dims);
-    fmt_dims(exp, sizeof exp, want, nd);
-    return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: tensor '%s' has dims %s, expected %s (%s)",
-                   x->file, t->name, got, exp, why);
-}
-
-static mc_err expect2(ld *x, const mc_gguf_tensor *t, int64_t d0, int64_t d1, const char *why)
-{
-    int64_t want[2] = {d0, d1};
-    return expect(x, t, 2, want, why);
-}
-
-/* Records a width seen in a tensor (*slot), which must agree with earlier ones of the layer. */
-static mc_err same_width(ld *x, const mc_gguf_tensor *t, int64_t *slot, int64_t w)
-{
-    if (*slot && *slot != w)
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: tensor '%s': width %lld disagrees with "
-                       "%lld in other tensors of its layer", x->file, t->name, (long long)w,
-                       (long long)*slot);
-    *slot = w;
-    return MC_OK;
-}
-
-/* Fused expert tensors [hidden, ff, n_exp] (down: [ff, hidden, n_exp]) and split ones. */
-static mc_err note_expert(ld *x, const mc_gguf_tensor *t, const tname *tn, lacc *a)
-{
-    int down = starts(tn->base, "ffn_down"), fused = tn->expert < 0;
-    int64_t H = x->h.hidden, want[3] = {down ? 0 : H, down ? H : 0, 0};
-    if (strcmp(tn->suffix, "weight") != 0) {
-        a->expert_bias = 1;
-        return MC_OK;
-    }
-    mc_err e = expect(x, t, fused ? 3 : 2, want, "embedding_length");
-    if (e)
-        return e;
-    int64_t ff = down ? t->dims[0] : t->dims[1];
-    if (!strcmp(tn->base, "ffn_gate_up_exps"))
-        ff /= 2;
-    if (fused)
-        e = same_width(x, t, &a->n_exp, t->dims[2]);
-    else {
-        a->n_split[down ? 2 : starts(tn->base, "ffn_up") ? 1 : 0]++;
-        if (tn->expert + 1 > a->max_split)
-            a->max_split = tn->expert + 1;
-    }
-    return e ? e : same_width(x, t, &a->exp_ff, ff);
-}
-
-static mc_err note_ffn(ld *x, const mc_gguf_tensor *t, const tname *tn, lacc *a, int shared)
-{
-    if (!strcmp(tn->base, "ffn_gate_inp_shexp")) {
-        a->shared_gate = 1;
-        return MC_OK;
-    }
-    if (strcmp(tn->suffix, "weight") != 0)
-        return MC_OK;
-    int down = starts(tn->base, "ffn_down");
-    int64_t H = x->h.hidden;
-    mc_err e = expect2(x, t, down ? 0 : H, down ? H : 0, "embedding_length");
-    int64_t w = down ? t->dims[0] : t->dims[1];
-    return e ? e : same_width(x, t, shared ? &a->shexp_ff : &a->dense_ff, w);
-}
-
-static mc_err note_router(ld *x, const mc_gguf_tensor *t, const tname *tn, lacc *a)
-{
-    if (!strcmp(tn->base, "exp_probs_b") || strcmp(tn->suffix, "weight") != 0) {
-        a->router_bias = 1;
-        x->exp_probs |= !strcmp(tn->base, "exp_probs_b");
-        return MC_OK;
-    }
-    a->has_router = 1;
-    int64_t n_exp = x->h.n_exp > 0 ? x->h.n_exp : 0;
-    return expect2(x, t, x->h.hidden, n_exp, "embedding_length, expert_count");
-}
-
-/* Attention weights against head_count / head_count_kv / key_length (GQA). */
-static mc_err note_attn_gqa(ld *x, const mc_gguf_tensor *t, const char *b)
-{
-    const hparams *h = &x->h;
-    int64_t H = h->hidden, hd = x->h.key_len, q = h->n_heads * hd, kv = h->n_kv * hd;
-    const char *why = "embedding_length, head_count(_kv) x head dim";
-    if (!strcmp(b, "attn_q"))
-        return expect2(x, t, H, q, why);
-    if (!strcmp(b, "attn_k") || !strcmp(b, "attn_v"))
-        return expect2(x, t, H, kv, why);
-    if (!strcmp(b, "attn_output"))
-        return expect2(x, t, q, H, why);
-    if (!strcmp(b, "attn_qkv"))
-        return expect2(x, t, H, q + 2 * kv, why);
-    return MC_OK;
-}
-
-/* Attention weights against the MLA ranks and head dims (DeepSeek-V2/V3). */
-static mc_err note_attn_mla(ld *x, const mc_gguf_tensor *t, const char *b)
-{
-    const hparams *h = &x->h;
-    int64_t H = h->hidden, nh = h->n_heads, kd = h->key_mla, vd = h->val_mla;
-    const char *why = "MLA ranks and head dims";
-    if (!strcmp(b, "attn_q"))
-        return expect2(x, t, H, nh * kd, why);
-    if (!strcmp(b, "attn_q_a"))
-        return expect2(x, t, H, h->q_lora, why);
-    if (!strcmp(b, "attn_q_b"))
-        return expect2(x, t, h->q_lora, nh * kd, why);
-    if (!strcmp(b, "attn_kv_a_mqa"))
-        return expect2(x, t, H, h->kv_lora + h->rope_dim, why);
-    if (!strcmp(b, "attn_kv_b"))
-        return expect2(x, t, h->kv_lora, nh * (kd - h->rope_dim + vd), why);
-    if (!strcmp(b, "attn_output"))
-        return expect2(x, t, nh * vd, H, why);
-    return MC_OK;
-}
-
-static mc_err note_attn(ld *x, const mc_gguf_tensor *t, const tname *tn)
-{
-    const char *b = tn->base;
-    if (strcmp(tn->suffix, "weight") != 0) {
-        if (!strcmp(b, "attn_output"))
-            x->o_bias = 1;
-        else if (!strcmp(b, "attn_q") || !strcmp(b, "attn_k") || !strcmp(b, "attn_v") ||
-                 !strcmp(b, "attn_qkv"))
-            x->qkv_bias = 1;
-        return MC_OK;
-    }
-    if (!strcmp(b, "attn_sinks"))
-        x->sinks = 1;
-    if (!strcmp(b, "attn_q_norm") || !strcmp(b, "attn_k_norm")) {
-        x->qk_norm = 1;
-        x->qk_norm_full |= !x->a->mla && t->dims[0] != x->h.key_len;
-    }
-    return x->a->mla ? note_attn_mla(x, t, b) : note_attn_gqa(x, t, b);
-}
-
-static mc_err note_layer_tensor(ld *x, const mc_gguf_tensor *t, const tname *tn, int grp)
-{
-    lacc *a = &x->L[tn->layer];
-    a->bytes[grp] += (double)t->n_bytes;
-    switch (grp) {
-    case G_EXPERT: return note_expert(x, t, tn, a);
-    case G_SHARED: return note_ffn(x, t, tn, a, 1);
-    case G_DENSE: return note_ffn(x, t, tn, a, 0);
-    case G_ROUTER: return note_router(x, t, tn, a);
-    case G_ATTN: return note_attn(x, t, tn);
-    default: /* G_NORM */
-        return strcmp(tn->suffix, "weight") ? MC_OK
-                                            : expect(x, t, 1, &x->h.hidden, "embedding_length");
-    }
-}
-
-static mc_err scan_tensors(ld *x)
-{
-    for (uint64_t i = 0; i < mc_gguf_tensor_count(x->g); i++) {
-        const mc_gguf_tensor *t = mc_gguf_tensor_at(x->g, i);
-        tname tn;
-        mc_err e = parse_name(x, t->name, &tn);
-        if (e)
-            return e;
-        int grp = tn.layer >= 0 ? layer_group(&tn) : global_group(&tn);
-        if (grp == -2)
-            continue;
-        if (grp < 0)
-            return mc_fail(x->d, MC_ERR_UNSUPPORTED, "gguf: %s: tensor '%s' is not part of a "
-                           "supported %s model", x->file, t->name, x->a->gguf);
-        x->type_bytes[grp][t->type] += (double)t->n_bytes;
-        if (tn.layer < 0)
-            x->glob[grp] += (double)t->n_bytes;
-        else if ((e = note_layer_tensor(x, t, &tn, grp)))
-            return e;
-    }
-    return MC_OK;
 }
 
 /* ---- layers ---------------------------------------------------------------------------------- */
@@ -575,38 +240,51 @@ static mc_err check_moe_layer(ld *x, int64_t l, const lacc *a)
     const hparams *h = &x->h;
     const char *f = x->file, *arch = x->a->gguf;
     if (h->n_exp <= 0 || h->top_k <= 0)
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: layer %lld has expert tensors but "
-                       "'%s.expert_count' / '%s.expert_used_count' are missing or 0", f,
-                       (long long)l, arch, arch);
+        return mc_fail(x->d, MC_ERR_FORMAT,
+                       "gguf: %s: layer %lld has expert tensors but "
+                       "'%s.expert_count' / '%s.expert_used_count' are missing or 0",
+                       f, (long long)l, arch, arch);
     int split_ok = a->n_split[0] == h->n_exp && a->n_split[1] == h->n_exp &&
                    a->n_split[2] == h->n_exp && a->max_split == h->n_exp;
     if ((a->n_exp && a->n_exp != h->n_exp) || (!a->n_exp && !split_ok))
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: layer %lld: expert tensors hold %lld "
-                       "experts but '%s.expert_count' is %lld", f, (long long)l,
-                       (long long)(a->n_exp ? a->n_exp : a->max_split), arch, (long long)h->n_exp);
+        return mc_fail(x->d, MC_ERR_FORMAT,
+                       "gguf: %s: layer %lld: expert tensors hold %lld "
+                       "experts but '%s.expert_count' is %lld",
+                       f, (long long)l, (long long)(a->n_exp ? a->n_exp : a->max_split), arch,
+                       (long long)h->n_exp);
     if (!a->has_router)
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: layer %lld has expert tensors but no "
-                       "router (ffn_gate_inp)", f, (long long)l);
+        return mc_fail(x->d, MC_ERR_FORMAT,
+                       "gguf: %s: layer %lld has expert tensors but no "
+                       "router (ffn_gate_inp)",
+                       f, (long long)l);
     if (l < h->lead_dense)
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: layer %lld has expert tensors but "
-                       "'%s.leading_dense_block_count' is %lld", f, (long long)l, arch,
-                       (long long)h->lead_dense);
+        return mc_fail(x->d, MC_ERR_FORMAT,
+                       "gguf: %s: layer %lld has expert tensors but "
+                       "'%s.leading_dense_block_count' is %lld",
+                       f, (long long)l, arch, (long long)h->lead_dense);
     int64_t want = meta_expert_ff(x, l);
     if (want && want != a->exp_ff)
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: layer %lld: expert width %lld in the "
-                       "tensors disagrees with %s = %lld in the metadata", f, (long long)l,
-                       (long long)a->exp_ff, h->exp_ff ? "expert_feed_forward_length"
-                                                       : "feed_forward_length", (long long)want);
+        return mc_fail(x->d, MC_ERR_FORMAT,
+                       "gguf: %s: layer %lld: expert width %lld in the "
+                       "tensors disagrees with %s = %lld in the metadata",
+                       f, (long long)l, (long long)a->exp_ff,
+                       h->exp_ff ? "expert_feed_forward_length" : "feed_forward_length",
+                       (long long)want);
     if (a->bytes[G_DENSE] > 0)
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: layer %lld has both expert and dense "
-                       "feed-forward tensors", f, (long long)l);
+        return mc_fail(x->d, MC_ERR_FORMAT,
+                       "gguf: %s: layer %lld has both expert and dense "
+                       "feed-forward tensors",
+                       f, (long long)l);
     if (a->bytes[G_SHARED] > 0 && a->shexp_ff == 0)
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: layer %lld: shared-expert gate without "
-                       "shared-expert weights", f, (long long)l);
+        return mc_fail(x->d, MC_ERR_FORMAT,
+                       "gguf: %s: layer %lld: shared-expert gate without "
+                       "shared-expert weights",
+                       f, (long long)l);
     if (a->shexp_ff && h->shexp_ff && a->shexp_ff != h->shexp_ff)
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: layer %lld: shared-expert width %lld "
-                       "disagrees with expert_shared_feed_forward_length = %lld", f, (long long)l,
-                       (long long)a->shexp_ff, (long long)h->shexp_ff);
+        return mc_fail(x->d, MC_ERR_FORMAT,
+                       "gguf: %s: layer %lld: shared-expert width %lld "
+                       "disagrees with expert_shared_feed_forward_length = %lld",
+                       f, (long long)l, (long long)a->shexp_ff, (long long)h->shexp_ff);
     return MC_OK;
 }
 
@@ -637,19 +315,23 @@ static mc_err dense_layer(ld *x, int64_t l, mc_layer *L)
     const lacc *a = &x->L[l];
     const char *f = x->file;
     if (a->dense_ff == 0)
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: layer %lld has no feed-forward tensors",
-                       f, (long long)l);
+        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: layer %lld has no feed-forward tensors", f,
+                       (long long)l);
     if (x->h.n_exp > 0 && l >= x->h.lead_dense)
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: layer %lld has no expert tensors but "
-                       "'%s.expert_count' is %lld", f, (long long)l, x->a->gguf,
-                       (long long)x->h.n_exp);
+        return mc_fail(x->d, MC_ERR_FORMAT,
+                       "gguf: %s: layer %lld has no expert tensors but "
+                       "'%s.expert_count' is %lld",
+                       f, (long long)l, x->a->gguf, (long long)x->h.n_exp);
     if (a->bytes[G_ROUTER] > 0 || a->bytes[G_SHARED] > 0)
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: layer %lld has router or shared-expert "
-                       "tensors but no expert tensors", f, (long long)l);
+        return mc_fail(x->d, MC_ERR_FORMAT,
+                       "gguf: %s: layer %lld has router or shared-expert "
+                       "tensors but no expert tensors",
+                       f, (long long)l);
     if (x->h.ff[l] && x->h.ff[l] != a->dense_ff)
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: layer %lld: feed-forward width %lld in "
-                       "the tensors disagrees with feed_forward_length = %lld", f, (long long)l,
-                       (long long)a->dense_ff, (long long)x->h.ff[l]);
+        return mc_fail(x->d, MC_ERR_FORMAT,
+                       "gguf: %s: layer %lld: feed-forward width %lld in "
+                       "the tensors disagrees with feed_forward_length = %lld",
+                       f, (long long)l, (long long)a->dense_ff, (long long)x->h.ff[l]);
     L->ffn = MC_FFN_DENSE;
     L->dense_ff = a->dense_ff;
     L->b_dense = a->bytes[G_DENSE];
@@ -708,26 +390,31 @@ static mc_err resolve_head_dims(ld *x)
     hparams *h = &x->h;
     const char *f = x->file, *arch = x->a->gguf;
     if (x->a->mla) {
-        if (!h->key_mla) h->key_mla = h->key_len;
-        if (!h->val_mla) h->val_mla = h->val_len;
-        if (!h->key_mla || !h->val_mla || !h->kv_lora || !h->rope_dim ||
-            h->rope_dim > h->key_mla)
-            return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: MLA needs '%s.attention.key_length', "
+        if (!h->key_mla)
+            h->key_mla = h->key_len;
+        if (!h->val_mla)
+            h->val_mla = h->val_len;
+        if (!h->key_mla || !h->val_mla || !h->kv_lora || !h->rope_dim || h->rope_dim > h->key_mla)
+            return mc_fail(x->d, MC_ERR_FORMAT,
+                           "gguf: %s: MLA needs '%s.attention.key_length', "
                            "'value_length', 'kv_lora_rank' > 0 and 0 < rope.dimension_count < "
-                           "key_length", f, arch);
+                           "key_length",
+                           f, arch);
         return MC_OK;
     }
     if (!h->key_len) {
         if (h->hidden % h->n_heads != 0)
-            return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: embedding_length %lld is not a "
+            return mc_fail(x->d, MC_ERR_FORMAT,
+                           "gguf: %s: embedding_length %lld is not a "
                            "multiple of head_count %lld and '%s.attention.key_length' is missing",
                            f, (long long)h->hidden, (long long)h->n_heads, arch);
         h->key_len = h->hidden / h->n_heads;
     }
     if (h->val_len && h->val_len != h->key_len)
-        return mc_fail(x->d, MC_ERR_UNSUPPORTED, "gguf: %s: value_length %lld differs from "
-                       "key_length %lld (not supported)", f, (long long)h->val_len,
-                       (long long)h->key_len);
+        return mc_fail(x->d, MC_ERR_UNSUPPORTED,
+                       "gguf: %s: value_length %lld differs from "
+                       "key_length %lld (not supported)",
+                       f, (long long)h->val_len, (long long)h->key_len);
     return MC_OK;
 }
 
@@ -738,7 +425,7 @@ static mc_err fill_vocab(ld *x, mc_model *m)
     if (!te)
         return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: missing tensor 'token_embd.weight'",
                        x->file);
-    mc_err e = expect2(x, te, x->h.hidden, 0, "embedding_length, vocab");
+    mc_err e = mc_gguf_model_expect2(x, te, x->h.hidden, 0, "embedding_length, vocab");
     if (e)
         return e;
     int64_t want = -1;
@@ -751,24 +438,26 @@ static mc_err fill_vocab(ld *x, mc_model *m)
         return e;
     }
     if (want >= 0 && want != te->dims[1])
-        return mc_fail(x->d, MC_ERR_FORMAT, "gguf: %s: tokenizer has %lld tokens but "
-                       "token_embd.weight has %lld rows", x->file, (long long)want,
-                       (long long)te->dims[1]);
+        return mc_fail(x->d, MC_ERR_FORMAT,
+                       "gguf: %s: tokenizer has %lld tokens but "
+                       "token_embd.weight has %lld rows",
+                       x->file, (long long)want, (long long)te->dims[1]);
     m->vocab = te->dims[1];
     const mc_gguf_tensor *out = mc_gguf_find_tensor(x->g, "output.weight");
     m->tied_embeddings = out == NULL;
-    if (out && (e = expect2(x, out, x->h.hidden, m->vocab, "embedding_length, vocab")))
+    if (out &&
+        (e = mc_gguf_model_expect2(x, out, x->h.hidden, m->vocab, "embedding_length, vocab")))
         return e;
     const mc_gguf_tensor *on = mc_gguf_find_tensor(x->g, "output_norm.weight");
-    return on ? expect(x, on, 1, &x->h.hidden, "embedding_length") : MC_OK;
+    return on ? mc_gguf_model_expect(x, on, 1, &x->h.hidden, "embedding_length") : MC_OK;
 }
 
 /* The mc_dtype of a ggml type, or the GGUF block type nearest in bits per weight. */
 static mc_dtype dtype_of(uint32_t gt)
 {
-    static const mc_dtype cands[] = {MC_DT_F32,  MC_DT_F16,  MC_DT_Q8_0, MC_DT_Q6_K, MC_DT_Q5_1,
-                                     MC_DT_Q5_0, MC_DT_Q5_K, MC_DT_Q4_1, MC_DT_Q4_0, MC_DT_Q4_K,
-                                     MC_DT_Q3_K, MC_DT_Q2_K};
+    static const mc_dtype cands[] = {MC_DT_F32,  MC_DT_F16,  MC_DT_Q8_0, MC_DT_Q6_K,
+                                     MC_DT_Q5_1, MC_DT_Q5_0, MC_DT_Q5_K, MC_DT_Q4_1,
+                                     MC_DT_Q4_0, MC_DT_Q4_K, MC_DT_Q3_K, MC_DT_Q2_K};
     mc_dtype t;
     if (mc_ggml_to_dtype(gt, &t))
         return t;
@@ -866,8 +555,10 @@ static mc_err finalize(ld *x, mc_model *m)
         return e;
     }
     if (m->layers[0].b_attn != b_attn0 || m->b_embed != b_embed || !m->exact_bytes)
-        return mc_fail(x->d, MC_ERR_INTERNAL, "gguf: %s: mc_model_finalize replaced the exact "
-                       "tensor bytes", x->file);
+        return mc_fail(x->d, MC_ERR_INTERNAL,
+                       "gguf: %s: mc_model_finalize replaced the exact "
+                       "tensor bytes",
+                       x->file);
     return MC_OK;
 }
 
@@ -883,15 +574,22 @@ mc_err mc_model_from_gguf(const mc_gguf *g, mc_model **out, mc_diag *d)
     mc_err e = MC_OK;
     if (mc_gguf_tensor_count(g) == 0)
         e = mc_fail(d, MC_ERR_FORMAT, "gguf: %s: no tensors (a vocab-only file?)", x.file);
-    if (!e) e = read_arch(&x);
-    if (!e) e = read_hparams(&x);
-    if (!e) e = resolve_head_dims(&x);
-    if (!e) e = scan_tensors(&x);
+    if (!e)
+        e = read_arch(&x);
+    if (!e)
+        e = read_hparams(&x);
+    if (!e)
+        e = resolve_head_dims(&x);
+    if (!e)
+        e = mc_gguf_model_scan(&x);
     if (!e && !(m = mc_model_new(x.h.n_layers)))
         e = mc_fail(d, MC_ERR_NOMEM, "gguf: %s: out of memory", x.file);
-    if (!e) e = build_layers(&x, m);
-    if (!e) e = fill_model(&x, m);
-    if (!e) e = finalize(&x, m);
+    if (!e)
+        e = build_layers(&x, m);
+    if (!e)
+        e = fill_model(&x, m);
+    if (!e)
+        e = finalize(&x, m);
     mc_free(x.h.ff);
     mc_free(x.L);
     if (e) {

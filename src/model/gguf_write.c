@@ -17,7 +17,7 @@ typedef struct wtensor {
     uint32_t type, n_dims;
     int64_t dims[MC_GGUF_MAX_DIMS];
     uint64_t n_bytes;
-    const void *data;   /* borrowed or == owned */
+    const void *data; /* borrowed or == owned */
     void *owned;
     mc_gguf_fill_fn fill;
     void *fill_ctx;
@@ -25,9 +25,9 @@ typedef struct wtensor {
 
 struct mc_gguf_writer {
     uint32_t version, alignment;
-    mc_buf kv;          /* encoded key-value pairs, as in the file */
+    mc_buf kv; /* encoded key-value pairs, as in the file */
     uint64_t n_kv;
-    char **keys;        /* copies, for duplicate checks */
+    char **keys; /* copies, for duplicate checks */
     uint64_t cap_keys;
     wtensor *t;
     uint64_t n_t, cap_t;
@@ -242,8 +242,10 @@ mc_err mc_gguf_add_arr(mc_gguf_writer *w, const char *key, mc_gguf_type elem, co
                        uint64_t n, mc_diag *d)
 {
     if (mc_gguf_type_size(elem) == 0)
-        return mc_fail(d, MC_ERR_ARG, "gguf writer: key '%s': mc_gguf_add_arr needs a scalar "
-                       "element type, got %s", key ? key : "", mc_gguf_type_name(elem));
+        return mc_fail(d, MC_ERR_ARG,
+                       "gguf writer: key '%s': mc_gguf_add_arr needs a scalar "
+                       "element type, got %s",
+                       key ? key : "", mc_gguf_type_name(elem));
     size_t mark;
     mc_err e = begin_kv(w, key, MC_GGUF_ARRAY, &mark, d);
     if (e)
@@ -256,8 +258,8 @@ mc_err mc_gguf_add_arr(mc_gguf_writer *w, const char *key, mc_gguf_type elem, co
     return end_kv(w, key, mark, e, d);
 }
 
-mc_err mc_gguf_add_arr_str(mc_gguf_writer *w, const char *key, const char *const *strs,
-                           uint64_t n, mc_diag *d)
+mc_err mc_gguf_add_arr_str(mc_gguf_writer *w, const char *key, const char *const *strs, uint64_t n,
+                           mc_diag *d)
 {
     size_t mark;
     mc_err e = begin_kv(w, key, MC_GGUF_ARRAY, &mark, d);
@@ -282,8 +284,7 @@ mc_err mc_gguf_add_raw(mc_gguf_writer *w, const char *key, mc_gguf_type type, co
 mc_err mc_gguf_writer_set_alignment(mc_gguf_writer *w, uint32_t alignment, mc_diag *d)
 {
     if (alignment == 0 || (alignment & (alignment - 1)) != 0)
-        return mc_fail(d, MC_ERR_ARG, "gguf writer: alignment %u is not a power of two",
-                       alignment);
+        return mc_fail(d, MC_ERR_ARG, "gguf writer: alignment %u is not a power of two", alignment);
     mc_err e = mc_gguf_add_u32(w, "general.alignment", alignment, d);
     if (!e)
         w->alignment = alignment;
@@ -310,14 +311,13 @@ static mc_err check_tensor(const mc_gguf_writer *w, const mc_gguf_tensor_src *t,
         return mc_fail(d, MC_ERR_ARG, "gguf writer: tensor '%s': n_dims %u", t->name, t->n_dims);
     uint64_t n = 1;
     for (uint32_t j = 0; j < t->n_dims; j++)
-        if (t->dims[j] <= 0 || __builtin_mul_overflow(n, (uint64_t)t->dims[j], &n) ||
-            n > INT64_MAX)
-            return mc_fail(d, MC_ERR_ARG, "gguf writer: tensor '%s': bad dimension %u", t->name,
-                           j);
+        if (t->dims[j] <= 0 || __builtin_mul_overflow(n, (uint64_t)t->dims[j], &n) || n > INT64_MAX)
+            return mc_fail(d, MC_ERR_ARG, "gguf writer: tensor '%s': bad dimension %u", t->name, j);
     if (t->dims[0] % bs != 0 || mc_ggml_nbytes(t->type, n, nbytes) != MC_OK)
-        return mc_fail(d, MC_ERR_ARG, "gguf writer: tensor '%s': %lld is not a multiple of the "
-                       "%s block size %u", t->name, (long long)t->dims[0],
-                       mc_ggml_type_name(t->type), bs);
+        return mc_fail(d, MC_ERR_ARG,
+                       "gguf writer: tensor '%s': %lld is not a multiple of the "
+                       "%s block size %u",
+                       t->name, (long long)t->dims[0], mc_ggml_type_name(t->type), bs);
     return MC_OK;
 }
 
@@ -358,26 +358,36 @@ mc_err mc_gguf_add_tensor(mc_gguf_writer *w, const mc_gguf_tensor_src *t, mc_dia
 
 /* ---- layout and output ----------------------------------------------------------------------- */
 
-static uint64_t align_up(uint64_t v, uint32_t a) { return v + (a - v % a) % a; }
+static uint64_t align_up(uint64_t v, uint32_t a)
+{
+    return v + (a - v % a) % a;
+}
 
 /* Header (magic .. tensor infos, padded to the alignment) into b; *data_bytes = padded size of
  * the data section. */
 static mc_err build_header(const mc_gguf_writer *w, mc_buf *b, uint64_t *data_bytes)
 {
     mc_err e = mc_buf_append(b, "GGUF", 4);
-    if (!e) e = put_u32(b, w->version);
-    if (!e) e = put_u64(b, w->n_t);
-    if (!e) e = put_u64(b, w->n_kv);
-    if (!e) e = mc_buf_append(b, w->kv.data ? w->kv.data : "", w->kv.len);
+    if (!e)
+        e = put_u32(b, w->version);
+    if (!e)
+        e = put_u64(b, w->n_t);
+    if (!e)
+        e = put_u64(b, w->n_kv);
+    if (!e)
+        e = mc_buf_append(b, w->kv.data ? w->kv.data : "", w->kv.len);
     uint64_t off = 0;
     for (uint64_t i = 0; !e && i < w->n_t; i++) {
         const wtensor *t = &w->t[i];
         e = put_str(b, t->name, strlen(t->name));
-        if (!e) e = put_u32(b, t->n_dims);
+        if (!e)
+            e = put_u32(b, t->n_dims);
         for (uint32_t j = 0; !e && j < t->n_dims; j++)
             e = put_u64(b, (uint64_t)t->dims[j]);
-        if (!e) e = put_u32(b, t->type);
-        if (!e) e = put_u64(b, off);
+        if (!e)
+            e = put_u32(b, t->type);
+        if (!e)
+            e = put_u64(b, off);
         off = align_up(off + t->n_bytes, w->alignment);
     }
     static const char zeros[256];

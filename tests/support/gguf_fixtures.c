@@ -18,9 +18,23 @@ typedef struct fxw {
 fx_model fx_preset(const char *arch)
 {
     fx_model s = {
-        .arch = arch, .name = "tiny", .n_layers = 2, .hidden = 8, .n_heads = 4, .n_kv = 2,
-        .head_dim = 2, .vocab = 16, .ctx = 4096, .wtype = MC_GGML_F32, .etype = MC_GGML_F32,
-        .tokens = 1, .n_exp = 4, .top_k = 2, .exp_ff = 16, .ff = 16, .dense_ff = 16,
+        .arch = arch,
+        .name = "tiny",
+        .n_layers = 2,
+        .hidden = 8,
+        .n_heads = 4,
+        .n_kv = 2,
+        .head_dim = 2,
+        .vocab = 16,
+        .ctx = 4096,
+        .wtype = MC_GGML_F32,
+        .etype = MC_GGML_F32,
+        .tokens = 1,
+        .n_exp = 4,
+        .top_k = 2,
+        .exp_ff = 16,
+        .ff = 16,
+        .dense_ff = 16,
     };
     if (!strcmp(arch, "qwen2") || !strcmp(arch, "qwen3") || !strcmp(arch, "llama-dense")) {
         s.n_exp = s.top_k = s.exp_ff = 0;
@@ -89,8 +103,10 @@ static void U32(fxw *x, const char *suffix, int64_t v)
 static void meta_common(fxw *x)
 {
     const fx_model *s = x->s;
-    if (!x->e) x->e = mc_gguf_add_str(x->w, "general.architecture", s->arch, x->d);
-    if (!x->e && s->name) x->e = mc_gguf_add_str(x->w, "general.name", s->name, x->d);
+    if (!x->e)
+        x->e = mc_gguf_add_str(x->w, "general.architecture", s->arch, x->d);
+    if (!x->e && s->name)
+        x->e = mc_gguf_add_str(x->w, "general.name", s->name, x->d);
     U32(x, "block_count", s->n_layers);
     U32(x, "context_length", s->ctx);
     U32(x, "embedding_length", s->hidden);
@@ -102,8 +118,10 @@ static void meta_common(fxw *x)
         U32(x, "attention.key_length", s->head_dim);
         U32(x, "attention.value_length", s->v_dim ? s->v_dim : s->head_dim);
     }
-    if (!x->e) x->e = mc_gguf_add_f32(x->w, K(x, "rope.freq_base"), 1000000.0f, x->d);
-    if (!x->e) x->e = mc_gguf_add_f32(x->w, K(x, "attention.layer_norm_rms_epsilon"), 1e-6f, x->d);
+    if (!x->e)
+        x->e = mc_gguf_add_f32(x->w, K(x, "rope.freq_base"), 1000000.0f, x->d);
+    if (!x->e)
+        x->e = mc_gguf_add_f32(x->w, K(x, "attention.layer_norm_rms_epsilon"), 1e-6f, x->d);
     if (s->kv_lora) {
         U32(x, "attention.q_lora_rank", s->q_lora);
         U32(x, "attention.kv_lora_rank", s->kv_lora);
