@@ -589,6 +589,12 @@ static const corruption corruptions[] = {
     {"nul in name", 171, 1, 0, MC_ERR_FORMAT, "tensor #1: name contains a NUL byte", 0, 0, 0},
     {"tensor name length", 162, 8, 1ull << 50, MC_ERR_FORMAT,
      "tensor #1: name length 1125899906842624 runs past end of file (320)", 0, 0, 0},
+    {"long tensor name", 162, 8, 64, MC_ERR_FORMAT,
+     "tensor #1: name "
+     "'w1\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?@"
+     "\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?\?' "
+     "is 64 bytes (max 63)",
+     0, 0, 0},
     {"n_dims", 130, 4, 5, MC_ERR_FORMAT, "tensor 'w0': n_dims 5 out of range 1..4", 0, 0, 0},
     {"n_dims 0", 130, 4, 0, MC_ERR_FORMAT, "tensor 'w0': n_dims 0 out of range 1..4", 0, 0, 0},
     {"zero dim", 142, 8, 0, MC_ERR_FORMAT, "tensor 'w0': dimension 1 is 0", 0, 0, 0},
@@ -751,6 +757,36 @@ TEST(nesting_and_names)
         mc_free(mem);
         mc_gguf_writer_free(w);
     }
+
+    /* a string inside an array running past the end; a bool array element that is not 0/1 */
+    uint8_t sa[8 + 4 + 8 + 1 + 8] = {0};
+    put32(sa, MC_GGUF_STRING);
+    put64(sa + 4, 2);
+    put64(sa + 12, 1);
+    sa[20] = 'x';
+    put64(sa + 21, 1000);
+    w = mc_gguf_writer_new();
+    CHECK_EQ_INT(mc_gguf_add_raw(w, "sa", MC_GGUF_ARRAY, sa, sizeof sa, &d), MC_OK);
+    CHECK_EQ_INT(mc_gguf_writer_write_mem(w, &mem, &len, &d), MC_OK);
+    char want[200];
+    snprintf(want, sizeof want,
+             "gguf: m.gguf: key 'sa': string #1 length 1000 runs past end of file (%zu)", len);
+    CHECK_EQ_INT(parse_err(mem, len, &d), MC_ERR_FORMAT);
+    CHECK_STR(d.msg, want);
+    mc_free(mem);
+    mc_gguf_writer_free(w);
+    uint8_t ba[4 + 8 + 2] = {0};
+    put32(ba, MC_GGUF_BOOL);
+    put64(ba + 4, 2);
+    ba[12] = 1;
+    ba[13] = 7;
+    w = mc_gguf_writer_new();
+    CHECK_EQ_INT(mc_gguf_add_raw(w, "ba", MC_GGUF_ARRAY, ba, sizeof ba, &d), MC_OK);
+    CHECK_EQ_INT(mc_gguf_writer_write_mem(w, &mem, &len, &d), MC_OK);
+    CHECK_EQ_INT(parse_err(mem, len, &d), MC_ERR_FORMAT);
+    CHECK_STR(d.msg, "gguf: m.gguf: key 'ba': bool element 1 is 7 (must be 0 or 1)");
+    mc_free(mem);
+    mc_gguf_writer_free(w);
 
     /* control bytes in a key name are shown as '?' so the message stays on one line */
     w = mc_gguf_writer_new();
@@ -948,14 +984,10 @@ static void tiny_split(fx_model *s)
 }
 
 static const seed seeds[] = {
-    {"seed-mixtral", "llama", tiny, 0},
-    {"seed-mixtral-split", "llama", tiny_split, 0},
-    {"seed-qwen2moe", "qwen2moe", tiny, 0},
-    {"seed-qwen3", "qwen3", tiny, 0},
-    {"seed-olmoe", "olmoe", tiny, 0},
-    {"seed-deepseek2", "deepseek2", tiny_ds, 0},
-    {"seed-dbrx", "dbrx", tiny, 0},
-    {"seed-gpt-oss", "gpt-oss", tiny, 0},
+    {"seed-mixtral", "llama", tiny, 0},       {"seed-mixtral-split", "llama", tiny_split, 0},
+    {"seed-qwen2moe", "qwen2moe", tiny, 0},   {"seed-qwen3", "qwen3", tiny, 0},
+    {"seed-olmoe", "olmoe", tiny, 0},         {"seed-deepseek2", "deepseek2", tiny_ds, 0},
+    {"seed-dbrx", "dbrx", tiny, 0},           {"seed-gpt-oss", "gpt-oss", tiny, 0},
     {"seed-mixtral-cut", "llama", tiny, 700},
 };
 
@@ -1032,8 +1064,7 @@ TEST(fuzz_seeds_current)
         check_seed(seeds[i].name, buf, n, write);
         mc_free(buf);
     }
-    static const char *others[] = {"seed-base", "seed-all-types-v3",
-                                   "seed-all-types-v2"};
+    static const char *others[] = {"seed-base", "seed-all-types-v3", "seed-all-types-v2"};
     for (int i = 0; i < 3; i++) {
         void *buf = NULL;
         size_t n = 0;
