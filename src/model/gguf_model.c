@@ -593,6 +593,9 @@ mc_err mc_model_from_gguf(const mc_gguf *g, mc_model **out, mc_diag *d)
     mc_free(x.h.ff);
     mc_free(x.L);
     if (e) {
+        for (char *q = d ? d->msg : NULL; q && *q; q++) /* tensor names come from the file */
+            if ((unsigned char)*q < 0x20 || *q == 0x7f)
+                *q = '?';
         mc_model_free(m);
         return e;
     }

@@ -346,6 +346,12 @@ static mc_err add_unknown_tensor(mc_gguf_writer *w, mc_diag *d)
     return mc_gguf_add_tensor(w, &t, d);
 }
 
+static mc_err add_newline_tensor(mc_gguf_writer *w, mc_diag *d)
+{
+    mc_gguf_tensor_src t = {.name = "blk.0.f\noo.weight", .type = 0, .n_dims = 1, .dims = {8}};
+    return mc_gguf_add_tensor(w, &t, d);
+}
+
 static mc_err add_rope_freqs(mc_gguf_writer *w, mc_diag *d)
 {
     mc_gguf_tensor_src t = {.name = "rope_freqs.weight", .type = 0, .n_dims = 1, .dims = {1}};
@@ -371,6 +377,9 @@ TEST(model_per_layer_keys_and_tensors)
     s = fx_preset("llama");
     CHECK_EQ_INT(load_with(&s, add_unknown_tensor, &m, &d), MC_ERR_UNSUPPORTED);
     CHECK_STR(d.msg, "gguf: m.gguf: tensor 'blk.0.foo.weight' is not part of a supported llama "
+                     "model");
+    CHECK_EQ_INT(load_with(&s, add_newline_tensor, &m, &d), MC_ERR_UNSUPPORTED);
+    CHECK_STR(d.msg, "gguf: m.gguf: tensor 'blk.0.f?oo.weight' is not part of a supported llama "
                      "model");
     CHECK_EQ_INT(load_with(&s, add_rope_freqs, &m, &d), MC_OK);
     CHECK(m && m->total_bytes == 15264); /* rope_freqs is not a weight */
