@@ -1,0 +1,363 @@
+/* cap: the pure metrics of moecap (Cost, Accuracy, Performance).
+ *
+ * Everything here is a function of its arguments: no I/O, no clock, no globals. Every figure is
+ * defined in docs/METRICS.md under the anchor-like name quoted next to it (e.g. smbu.time_weighted);
+ * cap.json output refers to the same names.
+ *
+ *   records   per-forward-pass records (mc_pass) and their JSON Lines form      (pass.c)
+ *   usage     bytes and FLOPs of a pass, S-MBU / S-MFU, run aggregates          (usage.c)
+ *   ref       reproduction of the MoE-CAP reference code's numbers (moecap-ref) (ref.c)
+ *   experts   expected distinct experts for T tokens                            (usage.c)
+ *   latency   TTFT / TPOT / ITL / E2E, summary statistics, throughput, goodput  (latency.c)
+ *   cost      $/hour, $/1M tokens, J/token, the reference's cost formula        (cost.c)
+ *   radar     CAP radar normalisation                                           (radar.c)
+ *
+ * Ownership: an mc_pass owns its arrays (mc_pass_deinit frees them); mc_pass_set owns its passes.
+ * Functions that allocate can fail with MC_ERR_NOMEM. Thread safety: reentrant; a finalized
+ * mc_model and an mc_hw_deploy are only read. */
+#ifndef MC_CAP_H
+#define MC_CAP_H
+
+#include "base.h"
+#include "hw.h"
+#include "model.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ==== records (pass.record) ===================================================================== */
+
+typedef enum mc_pass_mode {
+    MC_PASS_PREFILL = 0, /* "prefill" / "extend": prompt tokens (possibly a chunk) */
+    MC_PASS_DECODE,      /* "decode" / "decoding": one (or a few, speculative) new token per sequence */
+    MC_PASS_MIXED,       /* "mixed" / "unknown" / missing: prefill chunks and decodes together */
+    MC_PASS_MODE_COUNT
+} mc_pass_mode;
+
+const char *mc_pass_mode_name(mc_pass_mode m); /* "prefill", "decode", "mixed" */
+
+/* One request's share of a pass (MoE-CAP per_req_info). */
+typedef struct mc_req_chunk {
+    char req_id[64];     /* req_id, else req_pool_idx, as text */
+    int64_t extend_len;  /* tokens of this request computed in this pass; 0 if missing */
+    int64_t total_len;   /* sequence length after this pass (cached + this chunk); -1 if missing */
+    int is_last_chunk;   /* 1, 0, or -1 when missing */
+} mc_req_chunk;
+
+typedef struct mc_pass {
+    int64_t forward_pass_id;   /* -1 if missing */
+    mc_pass_mode mode;
+    int64_t new_tokens;        /* tokens computed by this pass (pass.new_tokens) */
+    int64_t batch_size;        /* sequences in the pass */
+    int64_t seq_lens_sum;      /* sum over sequences of total length incl. this pass's tokens */
+    double latency_s;          /* > 0 */
+    double expert_activation;  /* mean distinct routed experts per MoE layer; < 0 = not recorded */
+    int64_t n_layer_experts;   /* entries of experts_per_layer (0 = absent) */
+    double *experts_per_layer; /* distinct experts hit per layer (one per MoE layer, or per layer) */
+    int64_t tpe_rows, tpe_cols;/* shape of tokens_per_expert (0 x 0 = absent) */
+    int64_t *tokens_per_expert;/* [tpe_rows][tpe_cols] row-major: tokens routed to each expert */
+    int64_t n_chunks;
+    mc_req_chunk *chunks;      /* per_req_info */
+    int gpu_num;               /* devices that ran the pass; 0 = not recorded */
+    char gpu_raw_type[96];     /* "" = not recorded */
+    int64_t line;              /* line of the records file it came from; 0 = not from a file */
+} mc_pass;
+
+void mc_pass_init(mc_pass *p);   /* empty record: ids -1, activation -1, mode mixed */
+void mc_pass_deinit(mc_pass *p); /* frees the arrays; mc_pass_init state afterwards */
+
+/* Parses one JSON object (one line, len bytes, need not be NUL-terminated) into *out, which is
+ * overwritten without being freed (pass an empty or deinit'ed record); on error *out is left
+ * empty (mc_pass_init state). Accepts our field names and
+ * the MoE-CAP reference's (docs/METRICS.md "pass.record", including the defaults for missing
+ * fields). Errors name the field: "latency: must be a number > 0". */
+mc_err mc_pass_parse(const char *json, size_t len, mc_pass *out, mc_diag *d);
+
+/* Appends p as one JSON line (our field names, '\n'-terminated) to b. */
+mc_err mc_pass_format(const mc_pass *p, mc_buf *b, mc_diag *d);
+
+typedef struct mc_pass_line_err {
+    int64_t line; /* 1-based */
+    mc_err err;
+    char msg[240];
+} mc_pass_line_err;
+
+#define MC_PASS_SET_MAX_ERRS 100 /* per-line errors kept (n_errs counts them all) */
+
+typedef struct mc_pass_set {
+    mc_pass *v;
+    size_t n, cap;
+    int64_t n_lines;   /* lines seen (blank ones included) */
+    int64_t n_errs;    /* bad lines (skip mode) */
+    mc_pass_line_err errs[MC_PASS_SET_MAX_ERRS];
+} mc_pass_set;
+
+void mc_pass_set_init(mc_pass_set *s);
+void mc_pass_set_deinit(mc_pass_set *s);
+
+/* Parses a JSON Lines buffer: one record per line, blank lines ignored. strict: the first bad
+ * line fails the call with "line N: ..."; else bad lines are skipped and listed in s->errs.
+ * Appends to s (which must be initialised). At most max_records records (0 = 10,000,000). */
+mc_err mc_pass_parse_jsonl(const char *buf, size_t len, int strict, size_t max_records,
+                           mc_pass_set *s, mc_diag *d);
+
+/* ==== moecap formula: bytes and FLOPs of one pass (bytes.pass, flops.pass) ===================== */
+
+typedef enum mc_act_source {
+    MC_ACT_NONE = 0,  /* dense model: no routed experts */
+    MC_ACT_PER_LAYER, /* experts_per_layer */
+    MC_ACT_TOKENS,    /* experts with tokens > 0 in tokens_per_expert */
+    MC_ACT_MEAN,      /* expert_activation (the same mean for every MoE layer) */
+    MC_ACT_UNIFORM    /* not recorded: expected distinct experts under uniform routing */
+} mc_act_source;
+
+const char *mc_act_source_name(mc_act_source s);
+
+typedef struct mc_pass_bytes {
+    double layers;        /* attention, norms, router, shared, dense FFN, distinct routed experts */
+    double head;          /* LM head (+ final norm) */
+    double embed;         /* embedding rows of the new tokens */
+    double kv_read;       /* KV cache of the context before this pass */
+    double kv_write;      /* KV cache of the new tokens */
+    double total;
+    double distinct_mean; /* mean distinct routed experts per MoE layer (0 for dense models) */
+    mc_act_source source;
+} mc_pass_bytes;
+
+typedef struct mc_pass_flops {
+    double linear;      /* 2 x new tokens x matmul parameters of all layers (top_k experts) */
+    double head;        /* 2 x logits rows x vocab x hidden */
+    double attn;        /* score + value FLOPs over (query, key) pairs, all layers */
+    double total;
+    double attn_pairs;  /* causal (query, key) pairs of one layer */
+    double logits_rows; /* rows of logits computed */
+    int pairs_from_chunks; /* 1: per_req_info used; 0: equal-length sequences assumed */
+} mc_pass_flops;
+
+mc_err mc_cap_pass_bytes(const mc_model *m, const mc_pass *p, mc_pass_bytes *out, mc_diag *d);
+void mc_cap_pass_flops(const mc_model *m, const mc_pass *p, mc_pass_flops *out);
+
+/* Causal (query, key) pairs for b sequences with n_total new tokens and s_total total length,
+ * all assumed of equal length: b (n c + n (n + 1) / 2), n = n_total / b, c = s_total / b - n. */
+double mc_cap_attn_pairs_equal(double b, double n_total, double s_total);
+
+/* Peak figures of a deployment that the utilisations divide by. */
+typedef struct mc_cap_peak {
+    int devices;
+    double bw_Bps;   /* devices x peak memory bandwidth */
+    double flops;    /* devices x dense peak FLOP/s at prec; 0 = not available (S-MFU is NaN) */
+    mc_prec prec;    /* mc_dtype_compute_prec of the routed-expert storage type */
+} mc_cap_peak;
+
+/* Fails when the deployment has no devices or no bandwidth figure. */
+mc_err mc_cap_peak_of(const mc_model *m, const mc_hw_deploy *dep, mc_cap_peak *out, mc_diag *d);
+
+typedef struct mc_pass_usage {
+    mc_pass_bytes bytes;
+    mc_pass_flops flops;
+    double smbu; /* smbu.pass = bytes / latency / (devices x peak bandwidth) */
+    double smfu; /* smfu.pass = FLOPs / latency / (devices x dense peak); NaN without a peak */
+} mc_pass_usage;
+
+mc_err mc_cap_pass_usage(const mc_model *m, const mc_cap_peak *pk, const mc_pass *p,
+                         mc_pass_usage *out, mc_diag *d);
+
+/* ==== run aggregates (smbu.time_weighted, smbu.pass_mean, ...) ================================ */
+
+typedef struct mc_cap_group {
+    int64_t passes;
+    int64_t new_tokens;
+    int64_t sequences;      /* sum of batch_size */
+    double time_s;          /* sum of latency */
+    double bytes, flops;    /* sums */
+    double smbu_tw, smfu_tw;     /* smbu.time_weighted: sum bytes / sum latency / peak */
+    double smbu_mean, smfu_mean; /* smbu.pass_mean: unweighted mean of per-pass values */
+    double tok_per_s;       /* throughput.*: sum new tokens / sum latency */
+    double tok_per_s_mean;  /* unweighted mean of new tokens / latency (MoE-CAP style) */
+    double act_mean;        /* experts.activation_mean: mean over passes of distinct_mean */
+    int64_t act_estimated;  /* passes whose activation is the uniform-routing estimate */
+} mc_cap_group;
+
+typedef struct mc_cap_summary {
+    mc_cap_group mode[MC_PASS_MODE_COUNT]; /* indexed by mc_pass_mode */
+    mc_cap_group all;
+    mc_cap_peak peak;
+} mc_cap_summary;
+
+/* Every pass counts (no skip rules: see docs/METRICS.md). Errors name the pass and its line
+ * ("line 18 (forward_pass_id 17): ..."). Empty input gives zeros. */
+mc_err mc_cap_summarise(const mc_model *m, const mc_cap_peak *pk, const mc_pass *p, size_t n,
+                        mc_cap_summary *out, mc_diag *d);
+
+/* ==== expected distinct experts (experts.expected_uniform, experts.expected_freq) ============== */
+
+/* N (1 - (1 - k/N)^T): expected distinct experts hit by T tokens routed uniformly to top-k of N. */
+double mc_cap_expected_distinct_uniform(double n_experts, double top_k, double tokens);
+/* sum_i 1 - (1 - f_i)^T for routing frequencies f (fraction of tokens sent to expert i, sum = k).
+ * Fails when an f_i is outside [0, 1] or not finite. */
+mc_err mc_cap_expected_distinct_freq(const double *f, size_t n, double tokens, double *out,
+                                     mc_diag *d);
+
+/* ==== moecap-ref: the MoE-CAP reference code's numbers (ref.*) ================================= */
+
+typedef enum mc_ref_family {
+    MC_REF_DEFAULT = 0, /* Mixtral, gpt-oss, DBRX, anything else */
+    MC_REF_QWEN,        /* qwen2_moe (Qwen1.5-MoE, Qwen2-MoE): one shared block per layer */
+    MC_REF_QWEN3,       /* qwen3_moe: MoE and dense layers */
+    MC_REF_DEEPSEEK     /* any MLA model: MLA attention, 2 shared experts (hard-coded) */
+} mc_ref_family;
+
+const char *mc_ref_family_name(mc_ref_family f);
+
+/* The reference's sizes, in its units: parameters / 1e12 ("tera-parameters"). */
+typedef struct mc_ref_sizes {
+    mc_ref_family family;
+    double s_attn;       /* attention weights of one layer */
+    double s_exp;        /* one routed expert (3 x ff x d) */
+    double s_shared;     /* shared block of one layer (DeepSeek: 2 x s_exp, hard-coded) */
+    double s_dense;      /* dense FFN of one layer */
+    double kv_per_token; /* KV elements per token, all layers */
+    double score_per_ctx;/* attention_score / seq_lens_sum */
+    double n_layers, n_moe, n_dense;
+    double bytes_per_param; /* the reference's precision: weights AND KV */
+} mc_ref_sizes;
+
+mc_err mc_cap_ref_sizes(const mc_model *m, mc_ref_sizes *out, mc_diag *d);
+
+/* Reference S-MBU / S-MFU of one sample: ctx = seq_lens_sum (or a request's total tokens),
+ * a = expert_activation, t = latency (or TTFT), tok_per_s = batch / t (decode) or ctx / t
+ * (prefill). */
+typedef struct mc_ref_sample {
+    double ctx, a, t, tok_per_s;
+} mc_ref_sample;
+void mc_cap_ref_util(const mc_ref_sizes *z, const mc_cap_peak *pk, const mc_ref_sample *s,
+                     double *smbu, double *smfu);
+
+typedef struct mc_ref_summary {
+    double prefill_smbu, prefill_smfu, decoding_smbu, decoding_smfu; /* unweighted means */
+    double kv_size;             /* mean true_kv_size, mega-elements */
+    double decoding_throughput; /* mean batch / latency, tokens/s */
+    double prefill_tp;          /* mean prefill tokens / TTFT, tokens/s */
+    double ttft, tpot;          /* mean, s */
+    int64_t prefill_samples, decode_samples;
+    int64_t skipped_activation; /* expert_activation missing or < 0 */
+    int64_t skipped_probe;      /* prefill seq_lens_sum <= 10 */
+    int64_t incomplete_requests;/* per_req_info requests without a last chunk */
+    int per_request;            /* 1: per_req_info chunk aggregation was used for prefill */
+} mc_ref_summary;
+
+mc_err mc_cap_ref_summarise(const mc_model *m, const mc_cap_peak *pk, const mc_pass *p, size_t n,
+                            mc_ref_summary *out, mc_diag *d);
+
+/* ==== latency (latency.*, stats.*, throughput.*, goodput) ====================================== */
+
+/* One request as a load generator saw it. Times in seconds from any common origin (nanosecond
+ * timestamps: multiply by 1e-9 first). */
+typedef struct mc_req_timing {
+    double start_s;        /* request sent (or scheduled, for open-loop schedules) */
+    double first_s;        /* first token-bearing chunk; < 0 = none */
+    double end_s;          /* last token-bearing chunk (completion) */
+    int64_t in_tokens;
+    int64_t out_tokens;
+    int ok;                /* completed successfully */
+    const double *chunk_s; /* arrival of every token-bearing chunk (optional, borrowed) */
+    int64_t n_chunks;
+} mc_req_timing;
+
+/* Per-request figures; each returns 0 and writes *out, or returns -1 when undefined
+ * (failed request, no first token, or for TPOT fewer than 2 output tokens). */
+int mc_cap_ttft_s(const mc_req_timing *r, double *out);
+int mc_cap_e2e_s(const mc_req_timing *r, double *out);
+int mc_cap_tpot_s(const mc_req_timing *r, double *out);
+
+typedef struct mc_cap_stats {
+    size_t n;
+    double mean, sd, min, p50, p90, p95, p99, p999, max;
+} mc_cap_stats;
+
+/* stats.summary of v[0..n): SORTS v IN PLACE. sd is the population standard deviation.
+ * Fails on a non-finite value. n = 0 gives all zeros. */
+mc_err mc_cap_stats_of(double *v, size_t n, mc_cap_stats *out, mc_diag *d);
+/* stats.percentile: q in [0, 1] of sorted v, linear interpolation between closest ranks. */
+double mc_cap_percentile(const double *sorted, size_t n, double q);
+
+typedef enum mc_lat_kind { MC_LAT_TTFT = 0, MC_LAT_TPOT, MC_LAT_E2E, MC_LAT_ITL } mc_lat_kind;
+
+/* Collects the defined values of one latency kind over successful requests into v (capacity
+ * cap); returns how many there are (may exceed cap: then only cap were written). ITL pools the
+ * gaps between consecutive chunks of every request. */
+size_t mc_cap_collect(const mc_req_timing *r, size_t n, mc_lat_kind kind, double *v, size_t cap);
+
+typedef struct mc_cap_window {
+    double start_s, end_s; /* end <= start: first request sent -> last successful completion */
+} mc_cap_window;
+
+typedef struct mc_cap_throughput {
+    double duration_s;
+    int64_t requests, ok, failed;
+    int64_t in_tokens, out_tokens; /* of successful requests */
+    double req_per_s, in_tok_per_s, out_tok_per_s, total_tok_per_s;
+} mc_cap_throughput;
+
+mc_err mc_cap_throughput_of(const mc_req_timing *r, size_t n, mc_cap_window w,
+                            mc_cap_throughput *out, mc_diag *d);
+
+typedef struct mc_cap_slo {
+    double ttft_s, tpot_s, e2e_s; /* <= 0: no objective on that figure */
+} mc_cap_slo;
+
+typedef struct mc_cap_goodput {
+    int64_t good;
+    double good_fraction; /* good / all requests (failed ones included) */
+    double req_per_s;     /* good / duration */
+    double out_tok_per_s; /* output tokens of good requests / duration */
+} mc_cap_goodput;
+
+/* A request is good when it succeeded and meets every given objective (<=). Requests with one
+ * output token have no TPOT and pass a TPOT objective (as vLLM counts them). */
+int mc_cap_request_good(const mc_req_timing *r, const mc_cap_slo *slo);
+mc_err mc_cap_goodput_of(const mc_req_timing *r, size_t n, const mc_cap_slo *slo,
+                         mc_cap_window w, mc_cap_goodput *out, mc_diag *d);
+
+/* ==== cost (cost.*, energy.*) ================================================================== */
+
+typedef struct mc_cost_opts {
+    int devices;
+    double device_price_usd;   /* purchase price of one device */
+    double device_power_w;     /* power of one device (TDP unless measured) */
+    double host_price_usd;     /* default 7,214 (the MoE-CAP reference's CPU_COST) */
+    double host_power_w;       /* default 350 (the reference's CPU_TDP) */
+    double lifetime_years;     /* default 3 */
+    double utilisation;        /* fraction of hours the system is used, default 1 */
+    double pue;                /* power usage effectiveness, default 1.5 */
+    double usd_per_kwh;        /* default 0.15 (the reference's ENERGY_COST) */
+    double cloud_usd_per_device_hour; /* > 0: replaces capital and energy */
+} mc_cost_opts;
+
+void mc_cost_opts_default(mc_cost_opts *o); /* devices 1, prices/powers 0, the defaults above */
+
+typedef struct mc_cost_hour {
+    double capital_usd_per_h;  /* cost.capital_hourly */
+    double energy_usd_per_h;   /* cost.energy_hourly */
+    double usd_per_h;          /* cost.hourly */
+    double facility_power_w;   /* (devices x device power + host power) x PUE */
+} mc_cost_hour;
+
+mc_err mc_cost_per_hour(const mc_cost_opts *o, mc_cost_hour *out, mc_diag *d);
+/* cost.per_mtok: $ per 1M tokens at tok_per_s tokens/s (NaN when tok_per_s <= 0). */
+double mc_cost_usd_per_mtok(double usd_per_h, double tok_per_s);
+/* energy.per_token: joules per token at power_w watts (NaN when tok_per_s <= 0). */
+double mc_cost_j_per_tok(double power_w, double tok_per_s);
+/* cost.ref: the reference's run cost: 1.2 x energy + 1.25 x (price x n + 7,214), with energy =
+ * (TDP x n + 350) / 1000 kW x 0.15 $/kWh x seconds / 3600. */
+double mc_cost_ref_usd(double price_usd, double tdp_w, int n, double seconds);
+
+/* ==== CAP radar (radar.*) ====================================================================== */
+
+/* Normalise n values to the 0..100 radar scale with baseline b (0 <= b < 100). Fail on
+ * non-finite or out-of-range input. */
+mc_err mc_radar_performance(const double *v, size_t n, double b, double *r, mc_diag *d);
+mc_err mc_radar_cost(const double *v, size_t n, double ceiling, double b, double *r, mc_diag *d);
+mc_err mc_radar_accuracy(const double *v, size_t n, double b, double *r, mc_diag *d);
+
+#endif
