@@ -64,12 +64,21 @@ void mc_tok_vocab_init(mc_tok_vocab *v);
 
 typedef struct mc_tok mc_tok;
 typedef struct mc_tok_scratch mc_tok_scratch;
+struct mc_gguf; /* src/model/gguf.h */
 
 /* Builds a tokenizer. Errors: MC_ERR_ARG (missing arrays), MC_ERR_RANGE (ids or sizes out of
  * range), MC_ERR_FORMAT (bad token type, merge without a separator), MC_ERR_UNSUPPORTED (model or
  * pre-tokenizer name), MC_ERR_NOMEM. The message names the field and the value. */
 mc_err mc_tok_new(const mc_tok_vocab *v, mc_tok **out, mc_diag *d);
 void mc_tok_free(mc_tok *t);
+
+/* Builds the tokenizer a GGUF file describes in its tokenizer.ggml.* keys, with llama.cpp's
+ * defaults for absent ones (docs/TOKENIZER.md, "From GGUF"). The file may be closed afterwards.
+ * Errors name the file and the key: MC_ERR_NOT_FOUND (no tokenizer.ggml.model / .tokens),
+ * MC_ERR_FORMAT (wrong value types, arrays shorter than the token list), and mc_tok_new's. */
+mc_err mc_tok_from_gguf(const struct mc_gguf *g, mc_tok **out, mc_diag *d);
+/* mc_gguf_open + mc_tok_from_gguf + close. */
+mc_err mc_tok_load(const char *path, mc_tok **out, mc_diag *d);
 
 mc_tok_scratch *mc_tok_scratch_new(void);
 void mc_tok_scratch_free(mc_tok_scratch *s);

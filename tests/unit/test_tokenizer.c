@@ -1,6 +1,7 @@
 /* test_tokenizer.c: the tokenizer on small hand-built vocabularies (exact ids worked out by hand
  * in the comments), its pre-tokenizer regexes, decoding and streaming, errors, allocation
  * behaviour, and the llama.cpp test vectors of three real vocabularies (needs ../shared/data). */
+#include "gguf.h"
 #include "harness.h"
 #include "tok_internal.h"
 #include "tokenizer.h"
@@ -601,6 +602,240 @@ TEST(allocation_failures)
     }
 }
 
+/* ---- from GGUF: small files built in memory ---- */
+
+enum { GV_OK, GV_DEFAULTS, GV_NO_TOKENS, GV_SHORT_SCORES, GV_STR_TYPES, GV_BAD_BOS, GV_BERT };
+
+static mc_gguf_writer *spm_writer(int variant, mc_diag *d)
+{
+    mc_tok_vocab v = spm_vocab();
+    static const char *texts[TV_MAX];
+    for (int32_t i = 0; i < v.n_tokens; i++)
+        texts[i] = spm_tv.text[i];
+    mc_gguf_writer *w = mc_gguf_writer_new();
+    uint64_t n = (uint64_t)v.n_tokens;
+    mc_err e = w ? MC_OK : MC_ERR_NOMEM;
+    if (!e)
+        e = mc_gguf_add_str(w, "tokenizer.ggml.model", variant == GV_BERT ? "bert" : "llama", d);
+    if (!e && variant != GV_NO_TOKENS)
+        e = mc_gguf_add_arr_str(w, "tokenizer.ggml.tokens", texts, n, d);
+    if (!e)
+        e = mc_gguf_add_arr(w, "tokenizer.ggml.scores", MC_GGUF_FLOAT32, spm_tv.score,
+                            variant == GV_SHORT_SCORES ? n - 1 : n, d);
+    if (!e && variant == GV_STR_TYPES)
+        e = mc_gguf_add_arr_str(w, "tokenizer.ggml.token_type", texts, n, d);
+    else if (!e)
+        e = mc_gguf_add_arr(w, "tokenizer.ggml.token_type", MC_GGUF_INT32, spm_tv.type, n, d);
+    if (!e && variant != GV_DEFAULTS) {
+        e = mc_gguf_add_u32(w, "tokenizer.ggml.bos_token_id", variant == GV_BAD_BOS ? 271 : 1, d);
+        if (!e)
+            e = mc_gguf_add_u32(w, "tokenizer.ggml.eos_token_id", 2, d);
+        if (!e)
+            e = mc_gguf_add_bool(w, "tokenizer.ggml.add_bos_token", 0, d);
+    }
+    if (e) {
+        mc_gguf_writer_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+/* The variant as a parsed in-memory GGUF; *buf (mc_free after mc_gguf_free) holds the bytes. */
+static mc_err gguf_from_mem(int variant, mc_gguf **g, void **buf, mc_diag *d)
+{
+    size_t len = 0;
+    *g = NULL;
+    *buf = NULL;
+    mc_gguf_writer *w = spm_writer(variant, d);
+    mc_err e = w ? mc_gguf_writer_write_mem(w, buf, &len, d) : MC_ERR_NOMEM;
+    if (!e)
+        e = mc_gguf_parse(*buf, len, "tok.gguf", g, d);
+    mc_gguf_writer_free(w);
+    return e;
+}
+
+static mc_err tok_from_mem(int variant, mc_tok **t, mc_diag *d)
+{
+    mc_gguf *g;
+    void *buf;
+    *t = NULL;
+    mc_err e = gguf_from_mem(variant, &g, &buf, d);
+    if (!e)
+        e = mc_tok_from_gguf(g, t, d);
+    mc_gguf_free(g); /* the tokenizer keeps no pointer into the file */
+    mc_free(buf);
+    return e;
+}
+
+TEST(from_gguf_keys)
+{
+    mc_diag d = {{0}};
+    mc_tok *t = NULL;
+    CHECK_EQ_INT(tok_from_mem(GV_OK, &t, &d), MC_OK);
+    if (t) { /* scores and types came through: the same ids as the hand-built vocabulary */
+        CHECK(ENC(t, "hello", 0, 267, 266)); /* add_bos_token false in the file */
+        CHECK(ENC(t, "<s>\xc3\xa9", MC_TOK_PARSE_SPECIAL, 1, 259, 3 + 0xC3, 3 + 0xA9));
+        CHECK_STR(mc_tok_model_name(t), "llama");
+    }
+    mc_tok_free(t);
+    /* absent ids and flags: llama.cpp's llama defaults (BOS 1, EOS 2, unknown 0, add BOS) */
+    CHECK_EQ_INT(tok_from_mem(GV_DEFAULTS, &t, &d), MC_OK);
+    if (t) {
+        CHECK(ENC(t, "hello", 0, 1, 267, 266));
+        CHECK_EQ_INT(mc_tok_eos(t), 2);
+        CHECK_EQ_INT(mc_tok_unk(t), 0);
+        CHECK_EQ_INT(mc_tok_pad(t), -1);
+    }
+    mc_tok_free(t);
+}
+
+TEST(from_gguf_errors)
+{
+    mc_diag d = {{0}};
+    mc_tok *t = NULL;
+    CHECK_EQ_INT(tok_from_mem(GV_NO_TOKENS, &t, &d), MC_ERR_NOT_FOUND);
+    CHECK_CONTAINS(d.msg, "tokenizer.ggml.tokens");
+    CHECK_EQ_INT(tok_from_mem(GV_SHORT_SCORES, &t, &d), MC_ERR_FORMAT);
+    CHECK_CONTAINS(d.msg, "tok.gguf: tokenizer.ggml.scores: 270 entries for 271 tokens");
+    CHECK_EQ_INT(tok_from_mem(GV_STR_TYPES, &t, &d), MC_ERR_FORMAT);
+    CHECK_CONTAINS(d.msg, "tokenizer.ggml.token_type: array of string");
+    CHECK_EQ_INT(tok_from_mem(GV_BAD_BOS, &t, &d), MC_ERR_RANGE);
+    CHECK_CONTAINS(d.msg, "tok.gguf: tokenizer: bos_token_id 271 out of range");
+    CHECK_EQ_INT(tok_from_mem(GV_BERT, &t, &d), MC_ERR_UNSUPPORTED);
+    CHECK_CONTAINS(d.msg, "'bert'");
+    CHECK(t == NULL);
+    CHECK_EQ_INT(mc_tok_load("/nonexistent/x.gguf", &t, &d), MC_ERR_IO);
+}
+
+TEST(from_gguf_allocation_failures)
+{
+    mc_gguf *g;
+    void *buf;
+    CHECK_EQ_INT(gguf_from_mem(GV_OK, &g, &buf, NULL), MC_OK);
+    int done = 0;
+    for (uint64_t n = 1; g && n < 5000 && !done; n++) {
+        mc_tok *t = NULL;
+        mc_alloc_fail_at(n);
+        mc_err e = mc_tok_from_gguf(g, &t, NULL);
+        uint64_t used = mc_alloc_count();
+        mc_alloc_fail_at(0);
+        if (e == MC_OK)
+            done = used < n;
+        else
+            CHECK_EQ_INT(e, MC_ERR_NOMEM);
+        mc_tok_free(t);
+    }
+    CHECK(done);
+    mc_gguf_free(g);
+    mc_free(buf);
+}
+
+/* ---- llama.cpp's test vectors (vocab-only GGUFs in ../shared/data/vocab, see SOURCE.md) ---- */
+
+static void load_vectors(const char *path, char **inp, char **out, mc_diag *d)
+{
+    char p[4200];
+    size_t n;
+    snprintf(p, sizeof p, "%s.inp", path);
+    if (mc_read_file(p, 1 << 20, inp, &n, d))
+        *inp = NULL;
+    snprintf(p, sizeof p, "%s.out", path);
+    if (mc_read_file(p, 1 << 20, out, &n, d))
+        *out = NULL;
+}
+
+/* Encodes every .inp string (no BOS, no special parsing) and compares with the .out line; also
+ * decodes each back. Counts strings, mismatches, tokens and strings that do not round-trip. */
+static void run_vectors(mc_tok *t, char *inp, char *out, int *n_str, int *bad, int *total,
+                        int *lossy)
+{
+    static const char sep[] = "\n__ggml_vocab_test__\n";
+    mc_tok_scratch *sc = mc_tok_scratch_new();
+    mc_tok_ids ids;
+    mc_tok_ids_init(&ids);
+    mc_buf got, dec;
+    mc_buf_init(&got, 0);
+    mc_buf_init(&dec, 0);
+    char *s = inp, *o = out, *e, *eol;
+    for (; (e = strstr(s, sep)) && (eol = strchr(o, '\n')); s = e + strlen(sep), o = eol + 1) {
+        size_t len = (size_t)(e - s);
+        ids.n = 0;
+        mc_buf_reset(&got);
+        mc_buf_reset(&dec);
+        CHECK_EQ_INT(mc_tok_encode(t, sc, s, len, MC_TOK_NO_BOS_EOS, &ids, NULL), MC_OK);
+        for (size_t i = 0; i < ids.n; i++)
+            mc_buf_printf(&got, " %d", ids.v[i]);
+        if (got.len != (size_t)(eol - o) || memcmp(got.data ? got.data : "", o, got.len) != 0) {
+            (*bad)++;
+            fprintf(stderr, "  string %d \"%.*s\"\n  want%.*s\n  got %s\n", *n_str, (int)len, s,
+                    (int)(eol - o), o, got.data ? got.data : "");
+        }
+        CHECK_EQ_INT(mc_tok_decode(t, ids.v, ids.n, 0, &dec, NULL), MC_OK);
+        *lossy += dec.len != len || memcmp(dec.data ? dec.data : "", s, len) != 0;
+        *total += (int)ids.n;
+        (*n_str)++;
+    }
+    mc_buf_deinit(&got);
+    mc_buf_deinit(&dec);
+    mc_tok_ids_deinit(&ids);
+    mc_tok_scratch_free(sc);
+}
+
+/* 100 KB of the test strings must tokenize in well under a second. */
+static double time_100k(mc_tok *t, const char *inp)
+{
+    size_t big = 100 * 1024, n = strlen(inp);
+    char *text = malloc(big);
+    for (size_t i = 0; i < big; i++)
+        text[i] = inp[i % n];
+    mc_tok_ids ids;
+    mc_tok_ids_init(&ids);
+    mc_ns t0 = mc_now_ns();
+    CHECK_EQ_INT(mc_tok_encode(t, NULL, text, big, 0, &ids, NULL), MC_OK);
+    double s = mc_ns_to_s(mc_now_ns() - t0);
+    CHECK(ids.n > 10000);
+    mc_tok_ids_deinit(&ids);
+    free(text);
+    return s;
+}
+
+static void vocab_vectors(const char *name, const char *pre, int want_total)
+{
+    char rel[128], path[4096];
+    snprintf(rel, sizeof rel, "vocab/ggml-vocab-%s.gguf", name);
+    const char *p = harness_data_path(rel);
+    if (!p)
+        SKIP("../shared/data/vocab is absent");
+    snprintf(path, sizeof path, "%s", p);
+    mc_diag d = {{0}};
+    mc_tok *t = NULL;
+    char *inp = NULL, *out = NULL;
+    CHECK_EQ_INT(mc_tok_load(path, &t, &d), MC_OK);
+    load_vectors(path, &inp, &out, &d);
+    CHECK(t && inp && out);
+    if (t && inp && out) {
+        int n_str = 0, bad = 0, total = 0, lossy = 0;
+        run_vectors(t, inp, out, &n_str, &bad, &total, &lossy);
+        CHECK_EQ_INT(n_str, 46);
+        CHECK_EQ_INT(bad, 0);
+        CHECK_EQ_INT(total, want_total); /* the token totals SOURCE.md gives */
+        CHECK_EQ_INT(lossy, 0);          /* every test string round-trips */
+        CHECK_STR(mc_tok_pre_name(t), pre);
+        double s = time_100k(t, inp);
+        fprintf(stderr, "  %s: 100 KB in %.3f s\n", name, s);
+        CHECK(s < 1.0);
+    }
+    if (!t)
+        fprintf(stderr, "  %s\n", d.msg);
+    mc_free(inp);
+    mc_free(out);
+    mc_tok_free(t);
+}
+
+TEST(vectors_llama_spm) { vocab_vectors("llama-spm", "", 519); }
+TEST(vectors_gpt2) { vocab_vectors("gpt-2", "gpt-2", 472); }
+TEST(vectors_deepseek_llm) { vocab_vectors("deepseek-llm", "deepseek-llm", 451); }
+
 int main(void)
 {
     RUN(spm_merge_order);
@@ -617,5 +852,11 @@ int main(void)
     RUN(build_errors);
     RUN(no_allocation_when_warm);
     RUN(allocation_failures);
+    RUN(from_gguf_keys);
+    RUN(from_gguf_errors);
+    RUN(from_gguf_allocation_failures);
+    RUN(vectors_llama_spm);
+    RUN(vectors_gpt2);
+    RUN(vectors_deepseek_llm);
     return harness_done();
 }
