@@ -74,7 +74,7 @@ static mc_err get_strs(const mc_gguf *g, const char *key, int required, int32_t 
     return MC_OK;
 }
 
-/* A numeric array with at least n elements; absent: *arr->type stays 0 and *found = 0. */
+/* A numeric array with at least n elements; absent: *found = 0. */
 static mc_err get_num_arr(const mc_gguf *g, const char *key, int32_t n, mc_gguf_value *arr,
                           int *found, mc_diag *d)
 {
