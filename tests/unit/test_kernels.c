@@ -847,6 +847,31 @@ TEST(public_wrappers)
     CHECK_NEAR(o[7], 1.0, 0);
 }
 
+/* The measurement kernels: read_sum is the exact sum of the 64-bit words on every ISA; the FMA
+ * loop reports 2 flops per lane per FMA (12 chains x 8 lanes (avx2) or 16 lanes (avx512)). */
+TEST(measurement_kernels)
+{
+    mc_kernel_table ref = ref_table(), tabs[N_ISAS];
+    const char *names[N_ISAS];
+    int nt = simd_tables(tabs, names);
+    enum { BYTES = 64 * 1000 };
+    char *raw = mc_malloc(BYTES + 64);
+    uint64_t *buf = (uint64_t *)(raw + (64 - (uintptr_t)raw % 64) % 64);
+    mc_rng r;
+    mc_rng_seed(&r, 51);
+    uint64_t want = 0;
+    for (size_t i = 0; i < BYTES / 8; i++)
+        want += buf[i] = mc_rng_u64(&r);
+    CHECK(ref.read_sum(buf, BYTES) == want);
+    CHECK_NEAR(ref.fma_loop(10), 10 * 8 * 2, 0);
+    for (int k = 0; k < nt; k++) {
+        CHECK(tabs[k].read_sum(buf, BYTES) == want);
+        double f = tabs[k].fma_loop(10);
+        CHECK_NEAR(f, strcmp(names[k], "avx2") == 0 ? 10 * 12 * 16 : 10 * 12 * 32, 0);
+    }
+    mc_free(raw);
+}
+
 /* ---------------------------------------------------------------- thread pool ---- */
 
 typedef struct cover_ctx {
@@ -945,6 +970,7 @@ int main(void)
     RUN(rope_known);
     RUN(attention_vs_ref);
     RUN(public_wrappers);
+    RUN(measurement_kernels);
     RUN(pool_covers_exactly_once);
     RUN(pool_nomem);
     return harness_done();

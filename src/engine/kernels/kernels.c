@@ -261,6 +261,14 @@ void mc_kernels_attn_accum(float *out, const float *p, const void *v, mc_dtype v
     K()->attn_accum[kv_index(vt)](out, p, v, v_stride, n, head_dim);
 }
 
+uint64_t mc_kernels_read_sum(const void *p, size_t bytes)
+{
+    MC_KASSERT(bytes % 64 == 0 && (uintptr_t)p % 64 == 0);
+    return K()->read_sum(p, bytes);
+}
+
+double mc_kernels_fma_loop(int64_t iters) { return K()->fma_loop(iters); }
+
 float mc_kernels_f16_to_f32(uint16_t h) { return mc_h2f(h); }
 uint16_t mc_kernels_f32_to_f16(float f) { return mc_f2h(f); }
 float mc_kernels_bf16_to_f32(uint16_t h) { return mc_bf2f(h); }

@@ -128,6 +128,16 @@ void mc_kernels_attn_scores(float *s, const float *q, const void *k, mc_dtype kt
 void mc_kernels_attn_accum(float *out, const float *p, const void *v, mc_dtype vt, size_t v_stride,
                            int64_t n, int64_t head_dim);
 
+/* ---- measurement kernels (benchmarks and the machine probe) ---------------------------------
+ * mc_kernels_read_sum: reads `bytes` (a multiple of 64) at p (64-byte aligned) with the active
+ * ISA's widest loads and returns a checksum (the sum of the 64-bit words), so the read cannot be
+ * optimised away: the reference for "memory read bandwidth".
+ * mc_kernels_fma_loop: runs `iters` iterations of independent f32 FMA chains that fill the FMA
+ * units of the active ISA (12 chains of ymm for avx2, of zmm for avx512); returns the number of
+ * floating-point operations performed (2 per lane per FMA): the reference for "peak FLOP/s". */
+uint64_t mc_kernels_read_sum(const void *p, size_t bytes);
+double mc_kernels_fma_loop(int64_t iters);
+
 /* ---- scalar conversions (exact, round to nearest even; identical to F16C) --------------------*/
 float mc_kernels_f16_to_f32(uint16_t h);
 uint16_t mc_kernels_f32_to_f16(float f);

@@ -423,6 +423,46 @@ static void accum_f16_avx2(float *out, const float *p, const void *v, size_t vs,
     accum_avx2(out, p, v, vs, n, hd, 1);
 }
 
+/* ---- measurement ---- */
+
+static uint64_t read_sum_avx2(const void *p, size_t bytes)
+{
+    const __m256i *v = p;
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+    for (size_t i = 0; i < bytes / 32; i += 4) {
+        s0 = _mm256_add_epi64(s0, _mm256_load_si256(v + i));
+        s1 = _mm256_add_epi64(s1, _mm256_load_si256(v + i + 1));
+        s2 = _mm256_add_epi64(s2, _mm256_load_si256(v + i + 2));
+        s3 = _mm256_add_epi64(s3, _mm256_load_si256(v + i + 3));
+    }
+    s0 = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
+    uint64_t o[4];
+    _mm256_storeu_si256((__m256i *)o, s0);
+    return o[0] + o[1] + o[2] + o[3];
+}
+
+#define FMA12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+static double fma_loop_avx2(int64_t iters)
+{
+#define DECL(i) __m256 a##i = _mm256_set1_ps(0.001f * i);
+#define STEP(i) a##i = _mm256_fmadd_ps(a##i, m, c);
+#define SUM(i) s = _mm256_add_ps(s, a##i);
+    FMA12(DECL)
+    const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
+    for (int64_t k = 0; k < iters; k++) {
+        FMA12(STEP)
+    }
+    __m256 s = _mm256_setzero_ps();
+    FMA12(SUM)
+    volatile float sink = hsum256(s);
+    (void)sink;
+    return (double)iters * 12 * 16;
+#undef DECL
+#undef STEP
+#undef SUM
+}
+
 void mc_avx2_dequant(mc_dtype t, const void *src, float *dst, int64_t n)
 {
     switch (t) {
@@ -461,5 +501,7 @@ void mc_kernels_fill_avx2(mc_kernel_table *t)
     t->attn_scores[1] = scores_f16_avx2;
     t->attn_accum[0] = accum_f32_avx2;
     t->attn_accum[1] = accum_f16_avx2;
+    t->read_sum = read_sum_avx2;
+    t->fma_loop = fma_loop_avx2;
     mc_kernels_fill_avx2_matmul(t);
 }

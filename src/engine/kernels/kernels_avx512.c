@@ -1,11 +1,49 @@
-/* kernels_avx512.c: AVX-512 (F, BW, VL, DQ, VNNI) kernels. For now only the matmul
- * (matmul_avx512.c) has AVX-512 variants; every other entry keeps the AVX2 version.
+/* kernels_avx512.c: AVX-512 (F, BW, VL, DQ, VNNI) kernels other than the matmul
+ * (matmul_avx512.c): the measurement loops. Every entry not set here keeps its AVX2 version.
  * Compiled with the AVX-512 flags; reached only through the dispatch table after the CPU check.
  * Must not depend on the ref file. */
-#include "kernels_impl.h"
+#include "simd_avx2.h"
+
+static uint64_t read_sum_avx512(const void *p, size_t bytes)
+{
+    const __m512i *v = p;
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+    for (size_t i = 0; i < bytes / 64; i += 4) {
+        s0 = _mm512_add_epi64(s0, _mm512_load_si512(v + i));
+        s1 = _mm512_add_epi64(s1, _mm512_load_si512(v + i + 1));
+        s2 = _mm512_add_epi64(s2, _mm512_load_si512(v + i + 2));
+        s3 = _mm512_add_epi64(s3, _mm512_load_si512(v + i + 3));
+    }
+    s0 = _mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3));
+    return (uint64_t)_mm512_reduce_add_epi64(s0);
+}
+
+#define FMA12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+static double fma_loop_avx512(int64_t iters)
+{
+#define DECL(i) __m512 a##i = _mm512_set1_ps(0.001f * i);
+#define STEP(i) a##i = _mm512_fmadd_ps(a##i, m, c);
+#define SUM(i) s = _mm512_add_ps(s, a##i);
+    FMA12(DECL)
+    const __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(0.001f);
+    for (int64_t k = 0; k < iters; k++) {
+        FMA12(STEP)
+    }
+    __m512 s = _mm512_setzero_ps();
+    FMA12(SUM)
+    volatile float sink = _mm512_reduce_add_ps(s);
+    (void)sink;
+    return (double)iters * 12 * 32;
+#undef DECL
+#undef STEP
+#undef SUM
+}
 
 void mc_kernels_fill_avx512(mc_kernel_table *t)
 {
     t->isa = "avx512";
+    t->read_sum = read_sum_avx512;
+    t->fma_loop = fma_loop_avx512;
     mc_kernels_fill_avx512_matmul(t);
 }

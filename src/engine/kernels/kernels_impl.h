@@ -86,6 +86,8 @@ typedef struct mc_kernel_table {
                            int64_t head_dim, float scale);
     void (*attn_accum[2])(float *out, const float *p, const void *v, size_t v_stride, int64_t n,
                           int64_t head_dim);
+    uint64_t (*read_sum)(const void *p, size_t bytes);
+    double (*fma_loop)(int64_t iters);
 } mc_kernel_table;
 
 /* Each ISA file fills (overrides) the entries it implements; the table starts as a copy of the
@@ -99,6 +101,8 @@ void mc_kernels_fill_avx512_matmul(mc_kernel_table *t); /* matmul_avx512.c */
 /* Row dequantisation of the AVX2 file, for the other AVX2/AVX-512 files (call only after the
  * CPU check, like everything compiled with ISA flags). */
 void mc_avx2_dequant(mc_dtype t, const void *src, float *dst, int64_t n);
+/* Path A (few tokens) of the AVX2 matmul, any supported type. */
+void mc_avx2_matmul_small(const mc_matmul *m);
 
 /* The complete table of a named ISA (tests/benchmarks). MC_ERR_ARG unknown name,
  * MC_ERR_UNSUPPORTED not runnable here. */
@@ -199,6 +203,22 @@ static inline size_t mc_act_bytes(mc_dtype wt, int64_t n)
         return (size_t)(n / MC_QK_K) * sizeof(mc_act_q8k);
     default:
         return (size_t)n * 4;
+    }
+}
+
+/* An activation row prepared for weights of type wt, back to f32 (x = d * q; tests, benchmarks). */
+static inline void mc_act_row_to_f32(mc_dtype wt, const void *xrow, float *dst, int64_t n)
+{
+    if (wt == MC_DT_Q8_0 || wt == MC_DT_Q4_0) {
+        const mc_act_q8 *b = xrow;
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = b[i / MC_QK].d * (float)b[i / MC_QK].qs[i % MC_QK];
+    } else if (wt == MC_DT_Q4_K || wt == MC_DT_Q6_K) {
+        const mc_act_q8k *b = xrow;
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = b[i / MC_QK_K].d * (float)b[i / MC_QK_K].qs[i % MC_QK_K];
+    } else {
+        memcpy(dst, xrow, (size_t)n * 4);
     }
 }
 

@@ -368,6 +368,32 @@ static void accum_f16_ref(float *out, const float *p, const void *v, size_t vs, 
     }
 }
 
+/* ---- measurement ---- */
+
+static uint64_t read_sum_ref(const void *p, size_t bytes)
+{
+    const uint64_t *w = p;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i < bytes / 8; i += 4) {
+        s0 += w[i];
+        s1 += w[i + 1];
+        s2 += w[i + 2];
+        s3 += w[i + 3];
+    }
+    return s0 + s1 + s2 + s3;
+}
+
+static double fma_loop_ref(int64_t iters)
+{
+    float a[8] = {0}, m = 0.999f, c = 0.001f;
+    for (int64_t k = 0; k < iters; k++)
+        for (int j = 0; j < 8; j++)
+            a[j] = a[j] * m + c;
+    volatile float sink = a[0] + a[7];
+    (void)sink;
+    return (double)iters * 8 * 2;
+}
+
 void mc_kernels_fill_ref(mc_kernel_table *t)
 {
     memset(t, 0, sizeof *t);
@@ -407,4 +433,6 @@ void mc_kernels_fill_ref(mc_kernel_table *t)
     t->attn_scores[1] = scores_f16_ref;
     t->attn_accum[0] = accum_f32_ref;
     t->attn_accum[1] = accum_f16_ref;
+    t->read_sum = read_sum_ref;
+    t->fma_loop = fma_loop_ref;
 }

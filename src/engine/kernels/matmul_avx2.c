@@ -12,45 +12,58 @@
  *
  * Compiled with -mavx2 -mfma -mf16c; reached only through the dispatch table. Allocates nothing
  * (panels live on the stack, ~72 KiB). Must not depend on other ISA files. */
-#include "simd_avx2.h"
+#include "gemm_pack.h"
 
 #define MC_PRAGMA(x) _Pragma(#x)
 #define UNROLL(n) MC_PRAGMA(GCC unroll n)
+
+#ifndef MC_PF_DIST
+#define MC_PF_DIST 2048
+#endif
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* ================= path A: few tokens ================= */
 
-/* Q8_0 / Q4_0 weights with Q8 activations: NR rows x NT tokens over all nb blocks. */
-MC_AI void tile_q8(const char *w, size_t rb, const char *x, size_t xs, int64_t nb, float *y,
-                   int64_t ys, const int NR, const int NT, const int q4)
+/* Path A tiles are one weight row x NT tokens: the weight stream is then purely sequential
+ * (row r+1 follows row r), which the hardware prefetcher and the software prefetch MC_PF_DIST
+ * bytes ahead keep saturated; the NT activation rows stay in L1. */
+
+MC_AI void prefetch_w(const void *p) { _mm_prefetch((const char *)p + MC_PF_DIST, _MM_HINT_T0); }
+
+/* Q8_0 / Q4_0 block b of a row -> 32 signed bytes and the f32 scale */
+MC_AI __m256i q8_block(const char *wrow, int64_t b, const int q4, float *dw)
+{
+    if (q4) {
+        const mc_blk_q4_0 *wb = (const mc_blk_q4_0 *)wrow + b;
+        prefetch_w(wb);
+        *dw = f16s(wb->d);
+        return unpack_q4_0(wb->qs);
+    }
+    const mc_blk_q8_0 *wb = (const mc_blk_q8_0 *)wrow + b;
+    prefetch_w(wb);
+    *dw = f16s(wb->d);
+    return _mm256_loadu_si256((const __m256i *)wb->qs);
+}
+
+/* Q8_0 / Q4_0 weights with Q8 activations: one row x NT tokens; two accumulators per token
+ * (even and odd blocks) so the FMA latency never limits a single token. */
+MC_AI void tile_q8(const char *wrow, const char *x, size_t xs, int64_t nb, float *y, int64_t ys,
+                   const int q4, const int NT)
 {
     __m256 acc[4][2];
-    UNROLL(4) for (int r = 0; r < NR; r++) UNROLL(2) for (int t = 0; t < NT; t++)
-        acc[r][t] = _mm256_setzero_ps();
+    UNROLL(4) for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        UNROLL(4) for (int r = 0; r < NR; r++) {
-            __m256i wq;
-            float dw;
-            if (q4) {
-                const mc_blk_q4_0 *wb = (const mc_blk_q4_0 *)(w + r * rb) + b;
-                wq = unpack_q4_0(wb->qs);
-                dw = f16s(wb->d);
-            } else {
-                const mc_blk_q8_0 *wb = (const mc_blk_q8_0 *)(w + r * rb) + b;
-                wq = _mm256_loadu_si256((const __m256i *)wb->qs);
-                dw = f16s(wb->d);
-            }
-            UNROLL(2) for (int t = 0; t < NT; t++) {
-                const mc_act_q8 *xb = (const mc_act_q8 *)(x + t * xs) + b;
-                __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);
-                __m256 f = _mm256_cvtepi32_ps(dot_i8x32(wq, xq));
-                acc[r][t] = _mm256_fmadd_ps(f, _mm256_set1_ps(dw * xb->d), acc[r][t]);
-            }
+        float dw;
+        __m256i wq = q8_block(wrow, b, q4, &dw);
+        UNROLL(4) for (int t = 0; t < NT; t++) {
+            const mc_act_q8 *xb = (const mc_act_q8 *)(x + t * xs) + b;
+            __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);
+            __m256 f = _mm256_cvtepi32_ps(dot_i8x32(wq, xq));
+            acc[t][b & 1] = _mm256_fmadd_ps(f, _mm256_set1_ps(dw * xb->d), acc[t][b & 1]);
         }
     }
-    UNROLL(4) for (int r = 0; r < NR; r++) UNROLL(2) for (int t = 0; t < NT; t++)
-        y[t * ys + r] = hsum256(acc[r][t]);
+    UNROLL(4) for (int t = 0; t < NT; t++) y[t * ys] = hsum256(_mm256_add_ps(acc[t][0], acc[t][1]));
 }
 
 /* F32 / F16 / BF16 weights (kind 0/1/2) with f32 activations. */
@@ -72,59 +85,54 @@ MC_AI float load_w1(const char *w, int64_t c, const int kind)
     return mc_bf2f(((const uint16_t *)w)[c]);
 }
 
-MC_AI void tile_fp(const char *w, size_t rb, const char *x, size_t xs, int64_t n, float *y,
-                   int64_t ys, const int NR, const int NT, const int kind)
+/* one row x NT tokens, 16 columns per step in two accumulators per token */
+MC_AI void tile_fp(const char *w, const char *x, size_t xs, int64_t n, float *y, int64_t ys,
+                   const int kind, const int NT)
 {
+    const int64_t esz = kind == 0 ? 4 : 2;
     __m256 acc[4][2];
-    UNROLL(4) for (int r = 0; r < NR; r++) UNROLL(2) for (int t = 0; t < NT; t++)
-        acc[r][t] = _mm256_setzero_ps();
+    UNROLL(4) for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
     int64_t c = 0;
-    for (; c + 8 <= n; c += 8) {
-        UNROLL(4) for (int r = 0; r < NR; r++) {
-            __m256 wv = load_w8(w + r * rb, c, kind);
-            UNROLL(2) for (int t = 0; t < NT; t++)
-                acc[r][t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps((const float *)(x + t * xs) + c),
-                                            acc[r][t]);
+    for (; c + 16 <= n; c += 16) {
+        _mm_prefetch(w + c * esz + MC_PF_DIST, _MM_HINT_T0);
+        __m256 w0 = load_w8(w, c, kind), w1 = load_w8(w, c + 8, kind);
+        UNROLL(4) for (int t = 0; t < NT; t++) {
+            const float *xt = (const float *)(x + t * xs) + c;
+            acc[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc[t][0]);
+            acc[t][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc[t][1]);
         }
     }
-    UNROLL(4) for (int r = 0; r < NR; r++) UNROLL(2) for (int t = 0; t < NT; t++) {
-        float s = hsum256(acc[r][t]);
+    UNROLL(4) for (int t = 0; t < NT; t++) {
+        float s = hsum256(_mm256_add_ps(acc[t][0], acc[t][1]));
         for (int64_t k = c; k < n; k++)
-            s += load_w1(w + r * rb, k, kind) * ((const float *)(x + t * xs))[k];
-        y[t * ys + r] = s;
+            s += load_w1(w, k, kind) * ((const float *)(x + t * xs))[k];
+        y[t * ys] = s;
     }
 }
 
-/* Calls TILE(args..., NR, NT, extra) for nr in 1..4, nt in 1..2 with compile-time shapes. */
-#define TILE_4x2(TILE, nr, nt, extra, ...)                                                         \
-    switch ((nr) * 4 + (nt)) {                                                                     \
-    case 4 * 4 + 1: TILE(__VA_ARGS__, 4, 1, extra); break;                                         \
-    case 4 * 4 + 2: TILE(__VA_ARGS__, 4, 2, extra); break;                                         \
-    case 3 * 4 + 1: TILE(__VA_ARGS__, 3, 1, extra); break;                                         \
-    case 3 * 4 + 2: TILE(__VA_ARGS__, 3, 2, extra); break;                                         \
-    case 2 * 4 + 1: TILE(__VA_ARGS__, 2, 1, extra); break;                                         \
-    case 2 * 4 + 2: TILE(__VA_ARGS__, 2, 2, extra); break;                                         \
-    case 1 * 4 + 1: TILE(__VA_ARGS__, 1, 1, extra); break;                                         \
-    default: TILE(__VA_ARGS__, 1, 2, extra); break;                                                \
+#define TILE_1x4(TILE, nt, ...)                                                                    \
+    switch (nt) {                                                                                  \
+    case 4: TILE(__VA_ARGS__, 4); break;                                                           \
+    case 3: TILE(__VA_ARGS__, 3); break;                                                           \
+    case 2: TILE(__VA_ARGS__, 2); break;                                                           \
+    default: TILE(__VA_ARGS__, 1); break;                                                          \
     }
 
-/* Path A driver for the 4x2-tiled kinds: rows outer (a 4-row group stays in cache while all
- * token pairs use it), tokens inner. kind: 0 f32, 1 f16, 2 bf16, 3 q8_0, 4 q4_0. */
-MC_AI void path_a_4x2(const mc_matmul *m, const int kind)
+/* Path A driver for Q8_0/Q4_0 and the float types: rows in order, tokens in groups of 4.
+ * kind: 0 f32, 1 f16, 2 bf16, 3 q8_0, 4 q4_0. */
+MC_AI void path_a_rows(const mc_matmul *m, const int kind)
 {
     size_t rb = mc_type_bytes(m->wtype, m->cols);
-    const char *w = m->w, *x = m->x;
-    for (int64_t r = m->r0; r < m->r1; r += 4) {
-        int nr = (int)min64(4, m->r1 - r);
-        for (int64_t t = 0; t < m->n_tok; t += 2) {
-            int nt = (int)min64(2, m->n_tok - t);
-            const char *wr = w + (size_t)r * rb, *xt = x + (size_t)t * m->x_stride;
+    for (int64_t r = m->r0; r < m->r1; r++) {
+        const char *wr = (const char *)m->w + (size_t)r * rb;
+        for (int64_t t = 0; t < m->n_tok; t += 4) {
+            int nt = (int)min64(4, m->n_tok - t);
+            const char *xt = (const char *)m->x + (size_t)t * m->x_stride;
             float *yo = m->y + t * m->y_stride + r;
             if (kind >= 3) {
-                TILE_4x2(tile_q8, nr, nt, kind == 4, wr, rb, xt, m->x_stride, m->cols / MC_QK, yo,
-                         m->y_stride)
+                TILE_1x4(tile_q8, nt, wr, xt, m->x_stride, m->cols / MC_QK, yo, m->y_stride, kind == 4)
             } else {
-                TILE_4x2(tile_fp, nr, nt, kind, wr, rb, xt, m->x_stride, m->cols, yo, m->y_stride)
+                TILE_1x4(tile_fp, nt, wr, xt, m->x_stride, m->cols, yo, m->y_stride, kind)
             }
         }
     }
@@ -139,6 +147,9 @@ MC_AI void tile_q4_k(const char *wrow, const char *x, size_t xs, int64_t nsb, fl
     UNROLL(4) for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++) {
         const mc_blk_q4_k *wb = (const mc_blk_q4_k *)wrow + sb;
+        prefetch_w(wb);
+        prefetch_w((const char *)wb + 64);
+        prefetch_w((const char *)wb + 128);
         __m128i sm = q4k_scales_vec(wb->scales); /* bytes 0..7 scales, 8..15 mins */
         __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
         __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)); /* m0 m0 m1 m1 .. */
@@ -180,6 +191,10 @@ MC_AI void tile_q6_k(const char *wrow, const char *x, size_t xs, int64_t nsb, fl
     UNROLL(4) for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++) {
         const mc_blk_q6_k *wb = (const mc_blk_q6_k *)wrow + sb;
+        prefetch_w(wb);
+        prefetch_w((const char *)wb + 64);
+        prefetch_w((const char *)wb + 128);
+        prefetch_w((const char *)wb + 192);
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb->scales));
         __m256i isum[4];
         UNROLL(4) for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
@@ -209,14 +224,6 @@ MC_AI void tile_q6_k(const char *wrow, const char *x, size_t xs, int64_t nsb, fl
     UNROLL(4) for (int t = 0; t < NT; t++) y[t * ys] = hsum256(acc[t]);
 }
 
-#define TILE_1x4(TILE, nt, ...)                                                                    \
-    switch (nt) {                                                                                  \
-    case 4: TILE(__VA_ARGS__, 4); break;                                                           \
-    case 3: TILE(__VA_ARGS__, 3); break;                                                           \
-    case 2: TILE(__VA_ARGS__, 2); break;                                                           \
-    default: TILE(__VA_ARGS__, 1); break;                                                          \
-    }
-
 MC_AI void path_a_k(const mc_matmul *m, const int q6)
 {
     size_t rb = mc_type_bytes(m->wtype, m->cols);
@@ -240,52 +247,8 @@ MC_AI void path_a_k(const mc_matmul *m, const int q6)
 
 #define B_MR 16  /* rows per micro-tile (2 ymm) */
 #define B_TT 6   /* tokens per micro-tile */
-#define B_KC 256 /* columns per panel (a multiple of every block size) */
+#define B_KC MC_GEMM_KC
 #define B_RP 64  /* rows per panel */
-
-/* Activation slice [k0, k0+kn) of one token -> f32. */
-static void act_slice_f32(mc_dtype wt, const char *xrow, int64_t k0, int kn, float *dst)
-{
-    if (wt == MC_DT_F32 || wt == MC_DT_F16 || wt == MC_DT_BF16) {
-        memcpy(dst, (const float *)xrow + k0, (size_t)kn * 4);
-    } else if (wt == MC_DT_Q8_0 || wt == MC_DT_Q4_0) {
-        const mc_act_q8 *b = (const mc_act_q8 *)xrow + k0 / MC_QK;
-        for (int i = 0; i < kn / MC_QK; i++) {
-            __m256 d = _mm256_set1_ps(b[i].d);
-            for (int k = 0; k < 4; k++) {
-                __m128i q = _mm_loadl_epi64((const __m128i *)(b[i].qs + 8 * k));
-                _mm256_storeu_ps(dst + 32 * i + 8 * k, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
-            }
-        }
-    } else {
-        const mc_act_q8k *b = (const mc_act_q8k *)xrow + k0 / MC_QK_K;
-        for (int i = 0; i < kn / MC_QK_K; i++) {
-            __m256 d = _mm256_set1_ps(b[i].d);
-            for (int k = 0; k < 32; k++) {
-                __m128i q = _mm_loadl_epi64((const __m128i *)(b[i].qs + 8 * k));
-                _mm256_storeu_ps(dst + 256 * i + 8 * k, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
-            }
-        }
-    }
-}
-
-/* W rows [r, r+rn) x columns [k0, k0+kn) -> wp: group g of 16 rows at wp + g*B_KC*16, element
- * (row i, col k) at [k*16 + i%16]; rows past rn are zero. */
-static void pack_w(const mc_matmul *m, size_t rb, int64_t r, int rn, int64_t k0, int kn, float *wp)
-{
-    float tmp[B_KC] __attribute__((aligned(32)));
-    size_t off = mc_type_bytes(m->wtype, k0);
-    int rpad = (rn + B_MR - 1) / B_MR * B_MR;
-    for (int i = 0; i < rpad; i++) {
-        float *dst = wp + (i / B_MR) * (B_KC * B_MR) + (i % B_MR);
-        if (i < rn)
-            mc_avx2_dequant(m->wtype, (const char *)m->w + (size_t)(r + i) * rb + off, tmp, kn);
-        else
-            memset(tmp, 0, sizeof tmp);
-        for (int k = 0; k < kn; k++)
-            dst[k * B_MR] = tmp[k];
-    }
-}
 
 /* 16 rows x NT tokens over kn columns; adds into y when accumulate. */
 MC_AI void ukernel(const float *wp, const float *xp, int kn, float *y, int64_t ys, int nrows,
@@ -342,11 +305,11 @@ static void gemm_avx2(const mc_matmul *m)
         int kn = (int)min64(B_KC, m->cols - k0);
         for (int64_t rg = m->r0; rg < m->r1; rg += B_RP) {
             int rn = (int)min64(B_RP, m->r1 - rg);
-            pack_w(m, rb, rg, rn, k0, kn, wp);
+            gemm_pack_w(m, rb, rg, rn, k0, kn, wp, B_MR);
             for (int64_t tg = 0; tg < m->n_tok; tg += B_TT) {
                 int tn = (int)min64(B_TT, m->n_tok - tg);
                 for (int t = 0; t < tn; t++)
-                    act_slice_f32(m->wtype, (const char *)m->x + (size_t)(tg + t) * m->x_stride,
+                    gemm_act_slice(m->wtype, (const char *)m->x + (size_t)(tg + t) * m->x_stride,
                                   k0, kn, xp + t * B_KC);
                 for (int i = 0; i < rn; i += B_MR)
                     ukernel_nt(tn, wp + (i / B_MR) * B_KC * B_MR, xp, kn,
@@ -359,6 +322,20 @@ static void gemm_avx2(const mc_matmul *m)
 
 /* ================= entry points ================= */
 
+void mc_avx2_matmul_small(const mc_matmul *m)
+{
+    switch (m->wtype) {
+    case MC_DT_F32: path_a_rows(m, 0); break;
+    case MC_DT_F16: path_a_rows(m, 1); break;
+    case MC_DT_BF16: path_a_rows(m, 2); break;
+    case MC_DT_Q8_0: path_a_rows(m, 3); break;
+    case MC_DT_Q4_0: path_a_rows(m, 4); break;
+    case MC_DT_Q4_K: path_a_k(m, 0); break;
+    case MC_DT_Q6_K: path_a_k(m, 1); break;
+    default: MC_KASSERT(0 && "unsupported type");
+    }
+}
+
 #define MM_ENTRY(name, small)                                                                      \
     static void name(const mc_matmul *m)                                                           \
     {                                                                                              \
@@ -368,11 +345,11 @@ static void gemm_avx2(const mc_matmul *m)
             small;                                                                                 \
     }
 
-MM_ENTRY(mm_f32_avx2, path_a_4x2(m, 0))
-MM_ENTRY(mm_f16_avx2, path_a_4x2(m, 1))
-MM_ENTRY(mm_bf16_avx2, path_a_4x2(m, 2))
-MM_ENTRY(mm_q8_0_avx2, path_a_4x2(m, 3))
-MM_ENTRY(mm_q4_0_avx2, path_a_4x2(m, 4))
+MM_ENTRY(mm_f32_avx2, path_a_rows(m, 0))
+MM_ENTRY(mm_f16_avx2, path_a_rows(m, 1))
+MM_ENTRY(mm_bf16_avx2, path_a_rows(m, 2))
+MM_ENTRY(mm_q8_0_avx2, path_a_rows(m, 3))
+MM_ENTRY(mm_q4_0_avx2, path_a_rows(m, 4))
 MM_ENTRY(mm_q4_k_avx2, path_a_k(m, 0))
 MM_ENTRY(mm_q6_k_avx2, path_a_k(m, 1))
 
