@@ -78,7 +78,7 @@ TEST(row_sizes)
     CHECK_EQ_INT(mc_kernels_block_bytes(MC_DT_Q4_0), 18);
     CHECK(!mc_kernels_type_supported(MC_DT_Q4_1));
     CHECK(mc_kernels_type_supported(MC_DT_BF16));
-    CHECK_EQ_INT(mc_kernels_act_row_bytes(MC_DT_Q4_0, 64), 72);
+    CHECK_EQ_INT(mc_kernels_act_row_bytes(MC_DT_Q4_0, 64), 80);
     CHECK_EQ_INT(mc_kernels_act_row_bytes(MC_DT_Q6_K, 512), 584);
     CHECK_EQ_INT(mc_kernels_act_row_bytes(MC_DT_F16, 10), 40);
 }
@@ -481,6 +481,12 @@ TEST(quant_act_bit_exact)
     CHECK_NEAR(q8[0].d, 16.0 / 127.0, 1e-9);
     CHECK_EQ_INT(q8[0].qs[0], -127);
     CHECK_EQ_INT(q8[2].d, 0);
+    int sum = 0;
+    for (int l = 0; l < 32; l++)
+        sum += q8[1].qs[l];
+    CHECK_EQ_INT(q8[1].c, -128 * sum); /* Q8_0 weights are offset by 128 */
+    ref.quant_act[MC_DT_Q4_0](x, a, N);
+    CHECK_EQ_INT(q8[1].c, -8 * sum); /* Q4_0 nibbles by 8 */
 }
 
 /* One matmul case: rows x cols weights of type t, n_tok tokens, rows [r0, r1). */

@@ -6,6 +6,8 @@
 
 #include "simd_avx2.h"
 
+#include <stddef.h>
+
 #define MC_GEMM_KC 256 /* columns per panel: a multiple of every block size */
 
 /* Activation slice [k0, k0+kn) of one token (prepared for weight type wt) -> f32. */
@@ -18,12 +20,13 @@ static inline void gemm_act_slice(mc_dtype wt, const char *xrow, int64_t k0, int
     int q8k = wt == MC_DT_Q4_K || wt == MC_DT_Q6_K;
     int be = q8k ? MC_QK_K : MC_QK;
     size_t bsz = q8k ? sizeof(mc_act_q8k) : sizeof(mc_act_q8);
+    size_t qoff = q8k ? offsetof(mc_act_q8k, qs) : offsetof(mc_act_q8, qs);
     const char *b0 = xrow + (size_t)(k0 / be) * bsz;
     for (int i = 0; i < kn / be; i++) {
         const char *blk = b0 + (size_t)i * bsz;
         float d;
         memcpy(&d, blk, 4);
-        const int8_t *qs = (const int8_t *)(blk + 4);
+        const int8_t *qs = (const int8_t *)(blk + qoff);
         __m256 vd = _mm256_set1_ps(d);
         for (int k = 0; k < be; k += 8) {
             __m128i q = _mm_loadl_epi64((const __m128i *)(qs + k));

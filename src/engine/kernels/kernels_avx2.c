@@ -165,12 +165,19 @@ MC_AI float act_quant_vecs(const float *x, int nv, int8_t *q)
     return d;
 }
 
-static void act_q8_avx2(const float *x, void *dst, int64_t n)
+MC_AI void act_q8_off_avx2(const float *x, void *dst, int64_t n, int32_t off)
 {
     mc_act_q8 *o = dst;
-    for (int64_t i = 0; i < n / MC_QK; i++)
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < n / MC_QK; i++) {
         o[i].d = act_quant_vecs(x + i * MC_QK, 4, o[i].qs);
+        __m256i q = _mm256_loadu_si256((const __m256i *)o[i].qs);
+        o[i].c = -off * hsum256_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q), ones16));
+    }
 }
+
+static void act_q8_0_avx2(const float *x, void *dst, int64_t n) { act_q8_off_avx2(x, dst, n, 128); }
+static void act_q4_0_avx2(const float *x, void *dst, int64_t n) { act_q8_off_avx2(x, dst, n, 8); }
 
 static void act_q8k_avx2(const float *x, void *dst, int64_t n)
 {
@@ -430,6 +437,8 @@ static uint64_t read_sum_avx2(const void *p, size_t bytes)
     const __m256i *v = p;
     __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
     for (size_t i = 0; i < bytes / 32; i += 4) {
+        _mm_prefetch((const char *)(v + i) + 2048, _MM_HINT_T0); /* as the matmul streams do */
+        _mm_prefetch((const char *)(v + i) + 2048 + 64, _MM_HINT_T0);
         s0 = _mm256_add_epi64(s0, _mm256_load_si256(v + i));
         s1 = _mm256_add_epi64(s1, _mm256_load_si256(v + i + 1));
         s2 = _mm256_add_epi64(s2, _mm256_load_si256(v + i + 2));
@@ -488,7 +497,8 @@ void mc_kernels_fill_avx2(mc_kernel_table *t)
     t->dequant[MC_DT_Q6_K] = deq_q6_k_avx2;
     t->quant[MC_DT_F16] = q_f16_avx2;
     t->quant[MC_DT_BF16] = q_bf16_avx2;
-    t->quant_act[MC_DT_Q8_0] = t->quant_act[MC_DT_Q4_0] = act_q8_avx2;
+    t->quant_act[MC_DT_Q8_0] = act_q8_0_avx2;
+    t->quant_act[MC_DT_Q4_0] = act_q4_0_avx2;
     t->quant_act[MC_DT_Q4_K] = t->quant_act[MC_DT_Q6_K] = act_q8k_avx2;
     t->rmsnorm = rmsnorm_avx2;
     t->rope = rope_avx2;

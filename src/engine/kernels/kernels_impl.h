@@ -50,6 +50,9 @@ _Static_assert(sizeof(mc_blk_q6_k) == 210, "q6_K block is 210 bytes");
 /* ---- activation blocks (internal, produced by quant_act) ---- */
 typedef struct mc_act_q8 { /* for Q8_0 / Q4_0 weights: x = d * qs, qs in [-127, 127] */
     float d;
+    /* -off * sum(qs), off = 128 (Q8_0) or 8 (Q4_0): the correction a kernel adds when it
+     * multiplies qs with the weights stored unsigned (w + off), as VNNI's u8 x s8 wants */
+    int32_t c;
     int8_t qs[MC_QK];
 } mc_act_q8;
 
@@ -59,7 +62,7 @@ typedef struct mc_act_q8k { /* for Q4_K / Q6_K weights */
     int16_t bsums[MC_QK_K / 16]; /* bsums[j] = sum of qs[16j .. 16j+15] */
 } mc_act_q8k;
 
-_Static_assert(sizeof(mc_act_q8) == 36, "act q8 block is 36 bytes");
+_Static_assert(sizeof(mc_act_q8) == 40, "act q8 block is 40 bytes");
 _Static_assert(sizeof(mc_act_q8k) == 292, "act q8k block is 292 bytes");
 
 /* ---- dispatch table ---- */
@@ -210,7 +213,7 @@ static inline size_t mc_act_bytes(mc_dtype wt, int64_t n)
 static inline void mc_act_row_to_f32(mc_dtype wt, const void *xrow, float *dst, int64_t n)
 {
     if (wt == MC_DT_Q8_0 || wt == MC_DT_Q4_0) {
-        const mc_act_q8 *b = xrow;
+        const mc_act_q8 *b = xrow; /* d, c, qs */
         for (int64_t i = 0; i < n; i++)
             dst[i] = b[i / MC_QK].d * (float)b[i / MC_QK].qs[i % MC_QK];
     } else if (wt == MC_DT_Q4_K || wt == MC_DT_Q6_K) {

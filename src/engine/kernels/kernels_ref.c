@@ -123,12 +123,20 @@ static float act_block_ref(const float *x, int n, int8_t *q)
     return d;
 }
 
-static void act_q8_ref(const float *x, void *dst, int64_t n)
+static void act_q8_off_ref(const float *x, void *dst, int64_t n, int32_t off)
 {
     mc_act_q8 *o = dst;
-    for (int64_t i = 0; i < n / MC_QK; i++)
+    for (int64_t i = 0; i < n / MC_QK; i++) {
         o[i].d = act_block_ref(x + i * MC_QK, MC_QK, o[i].qs);
+        int32_t s = 0;
+        for (int j = 0; j < MC_QK; j++)
+            s += o[i].qs[j];
+        o[i].c = -off * s;
+    }
 }
+
+static void act_q8_0_ref(const float *x, void *dst, int64_t n) { act_q8_off_ref(x, dst, n, 128); }
+static void act_q4_0_ref(const float *x, void *dst, int64_t n) { act_q8_off_ref(x, dst, n, 8); }
 
 static void act_q8k_ref(const float *x, void *dst, int64_t n)
 {
@@ -413,7 +421,8 @@ void mc_kernels_fill_ref(mc_kernel_table *t)
     t->quant[MC_DT_Q4_K] = mc_quant_q4_k_ref;
     t->quant[MC_DT_Q6_K] = mc_quant_q6_k_ref;
     t->quant_act[MC_DT_F32] = t->quant_act[MC_DT_F16] = t->quant_act[MC_DT_BF16] = q_f32_ref;
-    t->quant_act[MC_DT_Q8_0] = t->quant_act[MC_DT_Q4_0] = act_q8_ref;
+    t->quant_act[MC_DT_Q8_0] = act_q8_0_ref;
+    t->quant_act[MC_DT_Q4_0] = act_q4_0_ref;
     t->quant_act[MC_DT_Q4_K] = t->quant_act[MC_DT_Q6_K] = act_q8k_ref;
     t->matmul[MC_DT_F32] = mm_f32_ref;
     t->matmul[MC_DT_F16] = mm_f16_ref;

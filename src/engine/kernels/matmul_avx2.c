@@ -31,37 +31,61 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 MC_AI void prefetch_w(const void *p) { _mm_prefetch((const char *)p + MC_PF_DIST, _MM_HINT_T0); }
 
-/* Q8_0 / Q4_0 block b of a row -> 32 signed bytes and the f32 scale */
-MC_AI __m256i q8_block(const char *wrow, int64_t b, const int q4, float *dw)
+/* Q4_0 nibbles -> 32 unsigned bytes in element order: the 16 bytes go to both halves, the upper
+ * half is shifted by 4 (one load, two ALU ops). */
+MC_AI __m256i q4_0_nibbles(const uint8_t *qs)
 {
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    v = _mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 0, 4, 4));
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+}
+
+/* one block b for NT tokens into accumulator set `par` */
+MC_AI void q8_step(const char *wrow, const char *x, size_t xs, int64_t b, const int q4, const int NT,
+                   __m256 acc[][2], const int par)
+{
+    const __m256i ones16 = _mm256_set1_epi16(1);
+    __m256i wq;
+    __m256 dw;
     if (q4) {
         const mc_blk_q4_0 *wb = (const mc_blk_q4_0 *)wrow + b;
         prefetch_w(wb);
-        *dw = f16s(wb->d);
-        return unpack_q4_0(wb->qs);
+        dw = _mm256_cvtph_ps(_mm_set1_epi16((short)wb->d));
+        wq = q4_0_nibbles(wb->qs);
+    } else {
+        const mc_blk_q8_0 *wb = (const mc_blk_q8_0 *)wrow + b;
+        prefetch_w(wb);
+        dw = _mm256_cvtph_ps(_mm_set1_epi16((short)wb->d));
+        wq = _mm256_loadu_si256((const __m256i *)wb->qs);
     }
-    const mc_blk_q8_0 *wb = (const mc_blk_q8_0 *)wrow + b;
-    prefetch_w(wb);
-    *dw = f16s(wb->d);
-    return _mm256_loadu_si256((const __m256i *)wb->qs);
+    UNROLL(4) for (int t = 0; t < NT; t++) {
+        const mc_act_q8 *xb = (const mc_act_q8 *)(x + t * xs) + b;
+        __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs), is;
+        if (q4)
+            is = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(wq, xq), ones16),
+                                  _mm256_zextsi128_si256(_mm_cvtsi32_si128(xb->c)));
+        else
+            is = dot_i8x32(wq, xq);
+        __m256 s = _mm256_mul_ps(dw, _mm256_broadcast_ss(&xb->d));
+        acc[t][par] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), s, acc[t][par]);
+    }
 }
 
 /* Q8_0 / Q4_0 weights with Q8 activations: one row x NT tokens; two accumulators per token
- * (even and odd blocks) so the FMA latency never limits a single token. */
+ * (even and odd blocks) so the FMA latency never limits a single token.
+ * Q8_0: sign trick (|w| x sign(x, w)) for maddubs. Q4_0: the nibbles q = w + 8 are unsigned, so
+ * maddubs(q, x) needs no sign trick and the activation's c = -8 sum(x) restores sum (q - 8) x. */
 MC_AI void tile_q8(const char *wrow, const char *x, size_t xs, int64_t nb, float *y, int64_t ys,
                    const int q4, const int NT)
 {
     __m256 acc[4][2];
     UNROLL(4) for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        float dw;
-        __m256i wq = q8_block(wrow, b, q4, &dw);
-        UNROLL(4) for (int t = 0; t < NT; t++) {
-            const mc_act_q8 *xb = (const mc_act_q8 *)(x + t * xs) + b;
-            __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);
-            __m256 f = _mm256_cvtepi32_ps(dot_i8x32(wq, xq));
-            acc[t][b & 1] = _mm256_fmadd_ps(f, _mm256_set1_ps(dw * xb->d), acc[t][b & 1]);
-        }
+        /* a runtime index into acc[][] would put it in memory: the parity is a constant after
+         * the two-way unroll below */
+        q8_step(wrow, x, xs, b, q4, NT, acc, 0);
+        if (++b < nb)
+            q8_step(wrow, x, xs, b, q4, NT, acc, 1);
     }
     UNROLL(4) for (int t = 0; t < NT; t++) y[t * ys] = hsum256(_mm256_add_ps(acc[t][0], acc[t][1]));
 }
@@ -85,25 +109,38 @@ MC_AI float load_w1(const char *w, int64_t c, const int kind)
     return mc_bf2f(((const uint16_t *)w)[c]);
 }
 
-/* one row x NT tokens, 16 columns per step in two accumulators per token */
+/* one row x NT tokens, 8*U columns per step in U accumulators per token (U = 4 for up to two
+ * tokens, else 2): enough independent FMA chains to hide the FMA latency at any NT. */
 MC_AI void tile_fp(const char *w, const char *x, size_t xs, int64_t n, float *y, int64_t ys,
                    const int kind, const int NT)
 {
+    enum { UMAX = 4 };
+    const int U = NT <= 2 ? 4 : 2;
     const int64_t esz = kind == 0 ? 4 : 2;
-    __m256 acc[4][2];
-    UNROLL(4) for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    __m256 acc[4][UMAX];
+    UNROLL(4) for (int t = 0; t < NT; t++) UNROLL(4) for (int u = 0; u < U; u++)
+        acc[t][u] = _mm256_setzero_ps();
     int64_t c = 0;
-    for (; c + 16 <= n; c += 16) {
+    for (; c + 8 * U <= n; c += 8 * U) {
         _mm_prefetch(w + c * esz + MC_PF_DIST, _MM_HINT_T0);
-        __m256 w0 = load_w8(w, c, kind), w1 = load_w8(w, c + 8, kind);
-        UNROLL(4) for (int t = 0; t < NT; t++) {
-            const float *xt = (const float *)(x + t * xs) + c;
-            acc[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc[t][0]);
-            acc[t][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc[t][1]);
+        if (U == 4)
+            _mm_prefetch(w + c * esz + 64 + MC_PF_DIST, _MM_HINT_T0);
+        UNROLL(4) for (int u = 0; u < U; u++) {
+            __m256 wv = load_w8(w, c + 8 * u, kind);
+            UNROLL(4) for (int t = 0; t < NT; t++)
+                acc[t][u] = _mm256_fmadd_ps(wv, _mm256_loadu_ps((const float *)(x + t * xs) + c + 8 * u),
+                                            acc[t][u]);
         }
     }
+    for (; c + 8 <= n; c += 8) {
+        __m256 wv = load_w8(w, c, kind);
+        UNROLL(4) for (int t = 0; t < NT; t++)
+            acc[t][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps((const float *)(x + t * xs) + c), acc[t][0]);
+    }
     UNROLL(4) for (int t = 0; t < NT; t++) {
-        float s = hsum256(_mm256_add_ps(acc[t][0], acc[t][1]));
+        __m256 a = acc[t][0];
+        UNROLL(4) for (int u = 1; u < U; u++) a = _mm256_add_ps(a, acc[t][u]);
+        float s = hsum256(a);
         for (int64_t k = c; k < n; k++)
             s += load_w1(w, k, kind) * ((const float *)(x + t * xs))[k];
         y[t * ys] = s;
