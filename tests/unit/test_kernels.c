@@ -615,6 +615,25 @@ TEST(matmul_vs_ref_tokens)
     CHECK_EQ_INT(failures, 0);
 }
 
+/* Token counts around every path-A/path-B switch (8, 32, 48, 64, 96, 128) and beyond, so
+ * the GEMM path of every type and ISA is exercised with full and partial token groups. */
+TEST(matmul_vs_ref_gemm_path)
+{
+    mc_rng r;
+    mc_rng_seed(&r, 23);
+    int failures = 0;
+    const int64_t toks[] = {7, 8, 31, 32, 47, 48, 63, 64, 95, 96, 127, 128, 141};
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        mc_dtype t = all_types[ti];
+        int64_t cols = mc_kernels_block_elems(t) == 256 ? 512 : 288;
+        for (int k = 0; k < 13; k++) {
+            mm_case c = {t, 45, cols, toks[k], 2, 43};
+            mm_check_case(&c, &r, &failures);
+        }
+    }
+    CHECK_EQ_INT(failures, 0);
+}
+
 /* Shapes: long rows (several panels), odd float widths, single rows, wide row ranges. */
 TEST(matmul_vs_ref_shapes)
 {
@@ -971,6 +990,7 @@ int main(void)
     RUN(quant_act_bit_exact);
     RUN(matmul_vs_ref_tokens);
     RUN(matmul_vs_ref_shapes);
+    RUN(matmul_vs_ref_gemm_path);
     RUN(matmul_public_edges);
     RUN(f32_helpers_vs_ref);
     RUN(rope_known);

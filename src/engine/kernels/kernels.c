@@ -24,18 +24,32 @@ _Noreturn void mc_kernels_bug(const char *file, int line, const char *what)
 
 /* ---- ISA detection ---- */
 
+#if defined(__x86_64__) || defined(__i386__)
+#define MC_KERNELS_X86 1
+#else
+#define MC_KERNELS_X86 0 /* only the ref kernels are built (src/CMakeLists.txt) */
+#endif
+
 static int have_avx2(void)
 {
+#if MC_KERNELS_X86
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
            __builtin_cpu_supports("f16c");
+#else
+    return 0;
+#endif
 }
 
 static int have_avx512(void)
 {
+#if MC_KERNELS_X86
     return have_avx2() && __builtin_cpu_supports("avx512f") &&
            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+#else
+    return 0;
+#endif
 }
 
 int mc_kernels_isa_available(const char *isa)
@@ -75,10 +89,12 @@ mc_err mc_kernels_table_for(const char *isa, mc_kernel_table *out, mc_diag *d)
                        "kernels: this CPU cannot run the '%s' kernels (best here: %s)", isa,
                        mc_kernels_isa_best());
     mc_kernels_fill_ref(out);
+#if MC_KERNELS_X86
     if (level >= 1)
         mc_kernels_fill_avx2(out);
     if (level >= 2)
         mc_kernels_fill_avx512(out);
+#endif
     return MC_OK;
 }
 

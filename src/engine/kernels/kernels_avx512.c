@@ -19,7 +19,11 @@ static uint64_t read_sum_avx512(const void *p, size_t bytes)
         s3 = _mm512_add_epi64(s3, _mm512_load_si512(v + i + 3));
     }
     s0 = _mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3));
-    return (uint64_t)_mm512_reduce_add_epi64(s0);
+    uint64_t o[8], sum = 0; /* not _mm512_reduce_add_epi64: signed (UB on wrap) in GCC's header */
+    _mm512_storeu_si512(o, s0);
+    for (int i = 0; i < 8; i++)
+        sum += o[i];
+    return sum;
 }
 
 #define FMA12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)

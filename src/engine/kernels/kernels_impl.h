@@ -117,10 +117,11 @@ void mc_quant_q4_0_ref(const float *x, void *dst, int64_t n);
 void mc_quant_q4_k_ref(const float *x, void *dst, int64_t n);
 void mc_quant_q6_k_ref(const float *x, void *dst, int64_t n);
 
-/* Matmul tiling shared knowledge: path A (per-row dot products with quantised activations)
- * for n_tok below this, path B (dequantised panels + f32 register-tiled GEMM) from it on.
- * Both compute the same sum; they differ only in float rounding (docs/KERNELS.md). */
-#define MC_GEMM_MIN_TOK 6
+/* Matmul: path A (per-row dot products on the quantised blocks) for few tokens, path B
+ * (dequantised f32 panels + register-tiled GEMM) from a per-ISA, per-type token count on
+ * (gemm_min_tok in matmul_<isa>.c, measured: docs/KERNELS.md). Both compute the same sum and
+ * differ only in float rounding. MC_GEMM_MIN_TOK, if defined at build time, overrides every
+ * entry (experiments: -DMC_GEMM_MIN_TOK=1 forces path B, a large value path A). */
 
 /* ---- scalar conversions ---- */
 static inline float mc_h2f(uint16_t h)

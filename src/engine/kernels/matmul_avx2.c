@@ -373,10 +373,29 @@ void mc_avx2_matmul_small(const mc_matmul *m)
     }
 }
 
+/* Token count from which path B beats path A, per weight type (CPU-time measurements on a
+ * Sapphire Rapids core, docs/KERNELS.md): the int8 dot products of path A stay ahead of
+ * dequantise + f32 GEMM for a long time, the float types (no cheap int8 path) cross early. */
+static int64_t gemm_min_tok(mc_dtype t)
+{
+#ifdef MC_GEMM_MIN_TOK
+    (void)t;
+    return MC_GEMM_MIN_TOK;
+#else
+    switch (t) {
+    case MC_DT_Q8_0:
+    case MC_DT_Q4_0: return 48;
+    case MC_DT_Q4_K:
+    case MC_DT_Q6_K: return 128;
+    default: return 8;
+    }
+#endif
+}
+
 #define MM_ENTRY(name, small)                                                                      \
     static void name(const mc_matmul *m)                                                           \
     {                                                                                              \
-        if (m->n_tok >= MC_GEMM_MIN_TOK)                                                           \
+        if (m->n_tok >= gemm_min_tok(m->wtype))                                                    \
             gemm_avx2(m);                                                                          \
         else                                                                                       \
             small;                                                                                 \

@@ -275,10 +275,28 @@ static void gemm_avx512(const mc_matmul *m)
     }
 }
 
+/* Token count from which path B beats path A, per weight type (see matmul_avx2.c; the zmm
+ * GEMM is twice as wide, so it crosses earlier than the AVX2 one). */
+static int64_t gemm_min_tok(mc_dtype t)
+{
+#ifdef MC_GEMM_MIN_TOK
+    (void)t;
+    return MC_GEMM_MIN_TOK;
+#else
+    switch (t) {
+    case MC_DT_Q8_0:
+    case MC_DT_Q4_0: return 32;
+    case MC_DT_Q4_K: return 64;
+    case MC_DT_Q6_K: return 96;
+    default: return 8;
+    }
+#endif
+}
+
 #define MM_ENTRY(name, small)                                                                      \
     static void name(const mc_matmul *m)                                                           \
     {                                                                                              \
-        if (m->n_tok >= MC_GEMM_MIN_TOK)                                                           \
+        if (m->n_tok >= gemm_min_tok(m->wtype))                                                    \
             gemm_avx512(m);                                                                        \
         else                                                                                       \
             small;                                                                                 \
