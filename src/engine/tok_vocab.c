@@ -304,7 +304,7 @@ static mc_err build_specials(mc_tok *t, mc_diag *d)
 static const char *const eog_texts[] = {
     "<|eot_id|>",    "<|im_end|>", "<|end|>",         "<end_of_turn>",
     "<|endoftext|>", "<|eom_id|>", "<|end_of_text|>", "<EOT>",
-    "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", /* DeepSeek */
+    "<｜end▁of▁sentence｜>", /* DeepSeek (UTF-8: fullwidth bars, U+2581) */
 };
 
 static void build_eog(mc_tok *t)
