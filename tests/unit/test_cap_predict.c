@@ -1,4 +1,4 @@
-/* test_predict.c: the analytic CAP model (predict.*, src/cap/predict.c) against hand-computed
+/* test_cap_predict.c: the analytic CAP model (predict.*, src/cap/predict.c) against hand-computed
  * values for a tiny synthetic model and device (docs/METRICS.md section 11 quotes the same
  * numbers), plus properties: TPOT non-decreasing in the batch, distinct experts saturating at N,
  * memory-fit and offload boundaries, the SLO search against brute force, agreement with
