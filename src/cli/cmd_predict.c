@@ -484,10 +484,10 @@ static void print_text(const predict_run *r)
     print_table_head(r->a.tpot_slo_s > 0);
     for (int i = 0; i < r->n_rows; i++)
         print_row(&r->rows[i], r->a.tpot_slo_s);
-    printf("\nbytes: of the mean decode step. bound: mem / comp = the roofline term that wins; "
-           "host = weights + KV\nexceed device memory and the non-resident share crosses the "
-           "host link. output tok/s = B x O /\n(TTFT + (O - 1) TPOT); $/1M and J per output "
-           "token at that rate. Definitions: %s.\n", PREDICT_DEFS);
+    printf("\nbytes: of the mean decode step. bound: the roofline term that wins (mem, comp), "
+           "or host when\nweights + KV exceed device memory and the non-resident share crosses "
+           "the host link.\noutput tok/s = B x O / (TTFT + (O - 1) x TPOT); $/1M and J per output "
+           "token at that rate.\nDefinitions: %s.\n", PREDICT_DEFS);
 }
 
 /* ---- JSON output ---- */
