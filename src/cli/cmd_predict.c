@@ -417,7 +417,7 @@ static void print_header(const predict_run *r)
         printf(" (memory %s, compute %s at batch %lld)", calib_name(r->eff.mem_from),
                calib_name(r->eff.compute_from), (long long)r->a.batch);
     printf("; experts: uniform routing expectation\n");
-    if (isfinite(p->usd_per_mtok) || r->a.cloud_usd_per_h > 0)
+    if (r->o.cost.device_price_usd > 0 || r->o.cost.cloud_usd_per_device_hour > 0)
         printf("cost       $%.4g/h (%s)\n", p->hour.usd_per_h,
                r->a.cloud_usd_per_h > 0 ? "cloud price per device-hour x devices"
                                         : "purchase over 3 years + energy at PUE 1.5, "

@@ -60,7 +60,7 @@ static mc_err device_rows(const predict_args *a, const mc_model *m, dev_row **ro
     }
     for (int i = 0; i < nl && !e; i++) {
         int counts[2] = {1, 0};
-        for (int c = 2; c <= FIT_MAX_DEVICES && list[i].mem_bytes * 1 < m->total_bytes; c++)
+        for (int c = 2; c <= FIT_MAX_DEVICES && list[i].mem_bytes < m->total_bytes; c++)
             if (c * list[i].mem_bytes >= m->total_bytes) {
                 counts[1] = c;
                 break;
