@@ -53,24 +53,28 @@ static mc_err check_route(const mc_model *m, const mc_predict_opts *o, mc_diag *
     if (!o->route_freq)
         return MC_OK;
     if (o->route_rows != 1 && o->route_rows != (size_t)m->n_moe_layers)
-        return mc_fail(d, MC_ERR_ARG, "predict: %zu rows of routing frequencies; give 1 or one "
-                       "per MoE layer (%lld)", o->route_rows, (long long)m->n_moe_layers);
+        return mc_fail(d, MC_ERR_ARG,
+                       "predict: %zu rows of routing frequencies; give 1 or one "
+                       "per MoE layer (%lld)",
+                       o->route_rows, (long long)m->n_moe_layers);
     for (int64_t l = 0, k = 0; l < m->n_layers; l++) {
         const mc_layer *L = &m->layers[l];
         if (L->ffn != MC_FFN_MOE)
             continue;
         if ((int64_t)o->route_cols != L->n_experts)
-            return mc_fail(d, MC_ERR_ARG, "predict: routing frequencies have %zu experts; "
-                           "layer %lld has %lld", o->route_cols, (long long)l,
-                           (long long)L->n_experts);
+            return mc_fail(d, MC_ERR_ARG,
+                           "predict: routing frequencies have %zu experts; "
+                           "layer %lld has %lld",
+                           o->route_cols, (long long)l, (long long)L->n_experts);
         const double *row = o->route_freq + (o->route_rows == 1 ? 0 : k) * o->route_cols;
         double s = 0;
         for (size_t i = 0; i < o->route_cols; i++)
             s += row[i];
         if (!(fabs(s - (double)L->top_k) <= 1e-3 * (double)L->top_k))
-            return mc_fail(d, MC_ERR_ARG, "predict: routing frequencies of layer %lld sum to "
-                           "%g; they must sum to its top_k %lld", (long long)l, s,
-                           (long long)L->top_k);
+            return mc_fail(d, MC_ERR_ARG,
+                           "predict: routing frequencies of layer %lld sum to "
+                           "%g; they must sum to its top_k %lld",
+                           (long long)l, s, (long long)L->top_k);
         k++;
     }
     return MC_OK;
@@ -85,8 +89,10 @@ static mc_err check_opts(const mc_model *m, const mc_hw_deploy *dep, const mc_pr
         return e;
     if (!(o->eff_mem > 0) || !isfinite(o->eff_mem) || !(o->eff_compute > 0) ||
         !isfinite(o->eff_compute))
-        return mc_fail(d, MC_ERR_RANGE, "predict: efficiency factors must be finite and > 0 "
-                       "(memory %g, compute %g)", o->eff_mem, o->eff_compute);
+        return mc_fail(d, MC_ERR_RANGE,
+                       "predict: efficiency factors must be finite and > 0 "
+                       "(memory %g, compute %g)",
+                       o->eff_mem, o->eff_compute);
     if ((unsigned)o->act > MC_PREDICT_ACT_FULL)
         return mc_fail(d, MC_ERR_ARG, "predict: unknown activation mode %d", (int)o->act);
     if (!(dep->hw.mem_bytes > 0))
@@ -114,7 +120,8 @@ static mc_err layer_activation(const mc_model *m, const mc_predict_opts *o, doub
             if (e)
                 return e;
         } else {
-            epl[k] = mc_cap_expected_distinct_uniform(n, top, tokens); /* experts.expected_uniform */
+            epl[k] =
+                mc_cap_expected_distinct_uniform(n, top, tokens); /* experts.expected_uniform */
         }
         k++;
     }
@@ -146,7 +153,10 @@ static mc_err price(const mc_model *m, mc_pass_mode mode, int64_t batch, int64_t
     return e;
 }
 
-static double mid(double a, double b) { return (a + b) / 2; }
+static double mid(double a, double b)
+{
+    return (a + b) / 2;
+}
 
 /* The mean of two priced passes, field by field (bytes and FLOPs of a decode pass are linear in
  * seq_lens_sum, so this is the pass at the mean length). */
@@ -187,8 +197,8 @@ static mc_err price_decode(const mc_model *m, const mc_predict_opts *o, double *
     return e;
 }
 
-static mc_err price_prefill(const mc_model *m, const mc_predict_opts *o, double *epl,
-                            priced *out, mc_diag *d)
+static mc_err price_prefill(const mc_model *m, const mc_predict_opts *o, double *epl, priced *out,
+                            mc_diag *d)
 {
     int64_t n = o->batch * o->input_len;
     mc_err e = layer_activation(m, o, (double)n, epl, d);
@@ -263,12 +273,11 @@ static void time_pass(const mc_predict *pr, const priced *pc, mc_predict_pass *o
     out->bytes = pc->bytes;
     out->flops = pc->flops;
     out->mem_s = pc->bytes.total / (pr->peak.bw_Bps * pr->eff_mem);
-    out->compute_s =
-        pr->peak.flops > 0 ? pc->flops.total / (pr->peak.flops * pr->eff_compute) : 0;
+    out->compute_s = pr->peak.flops > 0 ? pc->flops.total / (pr->peak.flops * pr->eff_compute) : 0;
     out->offload_s = 0;
     if (pr->nonresident > 0) /* the step's non-resident share crosses the host link */
-        out->offload_s = pr->host_Bps > 0 ? pr->nonresident * pc->bytes.total / pr->host_Bps
-                                          : INFINITY;
+        out->offload_s =
+            pr->host_Bps > 0 ? pr->nonresident * pc->bytes.total / pr->host_Bps : INFINITY;
     out->bound = out->compute_s > out->mem_s ? MC_PREDICT_COMPUTE : MC_PREDICT_MEMORY;
     out->time_s = fmax(out->mem_s, out->compute_s) + out->offload_s;
     out->smbu = pc->bytes.total / out->time_s / pr->peak.bw_Bps; /* 0 when time is infinite */
@@ -289,8 +298,8 @@ static mc_err throughput_cost(const mc_predict_opts *o, const mc_hw_deploy *dep,
     if (e)
         return e;
     int priced_known = c.device_price_usd > 0 || c.cloud_usd_per_device_hour > 0;
-    p->usd_per_mtok = priced_known ? mc_cost_usd_per_mtok(p->hour.usd_per_h, p->out_tok_per_s)
-                                   : NAN;
+    p->usd_per_mtok =
+        priced_known ? mc_cost_usd_per_mtok(p->hour.usd_per_h, p->out_tok_per_s) : NAN;
     p->j_per_tok =
         c.device_power_w > 0 ? mc_cost_j_per_tok(p->hour.facility_power_w, p->out_tok_per_s) : NAN;
     return MC_OK;
@@ -414,8 +423,10 @@ static mc_err calib_one(const mc_predict *p, const mc_predict_pass *q, const cha
 {
     double avail = measured - q->offload_s;
     if (!(avail > 0) || !isfinite(avail))
-        return mc_fail(d, MC_ERR_RANGE, "calibrate: measured %s %g s is not above the predicted "
-                       "host-link time %g s", what, measured, q->offload_s);
+        return mc_fail(d, MC_ERR_RANGE,
+                       "calibrate: measured %s %g s is not above the predicted "
+                       "host-link time %g s",
+                       what, measured, q->offload_s);
     if (q->bound == MC_PREDICT_MEMORY) {
         *eff = q->mem_s * p->eff_mem / avail;
         return MC_OK;
@@ -424,8 +435,8 @@ static mc_err calib_one(const mc_predict *p, const mc_predict_pass *q, const cha
     return MC_OK;
 }
 
-mc_err mc_predict_calibrate(const mc_predict *p, double tpot_s, double ttft_s,
-                            mc_predict_eff *out, mc_diag *d)
+mc_err mc_predict_calibrate(const mc_predict *p, double tpot_s, double ttft_s, mc_predict_eff *out,
+                            mc_diag *d)
 {
     out->eff_mem = p->eff_mem;
     out->eff_compute = p->eff_compute;
@@ -445,8 +456,8 @@ mc_err mc_predict_calibrate(const mc_predict *p, double tpot_s, double ttft_s,
         /* TPOT has the say on memory, TTFT on compute */
         if (*from != MC_CALIB_NONE && !(mem ? i == 0 : i == 1))
             continue;
-        mc_err e = calib_one(p, m[i].q, m[i].name, m[i].t, mem ? &out->eff_mem : &out->eff_compute,
-                             d);
+        mc_err e =
+            calib_one(p, m[i].q, m[i].name, m[i].t, mem ? &out->eff_mem : &out->eff_compute, d);
         if (e)
             return e;
         *from = m[i].from;

@@ -4,8 +4,8 @@
  * under a TPOT SLO, and calibration of the efficiency factors from a measured TPOT / TTFT. The
  * --fit listings are in cmd_predict_fit.c. Parses options, wires the catalogues to src/cap and
  * prints; every figure is computed in src/cap and defined in docs/METRICS.md section 11. */
-#include "cli.h"
 #include "cmd_predict.h"
+#include "cli.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -13,7 +13,8 @@
 
 void usage_predict(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "usage: moecap predict --model M --hardware H[xN] [--precision P] [--kv-precision P]\n"
         "                      [--batch B | --sweep batch=1,2,4,...] [--input-len I]\n"
         "                      [--output-len O] [--eff-mem F] [--eff-compute F]\n"
@@ -53,8 +54,24 @@ void usage_predict(FILE *f)
 /* ---- option parsing ---- */
 
 enum {
-    O_MODEL = 256, O_HW, O_PREC, O_KV, O_BATCH, O_IN, O_OUT, O_EFFM, O_EFFC, O_SWEEP, O_SLO,
-    O_FIND, O_FIT, O_PRICE, O_CLOUD, O_MTPOT, O_MTTFT, O_JSON
+    O_MODEL = 256,
+    O_HW,
+    O_PREC,
+    O_KV,
+    O_BATCH,
+    O_IN,
+    O_OUT,
+    O_EFFM,
+    O_EFFC,
+    O_SWEEP,
+    O_SLO,
+    O_FIND,
+    O_FIT,
+    O_PRICE,
+    O_CLOUD,
+    O_MTPOT,
+    O_MTTFT,
+    O_JSON
 };
 
 static int bad_number(const char *opt, const char *v, const char *want)
@@ -147,18 +164,19 @@ static int check_combination(const predict_args *a)
     if (a->fit) {
         if (!!a->model == !!a->hardware)
             return mc_cli_usage_error(PREDICT_CMD, "--fit takes --model (which hardware?) or "
-                                      "--hardware (which models?), not both");
+                                                   "--hardware (which models?), not both");
         if (!(a->tpot_slo_s > 0))
             return mc_cli_usage_error(PREDICT_CMD, "--fit needs --tpot-slo S");
         if (a->n_sweep || a->has_batch || a->find_max || calib)
             return mc_cli_usage_error(PREDICT_CMD, "--fit does not take --batch, --sweep, "
-                                      "--find or --measured-*");
+                                                   "--find or --measured-*");
         if (a->model && (a->has_price || a->cloud_usd_per_h > 0))
-            return mc_cli_usage_error(PREDICT_CMD, "--fit --model lists every device at its "
+            return mc_cli_usage_error(PREDICT_CMD,
+                                      "--fit --model lists every device at its "
                                       "catalogue price; drop --price-usd/--cloud-usd-per-hour");
         if (a->hardware && a->has_prec)
             return mc_cli_usage_error(PREDICT_CMD, "--fit --hardware lists every precision; "
-                                      "drop --precision");
+                                                   "drop --precision");
         return 0;
     }
     if (!a->model || !a->hardware)
@@ -166,36 +184,36 @@ static int check_combination(const predict_args *a)
     if (a->n_sweep && a->has_batch && !calib)
         return mc_cli_usage_error(PREDICT_CMD, "give --batch or --sweep, not both");
     if (a->find_max && (a->n_sweep || a->has_batch || calib || !(a->tpot_slo_s > 0)))
-        return mc_cli_usage_error(PREDICT_CMD, "--find max-batch needs --tpot-slo and searches "
+        return mc_cli_usage_error(PREDICT_CMD,
+                                  "--find max-batch needs --tpot-slo and searches "
                                   "the batch itself (drop --batch, --sweep, --measured-*)");
     if (calib && a->has_eff)
         return mc_cli_usage_error(PREDICT_CMD, "--measured-* derive --eff-mem/--eff-compute; "
-                                  "give one or the other");
+                                               "give one or the other");
     return 0;
 }
 
 static int parse_args(int argc, char **argv, predict_args *a)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, O_MODEL},
-        {"hardware", required_argument, NULL, O_HW},
-        {"precision", required_argument, NULL, O_PREC},
-        {"kv-precision", required_argument, NULL, O_KV},
-        {"batch", required_argument, NULL, O_BATCH},
-        {"input-len", required_argument, NULL, O_IN},
-        {"output-len", required_argument, NULL, O_OUT},
-        {"eff-mem", required_argument, NULL, O_EFFM},
-        {"eff-compute", required_argument, NULL, O_EFFC},
-        {"sweep", required_argument, NULL, O_SWEEP},
-        {"tpot-slo", required_argument, NULL, O_SLO},
-        {"find", required_argument, NULL, O_FIND},
-        {"fit", no_argument, NULL, O_FIT},
-        {"price-usd", required_argument, NULL, O_PRICE},
-        {"cloud-usd-per-hour", required_argument, NULL, O_CLOUD},
-        {"measured-tpot", required_argument, NULL, O_MTPOT},
-        {"measured-ttft", required_argument, NULL, O_MTTFT},
-        {"json", no_argument, NULL, O_JSON},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"model", required_argument, NULL, O_MODEL},
+                                         {"hardware", required_argument, NULL, O_HW},
+                                         {"precision", required_argument, NULL, O_PREC},
+                                         {"kv-precision", required_argument, NULL, O_KV},
+                                         {"batch", required_argument, NULL, O_BATCH},
+                                         {"input-len", required_argument, NULL, O_IN},
+                                         {"output-len", required_argument, NULL, O_OUT},
+                                         {"eff-mem", required_argument, NULL, O_EFFM},
+                                         {"eff-compute", required_argument, NULL, O_EFFC},
+                                         {"sweep", required_argument, NULL, O_SWEEP},
+                                         {"tpot-slo", required_argument, NULL, O_SLO},
+                                         {"find", required_argument, NULL, O_FIND},
+                                         {"fit", no_argument, NULL, O_FIT},
+                                         {"price-usd", required_argument, NULL, O_PRICE},
+                                         {"cloud-usd-per-hour", required_argument, NULL, O_CLOUD},
+                                         {"measured-tpot", required_argument, NULL, O_MTPOT},
+                                         {"measured-ttft", required_argument, NULL, O_MTTFT},
+                                         {"json", no_argument, NULL, O_JSON},
+                                         {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     a->batch = 1;
     a->input_len = 1024;
@@ -300,8 +318,8 @@ void predict_storage_label(const mc_model *m, char *buf, size_t n)
     for (size_t i = 0; i < sizeof g / sizeof g[0] && used < n; i++) {
         if (!g[i].used || g[i].t == main)
             continue;
-        used += (size_t)snprintf(buf + used, n - used, "%s%s %s", extra++ ? ", " : " (",
-                                 g[i].name, mc_dtype_name(g[i].t));
+        used += (size_t)snprintf(buf + used, n - used, "%s%s %s", extra++ ? ", " : " (", g[i].name,
+                                 mc_dtype_name(g[i].t));
     }
     if (extra && used < n)
         snprintf(buf + used, n - used, ")");
@@ -331,10 +349,11 @@ static mc_err calibrate(predict_run *r, mc_diag *d)
         return e;
     /* faster than the roofline at full peak: the inputs do not describe the measured run */
     if (r->eff.eff_mem > 1 || r->eff.eff_compute > 1)
-        return mc_fail(d, MC_ERR_RANGE, "calibrate: the measured run is faster than the "
+        return mc_fail(d, MC_ERR_RANGE,
+                       "calibrate: the measured run is faster than the "
                        "roofline at peak (eff-mem %.3g, eff-compute %.3g > 1); check --batch, "
-                       "--hardware, --input-len and --output-len", r->eff.eff_mem,
-                       r->eff.eff_compute);
+                       "--hardware, --input-len and --output-len",
+                       r->eff.eff_mem, r->eff.eff_compute);
     r->o.eff_mem = r->eff.eff_mem;
     r->o.eff_compute = r->eff.eff_compute;
     r->calibrated = 1;
@@ -350,8 +369,8 @@ static mc_err compute_rows(predict_run *r, mc_diag *d)
         r->rows = mc_calloc(1, sizeof *r->rows);
         if (!r->rows)
             return mc_fail(d, MC_ERR_NOMEM, "out of memory");
-        mc_err e = mc_predict_max_batch(r->m, &r->dep, &r->o, r->a.tpot_slo_s, &r->max_batch,
-                                        r->rows, d);
+        mc_err e =
+            mc_predict_max_batch(r->m, &r->dep, &r->o, r->a.tpot_slo_s, &r->max_batch, r->rows, d);
         if (!e && r->max_batch == 0) /* show why: the prediction at batch 1 */
             e = mc_predict_run(r->m, &r->dep, &r->o, r->rows, d);
         r->n_rows = 1;
@@ -387,8 +406,9 @@ static mc_err compute(predict_run *r, mc_diag *d)
 
 static const char *calib_name(mc_calib_from f)
 {
-    return f == MC_CALIB_TPOT ? "from the measured TPOT"
-           : f == MC_CALIB_TTFT ? "from the measured TTFT" : "not calibrated";
+    return f == MC_CALIB_TPOT   ? "from the measured TPOT"
+           : f == MC_CALIB_TTFT ? "from the measured TTFT"
+                                : "not calibrated";
 }
 
 static void print_header(const predict_run *r)
@@ -399,8 +419,9 @@ static void print_header(const predict_run *r)
     char st[160];
     predict_storage_label(m, st, sizeof st);
     printf("model      %s: %.2f B params (%.2f B active), weights %s, %.2f GB; KV %s, %.1f kB "
-           "per token\n", m->name, (double)m->total_params / 1e9, (double)m->active_params / 1e9,
-           st, m->total_bytes / 1e9, mc_dtype_name(m->st.kv), m->kv_bytes_per_token / 1e3);
+           "per token\n",
+           m->name, (double)m->total_params / 1e9, (double)m->active_params / 1e9, st,
+           m->total_bytes / 1e9, mc_dtype_name(m->st.kv), m->kv_bytes_per_token / 1e3);
     printf("hardware   %d x %s: %.0f GB, %.2f TB/s, ", r->dep.count, h->name,
            r->dep.count * h->mem_bytes / 1e9, p->peak.bw_Bps / 1e12);
     if (p->peak.flops > 0)
@@ -410,8 +431,8 @@ static void print_header(const predict_run *r)
         printf("no FLOP/s figure (memory-only roofline)");
     printf(", host link %.0f GB/s\n", r->dep.count * h->host_link_Bps / 1e9);
     printf("workload   %lld prompt + %lld output tokens per sequence; decode step at the mean "
-           "context I + O/2 = %.1f\n", (long long)r->o.input_len, (long long)r->o.output_len,
-           p->decode_ctx_tok);
+           "context I + O/2 = %.1f\n",
+           (long long)r->o.input_len, (long long)r->o.output_len, p->decode_ctx_tok);
     printf("roofline   eff-mem %.4g, eff-compute %.4g", r->o.eff_mem, r->o.eff_compute);
     if (r->calibrated)
         printf(" (memory %s, compute %s at batch %lld)", calib_name(r->eff.mem_from),
@@ -433,8 +454,8 @@ static void print_table_head(int slo)
     printf("%7s %4s %8s %8s %8s %9s %5s %10s %9s %9s %6s %6s %9s %7s%s\n", "batch", "fits",
            "offload", "experts", "bytes", "TPOT", "bound", "TTFT", "decode", "output", "S-MBU",
            "S-MFU", "$/1M", "J/tok", slo ? "  SLO" : "");
-    printf("%7s %4s %8s %8s %8s %9s %5s %10s %9s %9s %6s %6s %9s %7s%s\n", "", "", "GB",
-           "/layer", "GB/step", "ms", "", "ms", "tok/s", "tok/s", "%", "%", "out tok", "out",
+    printf("%7s %4s %8s %8s %8s %9s %5s %10s %9s %9s %6s %6s %9s %7s%s\n", "", "", "GB", "/layer",
+           "GB/step", "ms", "", "ms", "tok/s", "tok/s", "%", "%", "out tok", "out",
            slo ? "  TPOT" : "");
 }
 
@@ -452,8 +473,9 @@ static void print_row(const mc_predict *p, double slo)
     predict_cell(c[8], 24, 100 * p->decode.smfu, 2);
     predict_cell(c[9], 24, p->usd_per_mtok, 3);
     predict_cell(c[10], 24, p->j_per_tok, 3);
-    const char *bound = p->decode.offload_s > 0 ? "host"
-                        : p->decode.bound == MC_PREDICT_COMPUTE ? "comp" : "mem";
+    const char *bound = p->decode.offload_s > 0                 ? "host"
+                        : p->decode.bound == MC_PREDICT_COMPUTE ? "comp"
+                                                                : "mem";
     printf("%7lld %4s %8s %8s %8s %9s %5s %10s %9s %9s %6s %6s %9s %7s", (long long)p->batch,
            p->fits ? "yes" : "no", c[0], c[1], c[2], c[3], bound, c[4], c[5], c[6], c[7], c[8],
            c[9], c[10]);
@@ -487,7 +509,8 @@ static void print_text(const predict_run *r)
     printf("\nbytes: of the mean decode step. bound: the roofline term that wins (mem, comp), "
            "or host when\nweights + KV exceed device memory and the non-resident share crosses "
            "the host link.\noutput tok/s = B x O / (TTFT + (O - 1) x TPOT); $/1M and J per output "
-           "token at that rate.\nDefinitions: %s.\n", PREDICT_DEFS);
+           "token at that rate.\nDefinitions: %s.\n",
+           PREDICT_DEFS);
 }
 
 /* ---- JSON output ---- */
@@ -589,9 +612,11 @@ static int print_json(const predict_run *r)
     cJSON *as = cJSON_AddObjectToObject(root, "assumptions");
     cJSON_AddNumberToObject(as, "eff_mem", r->o.eff_mem);
     cJSON_AddNumberToObject(as, "eff_compute", r->o.eff_compute);
-    cJSON_AddStringToObject(as, "experts", "uniform routing expectation (experts.expected_uniform)");
+    cJSON_AddStringToObject(as, "experts",
+                            "uniform routing expectation (experts.expected_uniform)");
     cJSON_AddStringToObject(as, "decode_context", "I + O/2 (mean over the O - 1 decode steps)");
-    cJSON_AddStringToObject(as, "offload", "the non-resident share of the bytes a pass touches "
+    cJSON_AddStringToObject(as, "offload",
+                            "the non-resident share of the bytes a pass touches "
                             "crosses devices x host link, after the roofline time");
     if (r->calibrated) {
         cJSON *c = cJSON_AddObjectToObject(root, "calibration");

@@ -25,7 +25,7 @@ typedef struct predict_args {
     int find_max, fit, json;
     int has_price;
     double price_usd;
-    double cloud_usd_per_h;               /* per device-hour; 0 = none */
+    double cloud_usd_per_h;                  /* per device-hour; 0 = none */
     double measured_tpot_s, measured_ttft_s; /* 0 = not given */
 } predict_args;
 

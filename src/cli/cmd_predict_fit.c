@@ -17,11 +17,11 @@
 
 typedef struct dev_row {
     mc_hw_deploy dep;
-    int holds;          /* devices x memory >= weight bytes */
-    mc_predict b1;      /* batch 1, expected (= minimal) activation */
-    mc_predict full;    /* batch 1, every expert */
-    int64_t max_b;      /* predict.max_batch (0 = none) */
-    mc_predict at;      /* at max_b */
+    int holds;       /* devices x memory >= weight bytes */
+    mc_predict b1;   /* batch 1, expected (= minimal) activation */
+    mc_predict full; /* batch 1, every expert */
+    int64_t max_b;   /* predict.max_batch (0 = none) */
+    mc_predict at;   /* at max_b */
 } dev_row;
 
 static mc_err eval_device(const predict_args *a, const mc_model *m, dev_row *r, mc_diag *d)
@@ -75,7 +75,10 @@ static mc_err device_rows(const predict_args *a, const mc_model *m, dev_row **ro
     return e;
 }
 
-static const char *yes_no(int v) { return v ? "yes" : "no"; }
+static const char *yes_no(int v)
+{
+    return v ? "yes" : "no";
+}
 
 static void print_devices_head(const predict_args *a, const mc_model *m, const mc_predict_bw *bw)
 {
@@ -87,9 +90,11 @@ static void print_devices_head(const predict_args *a, const mc_model *m, const m
            1e3 * a->tpot_slo_s, (long long)a->input_len, (long long)a->output_len,
            (double)a->input_len + (double)a->output_len / 2);
     printf("required   minimal activation (batch 1: top-k + shared per MoE layer): %9.3f GB per "
-           "step -> %9.1f GB/s\n", bw->min_bytes / 1e9, bw->min_Bps / 1e9);
+           "step -> %9.1f GB/s\n",
+           bw->min_bytes / 1e9, bw->min_Bps / 1e9);
     printf("bandwidth  full activation (every routed expert):                      %9.3f GB per "
-           "step -> %9.1f GB/s\n", bw->full_bytes / 1e9, bw->full_Bps / 1e9);
+           "step -> %9.1f GB/s\n",
+           bw->full_bytes / 1e9, bw->full_Bps / 1e9);
     printf("           (predict.bw_required = bytes of a decode step / TPOT SLO)\n\n");
     printf("%-22s %2s %7s %9s %6s %7s %10s %4s %10s %4s %7s %9s\n", "device", "N", "memory",
            "bandwidth", "TDP", "holds", "TPOT b=1", "SLO", "TPOT full", "SLO", "max", "$/1M tok");
@@ -136,9 +141,9 @@ static int json_devices(const predict_args *a, const mc_model *m, const mc_predi
         predict_fig(o, "tpot_full_s", r->full.tpot_s, "s", "predict.tpot");
         cJSON_AddBoolToObject(o, "meets_full", r->full.tpot_s <= a->tpot_slo_s);
         cJSON_AddNumberToObject(o, "max_batch", (double)r->max_b);
-        cJSON_AddItemToObject(o, "at_max_batch", r->max_b ? predict_json_point(&r->at,
-                                                                               a->tpot_slo_s)
-                                                          : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "at_max_batch",
+                              r->max_b ? predict_json_point(&r->at, a->tpot_slo_s)
+                                       : cJSON_CreateNull());
         cJSON_AddItemToArray(arr, o);
     }
     return predict_print_json(root);
@@ -170,7 +175,8 @@ int predict_fit_devices(const predict_args *a)
     printf("\nTPOT b=1: expected activation at batch 1 (top-k); TPOT full: every expert read per "
            "step. Both include\nthe host-link time when weights + KV do not fit (SLO then needs "
            "offloading). max batch: largest batch\nthat fits in memory and meets the SLO. "
-           "Definitions: %s.\n", PREDICT_DEFS);
+           "Definitions: %s.\n",
+           PREDICT_DEFS);
 out:
     mc_free(rows);
     mc_model_free(m);
@@ -181,8 +187,8 @@ out:
 
 typedef struct model_row {
     char model[128];
-    char prec[64];       /* "native (fp8)", "bf16", ... */
-    char storage[160];   /* predict_storage_label */
+    char prec[64];     /* "native (fp8)", "bf16", ... */
+    char storage[160]; /* predict_storage_label */
     double weight_bytes;
     mc_predict b1;
     int64_t max_b;
@@ -196,8 +202,8 @@ static const mc_dtype fit_precisions[] = {MC_DT_BF16, MC_DT_FP8, MC_DT_INT4};
 static int all_stored_as(const mc_model *m, mc_dtype t)
 {
     const mc_storage *s = &m->st;
-    return s->attn == t && s->router == t && s->expert == t && s->shared == t &&
-           s->dense == t && s->embed == t && s->head == t;
+    return s->attn == t && s->router == t && s->expert == t && s->shared == t && s->dense == t &&
+           s->embed == t && s->head == t;
 }
 
 static mc_err eval_model(const predict_args *a, const mc_hw_deploy *dep, const mc_model *m,
@@ -256,8 +262,8 @@ static void print_models(const predict_args *a, const mc_hw_deploy *dep, const m
            1e3 * a->tpot_slo_s, (long long)a->input_len, (long long)a->output_len);
     printf("%-20s %-14s %9s %5s %9s %7s %9s %9s\n", "model", "precision", "weights", "fits",
            "TPOT b=1", "max", "output", "$/1M tok");
-    printf("%-20s %-14s %9s %5s %9s %7s %9s %9s\n", "", "", "GB", "b=1", "ms", "batch",
-           "tok/s", "at max");
+    printf("%-20s %-14s %9s %5s %9s %7s %9s %9s\n", "", "", "GB", "b=1", "ms", "batch", "tok/s",
+           "at max");
     for (int i = 0; i < n; i++) {
         const model_row *r = &rows[i];
         char t1[24], tps[24], cost[24], mb[24];
@@ -265,16 +271,16 @@ static void print_models(const predict_args *a, const mc_hw_deploy *dep, const m
         predict_cell(tps, sizeof tps, r->max_b ? r->at.out_tok_per_s : NAN, 1);
         predict_cell(cost, sizeof cost, r->max_b ? r->at.usd_per_mtok : NAN, 3);
         snprintf(mb, sizeof mb, "%lld", (long long)r->max_b);
-        printf("%-20s %-14s %9.2f %5s %9s %7s %9s %9s\n", r->model, r->prec,
-               r->weight_bytes / 1e9, yes_no(r->b1.fits), t1, r->max_b ? mb : "-", tps, cost);
+        printf("%-20s %-14s %9.2f %5s %9s %7s %9s %9s\n", r->model, r->prec, r->weight_bytes / 1e9,
+               yes_no(r->b1.fits), t1, r->max_b ? mb : "-", tps, cost);
     }
     printf("\nmax batch: largest batch whose weights + KV fit and whose TPOT meets the SLO; "
            "output tok/s and $/1M\noutput tokens at that batch. TPOT b=1 includes host-link "
-           "time when the model does not fit.\nDefinitions: %s.\n", PREDICT_DEFS);
+           "time when the model does not fit.\nDefinitions: %s.\n",
+           PREDICT_DEFS);
 }
 
-static int json_models(const predict_args *a, const mc_hw_deploy *dep, const model_row *rows,
-                       int n)
+static int json_models(const predict_args *a, const mc_hw_deploy *dep, const model_row *rows, int n)
 {
     cJSON *root = predict_json_head(a, NULL, dep, NULL);
     cJSON_AddStringToObject(root, "mode", "fit-models-for-hardware");
@@ -289,9 +295,9 @@ static int json_models(const predict_args *a, const mc_hw_deploy *dep, const mod
         cJSON_AddBoolToObject(o, "fits_batch1", r->b1.fits);
         predict_fig(o, "tpot_batch1_s", r->b1.tpot_s, "s", "predict.tpot");
         cJSON_AddNumberToObject(o, "max_batch", (double)r->max_b);
-        cJSON_AddItemToObject(o, "at_max_batch", r->max_b ? predict_json_point(&r->at,
-                                                                               a->tpot_slo_s)
-                                                          : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "at_max_batch",
+                              r->max_b ? predict_json_point(&r->at, a->tpot_slo_s)
+                                       : cJSON_CreateNull());
         cJSON_AddItemToArray(arr, o);
     }
     return predict_print_json(root);
