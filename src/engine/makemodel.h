@@ -78,6 +78,8 @@ typedef struct mc_make_summary {
     int64_t n_params;                 /* elements of every tensor */
     int64_t vocab;
     int64_t head_dim, kv_heads, shared_ff; /* resolved */
+    double rope_theta, norm_eps;           /* resolved */
+    mc_dtype output_type;                  /* resolved */
     uint64_t type_bytes[MC_DT_COUNT]; /* tensor bytes per storage type */
     int64_t type_params[MC_DT_COUNT]; /* elements per storage type */
 } mc_make_summary;

@@ -249,6 +249,9 @@ static mc_err finish_plan(mk *m)
     s->head_dim = m->hd;
     s->kv_heads = m->kv;
     s->shared_ff = m->shared_ff;
+    s->rope_theta = m->theta;
+    s->norm_eps = m->eps;
+    s->output_type = m->out_type;
     if (s->tensor_bytes > MAX_TENSOR_BYTES)
         return mc_fail(m->d, MC_ERR_ARG,
                        "make-model: the model would hold %llu bytes of tensors (limit %llu)",
