@@ -689,6 +689,30 @@ TEST(bad_options)
     CHECK_CONTAINS(d.msg, "no output file");
 }
 
+/* Every allocation failing in turn: a clean error (out of memory) and no file, never a crash or
+ * a leak (the asan build checks leaks); the run after the last allocation succeeds. */
+TEST(allocation_failures)
+{
+    mc_make_opts o = tiny();
+    o.layers = 1;
+    o.arch = "qwen2moe";
+    o.route_skew = 1;
+    const char *p = tmp("oom.gguf");
+    int ok = 0;
+    for (uint64_t k = 1; k < 2000 && !ok; k++) {
+        mc_diag d = {{0}};
+        mc_alloc_fail_at(k);
+        mc_err e = mc_make_model(&o, p, &d);
+        mc_alloc_fail_at(0);
+        ok = e == MC_OK;
+        if (!ok) {
+            CHECK_EQ_INT(e, MC_ERR_NOMEM);
+            CHECK(access(p, F_OK) != 0);
+        }
+    }
+    CHECK(ok);
+}
+
 int main(void)
 {
     RUN(llama_f32_exact);
@@ -704,5 +728,6 @@ int main(void)
     RUN(vocab_from);
     RUN(route_skew);
     RUN(bad_options);
+    RUN(allocation_failures);
     return harness_done();
 }
