@@ -8,6 +8,7 @@
 #include "harness.h"
 #include "kernels.h"
 #include "makemodel.h"
+#include "tokenizer.h"
 
 #include <sys/stat.h>
 
@@ -476,6 +477,43 @@ TEST(synthetic_vocab)
     mc_model_free(m);
 }
 
+/* The synthetic vocabulary builds a tokenizer: text (with bytes outside the pieces) tokenises
+ * with BOS, merges into the lowercase pieces and decodes back exactly. */
+TEST(synthetic_vocab_tokenises)
+{
+    mc_make_opts o = tiny();
+    o.vocab = 2000;
+    mc_diag d = {{0}};
+    CHECK_EQ_INT(mc_make_model(&o, tmp("tok.gguf"), &d), MC_OK);
+    mc_tok *t = NULL;
+    CHECK_EQ_INT(mc_tok_load(g_path, &t, &d), MC_OK);
+    if (!t) {
+        fprintf(stderr, "%s\n", d.msg);
+        return;
+    }
+    const char *text = "hello world, Caf\xc3\xa9 42!";
+    mc_tok_ids ids;
+    mc_tok_ids_init(&ids);
+    CHECK_EQ_INT(mc_tok_encode(t, NULL, text, strlen(text), 0, &ids, &d), MC_OK);
+    CHECK(ids.n > 2 && ids.v[0] == 1);
+    size_t len = 0;
+    const char *p1 = ids.n > 1 ? mc_tok_text(t, ids.v[1], &len) : NULL;
+    /* "\u2581hello" is not a piece; the best merge reaches a 3-byte-space + 2-letter piece */
+    CHECK(p1 && len >= 4 && memcmp(p1, "\xe2\x96\x81", 3) == 0);
+    int bytes = 0;
+    for (size_t i = 0; i < ids.n; i++)
+        bytes += mc_tok_type(t, ids.v[i]) == 6;
+    CHECK(bytes == 2); /* the two UTF-8 bytes of e-acute fall back to <0xC3> <0xA9> */
+    CHECK(ids.n < strlen(text));
+    mc_buf out;
+    mc_buf_init(&out, 0);
+    CHECK_EQ_INT(mc_tok_decode(t, ids.v, ids.n, 0, &out, &d), MC_OK);
+    CHECK_STR(out.data, text);
+    mc_buf_deinit(&out);
+    mc_tok_ids_deinit(&ids);
+    mc_tok_free(t);
+}
+
 /* Every tokenizer.* key of the source is copied byte for byte; the vocab is its token count. */
 TEST(vocab_from)
 {
@@ -517,6 +555,21 @@ TEST(vocab_from)
         copied++;
     }
     CHECK(copied >= 5);
+    /* the copy tokenises exactly as the source */
+    mc_tok *ta = NULL, *tb = NULL;
+    CHECK_EQ_INT(mc_tok_load(srcp, &ta, &d), MC_OK);
+    CHECK_EQ_INT(mc_tok_load(g_path, &tb, &d), MC_OK);
+    const char *text = " Hello world! Mixture-of-experts models route tokens. \xe2\x82\xac 3.14";
+    mc_tok_ids ia, ib;
+    mc_tok_ids_init(&ia);
+    mc_tok_ids_init(&ib);
+    CHECK(ta && mc_tok_encode(ta, NULL, text, strlen(text), 0, &ia, &d) == MC_OK);
+    CHECK(tb && mc_tok_encode(tb, NULL, text, strlen(text), 0, &ib, &d) == MC_OK);
+    CHECK(ia.n > 5 && ia.n == ib.n && memcmp(ia.v, ib.v, ia.n * sizeof *ia.v) == 0);
+    mc_tok_ids_deinit(&ia);
+    mc_tok_ids_deinit(&ib);
+    mc_tok_free(ta);
+    mc_tok_free(tb);
     mc_model *m = NULL;
     CHECK_EQ_INT(mc_model_load_gguf(g_path, &m, &d), MC_OK);
     CHECK(m && m->vocab == 32000);
@@ -725,6 +778,7 @@ int main(void)
     RUN(quantised_close_to_f32);
     RUN(weight_statistics);
     RUN(synthetic_vocab);
+    RUN(synthetic_vocab_tokenises);
     RUN(vocab_from);
     RUN(route_skew);
     RUN(bad_options);
