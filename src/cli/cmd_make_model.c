@@ -61,23 +61,52 @@ typedef struct args {
 } args;
 
 enum {
-    O_ARCH = 256, O_LAYERS, O_EMBD, O_FF, O_EXPERTS, O_TOPK, O_SHARED, O_HEADS, O_KV, O_HD,
-    O_VOCAB, O_VFROM, O_CTX, O_TYPE, O_OTYPE, O_SKEW, O_THETA, O_EPS, O_SEED, O_NAME, O_JSON
+    O_ARCH = 256,
+    O_LAYERS,
+    O_EMBD,
+    O_FF,
+    O_EXPERTS,
+    O_TOPK,
+    O_SHARED,
+    O_HEADS,
+    O_KV,
+    O_HD,
+    O_VOCAB,
+    O_VFROM,
+    O_CTX,
+    O_TYPE,
+    O_OTYPE,
+    O_SKEW,
+    O_THETA,
+    O_EPS,
+    O_SEED,
+    O_NAME,
+    O_JSON
 };
 
-static const struct option opts[] = {
-    {"output", required_argument, NULL, 'o'},    {"arch", required_argument, NULL, O_ARCH},
-    {"layers", required_argument, NULL, O_LAYERS}, {"embd", required_argument, NULL, O_EMBD},
-    {"ff", required_argument, NULL, O_FF},         {"experts", required_argument, NULL, O_EXPERTS},
-    {"top-k", required_argument, NULL, O_TOPK},    {"shared-ff", required_argument, NULL, O_SHARED},
-    {"heads", required_argument, NULL, O_HEADS},   {"kv-heads", required_argument, NULL, O_KV},
-    {"head-dim", required_argument, NULL, O_HD},   {"vocab", required_argument, NULL, O_VOCAB},
-    {"vocab-from", required_argument, NULL, O_VFROM}, {"ctx", required_argument, NULL, O_CTX},
-    {"type", required_argument, NULL, O_TYPE},     {"output-type", required_argument, NULL, O_OTYPE},
-    {"route-skew", required_argument, NULL, O_SKEW}, {"rope-theta", required_argument, NULL, O_THETA},
-    {"norm-eps", required_argument, NULL, O_EPS},  {"seed", required_argument, NULL, O_SEED},
-    {"name", required_argument, NULL, O_NAME},     {"json", no_argument, NULL, O_JSON},
-    {NULL, 0, NULL, 0}};
+static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                     {"arch", required_argument, NULL, O_ARCH},
+                                     {"layers", required_argument, NULL, O_LAYERS},
+                                     {"embd", required_argument, NULL, O_EMBD},
+                                     {"ff", required_argument, NULL, O_FF},
+                                     {"experts", required_argument, NULL, O_EXPERTS},
+                                     {"top-k", required_argument, NULL, O_TOPK},
+                                     {"shared-ff", required_argument, NULL, O_SHARED},
+                                     {"heads", required_argument, NULL, O_HEADS},
+                                     {"kv-heads", required_argument, NULL, O_KV},
+                                     {"head-dim", required_argument, NULL, O_HD},
+                                     {"vocab", required_argument, NULL, O_VOCAB},
+                                     {"vocab-from", required_argument, NULL, O_VFROM},
+                                     {"ctx", required_argument, NULL, O_CTX},
+                                     {"type", required_argument, NULL, O_TYPE},
+                                     {"output-type", required_argument, NULL, O_OTYPE},
+                                     {"route-skew", required_argument, NULL, O_SKEW},
+                                     {"rope-theta", required_argument, NULL, O_THETA},
+                                     {"norm-eps", required_argument, NULL, O_EPS},
+                                     {"seed", required_argument, NULL, O_SEED},
+                                     {"name", required_argument, NULL, O_NAME},
+                                     {"json", no_argument, NULL, O_JSON},
+                                     {NULL, 0, NULL, 0}};
 
 static const char *opt_name(int c)
 {

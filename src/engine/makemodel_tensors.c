@@ -94,8 +94,7 @@ void mk_gen_row(const mk_tensor *t, int64_t r, float *out)
     }
 }
 
-static mc_err fill(void *ctx, const char *name, uint64_t offset, void *buf, size_t len,
-                   mc_diag *d)
+static mc_err fill(void *ctx, const char *name, uint64_t offset, void *buf, size_t len, mc_diag *d)
 {
     (void)name;
     (void)d;

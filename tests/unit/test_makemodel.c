@@ -338,7 +338,7 @@ TEST(quantised_close_to_f32)
     static const struct {
         mc_dtype t;
         double tol;
-    } types[] = {{MC_DT_F16, 1e-3}, {MC_DT_BF16, 6e-3}, {MC_DT_Q8_0, 0.012},
+    } types[] = {{MC_DT_F16, 1e-3},  {MC_DT_BF16, 6e-3}, {MC_DT_Q8_0, 0.012},
                  {MC_DT_Q6_K, 0.05}, {MC_DT_Q4_0, 0.15}, {MC_DT_Q4_K, 0.15}};
     static const char *names[] = {"blk.0.ffn_up_exps.weight", "blk.1.attn_q.weight",
                                   "token_embd.weight"};
@@ -443,8 +443,12 @@ TEST(synthetic_vocab)
         CHECK(tok_is(toks, 0, "<unk>") && tok_is(toks, 1, "<s>") && tok_is(toks, 2, "</s>"));
         CHECK(tok_is(toks, 3, "<0x00>") && tok_is(toks, 258, "<0xFF>"));
         CHECK(tok_is(toks, 259, "\xe2\x96\x81") && tok_is(toks, 260, "!"));
-        CHECK(tok_is(toks, 353, "~") && tok_is(toks, 354, "\xe2\x96\x81" "a"));
-        CHECK(tok_is(toks, 379, "\xe2\x96\x81z") && tok_is(toks, 380, "\xe2\x96\x81" "aa"));
+        CHECK(tok_is(toks, 353, "~") && tok_is(toks, 354,
+                                               "\xe2\x96\x81"
+                                               "a"));
+        CHECK(tok_is(toks, 379, "\xe2\x96\x81z") && tok_is(toks, 380,
+                                                           "\xe2\x96\x81"
+                                                           "aa"));
         CHECK(tok_is(toks, 381, "aa") && tok_is(toks, 383, "ab"));
         CHECK(tok_is(toks, 299, "H"));
     }
@@ -590,9 +594,8 @@ static void skew_stats(const char *path, double *hot_share, double *gap)
     if (mc_gguf_open(path, &g, NULL) != MC_OK)
         return;
     int64_t ne, nr;
-    float *E = tensor_f32(g, "token_embd.weight", &ne), *R = tensor_f32(g,
-                                                                       "blk.0.ffn_gate_inp.weight",
-                                                                       &nr);
+    float *E = tensor_f32(g, "token_embd.weight", &ne),
+          *R = tensor_f32(g, "blk.0.ffn_gate_inp.weight", &nr);
     mc_gguf_value hv;
     mc_gguf_get_arr(g, "moecap.hot_experts", &hv, NULL);
     const int64_t H = 256, X = 8, K = 2, V = ne / H;
@@ -679,7 +682,10 @@ TEST(route_skew)
 
 typedef void (*tweak_fn)(mc_make_opts *o);
 #define TW(name, body)                                                                             \
-    static void name(mc_make_opts *o) { body; }
+    static void name(mc_make_opts *o)                                                              \
+    {                                                                                              \
+        body;                                                                                      \
+    }
 TW(tw_topk, o->top_k = 9; o->experts = 8)
 TW(tw_arch, o->arch = "falcon")
 TW(tw_heads, o->embd = 100; o->heads = 3; o->kv_heads = 0)
