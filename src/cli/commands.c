@@ -13,6 +13,8 @@ const mc_cmd mc_cli_commands[] = {
      usage_metrics},
     {"predict", "analytic CAP model: latency, throughput, utilisation and cost", cmd_predict,
      usage_predict},
+    {"make-model", "write a seeded random-weight MoE model as a GGUF file", cmd_make_model,
+     usage_make_model},
     {NULL, NULL, NULL, NULL},
 };
 
