@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git python3   # python3: JSON checks in integration tests
   clang libclang-rt-14-dev          # libFuzzer harnesses, sanitizer runtimes
   libcjson-dev                      # JSON: configs, records, HTTP bodies
   libcurl4-openssl-dev              # load generator / HTTP client

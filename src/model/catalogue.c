@@ -1,6 +1,7 @@
 /* catalogue.c: mc_model_load (config.json path, model directory given with a '/', .gguf path or
  * catalogue name) and the listing of the model catalogue, mc_catalogue_dir()/models/<name>.json.
  * Depends on base and model.h (the HF loader); reads directories, prints nothing. */
+#include "gguf.h"
 #include "model.h"
 
 #include <ctype.h>
@@ -182,9 +183,7 @@ static mc_err load_any(const char *what, mc_model **out, mc_diag *d)
     if (!what || !*what)
         return mc_fail(d, MC_ERR_ARG, "no model given");
     if (ends_with(what, ".gguf"))
-        /* The lead wires this to mc_model_load_gguf (src/model/gguf.h) at merge time. */
-        return mc_fail(d, MC_ERR_UNSUPPORTED, "%s: GGUF loading is wired in by the gguf branch",
-                       what);
+        return mc_model_load_gguf(what, out, d);
     if (ends_with(what, ".json"))
         return mc_model_load_hf_config(what, out, d);
     if (strchr(what, '/') && stat(what, &st) == 0 && S_ISDIR(st.st_mode)) {

@@ -90,7 +90,12 @@ grep -q "layer total" "$tmp/text" || fail "text output lacks the per-layer break
 
 # Bad input: exit 1 for failures, 2 for usage errors; one line on stderr, nothing on stdout.
 expect_exit 1 "unknown model 'mixtral-8x8b' (close: mixtral-8x7b" mixtral-8x8b
-expect_exit 1 "GGUF loading is wired in by the gguf branch" "$tmp/x.gguf"
+expect_exit 1 "cannot open" "$tmp/x.gguf"
+# A GGUF file goes through the GGUF reader (the fuzz seed of a tiny Mixtral-layout model).
+cp "$MOECAP_SOURCE_DIR/tests/fuzz/corpus/gguf/seed-mixtral" "$tmp/mix.gguf"
+"$bin" model-info "$tmp/mix.gguf" --json >"$tmp/mix.json" || fail "model-info on a GGUF file failed"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["arch"]=="mixtral" and d["num_experts"]>1, d' \
+    "$tmp/mix.json" || fail "GGUF model-info JSON"
 expect_exit 1 "cannot open" "$tmp/missing.json"
 printf '{"model_type": "mixtral", "hidden_size": 0}' >"$tmp/bad.json"
 expect_exit 1 "key 'hidden_size': 0 must be positive" "$tmp/bad.json"

@@ -565,8 +565,8 @@ TEST(load_paths_and_names)
     CHECK_CONTAINS(d.msg, "unknown model 'mixtral-8x8b' (close: mixtral-8x7b");
     CHECK(m == NULL);
     CHECK_EQ_INT(mc_model_load("../etc/passwd", &m, &d), MC_ERR_NOT_FOUND);
-    CHECK_EQ_INT(mc_model_load("weights/model.gguf", &m, &d), MC_ERR_UNSUPPORTED);
-    CHECK_CONTAINS(d.msg, "GGUF loading is wired in by the gguf branch");
+    CHECK_EQ_INT(mc_model_load("weights/model.gguf", &m, &d), MC_ERR_IO);
+    CHECK_CONTAINS(d.msg, "gguf: weights/model.gguf: cannot open");
     CHECK_EQ_INT(mc_model_load("/nonexistent/config.json", &m, &d), MC_ERR_IO);
     CHECK_CONTAINS(d.msg, "/nonexistent/config.json");
     /* a model directory: name taken from the directory */

@@ -1,0 +1,318 @@
+/* matmul_avx512.c: AVX-512 matmul (F, BW, VL, DQ, VNNI).
+ *
+ * Path A (n_tok < MC_GEMM_MIN_TOK, decode), one weight row x up to 4 tokens like the AVX2 file:
+ *   Q8_0 / Q4_0  256-bit VNNI: the weights are made unsigned (w + 128 by flipping the sign bit,
+ *                Q4_0 nibbles are already w + 8) and vpdpbusd accumulates u8 x s8 into int32
+ *                lanes that start from the activation's correction c = -off * sum(x).
+ *   Q4_K / Q6_K  512-bit: 64 weights per register, maddubs to int16 pairs and vpdpwssd with the
+ *                sub-block scales straight into int32.
+ *   F32/F16/BF16 the AVX2 kernels (already faster than memory).
+ * Path B (n_tok >= MC_GEMM_MIN_TOK: prefill and batched decode) runs a 32-row x 12-token zmm
+ * micro-kernel over the dequantised f32 panels of gemm_pack.h (128-row x 256-column weight
+ * panels, reused by every token group).
+ *
+ * Compiled with the AVX-512 flags; reached only through the dispatch table after the CPU check.
+ * Allocates nothing (panels on the stack, ~150 KiB). Must not depend on the ref file. */
+#include "gemm_pack.h"
+
+#define MC_PRAGMA(x) _Pragma(#x)
+#define UNROLL(n) MC_PRAGMA(GCC unroll n)
+
+#define Z_MR 32  /* rows per micro-tile (2 zmm) */
+#define Z_TT 12  /* tokens per micro-tile */
+#define Z_RP 128 /* rows per panel */
+#define Z_KC MC_GEMM_KC
+
+#ifndef MC_PF_DIST
+#define MC_PF_DIST 2048
+#endif
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+MC_AI void prefetch_w(const void *p) { _mm_prefetch((const char *)p + MC_PF_DIST, _MM_HINT_T0); }
+
+/* ================= path A ================= */
+
+/* Q8_0 / Q4_0: one block b for NT tokens into accumulator set `par`. */
+MC_AI void q8v_step(const char *wrow, const char *x, size_t xs, int64_t b, const int q4,
+                    const int NT, __m256 acc[][2], const int par)
+{
+    __m256i wq;
+    __m256 dw;
+    if (q4) {
+        const mc_blk_q4_0 *wb = (const mc_blk_q4_0 *)wrow + b;
+        prefetch_w(wb);
+        dw = _mm256_cvtph_ps(_mm_set1_epi16((short)wb->d));
+        __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)wb->qs));
+        v = _mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 0, 4, 4));
+        wq = _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+    } else {
+        const mc_blk_q8_0 *wb = (const mc_blk_q8_0 *)wrow + b;
+        prefetch_w(wb);
+        dw = _mm256_cvtph_ps(_mm_set1_epi16((short)wb->d));
+        wq = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)wb->qs), _mm256_set1_epi8(-128));
+    }
+    UNROLL(4) for (int t = 0; t < NT; t++) {
+        const mc_act_q8 *xb = (const mc_act_q8 *)(x + t * xs) + b;
+        __m256i is = _mm256_dpbusd_epi32(_mm256_zextsi128_si256(_mm_cvtsi32_si128(xb->c)), wq,
+                                         _mm256_loadu_si256((const __m256i *)xb->qs));
+        __m256 s = _mm256_mul_ps(dw, _mm256_broadcast_ss(&xb->d));
+        acc[t][par] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), s, acc[t][par]);
+    }
+}
+
+MC_AI void tile_q8v(const char *wrow, const char *x, size_t xs, int64_t nb, float *y, int64_t ys,
+                    const int q4, const int NT)
+{
+    __m256 acc[4][2];
+    UNROLL(4) for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        q8v_step(wrow, x, xs, b, q4, NT, acc, 0); /* constant parity: acc stays in registers */
+        if (++b < nb)
+            q8v_step(wrow, x, xs, b, q4, NT, acc, 1);
+    }
+    UNROLL(4) for (int t = 0; t < NT; t++) y[t * ys] = hsum256(_mm256_add_ps(acc[t][0], acc[t][1]));
+}
+
+MC_AI float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+/* int16 lane index vectors for vpermw: 32 lanes, `per` consecutive lanes per scale, starting at
+ * scale s0 */
+MC_AI __m512i scale_idx(int s0, int per)
+{
+    int16_t idx[32];
+    for (int i = 0; i < 32; i++)
+        idx[i] = (int16_t)(s0 + i / per);
+    return _mm512_loadu_si512(idx);
+}
+
+/* Q4_K weights, Q8_K activations: one row x NT tokens, 64 weights per zmm. */
+MC_AI void tile_q4_k_512(const char *wrow, const char *x, size_t xs, int64_t nsb, float *y,
+                         int64_t ys, const int NT)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), sh = _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4);
+    __m512 acc[4];
+    UNROLL(4) for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; sb++) {
+        const mc_blk_q4_k *wb = (const mc_blk_q4_k *)wrow + sb;
+        prefetch_w(wb);
+        prefetch_w((const char *)wb + 64);
+        prefetch_w((const char *)wb + 128);
+        __m128i sm = q4k_scales_vec(wb->scales); /* bytes 0..7 scales, 8..15 mins */
+        __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm));
+        __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)); /* m0 m0 m1 m1 .. */
+        __m512i isum[4];
+        UNROLL(4) for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
+        UNROLL(4) for (int c = 0; c < 4; c++) {
+            __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(wb->qs + 32 * c)));
+            q = _mm512_and_si512(_mm512_srlv_epi64(q, sh), m4); /* sub-blocks 2c | 2c+1 */
+            __m512i sv = _mm512_permutexvar_epi16(scale_idx(2 * c, 16), sc);
+            UNROLL(4) for (int t = 0; t < NT; t++) {
+                const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
+                __m512i xq = _mm512_loadu_si512(xb->qs + 64 * c);
+                isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(q, xq), sv);
+            }
+        }
+        float d = f16s(wb->d), dmin = f16s(wb->dmin);
+        UNROLL(4) for (int t = 0; t < NT; t++) {
+            const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
+            __m256i im = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mn16);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_set1_ps(d * xb->d), acc[t]);
+            acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(im)),
+                                      _mm512_set1_ps(dmin * xb->d), acc[t]);
+        }
+    }
+    UNROLL(4) for (int t = 0; t < NT; t++) y[t * ys] = hsum512(acc[t]);
+}
+
+/* Q6_K weights, Q8_K activations: one row x NT tokens, 64 weights per zmm. */
+MC_AI void tile_q6_k_512(const char *wrow, const char *x, size_t xs, int64_t nsb, float *y,
+                         int64_t ys, const int NT)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512i shl01 = _mm512_setr_epi64(4, 4, 4, 4, 2, 2, 2, 2);
+    const __m512i shr23 = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2);
+    __m512 acc[4];
+    UNROLL(4) for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < nsb; sb++) {
+        const mc_blk_q6_k *wb = (const mc_blk_q6_k *)wrow + sb;
+        prefetch_w(wb);
+        prefetch_w((const char *)wb + 64);
+        prefetch_w((const char *)wb + 128);
+        prefetch_w((const char *)wb + 192);
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb->scales));
+        __m512i sc = _mm512_castsi256_si512(sc16);
+        __m512i isum[4];
+        UNROLL(4) for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
+        UNROLL(2) for (int h = 0; h < 2; h++) {
+            __m512i ql = _mm512_loadu_si512(wb->ql + 64 * h);
+            __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(wb->qh + 32 * h)));
+            /* elements 128h + 0..63 (groups 0, 1) and 128h + 64..127 (groups 2, 3) */
+            __m512i q01 = _mm512_or_si512(_mm512_and_si512(ql, m4),
+                                          _mm512_and_si512(_mm512_sllv_epi64(qh, shl01), m30));
+            __m512i q23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                          _mm512_and_si512(_mm512_srlv_epi64(qh, shr23), m30));
+            __m512i s01 = _mm512_permutexvar_epi16(scale_idx(8 * h, 8), sc);
+            __m512i s23 = _mm512_permutexvar_epi16(scale_idx(8 * h + 4, 8), sc);
+            UNROLL(4) for (int t = 0; t < NT; t++) {
+                const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
+                __m512i x01 = _mm512_loadu_si512(xb->qs + 128 * h);
+                __m512i x23 = _mm512_loadu_si512(xb->qs + 128 * h + 64);
+                isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(q01, x01), s01);
+                isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(q23, x23), s23);
+            }
+        }
+        float d = f16s(wb->d);
+        UNROLL(4) for (int t = 0; t < NT; t++) {
+            const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
+            /* q is stored +32: subtract 32 * sum_j sc_j * bsum_j */
+            __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), sc16);
+            __m512i is = _mm512_sub_epi32(isum[t], _mm512_zextsi256_si512(_mm256_slli_epi32(corr, 5)));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(d * xb->d), acc[t]);
+        }
+    }
+    UNROLL(4) for (int t = 0; t < NT; t++) y[t * ys] = hsum512(acc[t]);
+}
+
+#define TILE_1x4(TILE, nt, ...)                                                                    \
+    switch (nt) {                                                                                  \
+    case 4: TILE(__VA_ARGS__, 4); break;                                                           \
+    case 3: TILE(__VA_ARGS__, 3); break;                                                           \
+    case 2: TILE(__VA_ARGS__, 2); break;                                                           \
+    default: TILE(__VA_ARGS__, 1); break;                                                          \
+    }
+
+/* rows in order, tokens in groups of 4. kind: 3 q8_0, 4 q4_0, 5 q4_K, 6 q6_K */
+MC_AI void path_a512(const mc_matmul *m, const int kind)
+{
+    size_t rb = mc_type_bytes(m->wtype, m->cols);
+    for (int64_t r = m->r0; r < m->r1; r++) {
+        const char *wr = (const char *)m->w + (size_t)r * rb;
+        for (int64_t t = 0; t < m->n_tok; t += 4) {
+            int nt = (int)min64(4, m->n_tok - t);
+            const char *xt = (const char *)m->x + (size_t)t * m->x_stride;
+            float *yo = m->y + t * m->y_stride + r;
+            if (kind <= 4) {
+                TILE_1x4(tile_q8v, nt, wr, xt, m->x_stride, m->cols / MC_QK, yo, m->y_stride, kind == 4)
+            } else if (kind == 5) {
+                TILE_1x4(tile_q4_k_512, nt, wr, xt, m->x_stride, m->cols / MC_QK_K, yo, m->y_stride)
+            } else {
+                TILE_1x4(tile_q6_k_512, nt, wr, xt, m->x_stride, m->cols / MC_QK_K, yo, m->y_stride)
+            }
+        }
+    }
+}
+
+/* ================= path B ================= */
+
+/* 32 rows x NT tokens over kn columns; adds into y when accumulate; rows >= nrows untouched. */
+MC_AI void ukernel512(const float *wp, const float *xp, int kn, float *y, int64_t ys, int nrows,
+                      int accumulate, const int NT)
+{
+    __m512 c0[Z_TT], c1[Z_TT];
+    UNROLL(12) for (int t = 0; t < NT; t++) c0[t] = c1[t] = _mm512_setzero_ps();
+    UNROLL(2) for (int k = 0; k < kn; k++) {
+        __m512 w0 = _mm512_load_ps(wp + Z_MR * k), w1 = _mm512_load_ps(wp + Z_MR * k + 16);
+        UNROLL(12) for (int t = 0; t < NT; t++) {
+            __m512 xb = _mm512_set1_ps(xp[t * Z_KC + k]);
+            c0[t] = _mm512_fmadd_ps(w0, xb, c0[t]);
+            c1[t] = _mm512_fmadd_ps(w1, xb, c1[t]);
+        }
+    }
+    __mmask16 m0 = (__mmask16)(nrows >= 16 ? 0xffff : (1u << nrows) - 1);
+    __mmask16 m1 = (__mmask16)(nrows >= 32 ? 0xffff : nrows <= 16 ? 0 : (1u << (nrows - 16)) - 1);
+    UNROLL(12) for (int t = 0; t < NT; t++) {
+        float *yo = y + t * ys;
+        if (accumulate) {
+            c0[t] = _mm512_add_ps(c0[t], _mm512_maskz_loadu_ps(m0, yo));
+            c1[t] = _mm512_add_ps(c1[t], _mm512_maskz_loadu_ps(m1, yo + 16));
+        }
+        _mm512_mask_storeu_ps(yo, m0, c0[t]);
+        _mm512_mask_storeu_ps(yo + 16, m1, c1[t]);
+    }
+}
+
+static void ukernel512_nt(int nt, const float *wp, const float *xp, int kn, float *y, int64_t ys,
+                          int nrows, int acc)
+{
+    switch (nt) {
+    case 12: ukernel512(wp, xp, kn, y, ys, nrows, acc, 12); break;
+    case 11: ukernel512(wp, xp, kn, y, ys, nrows, acc, 11); break;
+    case 10: ukernel512(wp, xp, kn, y, ys, nrows, acc, 10); break;
+    case 9: ukernel512(wp, xp, kn, y, ys, nrows, acc, 9); break;
+    case 8: ukernel512(wp, xp, kn, y, ys, nrows, acc, 8); break;
+    case 7: ukernel512(wp, xp, kn, y, ys, nrows, acc, 7); break;
+    case 6: ukernel512(wp, xp, kn, y, ys, nrows, acc, 6); break;
+    case 5: ukernel512(wp, xp, kn, y, ys, nrows, acc, 5); break;
+    case 4: ukernel512(wp, xp, kn, y, ys, nrows, acc, 4); break;
+    case 3: ukernel512(wp, xp, kn, y, ys, nrows, acc, 3); break;
+    case 2: ukernel512(wp, xp, kn, y, ys, nrows, acc, 2); break;
+    default: ukernel512(wp, xp, kn, y, ys, nrows, acc, 1); break;
+    }
+}
+
+static void gemm_avx512(const mc_matmul *m)
+{
+    float wp[Z_RP * Z_KC] __attribute__((aligned(64)));
+    float xp[Z_TT * Z_KC] __attribute__((aligned(64)));
+    size_t rb = mc_type_bytes(m->wtype, m->cols);
+    for (int64_t k0 = 0; k0 < m->cols; k0 += Z_KC) {
+        int kn = (int)min64(Z_KC, m->cols - k0);
+        for (int64_t rg = m->r0; rg < m->r1; rg += Z_RP) {
+            int rn = (int)min64(Z_RP, m->r1 - rg);
+            gemm_pack_w(m, rb, rg, rn, k0, kn, wp, Z_MR);
+            for (int64_t tg = 0; tg < m->n_tok; tg += Z_TT) {
+                int tn = (int)min64(Z_TT, m->n_tok - tg);
+                for (int t = 0; t < tn; t++)
+                    gemm_act_slice(m->wtype, (const char *)m->x + (size_t)(tg + t) * m->x_stride,
+                                   k0, kn, xp + t * Z_KC);
+                for (int i = 0; i < rn; i += Z_MR)
+                    ukernel512_nt(tn, wp + (size_t)(i / Z_MR) * Z_KC * Z_MR, xp, kn,
+                                  m->y + tg * m->y_stride + rg + i, m->y_stride,
+                                  (int)min64(Z_MR, rn - i), k0 > 0);
+            }
+        }
+    }
+}
+
+/* Token count from which path B beats path A, per weight type (see matmul_avx2.c; the zmm
+ * GEMM is twice as wide, so it crosses earlier than the AVX2 one). */
+static int64_t gemm_min_tok(mc_dtype t)
+{
+#ifdef MC_GEMM_MIN_TOK
+    (void)t;
+    return MC_GEMM_MIN_TOK;
+#else
+    switch (t) {
+    case MC_DT_Q8_0:
+    case MC_DT_Q4_0: return 32;
+    case MC_DT_Q4_K: return 64;
+    case MC_DT_Q6_K: return 96;
+    default: return 8;
+    }
+#endif
+}
+
+#define MM_ENTRY(name, small)                                                                      \
+    static void name(const mc_matmul *m)                                                           \
+    {                                                                                              \
+        if (m->n_tok >= gemm_min_tok(m->wtype))                                                    \
+            gemm_avx512(m);                                                                        \
+        else                                                                                       \
+            small;                                                                                 \
+    }
+
+MM_ENTRY(mm_float_avx512, mc_avx2_matmul_small(m))
+MM_ENTRY(mm_q8_0_avx512, path_a512(m, 3))
+MM_ENTRY(mm_q4_0_avx512, path_a512(m, 4))
+MM_ENTRY(mm_q4_k_avx512, path_a512(m, 5))
+MM_ENTRY(mm_q6_k_avx512, path_a512(m, 6))
+
+void mc_kernels_fill_avx512_matmul(mc_kernel_table *t)
+{
+    t->matmul[MC_DT_F32] = t->matmul[MC_DT_F16] = t->matmul[MC_DT_BF16] = mm_float_avx512;
+    t->matmul[MC_DT_Q8_0] = mm_q8_0_avx512;
+    t->matmul[MC_DT_Q4_0] = mm_q4_0_avx512;
+    t->matmul[MC_DT_Q4_K] = mm_q4_k_avx512;
+    t->matmul[MC_DT_Q6_K] = mm_q6_k_avx512;
+}
