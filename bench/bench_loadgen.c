@@ -84,17 +84,27 @@ static int run_once(const spec *sp, sample *out)
     if (mc_mock_start(&sp->mock, &m, &d) != MC_OK)
         goto out;
     snprintf(url, sizeof url, "%s/v1/completions", mc_mock_url(m));
-    mc_lg_client_opts co = {.url = url, .stream = 1, .max_inflight = sp->concurrency,
-                            .timeout_s = 60, .on_result = on_result, .ctx = &out->a};
-    mc_lg_synth_opts so = {.n = 64, .in_min = 16, .in_max = 16, .out_min = sp->tokens,
-                           .out_max = sp->tokens, .seed = 1};
+    mc_lg_client_opts co = {.url = url,
+                            .stream = 1,
+                            .max_inflight = sp->concurrency,
+                            .timeout_s = 60,
+                            .on_result = on_result,
+                            .ctx = &out->a};
+    mc_lg_synth_opts so = {.n = 64,
+                           .in_min = 16,
+                           .in_max = 16,
+                           .out_min = sp->tokens,
+                           .out_max = sp->tokens,
+                           .seed = 1};
     mc_lg_body_opts bo = {.stream = 1, .model = "mock-model"};
     if (mc_lg_client_new(&co, &c, &d) || mc_lg_workload_synthetic(&w, &so, &d) ||
         mc_lg_workload_build(&w, &bo, &d))
         goto out;
     out->a.c = c;
-    mc_lg_run_opts o = {.mode = MC_LG_CLOSED, .concurrency = sp->concurrency,
-                        .duration_s = sp->duration_s, .ramp_up_s = sp->ramp_s};
+    mc_lg_run_opts o = {.mode = MC_LG_CLOSED,
+                        .concurrency = sp->concurrency,
+                        .duration_s = sp->duration_s,
+                        .ramp_up_s = sp->ramp_s};
     mc_lg_run_info info;
     double cpu0 = thread_cpu_s();
     if (mc_lg_run(c, &w, &o, &info, &d) != MC_OK)
@@ -196,8 +206,8 @@ static void report(const char *name, const char *unit, const double *v, int n, d
     vals[0] = 0;
     for (int i = 0; i < n && k < sizeof vals - 32; i++)
         k += (size_t)snprintf(vals + k, sizeof vals - k, "%s%.6g", i ? "," : "", v[i]);
-    int pass = n > 0 && ok &&
-               (chk == CHK_NONE || (chk == CHK_MIN ? med >= limit : fabs(med) <= limit));
+    int pass =
+        n > 0 && ok && (chk == CHK_NONE || (chk == CHK_MIN ? med >= limit : fabs(med) <= limit));
     printf("{\"bench\":\"loadgen\",\"case\":\"%s\",\"commit\":\"%s\",\"cpu\":\"%s\","
            "\"threads\":\"1 client + 1 mock\",\"samples\":%d,\"mean\":%.6g,\"sd\":%.3g,"
            "\"median\":%.6g,\"values\":[%s],\"unit\":\"%s\",\"cores_free\":%.2f",
@@ -311,11 +321,17 @@ int main(int argc, char **argv)
         case_requests();
         case_tokens();
     }
-    spec acc256 = {.mock = {.ttft_ms = 50, .itl_ms = 10}, .concurrency = 256, .tokens = 64,
-                   .ramp_s = 0.7, .duration_s = 2 * run_s};
+    spec acc256 = {.mock = {.ttft_ms = 50, .itl_ms = 10},
+                   .concurrency = 256,
+                   .tokens = 64,
+                   .ramp_s = 0.7,
+                   .duration_s = 2 * run_s};
     accuracy("s256", &acc256, 50, 10);
-    spec acc1000 = {.mock = {.ttft_ms = 100, .itl_ms = 20}, .concurrency = 1000, .tokens = 50,
-                    .ramp_s = 1.0, .duration_s = 2 * run_s};
+    spec acc1000 = {.mock = {.ttft_ms = 100, .itl_ms = 20},
+                    .concurrency = 1000,
+                    .tokens = 50,
+                    .ramp_s = 1.0,
+                    .duration_s = 2 * run_s};
     accuracy("s1000", &acc1000, 100, 20);
     return failures ? 1 : 0;
 }

@@ -44,14 +44,14 @@ typedef struct bench_state {
     char *model; /* served model id */
     char out_dir[4096];
     mc_lg_workload w;
-    int input_exact;    /* every prompt length counted by the server */
+    int input_exact; /* every prompt length counted by the server */
     mc_lg_client *client;
-    mc_ns origin;       /* time origin of every number written */
-    int req_fd;         /* requests.jsonl, append-only, one write() per line */
+    mc_ns origin; /* time origin of every number written */
+    int req_fd;   /* requests.jsonl, append-only, one write() per line */
     mc_buf line;
     mc_err write_err;
     mc_diag write_diag;
-    mc_req_timing *t;   /* measured (non warm-up, non cancelled) requests */
+    mc_req_timing *t; /* measured (non warm-up, non cancelled) requests */
     size_t nt, cap_t;
     double *itl, *lag, *stamps_s;
     size_t n_itl, cap_itl, n_lag, cap_lag;

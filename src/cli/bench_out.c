@@ -21,8 +21,11 @@ const char *bench_mode_name(mc_lg_mode m)
 /* Length of a valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
 static size_t utf8_len(const unsigned char *p, size_t n)
 {
-    size_t k = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3
-                                 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+    size_t k = p[0] < 0x80             ? 1
+               : (p[0] & 0xE0) == 0xC0 ? 2
+               : (p[0] & 0xF0) == 0xE0 ? 3
+               : (p[0] & 0xF8) == 0xF0 ? 4
+                                       : 0;
     if (k == 0 || k > n || (k == 2 && p[0] < 0xC2))
         return 0;
     for (size_t i = 1; i < k; i++)
@@ -97,8 +100,7 @@ static void line_counts(bench_state *s, const mc_lg_result *r, const mc_req_timi
     mc_buf_printf(b, ",\"n_chunks\":%llu,\"n_chunk_stamps\":%zu,\"n_reasoning_chunks\":%llu",
                   (unsigned long long)r->n_chunks, r->n_chunk_ns,
                   (unsigned long long)r->n_reasoning_chunks);
-    json_opt(b, "usage_prompt_tokens", r->usage_prompt_tokens >= 0,
-             (double)r->usage_prompt_tokens);
+    json_opt(b, "usage_prompt_tokens", r->usage_prompt_tokens >= 0, (double)r->usage_prompt_tokens);
     json_opt(b, "usage_completion_tokens", r->usage_completion_tokens >= 0,
              (double)r->usage_completion_tokens);
     mc_buf_printf(b, ",\"input_tokens\":%lld,\"input_exact\":%s,\"output_tokens\":%lld",
@@ -107,8 +109,9 @@ static void line_counts(bench_state *s, const mc_lg_result *r, const mc_req_timi
                   (long long)t->out_tokens);
     mc_buf_printf(b, ",\"finish_reason\":");
     json_str(b, r->finish_reason, strlen(r->finish_reason));
-    mc_buf_printf(b, ",\"saw_done\":%s,\"conn_reused\":%s,\"text_bytes\":%llu,"
-                     "\"text_truncated\":%s",
+    mc_buf_printf(b,
+                  ",\"saw_done\":%s,\"conn_reused\":%s,\"text_bytes\":%llu,"
+                  "\"text_truncated\":%s",
                   r->saw_done ? "true" : "false", r->conn_reused ? "true" : "false",
                   (unsigned long long)r->text_bytes, r->text_truncated ? "true" : "false");
     if (s->a.save_text) {
@@ -121,16 +124,18 @@ static void write_line(bench_state *s, const mc_lg_result *r, const mc_req_timin
 {
     mc_buf *b = &s->line;
     mc_buf_reset(b);
-    mc_buf_printf(b, "{\"id\":%llu,\"warmup\":%s,\"prompt\":%zu,\"status\":\"%s\","
-                     "\"http_status\":%d,\"message\":",
+    mc_buf_printf(b,
+                  "{\"id\":%llu,\"warmup\":%s,\"prompt\":%zu,\"status\":\"%s\","
+                  "\"http_status\":%d,\"message\":",
                   (unsigned long long)r->id, r->tag ? "true" : "false", (size_t)(r->id % s->w.n),
                   mc_lg_fail_name(r->fail), r->http_status);
     json_str(b, r->message, strlen(r->message));
     line_times(s, r, t);
     line_counts(s, r, t);
     if (mc_buf_append(b, "}\n", 2) != MC_OK) {
-        s->write_err = mc_fail(&s->write_diag, MC_ERR_NOMEM, "out of memory formatting a "
-                                                             "request line");
+        s->write_err = mc_fail(&s->write_diag, MC_ERR_NOMEM,
+                               "out of memory formatting a "
+                               "request line");
         return;
     }
     for (size_t off = 0; off < b->len && s->write_err == MC_OK;) {
@@ -138,8 +143,8 @@ static void write_line(bench_state *s, const mc_lg_result *r, const mc_req_timin
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            s->write_err = mc_fail(&s->write_diag, MC_ERR_IO, "%s/requests.jsonl: %s",
-                                   s->out_dir, strerror(errno));
+            s->write_err = mc_fail(&s->write_diag, MC_ERR_IO, "%s/requests.jsonl: %s", s->out_dir,
+                                   strerror(errno));
         else
             off += (size_t)w;
     }
@@ -147,7 +152,10 @@ static void write_line(bench_state *s, const mc_lg_result *r, const mc_req_timin
 
 /* ---- collecting for src/cap ---------------------------------------------------------------- */
 
-static double rel_s(const bench_state *s, mc_ns t) { return mc_ns_to_s(t - s->origin); }
+static double rel_s(const bench_state *s, mc_ns t)
+{
+    return mc_ns_to_s(t - s->origin);
+}
 
 static mc_req_timing to_timing(const bench_state *s, const mc_lg_result *r)
 {
@@ -157,8 +165,8 @@ static mc_req_timing to_timing(const bench_state *s, const mc_lg_result *r)
     /* without streaming the text arrives at once: no TTFT/TPOT, only E2E */
     t.first_s = s->a.stream && r->first_token_ns ? rel_s(s, r->first_token_ns) : -1;
     t.end_s = rel_s(s, r->last_token_ns ? r->last_token_ns : r->end_ns);
-    t.out_tokens = r->usage_completion_tokens >= 0 ? r->usage_completion_tokens
-                                                   : (int64_t)r->n_chunks;
+    t.out_tokens =
+        r->usage_completion_tokens >= 0 ? r->usage_completion_tokens : (int64_t)r->n_chunks;
     t.in_tokens = r->usage_prompt_tokens >= 0 ? r->usage_prompt_tokens : p->input_tokens;
     t.ok = r->fail == MC_LG_OK;
     return t;
@@ -302,9 +310,9 @@ static cJSON *json_stats(const mc_cap_stats *x)
     const struct {
         const char *k;
         double v;
-    } f[] = {{"mean", x->mean}, {"sd", x->sd},   {"min", x->min}, {"p50", x->p50},
-             {"p90", x->p90},   {"p95", x->p95}, {"p99", x->p99}, {"p99.9", x->p999},
-             {"max", x->max}};
+    } f[] = {{"mean", x->mean}, {"sd", x->sd},      {"min", x->min},
+             {"p50", x->p50},   {"p90", x->p90},    {"p95", x->p95},
+             {"p99", x->p99},   {"p99.9", x->p999}, {"max", x->max}};
     add_num(o, "n", (double)x->n);
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         add_num(o, f[i].k, x->n ? f[i].v : NAN);
@@ -425,7 +433,9 @@ static void json_tokens_client(cJSON *root, const bench_state *s, const bench_st
     add_num(o, "ok_requests_without_usage", (double)s->no_usage);
     add_num(o, "usage_minus_chunks", (double)s->out_discrepancy);
     cJSON_AddStringToObject(o, "output_tokens_source",
-                            s->no_usage == 0 ? "usage" : s->usage_out ? "mixed" : "chunks");
+                            s->no_usage == 0 ? "usage"
+                            : s->usage_out   ? "mixed"
+                                             : "chunks");
     cJSON *c = cJSON_AddObjectToObject(root, "client");
     add_num(c, "slots", (double)mc_lg_client_slots(s->client));
     add_num(c, "cpu_s", s->cpu_s);
@@ -543,8 +553,8 @@ void bench_print_table(const bench_state *s, const bench_stats *st)
            : s->a.mode == MC_LG_BATCH ? "fixed batches"
                                       : "closed loop");
     if (s->a.mode == MC_LG_OPEN)
-        printf(", %.4g req/s (burstiness %.3g), at most %u in flight", s->a.rate,
-               s->a.burstiness, s->a.concurrency);
+        printf(", %.4g req/s (burstiness %.3g), at most %u in flight", s->a.rate, s->a.burstiness,
+               s->a.concurrency);
     else
         printf(", %s %u", s->a.mode == MC_LG_BATCH ? "batch" : "concurrency",
                s->a.mode == MC_LG_BATCH ? s->a.batch : s->a.concurrency);
@@ -553,8 +563,8 @@ void bench_print_table(const bench_state *s, const bench_stats *st)
     if (st->have_tp) {
         printf("window        %.3f s (first request due -> last successful completion)\n",
                st->tp.duration_s);
-        printf("throughput    %.2f req/s, %.1f output tok/s, %.1f total tok/s\n",
-               st->tp.req_per_s, st->tp.out_tok_per_s, st->tp.total_tok_per_s);
+        printf("throughput    %.2f req/s, %.1f output tok/s, %.1f total tok/s\n", st->tp.req_per_s,
+               st->tp.out_tok_per_s, st->tp.total_tok_per_s);
     }
     if (s->a.have_slo && st->have_tp)
         printf("goodput       %.2f req/s, %.1f output tok/s (%.1f%% of requests good)\n",
@@ -579,9 +589,11 @@ void bench_print_table(const bench_state *s, const bench_stats *st)
            s->done ? s->cpu_s / (double)s->done * 1e6 : 0.0);
     if (s->info.queued)
         printf("queued        %llu requests waited for a free slot (the server fell behind "
-               "the offered rate)\n", (unsigned long long)s->info.queued);
+               "the offered rate)\n",
+               (unsigned long long)s->info.queued);
     if (!bench_self_ok(s, st))
         printf("WARNING       p99 schedule lag %.1f ms: the client could not keep the schedule;"
-               " latencies include its own delay\n", st->lag.p99 * 1e3);
+               " latencies include its own delay\n",
+               st->lag.p99 * 1e3);
     printf("results       %s/requests.jsonl, %s/summary.json\n", s->out_dir, s->out_dir);
 }

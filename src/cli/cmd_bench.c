@@ -21,7 +21,8 @@
 
 void usage_bench(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "usage: moecap bench --url URL [options]\n\n"
         "Load generator and profiler for an OpenAI-compatible server (vLLM, SGLang, llama.cpp,\n"
         "moecap serve). Writes DIR/requests.jsonl (one line per request, every timestamp) and\n"
@@ -129,7 +130,7 @@ static int slo_arg(const char *v, mc_cap_slo *slo)
         if (!eq || mc_parse_f64(eq + 1, &x) != MC_OK || !(x > 0))
             return bad("--slo", v, "expected ttft=S,tpot=S,e2e=S with values > 0");
         *eq = 0;
-        double *dst = strcmp(item, "ttft") == 0 ? &slo->ttft_s
+        double *dst = strcmp(item, "ttft") == 0   ? &slo->ttft_s
                       : strcmp(item, "tpot") == 0 ? &slo->tpot_s
                       : strcmp(item, "e2e") == 0  ? &slo->e2e_s
                                                   : NULL;
@@ -148,30 +149,73 @@ static int size_arg(const char *opt, const char *v, uint64_t lo, uint64_t hi, ui
 }
 
 enum {
-    O_URL = 256, O_ENDPOINT, O_MODEL, O_KEY, O_STREAM, O_NOSTREAM, O_DATASET, O_FORMAT, O_IN,
-    O_OUT_LEN, O_PROMPTS, O_SEED, O_TOKENIZE, O_EOS, O_NOEOS, O_TEMP, O_CONC, O_BATCH, O_RATE,
-    O_BURST, O_NREQ, O_DUR, O_WARM, O_RAMP, O_TIMEOUT, O_SLO, O_OUTDIR, O_NOTEXT, O_MAXTEXT,
-    O_MAXEVENT, O_MAXITL, O_JSON
+    O_URL = 256,
+    O_ENDPOINT,
+    O_MODEL,
+    O_KEY,
+    O_STREAM,
+    O_NOSTREAM,
+    O_DATASET,
+    O_FORMAT,
+    O_IN,
+    O_OUT_LEN,
+    O_PROMPTS,
+    O_SEED,
+    O_TOKENIZE,
+    O_EOS,
+    O_NOEOS,
+    O_TEMP,
+    O_CONC,
+    O_BATCH,
+    O_RATE,
+    O_BURST,
+    O_NREQ,
+    O_DUR,
+    O_WARM,
+    O_RAMP,
+    O_TIMEOUT,
+    O_SLO,
+    O_OUTDIR,
+    O_NOTEXT,
+    O_MAXTEXT,
+    O_MAXEVENT,
+    O_MAXITL,
+    O_JSON
 };
 
-static const struct option bench_opts[] = {
-    {"url", required_argument, 0, O_URL},         {"endpoint", required_argument, 0, O_ENDPOINT},
-    {"model", required_argument, 0, O_MODEL},     {"api-key", required_argument, 0, O_KEY},
-    {"stream", no_argument, 0, O_STREAM},         {"no-stream", no_argument, 0, O_NOSTREAM},
-    {"dataset", required_argument, 0, O_DATASET}, {"dataset-format", required_argument, 0, O_FORMAT},
-    {"input-len", required_argument, 0, O_IN},    {"output-len", required_argument, 0, O_OUT_LEN},
-    {"num-prompts", required_argument, 0, O_PROMPTS}, {"seed", required_argument, 0, O_SEED},
-    {"tokenize", required_argument, 0, O_TOKENIZE}, {"ignore-eos", no_argument, 0, O_EOS},
-    {"no-ignore-eos", no_argument, 0, O_NOEOS},   {"temperature", required_argument, 0, O_TEMP},
-    {"concurrency", required_argument, 0, O_CONC}, {"batch", required_argument, 0, O_BATCH},
-    {"rate", required_argument, 0, O_RATE},       {"burstiness", required_argument, 0, O_BURST},
-    {"num-requests", required_argument, 0, O_NREQ}, {"duration", required_argument, 0, O_DUR},
-    {"warmup", required_argument, 0, O_WARM},     {"ramp-up", required_argument, 0, O_RAMP},
-    {"timeout", required_argument, 0, O_TIMEOUT}, {"slo", required_argument, 0, O_SLO},
-    {"out", required_argument, 0, O_OUTDIR},      {"no-text", no_argument, 0, O_NOTEXT},
-    {"max-text", required_argument, 0, O_MAXTEXT}, {"max-event", required_argument, 0, O_MAXEVENT},
-    {"max-itl-samples", required_argument, 0, O_MAXITL}, {"json", no_argument, 0, O_JSON},
-    {0, 0, 0, 0}};
+static const struct option bench_opts[] = {{"url", required_argument, 0, O_URL},
+                                           {"endpoint", required_argument, 0, O_ENDPOINT},
+                                           {"model", required_argument, 0, O_MODEL},
+                                           {"api-key", required_argument, 0, O_KEY},
+                                           {"stream", no_argument, 0, O_STREAM},
+                                           {"no-stream", no_argument, 0, O_NOSTREAM},
+                                           {"dataset", required_argument, 0, O_DATASET},
+                                           {"dataset-format", required_argument, 0, O_FORMAT},
+                                           {"input-len", required_argument, 0, O_IN},
+                                           {"output-len", required_argument, 0, O_OUT_LEN},
+                                           {"num-prompts", required_argument, 0, O_PROMPTS},
+                                           {"seed", required_argument, 0, O_SEED},
+                                           {"tokenize", required_argument, 0, O_TOKENIZE},
+                                           {"ignore-eos", no_argument, 0, O_EOS},
+                                           {"no-ignore-eos", no_argument, 0, O_NOEOS},
+                                           {"temperature", required_argument, 0, O_TEMP},
+                                           {"concurrency", required_argument, 0, O_CONC},
+                                           {"batch", required_argument, 0, O_BATCH},
+                                           {"rate", required_argument, 0, O_RATE},
+                                           {"burstiness", required_argument, 0, O_BURST},
+                                           {"num-requests", required_argument, 0, O_NREQ},
+                                           {"duration", required_argument, 0, O_DUR},
+                                           {"warmup", required_argument, 0, O_WARM},
+                                           {"ramp-up", required_argument, 0, O_RAMP},
+                                           {"timeout", required_argument, 0, O_TIMEOUT},
+                                           {"slo", required_argument, 0, O_SLO},
+                                           {"out", required_argument, 0, O_OUTDIR},
+                                           {"no-text", no_argument, 0, O_NOTEXT},
+                                           {"max-text", required_argument, 0, O_MAXTEXT},
+                                           {"max-event", required_argument, 0, O_MAXEVENT},
+                                           {"max-itl-samples", required_argument, 0, O_MAXITL},
+                                           {"json", no_argument, 0, O_JSON},
+                                           {0, 0, 0, 0}};
 
 static int target_opt(bench_args *a, int c, const char *v)
 {
@@ -205,8 +249,10 @@ static int workload_opt(bench_args *a, int c, const char *v)
     case O_NOEOS: a->ignore_eos = 0; return 0;
     case O_TEMP: return pos_arg("--temperature", v, 1, &a->temperature);
     case O_TOKENIZE:
-        a->tokenize = strcmp(v, "off") == 0 ? TOK_OFF : strcmp(v, "auto") == 0 ? TOK_AUTO
-                      : strcmp(v, "require") == 0 ? TOK_REQUIRE : -1;
+        a->tokenize = strcmp(v, "off") == 0       ? TOK_OFF
+                      : strcmp(v, "auto") == 0    ? TOK_AUTO
+                      : strcmp(v, "require") == 0 ? TOK_REQUIRE
+                                                  : -1;
         return a->tokenize < 0 ? bad("--tokenize", v, "expected auto, off or require") : 0;
     default: return -1;
     }
@@ -223,7 +269,8 @@ static int load_opt(bench_args *a, int c, const char *v)
     case O_BURST: return pos_arg("--burstiness", v, 0, &a->burstiness);
     case O_NREQ:
         return mc_parse_u64(v, &a->num_requests) || a->num_requests == 0
-                   ? bad("--num-requests", v, "expected an integer >= 1") : 0;
+                   ? bad("--num-requests", v, "expected an integer >= 1")
+                   : 0;
     case O_DUR: return pos_arg("--duration", v, 0, &a->duration_s);
     case O_WARM: return u32_arg("--warmup", v, 0, 10000000, &a->warmup);
     case O_RAMP: return pos_arg("--ramp-up", v, 1, &a->ramp_s);
@@ -340,8 +387,7 @@ static int check_out_dir(bench_state *s)
     snprintf(p, sizeof p, "%s/summary.json", s->out_dir);
     taken |= stat(p, &st) == 0;
     if (taken)
-        return mc_cli_usage_error(CMD, "%s already holds results; give another --out",
-                                  s->out_dir);
+        return mc_cli_usage_error(CMD, "%s already holds results; give another --out", s->out_dir);
     if (stat(s->out_dir, &st) == 0 && !S_ISDIR(st.st_mode))
         return mc_cli_usage_error(CMD, "--out %s exists and is not a directory", s->out_dir);
     return 0;
@@ -380,16 +426,24 @@ static mc_err prepare_workload(bench_state *s, mc_lg_tokenizer *tk, mc_diag *d)
     const bench_args *a = &s->a;
     mc_err e = MC_OK;
     if (!a->dataset) {
-        mc_lg_synth_opts so = {.n = a->num_prompts, .in_min = a->in_min, .in_max = a->in_max,
-                               .out_min = a->out_min, .out_max = a->out_max, .seed = a->seed,
-                               .count = tk ? mc_lg_tokenizer_count : NULL, .count_ctx = tk};
+        mc_lg_synth_opts so = {.n = a->num_prompts,
+                               .in_min = a->in_min,
+                               .in_max = a->in_max,
+                               .out_min = a->out_min,
+                               .out_max = a->out_max,
+                               .seed = a->seed,
+                               .count = tk ? mc_lg_tokenizer_count : NULL,
+                               .count_ctx = tk};
         e = mc_lg_workload_synthetic(&s->w, &so, d);
     } else if (tk) {
         e = mc_lg_workload_count(&s->w, mc_lg_tokenizer_count, tk, d);
     }
     s->input_exact = tk != NULL;
-    mc_lg_body_opts bo = {.endpoint = a->endpoint, .model = s->model, .stream = a->stream,
-                          .ignore_eos = a->ignore_eos, .temperature = a->temperature};
+    mc_lg_body_opts bo = {.endpoint = a->endpoint,
+                          .model = s->model,
+                          .stream = a->stream,
+                          .ignore_eos = a->ignore_eos,
+                          .temperature = a->temperature};
     if (!e)
         e = mc_lg_workload_build(&s->w, &bo, d);
     return e;
@@ -400,8 +454,10 @@ static mc_err load_dataset(bench_state *s, mc_diag *d)
 {
     if (!s->a.dataset)
         return MC_OK;
-    mc_lg_dataset_opts o = {.fmt = s->a.fmt, .num_prompts = s->a.num_prompts,
-                            .seed = s->a.seed, .output_len = s->a.out_min};
+    mc_lg_dataset_opts o = {.fmt = s->a.fmt,
+                            .num_prompts = s->a.num_prompts,
+                            .seed = s->a.seed,
+                            .output_len = s->a.out_min};
     return mc_lg_workload_load(&s->w, s->a.dataset, &o, d);
 }
 
@@ -409,10 +465,15 @@ static mc_err make_client(bench_state *s, mc_diag *d)
 {
     const bench_args *a = &s->a;
     uint32_t slots = a->mode == MC_LG_BATCH ? a->batch : a->concurrency;
-    mc_lg_client_opts co = {.url = s->url, .stream = a->stream, .max_inflight = slots,
-                            .timeout_s = a->timeout_s, .max_event_bytes = a->max_event,
+    mc_lg_client_opts co = {.url = s->url,
+                            .stream = a->stream,
+                            .max_inflight = slots,
+                            .timeout_s = a->timeout_s,
+                            .max_event_bytes = a->max_event,
                             .max_text_bytes = a->save_text && a->max_text ? a->max_text : 1,
-                            .api_key = a->api_key, .on_result = bench_on_result, .ctx = s};
+                            .api_key = a->api_key,
+                            .on_result = bench_on_result,
+                            .ctx = s};
     mc_err e = mc_lg_client_new(&co, &s->client, d);
     s->stamps_s = e ? NULL : mc_mallocarray(65536, sizeof *s->stamps_s);
     if (!e && !s->stamps_s)
@@ -465,11 +526,16 @@ static double cpu_now_s(void)
 static mc_lg_run_opts run_opts(const bench_state *s)
 {
     const bench_args *a = &s->a;
-    mc_lg_run_opts o = {.mode = a->mode, .concurrency = a->concurrency, .batch = a->batch,
-                        .sched = {.rate_per_s = a->rate, .burstiness = a->burstiness,
-                                  .seed = a->seed},
-                        .num_requests = a->num_requests, .duration_s = a->duration_s,
-                        .warmup = a->warmup, .ramp_up_s = a->ramp_s, .stop = &stop_flag};
+    mc_lg_run_opts o = {
+        .mode = a->mode,
+        .concurrency = a->concurrency,
+        .batch = a->batch,
+        .sched = {.rate_per_s = a->rate, .burstiness = a->burstiness, .seed = a->seed},
+        .num_requests = a->num_requests,
+        .duration_s = a->duration_s,
+        .warmup = a->warmup,
+        .ramp_up_s = a->ramp_s,
+        .stop = &stop_flag};
     if (!o.num_requests && !(o.duration_s > 0))
         o.num_requests = s->w.n ? s->w.n : 1; /* one request per prompt */
     return o;
@@ -585,8 +651,7 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "moecap bench: interrupted; partial results in %s\n", s.out_dir);
         rc = 1;
     } else if (!rc && s.fails[MC_LG_OK] == 0) {
-        fprintf(stderr, "moecap bench: no request succeeded (see %s/requests.jsonl)\n",
-                s.out_dir);
+        fprintf(stderr, "moecap bench: no request succeeded (see %s/requests.jsonl)\n", s.out_dir);
         rc = 1;
     }
     cleanup(&s);

@@ -17,7 +17,10 @@
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
 
-static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 mc_err lg_curl_global(mc_diag *d)
 {
@@ -128,8 +131,7 @@ static mc_err make_multi(mc_lg_client *c, mc_diag *d)
     c->epfd = epoll_create1(EPOLL_CLOEXEC);
     c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (!c->multi || c->epfd < 0 || c->tfd < 0)
-        return mc_fail(d, MC_ERR_IO, "loadgen: cannot create the event loop: %s",
-                       strerror(errno));
+        return mc_fail(d, MC_ERR_IO, "loadgen: cannot create the event loop: %s", strerror(errno));
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = c->tfd};
     if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->tfd, &ev) != 0)
         return mc_fail(d, MC_ERR_IO, "loadgen: epoll_ctl: %s", strerror(errno));
@@ -236,8 +238,14 @@ void mc_lg_client_free(mc_lg_client *c)
 
 /* ---- requests ------------------------------------------------------------------------------ */
 
-uint32_t mc_lg_client_inflight(const mc_lg_client *c) { return c->inflight; }
-uint32_t mc_lg_client_slots(const mc_lg_client *c) { return c->n_slots; }
+uint32_t mc_lg_client_inflight(const mc_lg_client *c)
+{
+    return c->inflight;
+}
+uint32_t mc_lg_client_slots(const mc_lg_client *c)
+{
+    return c->n_slots;
+}
 
 mc_err mc_lg_client_submit(mc_lg_client *c, const mc_lg_request *r, mc_diag *d)
 {

@@ -12,18 +12,18 @@ typedef struct lg_slot {
     struct mc_lg_client *c;
     CURL *easy;
     mc_sse *sse;
-    mc_buf text;      /* kept output text (capped at max_text_bytes) */
-    mc_buf body;      /* non-streamed response body (capped at max_body_bytes) */
-    mc_ns *stamps;    /* token-bearing chunk stamps */
+    mc_buf text;   /* kept output text (capped at max_text_bytes) */
+    mc_buf body;   /* non-streamed response body (capped at max_body_bytes) */
+    mc_ns *stamps; /* token-bearing chunk stamps */
     size_t n_stamps, cap_stamps;
     char msg[MC_LG_MSG_MAX + 1];
     size_t msg_len;
     char finish[32];
     char errbuf[CURL_ERROR_SIZE];
     mc_lg_result r;
-    mc_ns last_data_ns; /* last body bytes received */
-    int checked;        /* status and content type examined */
-    int status_ok;      /* 200 (and the right content type when streaming) */
+    mc_ns last_data_ns;  /* last body bytes received */
+    int checked;         /* status and content type examined */
+    int status_ok;       /* 200 (and the right content type when streaming) */
     mc_lg_fail own_fail; /* failure decided while receiving; the transfer was aborted */
     int active;
     uint32_t next_free;
@@ -40,7 +40,7 @@ struct mc_lg_client {
     mc_ns armed;         /* what the timerfd is set to (0 = disarmed) */
     lg_slot *slots;
     uint32_t n_slots, free_head, inflight;
-    char sock_mark;      /* its address marks sockets registered with epoll */
+    char sock_mark; /* its address marks sockets registered with epoll */
 };
 
 #define LG_NO_SLOT UINT32_MAX

@@ -290,20 +290,16 @@ static mc_lg_fail curl_fail_kind(lg_slot *s, CURLcode rc)
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-        return MC_LG_FAIL_CONNECT;
+    case CURLE_COULDNT_CONNECT: return MC_LG_FAIL_CONNECT;
     case CURLE_OPERATION_TIMEDOUT:
         curl_easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
         return connect_us == 0 && !s->r.conn_reused ? MC_LG_FAIL_CONNECT : MC_LG_FAIL_TIMEOUT;
     case CURLE_GOT_NOTHING:
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
-    case CURLE_PARTIAL_FILE:
-        return MC_LG_FAIL_TRUNCATED;
-    case CURLE_ABORTED_BY_CALLBACK:
-        return MC_LG_FAIL_CANCELLED;
-    default:
-        return MC_LG_FAIL_OTHER;
+    case CURLE_PARTIAL_FILE: return MC_LG_FAIL_TRUNCATED;
+    case CURLE_ABORTED_BY_CALLBACK: return MC_LG_FAIL_CANCELLED;
+    default: return MC_LG_FAIL_OTHER;
     }
 }
 

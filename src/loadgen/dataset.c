@@ -102,8 +102,7 @@ static const char *record_prompt(const cJSON *rec, mc_lg_dataset_fmt fmt, mc_buf
         s = str_field(rec, "question");
         missing = "missing string field 'question'";
         break;
-    case MC_LG_DS_MMLU_PRO:
-        return mmlu_prompt(rec, out);
+    case MC_LG_DS_MMLU_PRO: return mmlu_prompt(rec, out);
     case MC_LG_DS_MT_BENCH:
         turns = cJSON_GetObjectItemCaseSensitive(rec, "turns");
         s = cJSON_IsArray(turns) && cJSON_IsString(cJSON_GetArrayItem(turns, 0))
@@ -158,8 +157,7 @@ static mc_err add_record(loader *l, const cJSON *rec, const char *where, mc_diag
     const char *why = record_prompt(rec, l->fmt, &l->text, &max_tokens);
     if (why)
         return mc_fail(d, MC_ERR_FORMAT, "%s:%s: %s", l->path, where, why);
-    return mc_lg_workload_add(l->w, l->text.data ? l->text.data : "", l->text.len, max_tokens,
-                              d);
+    return mc_lg_workload_add(l->w, l->text.data ? l->text.data : "", l->text.len, max_tokens, d);
 }
 
 static int blank(const char *s, size_t n)
@@ -200,8 +198,9 @@ static mc_err load_array(loader *l, const char *data, size_t len, mc_diag *d)
     cJSON *arr = cJSON_ParseWithLength(data, len);
     if (!cJSON_IsArray(arr)) {
         cJSON_Delete(arr);
-        return mc_fail(d, MC_ERR_FORMAT, "%s: not a JSON array (ShareGPT format is an array of "
-                                         "{id, conversations})",
+        return mc_fail(d, MC_ERR_FORMAT,
+                       "%s: not a JSON array (ShareGPT format is an array of "
+                       "{id, conversations})",
                        l->path);
     }
     mc_err e = MC_OK;
@@ -249,12 +248,12 @@ mc_err mc_lg_workload_load(mc_lg_workload *w, const char *path, const mc_lg_data
     mc_err e = mc_read_file(path, DATASET_MAX_BYTES, &data, &len, d);
     if (e)
         return e;
-    loader l = {.path = path, .fmt = o->fmt, .output_len = o->output_len ? o->output_len : 256,
-                .w = w};
+    loader l = {
+        .path = path, .fmt = o->fmt, .output_len = o->output_len ? o->output_len : 256, .w = w};
     mc_buf_init(&l.text, 0);
     size_t skip = 0;
-    while (skip < len && (data[skip] == ' ' || data[skip] == '\n' || data[skip] == '\r' ||
-                          data[skip] == '\t'))
+    while (skip < len &&
+           (data[skip] == ' ' || data[skip] == '\n' || data[skip] == '\r' || data[skip] == '\t'))
         skip++;
     int array = skip < len && data[skip] == '[';
     if (array && o->fmt != MC_LG_DS_AUTO && o->fmt != MC_LG_DS_SHAREGPT)

@@ -51,8 +51,8 @@ mc_sse *mc_sse_new(size_t max_event_bytes);
 void mc_sse_free(mc_sse *p);
 void mc_sse_reset(mc_sse *p); /* ready for a new stream; keeps its buffers */
 /* Feeds input; returns at most one event per call. Call again with the unconsumed rest. */
-mc_sse_status mc_sse_feed(mc_sse *p, const char *in, size_t len, size_t *consumed,
-                          mc_sse_event *ev, mc_diag *d);
+mc_sse_status mc_sse_feed(mc_sse *p, const char *in, size_t len, size_t *consumed, mc_sse_event *ev,
+                          mc_diag *d);
 /* Bytes of an unfinished line or event (0 when the stream stopped at an event boundary). */
 size_t mc_sse_pending(const mc_sse *p);
 
@@ -117,9 +117,9 @@ typedef struct mc_lg_result {
     uint64_t n_reasoning_chunks; /* of those, chunks that carried reasoning text */
     const char *text;            /* output text (content only), at most max_text_bytes */
     size_t text_len;
-    uint64_t text_bytes;   /* content bytes received in total */
+    uint64_t text_bytes; /* content bytes received in total */
     uint64_t reasoning_bytes;
-    int text_truncated;    /* text_len < text_bytes */
+    int text_truncated;              /* text_len < text_bytes */
     int64_t usage_prompt_tokens;     /* -1 when the server sent no usage */
     int64_t usage_completion_tokens; /* -1 when the server sent no usage */
     const char *finish_reason;       /* "" when none was received */
@@ -140,16 +140,16 @@ typedef void (*mc_lg_on_result)(const mc_lg_result *r, void *ctx);
 typedef struct mc_lg_client mc_lg_client;
 
 typedef struct mc_lg_client_opts {
-    const char *url;          /* full request URL, e.g. http://127.0.0.1:8000/v1/completions */
-    int stream;               /* 1: SSE stream; 0: one JSON response */
-    uint32_t max_inflight;    /* slots; 0 = 256 */
-    double timeout_s;         /* whole request; 0 = none */
-    double connect_timeout_s; /* 0 = 10 s */
-    size_t max_event_bytes;   /* SSE event cap; 0 = 1 MiB */
-    size_t max_body_bytes;    /* non-streamed response cap; 0 = 16 MiB */
-    size_t max_text_bytes;    /* kept output text per request; 0 = 64 KiB */
-    size_t max_chunk_stamps;  /* kept chunk stamps per request; 0 = 65536 */
-    const char *api_key;      /* sent as "Authorization: Bearer ..." when non-NULL */
+    const char *url;           /* full request URL, e.g. http://127.0.0.1:8000/v1/completions */
+    int stream;                /* 1: SSE stream; 0: one JSON response */
+    uint32_t max_inflight;     /* slots; 0 = 256 */
+    double timeout_s;          /* whole request; 0 = none */
+    double connect_timeout_s;  /* 0 = 10 s */
+    size_t max_event_bytes;    /* SSE event cap; 0 = 1 MiB */
+    size_t max_body_bytes;     /* non-streamed response cap; 0 = 16 MiB */
+    size_t max_text_bytes;     /* kept output text per request; 0 = 64 KiB */
+    size_t max_chunk_stamps;   /* kept chunk stamps per request; 0 = 65536 */
+    const char *api_key;       /* sent as "Authorization: Bearer ..." when non-NULL */
     mc_lg_on_result on_result; /* called from poll/cancel for every finished request */
     void *ctx;
 } mc_lg_client_opts;
@@ -159,7 +159,7 @@ typedef struct mc_lg_request {
     uint64_t tag;
     const char *body; /* JSON body; must stay valid until the request's result is emitted */
     size_t body_len;
-    mc_ns sched_ns;   /* 0 = now */
+    mc_ns sched_ns; /* 0 = now */
 } mc_lg_request;
 
 mc_err mc_lg_client_new(const mc_lg_client_opts *o, mc_lg_client **out, mc_diag *d);
@@ -193,8 +193,8 @@ typedef struct mc_lg_sched_opts {
 /* Fills out[0..n) with non-decreasing offsets. MC_ERR_ARG for a rate or burstiness <= 0. */
 mc_err mc_lg_schedule(const mc_lg_sched_opts *o, size_t n, mc_ns *out, mc_diag *d);
 /* Offsets up to duration_s: *out is a heap array (mc_free) of *n entries; at most max_n. */
-mc_err mc_lg_schedule_until(const mc_lg_sched_opts *o, double duration_s, size_t max_n,
-                            mc_ns **out, size_t *n, mc_diag *d);
+mc_err mc_lg_schedule_until(const mc_lg_sched_opts *o, double duration_s, size_t max_n, mc_ns **out,
+                            size_t *n, mc_diag *d);
 /* One gamma(shape, scale 1) variate (Marsaglia-Tsang), exposed for tests. */
 double mc_lg_gamma(mc_rng *r, double shape);
 
@@ -226,11 +226,11 @@ typedef mc_err (*mc_lg_count_fn)(void *ctx, const char *text, size_t len, int64_
                                  mc_diag *d);
 
 typedef struct mc_lg_synth_opts {
-    uint32_t n;                      /* prompts */
-    uint32_t in_min, in_max;         /* input tokens, drawn uniformly from [min, max] */
-    uint32_t out_min, out_max;       /* output tokens (max_tokens) */
+    uint32_t n;                /* prompts */
+    uint32_t in_min, in_max;   /* input tokens, drawn uniformly from [min, max] */
+    uint32_t out_min, out_max; /* output tokens (max_tokens) */
     uint64_t seed;
-    mc_lg_count_fn count;            /* NULL: lengths are approximate (4 chars per token) */
+    mc_lg_count_fn count; /* NULL: lengths are approximate (4 chars per token) */
     void *count_ctx;
 } mc_lg_synth_opts;
 
@@ -252,10 +252,10 @@ mc_err mc_lg_dataset_fmt_parse(const char *s, mc_lg_dataset_fmt *out, mc_diag *d
 
 typedef struct mc_lg_dataset_opts {
     mc_lg_dataset_fmt fmt;
-    uint32_t num_prompts;  /* 0 = all */
-    uint64_t seed;         /* 0 = file order; else a seeded shuffle before taking num_prompts */
-    uint32_t output_len;   /* max_tokens where the record has none (custom JSONL may) */
-    mc_lg_count_fn count;  /* NULL: approximate input lengths */
+    uint32_t num_prompts; /* 0 = all */
+    uint64_t seed;        /* 0 = file order; else a seeded shuffle before taking num_prompts */
+    uint32_t output_len;  /* max_tokens where the record has none (custom JSONL may) */
+    mc_lg_count_fn count; /* NULL: approximate input lengths */
     void *count_ctx;
 } mc_lg_dataset_opts;
 
@@ -267,9 +267,9 @@ typedef enum mc_lg_endpoint { MC_LG_COMPLETIONS = 0, MC_LG_CHAT } mc_lg_endpoint
 
 typedef struct mc_lg_body_opts {
     mc_lg_endpoint endpoint;
-    const char *model;  /* NULL: omitted */
-    int stream;         /* also asks for stream_options.include_usage */
-    int ignore_eos;     /* vLLM/SGLang/llama.cpp extension: generate exactly max_tokens */
+    const char *model; /* NULL: omitted */
+    int stream;        /* also asks for stream_options.include_usage */
+    int ignore_eos;    /* vLLM/SGLang/llama.cpp extension: generate exactly max_tokens */
     double temperature;
 } mc_lg_body_opts;
 
@@ -308,7 +308,7 @@ uint64_t mc_lg_tokenizer_calls(const mc_lg_tokenizer *t);
 typedef enum mc_lg_mode {
     MC_LG_CLOSED = 0, /* keep `concurrency` requests in flight */
     MC_LG_BATCH,      /* waves of `batch` requests; a wave starts when the previous finished */
-    MC_LG_OPEN        /* arrivals at `rate_per_s` from a schedule, at most `concurrency` in flight */
+    MC_LG_OPEN /* arrivals at `rate_per_s` from a schedule, at most `concurrency` in flight */
 } mc_lg_mode;
 
 typedef struct mc_lg_run_opts {
@@ -326,14 +326,14 @@ typedef struct mc_lg_run_opts {
 } mc_lg_run_opts;
 
 typedef struct mc_lg_run_info {
-    mc_ns t0_ns;          /* start of the measured phase (schedule origin) */
-    mc_ns first_send_ns;  /* first measured request sent */
-    mc_ns end_ns;         /* the measured phase ended (nothing left in flight) */
-    uint64_t sent;        /* measured requests sent */
+    mc_ns t0_ns;         /* start of the measured phase (schedule origin) */
+    mc_ns first_send_ns; /* first measured request sent */
+    mc_ns end_ns;        /* the measured phase ended (nothing left in flight) */
+    uint64_t sent;       /* measured requests sent */
     uint64_t warmup_sent;
-    uint64_t queued;      /* open loop: measured requests that were due while the concurrency
-                             cap was reached (they waited for a slot; lag = queueing) */
-    int stopped;          /* the stop flag ended the run early (results are partial) */
+    uint64_t queued; /* open loop: measured requests that were due while the concurrency
+                        cap was reached (they waited for a slot; lag = queueing) */
+    int stopped;     /* the stop flag ended the run early (results are partial) */
 } mc_lg_run_info;
 
 /* Checks options (MC_ERR_ARG with a message) without sending anything. */

@@ -73,8 +73,8 @@ mc_err mc_lg_url_endpoint(const char *base, mc_lg_endpoint ep, char **out, mc_di
     const char *want = ep == MC_LG_CHAT ? "/chat/completions" : "/completions";
     if (ends_with(base, n, want) && (ep == MC_LG_CHAT || !ends_with(base, n, "/chat/completions")))
         return join(base, n, "", out, d); /* a full endpoint URL: use it as given */
-    return join(base, root_len(base),
-                ep == MC_LG_CHAT ? "/v1/chat/completions" : "/v1/completions", out, d);
+    return join(base, root_len(base), ep == MC_LG_CHAT ? "/v1/chat/completions" : "/v1/completions",
+                out, d);
 }
 
 /* ---- blocking requests --------------------------------------------------------------------- */
@@ -218,8 +218,8 @@ static int64_t parse_count(const mc_buf *resp)
     return n;
 }
 
-static mc_err count_form(mc_lg_tokenizer *t, int form, const char *text, size_t len,
-                         int64_t *n, mc_diag *d)
+static mc_err count_form(mc_lg_tokenizer *t, int form, const char *text, size_t len, int64_t *n,
+                         mc_diag *d)
 {
     char *body = tokenize_body(t, form, text, len);
     if (!body)
@@ -233,8 +233,8 @@ static mc_err count_form(mc_lg_tokenizer *t, int form, const char *text, size_t 
         return e;
     *n = t->h.status == 200 ? parse_count(&t->h.resp) : -1;
     if (*n < 0)
-        return mc_fail(d, MC_ERR_NOT_FOUND, "%s: HTTP %ld, no token count in the response",
-                       t->url, t->h.status);
+        return mc_fail(d, MC_ERR_NOT_FOUND, "%s: HTTP %ld, no token count in the response", t->url,
+                       t->h.status);
     return MC_OK;
 }
 
@@ -245,7 +245,10 @@ mc_err mc_lg_tokenizer_count(void *tokenizer, const char *text, size_t len, int6
     return count_form(t, t->form, text, len, n_tokens, d);
 }
 
-uint64_t mc_lg_tokenizer_calls(const mc_lg_tokenizer *t) { return t->calls; }
+uint64_t mc_lg_tokenizer_calls(const mc_lg_tokenizer *t)
+{
+    return t->calls;
+}
 
 void mc_lg_tokenizer_free(mc_lg_tokenizer *t)
 {
@@ -277,8 +280,8 @@ mc_err mc_lg_tokenizer_open(const char *base, const char *model, const char *api
     mc_free(root);
     t->model = model ? mc_strdup(model) : NULL;
     t->auth = auth_header(api_key);
-    t->h = (http_call){.easy = curl_easy_init(), .url = t->url, .auth = t->auth,
-                       .timeout_s = timeout_s};
+    t->h = (http_call){
+        .easy = curl_easy_init(), .url = t->url, .auth = t->auth, .timeout_s = timeout_s};
     mc_buf_init(&t->h.resp, PROBE_MAX_RESPONSE);
     if (!e && (!t->h.easy || (model && !t->model) || (api_key && !t->auth)))
         e = mc_fail(d, MC_ERR_NOMEM, "out of memory");

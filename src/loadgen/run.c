@@ -22,7 +22,10 @@ typedef struct phase {
     int stopped;
 } phase;
 
-static int stop_requested(const phase *ph) { return ph->o->stop && *ph->o->stop; }
+static int stop_requested(const phase *ph)
+{
+    return ph->o->stop && *ph->o->stop;
+}
 
 static int may_send(const phase *ph, mc_ns now)
 {
@@ -35,8 +38,11 @@ static mc_err send_one(phase *ph, mc_ns sched, mc_diag *d)
 {
     uint64_t id = ph->first_id + ph->sent;
     const mc_lg_prompt *p = &ph->w->p[id % ph->w->n];
-    mc_lg_request r = {.id = id, .tag = (uint64_t)ph->warmup, .body = p->body,
-                       .body_len = p->body_len, .sched_ns = sched};
+    mc_lg_request r = {.id = id,
+                       .tag = (uint64_t)ph->warmup,
+                       .body = p->body,
+                       .body_len = p->body_len,
+                       .sched_ns = sched};
     mc_err e = mc_lg_client_submit(ph->c, &r, d);
     if (e == MC_OK && ph->sent++ == 0)
         ph->first_send_ns = mc_now_ns();
@@ -178,15 +184,9 @@ static mc_err run_phase(phase *ph, mc_diag *d)
     ph->t0 = mc_now_ns();
     mc_err e;
     switch (ph->o->mode) {
-    case MC_LG_CLOSED:
-        e = run_closed(ph, d);
-        break;
-    case MC_LG_BATCH:
-        e = run_batch(ph, d);
-        break;
-    default:
-        e = run_open(ph, d);
-        break;
+    case MC_LG_CLOSED: e = run_closed(ph, d); break;
+    case MC_LG_BATCH: e = run_batch(ph, d); break;
+    default: e = run_open(ph, d); break;
     }
     if (ph->stopped || e)
         mc_lg_client_cancel_all(ph->c);
@@ -252,7 +252,11 @@ mc_err mc_lg_run(mc_lg_client *c, const mc_lg_workload *w, const mc_lg_run_opts 
             return e;
         }
     }
-    phase m = {.c = c, .w = w, .o = o, .first_id = o->warmup, .count = o->num_requests,
+    phase m = {.c = c,
+               .w = w,
+               .o = o,
+               .first_id = o->warmup,
+               .count = o->num_requests,
                .duration_s = o->duration_s};
     e = run_phase(&m, d);
     info->t0_ns = m.t0;

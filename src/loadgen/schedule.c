@@ -30,8 +30,7 @@ static mc_err check_opts(const mc_lg_sched_opts *o, mc_diag *d)
     if (!(o->rate_per_s > 0) || !isfinite(o->rate_per_s))
         return mc_fail(d, MC_ERR_ARG, "schedule: rate must be > 0 (got %g)", o->rate_per_s);
     if (o->burstiness < 0 || !isfinite(o->burstiness))
-        return mc_fail(d, MC_ERR_ARG, "schedule: burstiness must be > 0 (got %g)",
-                       o->burstiness);
+        return mc_fail(d, MC_ERR_ARG, "schedule: burstiness must be > 0 (got %g)", o->burstiness);
     if (o->ramp_s < 0 || !isfinite(o->ramp_s))
         return mc_fail(d, MC_ERR_ARG, "schedule: ramp-up must be >= 0 s (got %g)", o->ramp_s);
     return MC_OK;
@@ -56,7 +55,10 @@ static double warp(double s, double ramp_s)
     return s <= ramp_s / 2 ? sqrt(2.0 * ramp_s * s) : s + ramp_s / 2;
 }
 
-static mc_ns to_ns(double s) { return (mc_ns)llround(s * 1e9); }
+static mc_ns to_ns(double s)
+{
+    return (mc_ns)llround(s * 1e9);
+}
 
 mc_err mc_lg_schedule(const mc_lg_sched_opts *o, size_t n, mc_ns *out, mc_diag *d)
 {
@@ -73,8 +75,8 @@ mc_err mc_lg_schedule(const mc_lg_sched_opts *o, size_t n, mc_ns *out, mc_diag *
     return MC_OK;
 }
 
-mc_err mc_lg_schedule_until(const mc_lg_sched_opts *o, double duration_s, size_t max_n,
-                            mc_ns **out, size_t *n, mc_diag *d)
+mc_err mc_lg_schedule_until(const mc_lg_sched_opts *o, double duration_s, size_t max_n, mc_ns **out,
+                            size_t *n, mc_diag *d)
 {
     *out = NULL;
     *n = 0;

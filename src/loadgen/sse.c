@@ -144,8 +144,8 @@ static size_t find_eol(const char *in, size_t len)
     return cr ? (size_t)(cr - in) : end;
 }
 
-mc_sse_status mc_sse_feed(mc_sse *p, const char *in, size_t len, size_t *consumed,
-                          mc_sse_event *ev, mc_diag *d)
+mc_sse_status mc_sse_feed(mc_sse *p, const char *in, size_t len, size_t *consumed, mc_sse_event *ev,
+                          mc_diag *d)
 {
     size_t i = 0;
     *consumed = 0;

@@ -9,25 +9,28 @@
 #include <string.h>
 
 static const char *const words[] = {
-    "the",      "of",        "and",       "to",        "in",       "is",        "that",
-    "for",      "it",        "as",       "was",       "with",     "be",        "by",
-    "on",       "not",       "he",        "this",      "are",      "or",        "his",
-    "from",     "at",        "which",     "but",       "have",     "an",        "had",
-    "they",     "you",       "were",      "their",     "one",      "all",       "we",
-    "can",      "her",       "has",       "there",     "been",     "if",        "more",
-    "when",     "will",      "would",     "who",       "so",       "no",        "time",
-    "people",   "water",     "number",    "world",     "house",    "system",    "program",
-    "question", "government", "company",  "problem",   "service",  "example",   "history",
-    "research", "education", "community", "business",  "language", "knowledge", "morning",
-    "river",    "mountain",  "garden",    "window",    "science",  "music",     "market",
-    "village",  "engine",    "kitchen",   "teacher",   "student",  "machine",   "picture",
-    "weather",  "forest",    "island",    "library",   "journey",  "morning",   "evening",
-    "summer",   "winter",    "animal",    "doctor",    "family",   "country",   "between",
-    "through",  "because",   "however",   "another",   "several",  "although",  "different",
-    "important", "following", "available", "particular", "development", "information",
-    "experience", "structure", "reasonable", "beautiful", "carefully", "quickly",
-    "slowly",   "quiet",     "bright",    "simple",    "ancient",  "modern",    "natural",
-    "careful",  "distant",   "gentle",
+    "the",        "of",          "and",         "to",         "in",        "is",
+    "that",       "for",         "it",          "as",         "was",       "with",
+    "be",         "by",          "on",          "not",        "he",        "this",
+    "are",        "or",          "his",         "from",       "at",        "which",
+    "but",        "have",        "an",          "had",        "they",      "you",
+    "were",       "their",       "one",         "all",        "we",        "can",
+    "her",        "has",         "there",       "been",       "if",        "more",
+    "when",       "will",        "would",       "who",        "so",        "no",
+    "time",       "people",      "water",       "number",     "world",     "house",
+    "system",     "program",     "question",    "government", "company",   "problem",
+    "service",    "example",     "history",     "research",   "education", "community",
+    "business",   "language",    "knowledge",   "morning",    "river",     "mountain",
+    "garden",     "window",      "science",     "music",      "market",    "village",
+    "engine",     "kitchen",     "teacher",     "student",    "machine",   "picture",
+    "weather",    "forest",      "island",      "library",    "journey",   "morning",
+    "evening",    "summer",      "winter",      "animal",     "doctor",    "family",
+    "country",    "between",     "through",     "because",    "however",   "another",
+    "several",    "although",    "different",   "important",  "following", "available",
+    "particular", "development", "information", "experience", "structure", "reasonable",
+    "beautiful",  "carefully",   "quickly",     "slowly",     "quiet",     "bright",
+    "simple",     "ancient",     "modern",      "natural",    "careful",   "distant",
+    "gentle",
 };
 #define N_WORDS (sizeof words / sizeof words[0])
 #define MAX_COUNT_CALLS 40
@@ -91,8 +94,7 @@ static size_t next_guess(size_t k, int64_t c, uint32_t target, size_t lo, size_t
 }
 
 /* Finds the word count whose prefix has `target` tokens, or the largest one below it. */
-static mc_err search_words(search *sr, uint32_t target, size_t *k_out, int64_t *c_out,
-                           mc_diag *d)
+static mc_err search_words(search *sr, uint32_t target, size_t *k_out, int64_t *c_out, mc_diag *d)
 {
     size_t lo = 0, hi = 0, k = target;
     int64_t c = 0, clo = 0;
@@ -122,8 +124,7 @@ static mc_err search_words(search *sr, uint32_t target, size_t *k_out, int64_t *
 
 /* Appends single-token fillers ("a") to the first k words until the count is the target (or
  * would pass it). With k = 0 the prompt is fillers only. */
-static mc_err close_gap(search *sr, size_t k, int64_t *c, uint32_t target, mc_buf *out,
-                        mc_diag *d)
+static mc_err close_gap(search *sr, size_t k, int64_t *c, uint32_t target, mc_buf *out, mc_diag *d)
 {
     mc_buf_reset(out);
     if (k > 0 && mc_buf_append(out, sr->s->text.data, sr->s->ends[k - 1]))
@@ -184,8 +185,9 @@ static uint32_t draw(mc_rng *r, uint32_t lo, uint32_t hi)
 mc_err mc_lg_workload_synthetic(mc_lg_workload *w, const mc_lg_synth_opts *o, mc_diag *d)
 {
     if (o->in_min < 1 || o->in_max < o->in_min || o->out_min < 1 || o->out_max < o->out_min)
-        return mc_fail(d, MC_ERR_ARG, "synthetic prompts: need 1 <= min <= max for input and "
-                                      "output lengths");
+        return mc_fail(d, MC_ERR_ARG,
+                       "synthetic prompts: need 1 <= min <= max for input and "
+                       "output lengths");
     mc_rng r;
     mc_rng_seed(&r, o->seed);
     mc_buf text;

@@ -6,7 +6,10 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
-void mc_lg_workload_init(mc_lg_workload *w) { memset(w, 0, sizeof *w); }
+void mc_lg_workload_init(mc_lg_workload *w)
+{
+    memset(w, 0, sizeof *w);
+}
 
 void mc_lg_workload_deinit(mc_lg_workload *w)
 {

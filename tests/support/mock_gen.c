@@ -13,15 +13,24 @@ static const struct {
     const char *name;
     enum mock_fault f;
 } fault_names[] = {
-    {"http429", F_HTTP429},         {"http500", F_HTTP500},
-    {"http503", F_HTTP503},         {"http429_empty", F_HTTP429_EMPTY},
-    {"http500_empty", F_HTTP500_EMPTY}, {"http503_empty", F_HTTP503_EMPTY},
-    {"reset_headers", F_RESET_HEADERS}, {"close_mid", F_CLOSE_MID},
-    {"reset_mid", F_RESET_MID},     {"bad_json", F_BAD_JSON},
-    {"huge_event", F_HUGE_EVENT},   {"no_done", F_NO_DONE},
-    {"no_done_finish", F_NO_DONE_FINISH}, {"stall", F_STALL},
-    {"never_answer", F_NEVER_ANSWER}, {"wrong_ctype", F_WRONG_CTYPE},
-    {"error_event", F_ERROR_EVENT}, {"error_obj", F_ERROR_OBJ},
+    {"http429", F_HTTP429},
+    {"http500", F_HTTP500},
+    {"http503", F_HTTP503},
+    {"http429_empty", F_HTTP429_EMPTY},
+    {"http500_empty", F_HTTP500_EMPTY},
+    {"http503_empty", F_HTTP503_EMPTY},
+    {"reset_headers", F_RESET_HEADERS},
+    {"close_mid", F_CLOSE_MID},
+    {"reset_mid", F_RESET_MID},
+    {"bad_json", F_BAD_JSON},
+    {"huge_event", F_HUGE_EVENT},
+    {"no_done", F_NO_DONE},
+    {"no_done_finish", F_NO_DONE_FINISH},
+    {"stall", F_STALL},
+    {"never_answer", F_NEVER_ANSWER},
+    {"wrong_ctype", F_WRONG_CTYPE},
+    {"error_event", F_ERROR_EVENT},
+    {"error_obj", F_ERROR_OBJ},
 };
 
 uint32_t mock_count_tokens(const char *s, size_t n)
@@ -142,7 +151,10 @@ static const char *token_text(const mock_job *j, uint32_t i, char *buf)
     return buf;
 }
 
-static uint32_t n_events(const mock_job *j) { return (j->tokens + j->per_chunk - 1) / j->per_chunk; }
+static uint32_t n_events(const mock_job *j)
+{
+    return (j->tokens + j->per_chunk - 1) / j->per_chunk;
+}
 
 /* Token events are assembled with memcpy from fixed parts (no printf): the mock must outrun the
  * client it benchmarks. */
@@ -168,8 +180,8 @@ static const struct {
 static void append_token_event(mock_conn *c, mock_job *j)
 {
     char tb[8];
-    uint32_t k = j->tokens - j->sent_tokens < j->per_chunk ? j->tokens - j->sent_tokens
-                                                           : j->per_chunk;
+    uint32_t k =
+        j->tokens - j->sent_tokens < j->per_chunk ? j->tokens - j->sent_tokens : j->per_chunk;
     int last = j->events + 1 == n_events(j) && j->fault != F_NO_DONE;
     if (j->chat && j->events == 0)
         mc_buf_append(&c->out, role_event.s, role_event.n);
@@ -244,18 +256,18 @@ static int mid_fault(struct mc_mock *m, mock_conn *c, size_t at)
         chunk_end(c, at);
         mock_set_state(m, c, ST_STALL);
         return 1;
-    case F_BAD_JSON:
-        mc_buf_printf(&c->out, "data: {\"choices\": [ {\"text\": oops\n\n");
-        return 0;
+    case F_BAD_JSON: mc_buf_printf(&c->out, "data: {\"choices\": [ {\"text\": oops\n\n"); return 0;
     case F_HUGE_EVENT:
         mc_buf_append(&c->out, "data: {\"pad\":\"", 14);
         for (size_t i = 0; i < j->size; i += 64)
-            mc_buf_append(&c->out, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            mc_buf_append(&c->out,
+                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
                           j->size - i < 64 ? j->size - i : 64);
         mc_buf_append(&c->out, "\"}\n\n", 4);
         return 0;
     case F_ERROR_EVENT:
-        mc_buf_printf(&c->out, "event: error\ndata: {\"error\":{\"message\":\"mock error event\"}}\n\n");
+        mc_buf_printf(&c->out,
+                      "event: error\ndata: {\"error\":{\"message\":\"mock error event\"}}\n\n");
         break;
     case F_ERROR_OBJ:
         mc_buf_printf(&c->out, "data: {\"error\":{\"message\":\"mock error object\",\"code\":500}}"
@@ -323,12 +335,8 @@ static int whole_fault(struct mc_mock *m, mock_conn *c)
     static const char bad[] = "{\"choices\": [ {\"text\": oops";
     static const char err[] = "{\"error\":{\"message\":\"mock error object\",\"code\":500}}";
     switch (c->j.fault) {
-    case F_BAD_JSON:
-        mock_respond(c, 200, "application/json", bad, sizeof bad - 1);
-        return 1;
-    case F_ERROR_OBJ:
-        mock_respond(c, 200, "application/json", err, sizeof err - 1);
-        return 1;
+    case F_BAD_JSON: mock_respond(c, 200, "application/json", bad, sizeof bad - 1); return 1;
+    case F_ERROR_OBJ: mock_respond(c, 200, "application/json", err, sizeof err - 1); return 1;
     case F_RESET_MID:
     case F_CLOSE_MID:
         mc_buf_printf(&c->out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -336,11 +344,8 @@ static int whole_fault(struct mc_mock *m, mock_conn *c)
         mock_flush(m, c);
         mock_close(m, c, c->j.fault == F_RESET_MID);
         return -1;
-    case F_STALL:
-        mock_set_state(m, c, ST_STALL);
-        return 2;
-    default:
-        return 0;
+    case F_STALL: mock_set_state(m, c, ST_STALL); return 2;
+    default: return 0;
     }
 }
 
@@ -357,15 +362,17 @@ static int whole_due(struct mc_mock *m, mock_conn *c)
     mc_buf body;
     mc_buf_init(&body, 0);
     char tb[8];
-    mc_buf_printf(&body, "{\"id\":\"cmpl-mock\",\"object\":\"%s\",\"created\":0,"
-                         "\"model\":\"mock-model\",\"choices\":[{\"index\":0,%s\"",
+    mc_buf_printf(&body,
+                  "{\"id\":\"cmpl-mock\",\"object\":\"%s\",\"created\":0,"
+                  "\"model\":\"mock-model\",\"choices\":[{\"index\":0,%s\"",
                   j->chat ? "chat.completion" : "text_completion",
                   j->chat ? "\"message\":{\"role\":\"assistant\",\"content\":" : "\"text\":");
     for (uint32_t i = 0; i < j->tokens; i++)
         mc_buf_printf(&body, "%s", token_text(j, i, tb));
-    mc_buf_printf(&body, "\"%s,\"logprobs\":null,\"finish_reason\":\"length\"}],"
-                         "\"usage\":{\"prompt_tokens\":%u,\"total_tokens\":%u,"
-                         "\"completion_tokens\":%u}}",
+    mc_buf_printf(&body,
+                  "\"%s,\"logprobs\":null,\"finish_reason\":\"length\"}],"
+                  "\"usage\":{\"prompt_tokens\":%u,\"total_tokens\":%u,"
+                  "\"completion_tokens\":%u}}",
                   j->chat ? "}" : "", j->prompt_tokens, j->prompt_tokens + j->tokens, j->tokens);
     atomic_fetch_add_explicit(&m->st_tokens, j->tokens, memory_order_relaxed);
     mock_respond(c, 200, "application/json", body.data ? body.data : "", body.len);
@@ -382,10 +389,11 @@ static int whole_due(struct mc_mock *m, mock_conn *c)
 
 static int immediate_fault(struct mc_mock *m, mock_conn *c)
 {
-    static const char body[] = "{\"error\":{\"message\":\"mock failure\",\"type\":\"server_error\"}}";
-    static const int status[] = {[F_HTTP429] = 429, [F_HTTP500] = 500, [F_HTTP503] = 503,
-                                 [F_HTTP429_EMPTY] = 429, [F_HTTP500_EMPTY] = 500,
-                                 [F_HTTP503_EMPTY] = 503};
+    static const char body[] =
+        "{\"error\":{\"message\":\"mock failure\",\"type\":\"server_error\"}}";
+    static const int status[] = {
+        [F_HTTP429] = 429,       [F_HTTP500] = 500,       [F_HTTP503] = 503,
+        [F_HTTP429_EMPTY] = 429, [F_HTTP500_EMPTY] = 500, [F_HTTP503_EMPTY] = 503};
     enum mock_fault f = c->j.fault;
     if (f >= F_HTTP429 && f <= F_HTTP503_EMPTY) {
         int with_body = f <= F_HTTP503;
@@ -435,8 +443,9 @@ int mock_generate(struct mc_mock *m, mock_conn *c, int chat, const char *body, s
     }
     if (j->fault == F_WRONG_CTYPE)
         atomic_fetch_add_explicit(&m->st_faults, 1, memory_order_relaxed);
-    mc_buf_printf(&c->out, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n"
-                           "Transfer-Encoding: chunked\r\n%s\r\n",
+    mc_buf_printf(&c->out,
+                  "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n"
+                  "Transfer-Encoding: chunked\r\n%s\r\n",
                   j->fault == F_WRONG_CTYPE ? "text/plain" : "text/event-stream",
                   c->close_after ? "Connection: close\r\n" : "");
     mock_set_state(m, c, ST_STREAM);

@@ -99,7 +99,10 @@ void mock_due(struct mc_mock *m, mock_conn *c, mc_ns t)
 
 /* ---- connections --------------------------------------------------------------------------- */
 
-static int generating(enum mock_state st) { return st == ST_STREAM || st == ST_WHOLE; }
+static int generating(enum mock_state st)
+{
+    return st == ST_STREAM || st == ST_WHOLE;
+}
 
 void mock_set_state(struct mc_mock *m, mock_conn *c, enum mock_state st)
 {
@@ -185,9 +188,8 @@ static const char *reason(int status)
 int mock_respond(mock_conn *c, int status, const char *ctype, const char *body, size_t len)
 {
     if (mc_buf_printf(&c->out,
-                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
-                      status, reason(status), ctype, len,
-                      c->close_after ? "Connection: close\r\n" : ""))
+                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n", status,
+                      reason(status), ctype, len, c->close_after ? "Connection: close\r\n" : ""))
         return -1;
     return mc_buf_append(&c->out, body, len) ? -1 : 0;
 }
@@ -533,8 +535,14 @@ mc_err mc_mock_start(const mc_mock_opts *o, mc_mock **out, mc_diag *d)
     return MC_OK;
 }
 
-uint16_t mc_mock_port(const mc_mock *m) { return m->port; }
-const char *mc_mock_url(const mc_mock *m) { return m->url; }
+uint16_t mc_mock_port(const mc_mock *m)
+{
+    return m->port;
+}
+const char *mc_mock_url(const mc_mock *m)
+{
+    return m->url;
+}
 
 void mc_mock_stats_get(const mc_mock *m, mc_mock_stats *s)
 {

@@ -47,12 +47,12 @@ typedef struct mc_mock mc_mock;
 
 typedef struct mc_mock_stats {
     uint64_t conns_accepted;
-    uint64_t requests;      /* complete HTTP requests parsed */
-    uint64_t generations;   /* completion requests answered (streamed or not) */
-    uint64_t tokens;        /* token events' tokens sent */
-    uint64_t faults;        /* faults injected */
-    uint64_t tokenize;      /* /tokenize requests */
-    uint64_t peak_active;   /* most responses being generated at the same time */
+    uint64_t requests;    /* complete HTTP requests parsed */
+    uint64_t generations; /* completion requests answered (streamed or not) */
+    uint64_t tokens;      /* token events' tokens sent */
+    uint64_t faults;      /* faults injected */
+    uint64_t tokenize;    /* /tokenize requests */
+    uint64_t peak_active; /* most responses being generated at the same time */
 } mc_mock_stats;
 
 mc_err mc_mock_start(const mc_mock_opts *o, mc_mock **out, mc_diag *d);

@@ -27,11 +27,14 @@ static int parse_u32(const char *s, uint32_t *out)
 
 static int parse_args(int argc, char **argv, mc_mock_opts *o, const char **port_file)
 {
-    static const struct option opts[] = {
-        {"ttft-ms", required_argument, 0, 't'}, {"itl-ms", required_argument, 0, 'i'},
-        {"tokens", required_argument, 0, 'n'},  {"chunk", required_argument, 0, 'c'},
-        {"max-conns", required_argument, 0, 'm'}, {"port-file", required_argument, 0, 'p'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const struct option opts[] = {{"ttft-ms", required_argument, 0, 't'},
+                                         {"itl-ms", required_argument, 0, 'i'},
+                                         {"tokens", required_argument, 0, 'n'},
+                                         {"chunk", required_argument, 0, 'c'},
+                                         {"max-conns", required_argument, 0, 'm'},
+                                         {"port-file", required_argument, 0, 'p'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int bad = 0;

@@ -36,7 +36,10 @@ static const sse_vec sse_vecs[] = {
     {"id and retry ignored", "id: 5\nretry: 100\ndata: q\n\n", "M:q|", 0, 0},
     {"empty data line", "data\n\n", "M:|", 0, 0},
     {"two events", "data: a\n\ndata: b\n\n", "M:a|M:b|", 0, 0},
-    {"bom", "\xEF\xBB\xBF" "data: bom\n\n", "M:bom|", 0, 0},
+    {"bom",
+     "\xEF\xBB\xBF"
+     "data: bom\n\n",
+     "M:bom|", 0, 0},
     {"utf8", "data: {\"t\":\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"}\n\n",
      "M:{\"t\":\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"}|", 0, 0},
     {"no blank line yet", "data: partial\n", "", 0, 1},
@@ -53,8 +56,8 @@ static const sse_vec sse_vecs[] = {
     /* cap 32: a line costs its length + 1 on top of the data already held */
     {"at the cap", "data: 0123456789012345678901234\n\n", "M:0123456789012345678901234|", 32, 0},
     {"over the cap", "data: 01234567890123456789012345\n\n", "!", 32, 0},
-    {"over the cap across lines", "data: 0123456789\ndata: 0123456789\ndata: 0123456789\n\n",
-     "!", 32, 0},
+    {"over the cap across lines", "data: 0123456789\ndata: 0123456789\ndata: 0123456789\n\n", "!",
+     32, 0},
     {"cap resets per event", "data: 0123456789\n\ndata: 0123456789\n\n",
      "M:0123456789|M:0123456789|", 32, 0},
     {"long comment over the cap", ": 0123456789012345678901234567890123\n\ndata: x\n\n", "!", 32,
@@ -74,8 +77,7 @@ static void sse_record(mc_buf *out, const mc_sse_event *ev)
 }
 
 /* Feeds `in` cut at the given positions (sorted, strictly inside); returns events as text. */
-static int sse_run(const sse_vec *v, const size_t *cuts, size_t ncuts, mc_buf *out,
-                   size_t *pending)
+static int sse_run(const sse_vec *v, const size_t *cuts, size_t ncuts, mc_buf *out, size_t *pending)
 {
     mc_sse *p = mc_sse_new(v->max);
     size_t len = strlen(v->in), start = 0;
@@ -187,9 +189,9 @@ static mc_err parse(const char *s, mc_chunk *c, mc_diag *d)
 TEST(chunk_completions_and_chat)
 {
     mc_chunk c;
-    CHECK_EQ_INT(parse("{\"choices\":[{\"index\":0,\"text\":\" hi\",\"finish_reason\":null}]}", &c,
-                       NULL),
-                 MC_OK);
+    CHECK_EQ_INT(
+        parse("{\"choices\":[{\"index\":0,\"text\":\" hi\",\"finish_reason\":null}]}", &c, NULL),
+        MC_OK);
     CHECK_STR(c.text, " hi");
     CHECK_EQ_INT(c.text_len, 3);
     CHECK(c.finish_reason == NULL);
@@ -208,9 +210,9 @@ TEST(chunk_completions_and_chat)
     mc_chunk_deinit(&c);
 
     /* role-only first chunk and null content: not token-bearing */
-    CHECK_EQ_INT(parse("{\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":null}}]}", &c,
-                       NULL),
-                 MC_OK);
+    CHECK_EQ_INT(
+        parse("{\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":null}}]}", &c, NULL),
+        MC_OK);
     CHECK_EQ_INT(c.text_len, 0);
     CHECK_EQ_INT(c.reasoning_len, 0);
     CHECK_STR(c.text, "");
@@ -221,9 +223,9 @@ TEST(chunk_completions_and_chat)
     CHECK_STR(c.reasoning, "think");
     CHECK_EQ_INT(c.text_len, 0);
     mc_chunk_deinit(&c);
-    CHECK_EQ_INT(parse("{\"choices\":[{\"delta\":{\"reasoning\":\"hm\",\"content\":\"x\"}}]}", &c,
-                       NULL),
-                 MC_OK);
+    CHECK_EQ_INT(
+        parse("{\"choices\":[{\"delta\":{\"reasoning\":\"hm\",\"content\":\"x\"}}]}", &c, NULL),
+        MC_OK);
     CHECK_STR(c.reasoning, "hm");
     CHECK_STR(c.text, "x");
     mc_chunk_deinit(&c);
@@ -413,8 +415,8 @@ TEST(synthetic_approximate_and_seeded)
     mc_lg_workload_init(&a);
     mc_lg_workload_init(&b);
     mc_lg_workload_init(&c);
-    mc_lg_synth_opts o = {.n = 4, .in_min = 100, .in_max = 100, .out_min = 10, .out_max = 20,
-                          .seed = 1};
+    mc_lg_synth_opts o = {
+        .n = 4, .in_min = 100, .in_max = 100, .out_min = 10, .out_max = 20, .seed = 1};
     CHECK_EQ_INT(mc_lg_workload_synthetic(&a, &o, NULL), MC_OK);
     CHECK_EQ_INT(mc_lg_workload_synthetic(&b, &o, NULL), MC_OK);
     o.seed = 2;
@@ -447,9 +449,14 @@ TEST(synthetic_token_exact)
                 continue;
             mc_lg_workload w;
             mc_lg_workload_init(&w);
-            mc_lg_synth_opts o = {.n = 3, .in_min = targets[t], .in_max = targets[t],
-                                  .out_min = 5, .out_max = 5, .seed = 42,
-                                  .count = fake_count, .count_ctx = &f};
+            mc_lg_synth_opts o = {.n = 3,
+                                  .in_min = targets[t],
+                                  .in_max = targets[t],
+                                  .out_min = 5,
+                                  .out_max = 5,
+                                  .seed = 42,
+                                  .count = fake_count,
+                                  .count_ctx = &f};
             CHECK_EQ_INT(mc_lg_workload_synthetic(&w, &o, NULL), MC_OK);
             for (size_t i = 0; i < w.n; i++) {
                 int64_t again = 0;
@@ -466,8 +473,13 @@ TEST(synthetic_token_exact)
     fake_tok f3 = {.per_word = 3};
     mc_lg_workload w;
     mc_lg_workload_init(&w);
-    mc_lg_synth_opts o = {.n = 1, .in_min = 10, .in_max = 10, .out_min = 1, .out_max = 1,
-                          .count = fake_count, .count_ctx = &f3};
+    mc_lg_synth_opts o = {.n = 1,
+                          .in_min = 10,
+                          .in_max = 10,
+                          .out_min = 1,
+                          .out_max = 1,
+                          .count = fake_count,
+                          .count_ctx = &f3};
     CHECK_EQ_INT(mc_lg_workload_synthetic(&w, &o, NULL), MC_OK);
     CHECK_EQ_INT(w.p[0].input_tokens, 9);
     CHECK_EQ_INT(w.p[0].input_exact, 1);
@@ -484,8 +496,8 @@ TEST(request_bodies)
     mc_lg_workload_init(&w);
     const char *text = "say \"hi\"\n\xC3\xA9";
     CHECK_EQ_INT(mc_lg_workload_add(&w, text, strlen(text), 77, NULL), MC_OK);
-    mc_lg_body_opts o = {.endpoint = MC_LG_COMPLETIONS, .model = "m1", .stream = 1,
-                         .ignore_eos = 1};
+    mc_lg_body_opts o = {
+        .endpoint = MC_LG_COMPLETIONS, .model = "m1", .stream = 1, .ignore_eos = 1};
     CHECK_EQ_INT(mc_lg_workload_build(&w, &o, NULL), MC_OK);
     cJSON *j = cJSON_Parse(w.p[0].body);
     CHECK_EQ_INT(w.p[0].body_len, strlen(w.p[0].body));
@@ -494,8 +506,8 @@ TEST(request_bodies)
     CHECK_EQ_INT(cJSON_GetObjectItem(j, "max_tokens")->valuedouble, 77);
     CHECK_EQ_INT(cJSON_GetObjectItem(j, "temperature")->valuedouble, 0);
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "stream")));
-    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stream_options"),
-                                           "include_usage")));
+    CHECK(cJSON_IsTrue(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stream_options"), "include_usage")));
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "ignore_eos")));
     cJSON_Delete(j);
     o = (mc_lg_body_opts){.endpoint = MC_LG_CHAT};

@@ -109,7 +109,7 @@ static void submit(fixture *f, uint64_t id, const char *body)
 }
 
 #define STREAM_BODY(prompt, n)                                                                     \
-    "{\"model\":\"m\",\"prompt\":\"" prompt "\",\"max_tokens\":" #n                               \
+    "{\"model\":\"m\",\"prompt\":\"" prompt "\",\"max_tokens\":" #n                                \
     ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
 
 /* ---- content and order of timestamps ------------------------------------------------------- */
@@ -127,8 +127,7 @@ TEST(stream_completions_content)
 {
     fixture f;
     mc_mock_opts mo = {0};
-    if (setup(&f, &mo, (mc_lg_client_opts){.stream = 1, .max_inflight = 4}, "/v1/completions",
-              4))
+    if (setup(&f, &mo, (mc_lg_client_opts){.stream = 1, .max_inflight = 4}, "/v1/completions", 4))
         return;
     submit(&f, 7, STREAM_BODY("hello abcdefghijklm", 5));
     drain(f.client);
@@ -159,8 +158,9 @@ TEST(stream_chat_and_whole_responses)
     mc_mock_opts mo = {.tokens_per_chunk = 2};
     if (setup(&f, &mo, (mc_lg_client_opts){.stream = 1}, "/v1/chat/completions", 2))
         return;
-    submit(&f, 1, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi there\"}],\"max_tokens\":5,"
-                  "\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
+    submit(&f, 1,
+           "{\"messages\":[{\"role\":\"user\",\"content\":\"hi there\"}],\"max_tokens\":5,"
+           "\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
     drain(f.client);
     got *g = find(&f.s, 1);
     if (g) {
@@ -217,8 +217,7 @@ TEST(timings_match_configured_ttft_itl)
     enum { N = 32, TOK = 12 };
     fixture f;
     mc_mock_opts mo = {.ttft_ms = 50, .itl_ms = 10};
-    if (setup(&f, &mo, (mc_lg_client_opts){.stream = 1, .max_inflight = N}, "/v1/completions",
-              N))
+    if (setup(&f, &mo, (mc_lg_client_opts){.stream = 1, .max_inflight = N}, "/v1/completions", N))
         return;
     for (int i = 0; i < N; i++)
         submit(&f, (uint64_t)i, STREAM_BODY("timing", 12));
@@ -231,7 +230,7 @@ TEST(timings_match_configured_ttft_itl)
         CHECK_EQ_INT(g->r.n_chunk_ns, TOK);
         ttft[i] = (double)(g->r.first_token_ns - g->r.send_ns) * 1e-6;
         tpot[i] = (double)(g->r.last_token_ns - g->r.first_token_ns) * 1e-6 / (TOK - 1);
-        CHECK(ttft[i] >= 49.99);                                           /* never early */
+        CHECK(ttft[i] >= 49.99);                                             /* never early */
         CHECK((double)(g->r.last_token_ns - g->r.send_ns) * 1e-6 >= 159.99); /* 50 + 11 x 10 */
         for (int k = 1; k < TOK; k++)
             gaps[k - 1] = (double)(g->stamps[k] - g->stamps[k - 1]) * 1e-6;
@@ -247,8 +246,7 @@ TEST(keepalive_reuses_one_connection)
 {
     fixture f;
     mc_mock_opts mo = {.tokens = 3};
-    if (setup(&f, &mo, (mc_lg_client_opts){.stream = 1, .max_inflight = 1}, "/v1/completions",
-              50))
+    if (setup(&f, &mo, (mc_lg_client_opts){.stream = 1, .max_inflight = 1}, "/v1/completions", 50))
         return;
     for (int i = 0; i < 50; i++) {
         submit(&f, (uint64_t)i, STREAM_BODY("k", 3));
@@ -311,8 +309,8 @@ static void run_faults(int stream, const fault_case *fc, size_t n)
 {
     fixture f;
     mc_mock_opts mo = {.tokens = 4};
-    mc_lg_client_opts co = {.stream = stream, .max_inflight = 64, .timeout_s = 1.0,
-                            .max_event_bytes = 65536};
+    mc_lg_client_opts co = {
+        .stream = stream, .max_inflight = 64, .timeout_s = 1.0, .max_event_bytes = 65536};
     if (setup(&f, &mo, co, "/v1/completions", 2 * n + 2))
         return;
     static char bodies[64][256];
@@ -335,13 +333,13 @@ static void run_faults(int stream, const fault_case *fc, size_t n)
         if (!g)
             continue;
         if (g->r.fail != fc[i].want || g->r.http_status != fc[i].status ||
-            !strstr(g->msg, fc[i].msg) ||
-            (fc[i].chunks >= 0 && (int)g->r.n_chunks != fc[i].chunks))
+            !strstr(g->msg, fc[i].msg) || (fc[i].chunks >= 0 && (int)g->r.n_chunks != fc[i].chunks))
             HARNESS_FAIL_("%s %s: fail %s status %d chunks %llu msg \"%s\"",
                           stream ? "stream" : "whole", fc[i].marker, mc_lg_fail_name(g->r.fail),
                           g->r.http_status, (unsigned long long)g->r.n_chunks, g->msg);
         if (strcmp(fc[i].marker, "utf8=1,trickle=1") == 0)
-            CHECK_STR(g->text, "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80" "a");
+            CHECK_STR(g->text, "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"
+                               "a");
     }
     teardown(&f);
 }
@@ -351,7 +349,10 @@ TEST(stream_faults_recorded)
     run_faults(1, stream_faults, sizeof stream_faults / sizeof stream_faults[0]);
 }
 
-TEST(whole_faults_recorded) { run_faults(0, whole_faults, sizeof whole_faults / sizeof whole_faults[0]); }
+TEST(whole_faults_recorded)
+{
+    run_faults(0, whole_faults, sizeof whole_faults / sizeof whole_faults[0]);
+}
 
 TEST(connect_refused)
 {
@@ -426,8 +427,7 @@ TEST(slots_busy_and_cancel)
 {
     fixture f;
     mc_mock_opts mo = {0};
-    if (setup(&f, &mo, (mc_lg_client_opts){.stream = 1, .max_inflight = 2}, "/v1/completions",
-              2))
+    if (setup(&f, &mo, (mc_lg_client_opts){.stream = 1, .max_inflight = 2}, "/v1/completions", 2))
         return;
     const char *stall = STREAM_BODY("[[mock:fault=stall,after=1]]", 4);
     submit(&f, 1, stall);
@@ -455,8 +455,7 @@ TEST(thousand_concurrent_streams)
     enum { N = 1000 };
     fixture f;
     mc_mock_opts mo = {.ttft_ms = 500, .itl_ms = 20, .tokens = 5};
-    if (setup(&f, &mo, (mc_lg_client_opts){.stream = 1, .max_inflight = N}, "/v1/completions",
-              N))
+    if (setup(&f, &mo, (mc_lg_client_opts){.stream = 1, .max_inflight = N}, "/v1/completions", N))
         return;
     for (int i = 0; i < N; i++)
         submit(&f, (uint64_t)i, STREAM_BODY("many", 5));
@@ -497,8 +496,14 @@ TEST(probe_model_and_tokenizer)
     /* exact synthetic prompts through the server, checked against the server's own usage */
     mc_lg_workload w;
     mc_lg_workload_init(&w);
-    mc_lg_synth_opts so = {.n = 4, .in_min = 60, .in_max = 300, .out_min = 3, .out_max = 3,
-                           .seed = 5, .count = mc_lg_tokenizer_count, .count_ctx = t};
+    mc_lg_synth_opts so = {.n = 4,
+                           .in_min = 60,
+                           .in_max = 300,
+                           .out_min = 3,
+                           .out_max = 3,
+                           .seed = 5,
+                           .count = mc_lg_tokenizer_count,
+                           .count_ctx = t};
     CHECK_EQ_INT(mc_lg_workload_synthetic(&w, &so, &d), MC_OK);
     for (size_t i = 0; i < w.n; i++) {
         CHECK_EQ_INT(w.p[i].input_exact, 1);
@@ -647,8 +652,8 @@ TEST(open_loop_follows_schedule)
     mc_mock_opts mo = {.ttft_ms = 2};
     if (run_setup(&rf, &mo, 64, N))
         return;
-    mc_lg_run_opts o = {.mode = MC_LG_OPEN, .num_requests = N,
-                        .sched = {.rate_per_s = 400, .seed = 5}};
+    mc_lg_run_opts o = {
+        .mode = MC_LG_OPEN, .num_requests = N, .sched = {.rate_per_s = 400, .seed = 5}};
     mc_ns want[N];
     CHECK_EQ_INT(mc_lg_schedule(&o.sched, N, want, NULL), MC_OK);
     mc_lg_run_info info;
@@ -659,10 +664,10 @@ TEST(open_loop_follows_schedule)
         const mc_lg_result *r = &rf.f.s.g[i].r;
         CHECK_EQ_INT(r->fail, MC_LG_OK);
         CHECK_EQ_INT(r->sched_ns - info.t0_ns, want[r->id]); /* the exact precomputed offset */
-        CHECK(r->send_ns >= r->sched_ns);                      /* never early */
+        CHECK(r->send_ns >= r->sched_ns);                    /* never early */
         lag_sum += (double)(r->send_ns - r->sched_ns);
     }
-    CHECK(lag_sum / N < 20e6); /* mean schedule lag (typically ~50 us; loose for loaded CI) */
+    CHECK(lag_sum / N < 20e6);    /* mean schedule lag (typically ~50 us; loose for loaded CI) */
     CHECK_EQ_INT(info.queued, 0); /* 64 slots, 2 ms responses at 400/s: never full */
     run_teardown(&rf);
 }
@@ -675,7 +680,9 @@ TEST(open_loop_counts_queueing_from_schedule)
     if (run_setup(&rf, &mo, 8, N))
         return;
     /* 1000/s offered, at most 2 in flight, 20 ms each: the server keeps up with 100/s only */
-    mc_lg_run_opts o = {.mode = MC_LG_OPEN, .concurrency = 2, .num_requests = N,
+    mc_lg_run_opts o = {.mode = MC_LG_OPEN,
+                        .concurrency = 2,
+                        .num_requests = N,
                         .sched = {.rate_per_s = 1000, .seed = 1}};
     mc_lg_run_info info;
     CHECK_EQ_INT(mc_lg_run(rf.f.client, &rf.w, &o, &info, NULL), MC_OK);
@@ -697,8 +704,8 @@ TEST(duration_ramp_and_checks)
     mc_mock_opts mo = {.ttft_ms = 10};
     if (run_setup(&rf, &mo, 8, 400))
         return;
-    mc_lg_run_opts o = {.mode = MC_LG_CLOSED, .concurrency = 8, .duration_s = 0.4,
-                        .ramp_up_s = 0.2};
+    mc_lg_run_opts o = {
+        .mode = MC_LG_CLOSED, .concurrency = 8, .duration_s = 0.4, .ramp_up_s = 0.2};
     mc_lg_run_info info;
     CHECK_EQ_INT(mc_lg_run(rf.f.client, &rf.w, &o, &info, NULL), MC_OK);
     CHECK(info.sent >= 20 && info.sent == rf.f.s.n);
@@ -746,8 +753,8 @@ TEST(stop_flag_cancels)
     char url[128];
     snprintf(url, sizeof url, "%s/v1/completions", mc_mock_url(m));
     sink s = {mc_calloc(64, sizeof(got)), 0, 64};
-    mc_lg_client_opts co = {.url = url, .stream = 1, .max_inflight = 4,
-                            .on_result = collect_and_stop, .ctx = &s};
+    mc_lg_client_opts co = {
+        .url = url, .stream = 1, .max_inflight = 4, .on_result = collect_and_stop, .ctx = &s};
     mc_lg_client *c = NULL;
     CHECK_EQ_INT(mc_lg_client_new(&co, &c, NULL), MC_OK);
     mc_lg_workload w;
@@ -757,8 +764,8 @@ TEST(stop_flag_cancels)
     mc_lg_body_opts bo = {.stream = 1};
     mc_lg_workload_build(&w, &bo, NULL);
     stop_flag = 0;
-    mc_lg_run_opts o = {.mode = MC_LG_CLOSED, .concurrency = 4, .num_requests = 1000,
-                        .stop = &stop_flag};
+    mc_lg_run_opts o = {
+        .mode = MC_LG_CLOSED, .concurrency = 4, .num_requests = 1000, .stop = &stop_flag};
     mc_lg_run_info info;
     CHECK_EQ_INT(mc_lg_run(c, &w, &o, &info, NULL), MC_OK);
     CHECK_EQ_INT(info.stopped, 1);
