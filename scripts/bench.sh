@@ -8,7 +8,7 @@ out="$build/bench-results.jsonl"
 : >"$out"
 shopt -s nullglob
 for b in "$build"/bench/*; do
-  [ -x "$b" ] || continue
+  [ -f "$b" ] && [ -x "$b" ] || continue
   echo "== $(basename "$b")" >&2
   "$b" | tee -a "$out"
 done
