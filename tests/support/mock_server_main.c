@@ -11,7 +11,9 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mc_mock_server [--ttft-ms MS] [--itl-ms MS] [--tokens N] [--chunk N]\n"
-               "                      [--max-conns N] [--port-file PATH]\n"
+               "                      [--max-conns N] [--port-file PATH] [--record moecap|vllm]\n"
+               "                      [--rec-experts N] [--rec-top-k K] [--metrics]\n"
+               "                      [--no-tokenize]\n"
                "Listens on 127.0.0.1 (a free port), prints http://127.0.0.1:PORT, serves until\n"
                "SIGINT/SIGTERM. Faults and overrides: see tests/support/mock_server.h.\n");
 }
@@ -25,6 +27,17 @@ static int parse_u32(const char *s, uint32_t *out)
     return 0;
 }
 
+static int side_opt(const char *v, mc_mock_opts *o)
+{
+    if (strcmp(v, "moecap") == 0)
+        o->recording = MC_MOCK_REC_MOECAP;
+    else if (strcmp(v, "vllm") == 0)
+        o->recording = MC_MOCK_REC_VLLM;
+    else
+        return 1;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, mc_mock_opts *o, const char **port_file)
 {
     static const struct option opts[] = {{"ttft-ms", required_argument, 0, 't'},
@@ -33,6 +46,11 @@ static int parse_args(int argc, char **argv, mc_mock_opts *o, const char **port_
                                          {"chunk", required_argument, 0, 'c'},
                                          {"max-conns", required_argument, 0, 'm'},
                                          {"port-file", required_argument, 0, 'p'},
+                                         {"record", required_argument, 0, 'r'},
+                                         {"rec-experts", required_argument, 0, 'E'},
+                                         {"rec-top-k", required_argument, 0, 'K'},
+                                         {"metrics", no_argument, 0, 'M'},
+                                         {"no-tokenize", no_argument, 0, 'T'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int ch;
@@ -50,6 +68,16 @@ static int parse_args(int argc, char **argv, mc_mock_opts *o, const char **port_
             bad = parse_u32(optarg, &o->max_conns);
         else if (ch == 'p')
             *port_file = optarg;
+        else if (ch == 'r')
+            bad = side_opt(optarg, o);
+        else if (ch == 'E')
+            bad = parse_u32(optarg, &o->rec_experts);
+        else if (ch == 'K')
+            bad = parse_u32(optarg, &o->rec_top_k);
+        else if (ch == 'M')
+            o->metrics = 1;
+        else if (ch == 'T')
+            o->no_tokenize = 1;
         else if (ch == 'h')
             return usage(stdout), 1;
         else
