@@ -619,6 +619,26 @@ static void print_failures(const bench_state *s)
            s->r.stopped ? "  PARTIAL: interrupted" : "");
 }
 
+/* Token counts (and where they came from) and the client's own CPU. */
+static void print_tokens_client(const bench_state *s, const bench_stats *st)
+{
+    printf("\ninput tokens  %lld (%s; prompts built with %s)\n", (long long)st->tp.in_tokens,
+           s->r.usage_in == s->r.fails[MC_LG_OK] ? "server usage" : "workload count",
+           s->tok_method == TOKM_APPROX ? "APPROXIMATE lengths: 4 characters per token"
+                                        : counted_by(s->tok_method));
+    if (s->r.in_mismatch)
+        printf("              %llu requests' prompt_tokens differ from the workload's count "
+               "(usage - count: %+lld in total)\n",
+               (unsigned long long)s->r.in_mismatch, (long long)s->r.in_discrepancy);
+    printf("output tokens %lld (usage %llu, chunks %llu, usage - chunks %lld, %llu without "
+           "usage)\n",
+           (long long)st->tp.out_tokens, (unsigned long long)s->r.usage_out,
+           (unsigned long long)s->r.chunk_out, (long long)s->r.out_discrepancy,
+           (unsigned long long)s->r.no_usage);
+    printf("client CPU    %.3f s (%.1f us/request)\n", s->r.cpu_s,
+           s->r.done ? s->r.cpu_s / (double)s->r.done * 1e6 : 0.0);
+}
+
 void bench_print_table(const bench_state *s, const bench_stats *st)
 {
     printf("moecap bench  %s  model %s  %s", s->url, s->model ? s->model : "-",
@@ -649,21 +669,7 @@ void bench_print_table(const bench_state *s, const bench_stats *st)
     row(s->r.itl_total > s->r.n_itl ? "ITL (trunc.)" : "ITL", &st->itl, 1e3);
     row("E2E", &st->e2e, 1e3);
     row("sched. lag", &st->lag, 1e3);
-    printf("\ninput tokens  %lld (%s; prompts built with %s)\n", (long long)st->tp.in_tokens,
-           s->r.usage_in == s->r.fails[MC_LG_OK] ? "server usage" : "workload count",
-           s->tok_method == TOKM_APPROX ? "APPROXIMATE lengths: 4 characters per token"
-                                        : counted_by(s->tok_method));
-    if (s->r.in_mismatch)
-        printf("              %llu requests' prompt_tokens differ from the workload's count "
-               "(usage - count: %+lld in total)\n",
-               (unsigned long long)s->r.in_mismatch, (long long)s->r.in_discrepancy);
-    printf("output tokens %lld (usage %llu, chunks %llu, usage - chunks %lld, %llu without "
-           "usage)\n",
-           (long long)st->tp.out_tokens, (unsigned long long)s->r.usage_out,
-           (unsigned long long)s->r.chunk_out, (long long)s->r.out_discrepancy,
-           (unsigned long long)s->r.no_usage);
-    printf("client CPU    %.3f s (%.1f us/request)\n", s->r.cpu_s,
-           s->r.done ? s->r.cpu_s / (double)s->r.done * 1e6 : 0.0);
+    print_tokens_client(s, st);
     if (s->r.info.queued)
         printf("queued        %llu requests waited for a free slot (the server fell behind "
                "the offered rate)\n",

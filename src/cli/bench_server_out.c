@@ -6,6 +6,7 @@
 #include "bench_int.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_DELTAS 10000
@@ -267,22 +268,33 @@ void bench_srv_json(const bench_state *s, cJSON *root)
 
 /* ---- the table ----------------------------------------------------------------------------- */
 
+/* "12.34%", or "-" when undefined (no such passes, no peak) */
+static const char *pct(char *buf, size_t n, int defined, double v)
+{
+    if (defined && isfinite(v))
+        snprintf(buf, n, "%.2f%%", 100 * v);
+    else
+        snprintf(buf, n, "-");
+    return buf;
+}
+
 static void print_cap(const bench_state *s)
 {
     const mc_cap_summary *c = &s->r.srv.cap;
     const mc_cap_group *dec = &c->mode[MC_PASS_DECODE], *pre = &c->mode[MC_PASS_PREFILL];
+    char a[32], b[32], p[32];
     if (!s->srv.have_hw) {
         printf("S-MBU         - (give --hardware to divide by its peaks)\n");
         return;
     }
-    printf("S-MBU         %.2f%% time-weighted (decode %.2f%%, prefill %.2f%%)",
-           100 * c->all.smbu_tw, dec->passes ? 100 * dec->smbu_tw : NAN,
-           pre->passes ? 100 * pre->smbu_tw : NAN);
-    printf(" on %d x %s, model %s\n", s->srv.dep.count, s->srv.dep.hw.name, s->srv.m->name);
+    printf("S-MBU         %s time-weighted (decode %s, prefill %s) on %d x %s, model %s\n",
+           pct(a, sizeof a, 1, c->all.smbu_tw), pct(b, sizeof b, dec->passes > 0, dec->smbu_tw),
+           pct(p, sizeof p, pre->passes > 0, pre->smbu_tw), s->srv.dep.count, s->srv.dep.hw.name,
+           s->srv.m->name);
     if (isfinite(c->all.smfu_tw))
-        printf("S-MFU         %.2f%% time-weighted (decode %.2f%%, prefill %.2f%%)\n",
-               100 * c->all.smfu_tw, dec->passes ? 100 * dec->smfu_tw : NAN,
-               pre->passes ? 100 * pre->smfu_tw : NAN);
+        printf("S-MFU         %s time-weighted (decode %s, prefill %s)\n",
+               pct(a, sizeof a, 1, c->all.smfu_tw), pct(b, sizeof b, dec->passes > 0, dec->smfu_tw),
+               pct(p, sizeof p, pre->passes > 0, pre->smfu_tw));
 }
 
 static void print_recording(const bench_state *s)
@@ -311,7 +323,11 @@ void bench_srv_print(const bench_state *s)
         return;
     print_recording(s);
     act_pick a = pick_activation(s);
-    if (a.estimate && r->have_est)
+    if (a.estimate && r->have_est && !isfinite(r->est.decode_act))
+        printf("experts       ESTIMATE prefill %.2f distinct per MoE layer (analytic, uniform "
+               "routing); no decode estimate without streamed tokens\n",
+               r->est.prefill_act);
+    else if (a.estimate && r->have_est)
         printf("experts       ESTIMATE %.2f distinct per MoE layer in decode (analytic, uniform "
                "routing, mean decode batch %.2f as the client saw it; prefill %.2f); the server "
                "does not record\n",
