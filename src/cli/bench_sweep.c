@@ -158,14 +158,15 @@ static void cell(double v, double scale, int prec)
         printf(" %9s", "-");
 }
 
-static void print_header(const char *first, int verdict)
+static void print_header(const char *first, int verdict, int slo)
 {
-    printf("%-11s %s %7s %6s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s\n", first,
+    printf("%-11s %s %7s %6s %9s %9s %9s %9s %9s %9s %9s %9s%s %9s %9s\n", first,
            verdict ? "  ok?" : "", "ok", "fail", "req/s", "out tok/s", "TTFT p50", "TTFT p99",
-           "TPOT p50", "TPOT p99", "ITL p99", "E2E p99", "S-MBU %", "experts");
+           "TPOT p50", "TPOT p99", "ITL p99", "E2E p99", slo ? "    good %" : "", "S-MBU %",
+           "experts");
 }
 
-static void print_row(const bench_row *r, int verdict)
+static void print_row(const bench_row *r, int verdict, int slo)
 {
     printf("%-11.6g %s %7llu %6llu", r->value, verdict ? (r->pass ? " pass" : " FAIL") : "",
            (unsigned long long)r->ok, (unsigned long long)r->failed);
@@ -177,6 +178,8 @@ static void print_row(const bench_row *r, int verdict)
     cell(p99_or_nan(&r->tpot), 1e3, 2);
     cell(p99_or_nan(&r->itl), 1e3, 2);
     cell(p99_or_nan(&r->e2e), 1e3, 2);
+    if (slo)
+        cell(r->have_gp ? r->gp.good_fraction : NAN, 100, 1);
     cell(r->smbu, 100, 2);
     cell(r->act, 1, 2);
     printf("%s%s%s\n", r->act_estimate ? " (est.)" : "", r->self_ok ? "" : " (client lagged)",
@@ -242,9 +245,9 @@ int bench_sweep(bench_state *s, mc_diag *d, mc_err *e)
         cJSON_AddItemToArray(arr, json_row(&rows[i], 0));
     if (!s->a.json) {
         printf("moecap bench sweep  %s  model %s  (times in ms)\n", s->url, s->model);
-        print_header(bench_sweep_name(b->sweep), 0);
+        print_header(bench_sweep_name(b->sweep), 0, b->have_slo);
         for (size_t i = 0; i < n; i++)
-            print_row(&rows[i], 0);
+            print_row(&rows[i], 0, b->have_slo);
         printf("results       %s/sweep.json and one directory per value\n", s->top_dir);
     }
     int rc = finish_doc(s, doc, "sweep.json", partial, d, e);
@@ -342,9 +345,9 @@ static void print_search(const bench_state *s, const bench_row *rows, size_t n,
                          const bench_search *q)
 {
     printf("moecap bench find max-rate  %s  model %s  (times in ms)\n", s->url, s->model);
-    print_header("rate/s", 1);
+    print_header("rate/s", 1, 1);
     for (size_t i = 0; i < n; i++)
-        print_row(&rows[i], 1);
+        print_row(&rows[i], 1, 1);
     for (size_t i = 0; i < n; i++)
         if (!rows[i].pass)
             printf("  rate %.6g: %s\n", rows[i].value, rows[i].reason);
