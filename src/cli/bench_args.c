@@ -72,8 +72,7 @@ void usage_bench(FILE *f)
         "  --max-text BYTES        output text kept per request (default 64k)\n"
         "  --max-event BYTES       largest SSE event accepted (default 1M)\n"
         "  --max-itl-samples N     ITL gaps kept for statistics (default 10000000)\n"
-        "  --json                  print summary.json (sweep.json, find.json) instead of the "
-        "table\n");
+        "  --json                  print summary.json (sweep.json, find.json), no table\n");
 }
 
 /* ---- single values ------------------------------------------------------------------------- */
