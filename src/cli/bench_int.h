@@ -5,6 +5,7 @@
  *   bench_sweep.c   sweeps (one sub-run per value) and the max-rate search under SLOs
  *   bench_server.c  server-side data: recording protocol, per-pass records -> src/cap,
  *                   the analytic expert-activation estimate, Prometheus /metrics snapshots
+ *   bench_server_out.c   how that data appears in summary.json ("server") and the table
  *   bench_tok.c     the local GGUF tokenizer as a prompt token counter */
 #ifndef MC_CLI_BENCH_INT_H
 #define MC_CLI_BENCH_INT_H
