@@ -439,10 +439,15 @@ static void gen_on_result(const mc_lg_result *lr, void *ctx)
     r.response_len = lr->text_len;
     gen_timing(ev, lr, &r);
     score_gen(ev, r.item, lr->text, lr->text_len, &r, &g);
+    char err[MC_LG_MSG_MAX + 32];
     if (lr->fail != MC_LG_OK) {
         r.failed = 1;
         r.fail = lr->fail;
-        r.error = lr->message[0] ? lr->message : mc_lg_fail_name(lr->fail);
+        if (lr->fail == MC_LG_FAIL_HTTP_STATUS && strncmp(lr->message, "HTTP ", 5) != 0)
+            snprintf(err, sizeof err, "HTTP %d: %s", lr->http_status, lr->message);
+        else
+            snprintf(err, sizeof err, "%s", lr->message[0] ? lr->message : mc_lg_fail_name(lr->fail));
+        r.error = err;
         r.correct = r.em = 0;
         r.score = 0;
         r.extracted = NULL;
