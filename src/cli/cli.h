@@ -35,6 +35,7 @@ MC_CMD(metrics)
 MC_CMD(predict)
 MC_CMD(make_model)
 MC_CMD(bench)
+MC_CMD(eval)
 #undef MC_CMD
 
 #endif

@@ -17,6 +17,8 @@ const mc_cmd mc_cli_commands[] = {
      usage_make_model},
     {"bench", "load-test an OpenAI-compatible server: TTFT, TPOT, ITL, throughput, goodput",
      cmd_bench, usage_bench},
+    {"eval", "accuracy on evaluation data (GSM8K, MMLU-Pro, HellaSwag, ...) and model fidelity",
+     cmd_eval, usage_eval},
     {NULL, NULL, NULL, NULL},
 };
 

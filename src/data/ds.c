@@ -253,9 +253,10 @@ mc_err mc_ds_load(const char *const *paths, size_t n_paths, const mc_ds_opts *o,
     for (size_t i = 0; i < n_paths && !e; i++)
         e = load_file(ds, o, paths[i], d);
     if (!e && ds->n == 0)
-        e = mc_fail(d, MC_ERR_FORMAT, "%s%s: no valid %s item%s", paths[0],
+        e = mc_fail(d, MC_ERR_FORMAT, "%s%s: no valid %s item%s%.300s%s", paths[0],
                     n_paths > 1 ? " (and the other files)" : "", mc_ds_fmt_name(ds->fmt),
-                    ds->skipped ? " (every record was bad)" : "");
+                    ds->skipped ? " (every record was bad; first: " : "",
+                    ds->n_warn ? ds->warn[0] : "", ds->skipped ? ")" : "");
     if (!e)
         e = select_items(ds, o, d);
     if (e) {

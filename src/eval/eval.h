@@ -319,7 +319,8 @@ typedef struct mc_ev_result {
     int scored;              /* 0: workload-only item (no gold) */
     int correct;             /* acc (log-likelihood: the raw argmax) */
     double score;            /* per-item score in [0, 1]: correct, or F1 (LongBench, f1) */
-    int em;                  /* exact match (LongBench, f1) */
+    int em;                  /* exact match (LongBench, exact, f1) */
+    int has_em;              /* em is a figure of its own (text metrics), not a copy of correct */
     double official;         /* LongBench official metric, NAN when not implemented */
     size_t shots;            /* exemplars in the prompt */
     int failed;              /* a request failed: the item counts as wrong */
@@ -397,8 +398,11 @@ typedef struct mc_ev mc_ev;
 mc_err mc_ev_new(const mc_ev_opts *o, const mc_ds *ds, const mc_ds *shots, mc_ev **out,
                  mc_diag *d);
 void mc_ev_free(mc_ev *ev);
-/* Sends every request and reports every item through on_item. MC_ERR_NET when the server
- * cannot do log-likelihood scoring (checked with the first request before the others). */
+/* Log-likelihood runs: sends the first request alone and checks that the server returns prompt
+ * log-probabilities (MC_ERR_NET with the reason when not). A no-op for generation. mc_ev_run
+ * calls it when the caller did not. */
+mc_err mc_ev_probe(mc_ev *ev, mc_diag *d);
+/* Sends every request and reports every item through on_item. */
 mc_err mc_ev_run(mc_ev *ev, mc_diag *d);
 
 size_t mc_ev_n_items(const mc_ev *ev);     /* items to score */

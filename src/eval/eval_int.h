@@ -27,6 +27,7 @@ struct mc_ev {
     size_t nt, cap_t;
     mc_ns origin;
     int stopped;
+    int probed;
     mc_err cb_err; /* an error inside a callback (out of memory), reported after the run */
     mc_diag cb_diag;
 };
@@ -39,6 +40,7 @@ void ev_timing(mc_ev *ev, const mc_req_timing *t);
 void ev_cb_fail(mc_ev *ev, mc_err e, const char *msg);
 
 /* run_ll.c */
+mc_err ev_probe_loglik(mc_ev *ev, mc_diag *d);
 mc_err ev_run_loglik(mc_ev *ev, mc_diag *d);
 
 #endif

@@ -110,7 +110,8 @@ char *mc_ev_result_json(const mc_ev_result *r, int with_prompt)
     cJSON *o = cJSON_CreateObject();
     int ok = o && add_item(o, r, with_prompt) &&
              add_num(o, "score", r->scored ? r->score : NAN) &&
-             add_bool_or_null(o, "em", r->scored, r->em) && add_num(o, "official", r->official) &&
+             (!r->has_em || add_bool_or_null(o, "em", r->scored, r->em)) &&
+             (isnan(r->official) || add_num(o, "official", r->official)) &&
              add_num(o, "shots", (double)r->shots) &&
              cJSON_AddBoolToObject(o, "failed", r->failed) &&
              add_cstr(o, "status", mc_lg_fail_name(r->failed ? r->fail : MC_LG_OK)) &&

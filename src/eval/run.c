@@ -342,6 +342,7 @@ static void score_text_metrics(mc_ev *ev, const mc_ds_item *it, const char *s, s
         s++, n--;
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\t' || s[n - 1] == '\r'))
         n--;
+    r->has_em = 1;
     g->text = mc_strndup(s, n);
     r->extracted = n ? g->text : NULL;
     if (ev->metric == MC_EV_METRIC_LONGBENCH) {
@@ -521,9 +522,20 @@ static mc_err run_gen(mc_ev *ev, mc_diag *d)
     return e;
 }
 
+mc_err mc_ev_probe(mc_ev *ev, mc_diag *d)
+{
+    if (ev->probed || ev->o.method != MC_EV_LOGLIK)
+        return MC_OK;
+    mc_err e = ev_probe_loglik(ev, d);
+    ev->probed = e == MC_OK;
+    return e;
+}
+
 mc_err mc_ev_run(mc_ev *ev, mc_diag *d)
 {
-    mc_err e = ev->o.method == MC_EV_LOGLIK ? ev_run_loglik(ev, d) : run_gen(ev, d);
+    mc_err e = mc_ev_probe(ev, d);
+    if (!e)
+        e = ev->o.method == MC_EV_LOGLIK ? ev_run_loglik(ev, d) : run_gen(ev, d);
     if (!e && ev->cb_err)
         e = mc_fail(d, ev->cb_err, "%s", ev->cb_diag.msg);
     return e;

@@ -148,49 +148,63 @@ static void ll_done(const mc_ev_http_res *res, void *ctx)
 /* ---- the probe: one request alone -------------------------------------------------------- */
 
 typedef struct probe {
-    ll_run *s;
+    char *text; /* context + first continuation of the first item */
+    size_t len, ctx_len;
+    const char *model;
+    int max_tokens;
     mc_err e;
     mc_diag d;
 } probe;
 
 static char *probe_body(uint64_t id, size_t *len, void *ctx)
 {
+    probe *p = ctx;
     (void)id;
-    return ll_body(0, len, ((probe *)ctx)->s);
+    char *b = mc_ev_body_echo(p->model, p->text, p->len, 1, p->max_tokens);
+    *len = b ? strlen(b) : 0;
+    return b;
 }
 
 static void probe_done(const mc_ev_http_res *res, void *ctx)
 {
     probe *p = ctx;
-    mc_ev_prompt *pr = &p->s->prompt[0];
     if (res->fail != MC_LG_OK) {
         p->e = mc_fail(&p->d, MC_ERR_NET, "%s: %s", mc_lg_fail_name(res->fail), res->message);
         return;
     }
-    size_t n = 0;
-    char *text = joined(pr, 0, &n);
     mc_ev_echo e;
     double sum;
     size_t nt;
-    p->e = text ? mc_ev_echo_parse(res->body, res->len, text, n, &e, &p->d) : MC_ERR_NOMEM;
+    p->e = mc_ev_echo_parse(res->body, res->len, p->text, p->len, &e, &p->d);
     if (!p->e) {
-        p->e = mc_ev_echo_span(&e, strlen(pr->context), &sum, &nt, &p->d);
+        p->e = mc_ev_echo_span(&e, p->ctx_len, &sum, &nt, &p->d);
         mc_ev_echo_deinit(&e);
     }
-    mc_free(text);
 }
 
-static mc_err run_probe(ll_run *s, const mc_ev_http_opts *ho, mc_diag *d)
+mc_err ev_probe_loglik(mc_ev *ev, mc_diag *d)
 {
-    probe p = {.s = s};
+    mc_ev_prompt pr;
+    mc_err e = ev_prompt(ev, 0, &pr, NULL, d);
+    if (e)
+        return e;
+    probe p = {.model = ev->o.model, .max_tokens = ev->o.ll_max_tokens,
+               .ctx_len = strlen(pr.context)};
+    p.text = joined(&pr, 0, &p.len);
+    mc_ev_prompt_deinit(&pr);
+    if (!p.text)
+        return mc_fail(d, MC_ERR_NOMEM, "out of memory");
+    mc_ev_http_opts ho = {.url = ev->ll_url, .api_key = ev->o.api_key, .concurrency = 1,
+                          .timeout_s = ev->o.timeout_s > 0 ? ev->o.timeout_s : 600,
+                          .stop = ev->o.stop};
     int stopped = 0;
-    mc_err e = mc_ev_http_run(ho, 1, probe_body, probe_done, &p, &stopped, d);
+    e = mc_ev_http_run(&ho, 1, probe_body, probe_done, &p, &stopped, d);
+    mc_free(p.text);
     if (!e && p.e)
         e = mc_fail(d, MC_ERR_NET,
                     "log-likelihood scoring needs prompt log-probabilities (echo + logprobs on "
                     "%s): %s",
-                    s->ev->ll_url, p.d.msg);
-    mc_ev_prompt_deinit(&s->prompt[0]);
+                    ev->ll_url, p.d.msg);
     return e;
 }
 
@@ -250,8 +264,6 @@ mc_err ev_run_loglik(mc_ev *ev, mc_diag *d)
                           .timeout_s = ev->o.timeout_s > 0 ? ev->o.timeout_s : 600,
                           .stop = ev->o.stop};
     mc_err e = ll_alloc(&s, d);
-    if (!e)
-        e = run_probe(&s, &ho, d);
     int stopped = 0;
     ev->origin = mc_now_ns();
     if (!e)

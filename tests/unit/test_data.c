@@ -100,7 +100,8 @@ TEST(empty_and_all_bad_are_errors)
     CHECK_CONTAINS(d.msg, "no valid gsm8k item");
     p = tmp_file("bad.jsonl", "{\"q\": 1}\n{oops\n");
     CHECK(load1(p, MC_DS_GSM8K, 0, &d) == NULL);
-    CHECK_CONTAINS(d.msg, "(every record was bad)");
+    CHECK_CONTAINS(d.msg, "(every record was bad; first: ");
+    CHECK_CONTAINS(d.msg, "bad.jsonl:1: missing field 'question')");
     CHECK(load1(tmp_file("z.jsonl", ""), MC_DS_AUTO, 0, &d) == NULL);
     CHECK_CONTAINS(d.msg, "cannot tell the data format");
     const char *missing = "/nonexistent/x.jsonl";
