@@ -105,11 +105,11 @@ void mc_fid_add_top(mc_fid *f, const mc_ev_top *ref, size_t nr, const mc_ev_top 
     double qm = missing_q(cand, nc, missing), p_sum = 0, q_sum = 0, kl = 0;
     for (size_t i = 0; i < nr; i++) {
         const mc_ev_top *c = top_find(cand, nc, ref[i].tok);
-        double p = exp(ref[i].lp), q = c ? exp(c->lp) : qm;
-        q = q > Q_FLOOR ? q : Q_FLOOR;
+        double lq = c && c->lp > log(Q_FLOOR) ? c->lp : c ? log(Q_FLOOR) : log(qm);
+        double p = exp(ref[i].lp);
         p_sum += p;
-        q_sum += q;
-        kl += p * (ref[i].lp - log(q));
+        q_sum += exp(lq);
+        kl += p * (ref[i].lp - lq); /* identical lists give exactly 0 */
     }
     double p_rest = 1 - p_sum, q_rest = 1 - q_sum > Q_FLOOR ? 1 - q_sum : Q_FLOOR;
     if (p_rest > 1e-12)

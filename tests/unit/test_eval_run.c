@@ -1,4 +1,4 @@
-/* test_eval.c: evaluation runs end to end against the in-process mock server in scripted mode:
+/* test_eval_run.c: evaluation runs end to end against the in-process mock server in scripted mode:
  * GSM8K items of ../shared/data answered right and wrong in varied formats (streamed and not,
  * completions and chat) with the exact accuracy, failures and unanswered counts checked;
  * log-likelihood scoring against a server whose log-probabilities are known (acc and acc_norm
