@@ -130,29 +130,69 @@ static int field_arg(eval_args *a, const char *v)
 }
 
 enum {
-    O_URL = 256, O_ENDPOINT, O_MODEL, O_KEY, O_TASK, O_DATA, O_FORMAT, O_FIELD, O_LIMIT,
-    O_SAMPLE, O_SEED, O_STRICT, O_METHOD, O_METRIC, O_FEWSHOT, O_FSDATA, O_STYLE, O_SYSTEM,
-    O_MAXTOK, O_TEMP, O_TOPP, O_SSEED, O_STREAM, O_NOSTREAM, O_CONC, O_TIMEOUT, O_LLMAX,
-    O_OUT, O_NOPROMPT, O_JSON
+    O_URL = 256,
+    O_ENDPOINT,
+    O_MODEL,
+    O_KEY,
+    O_TASK,
+    O_DATA,
+    O_FORMAT,
+    O_FIELD,
+    O_LIMIT,
+    O_SAMPLE,
+    O_SEED,
+    O_STRICT,
+    O_METHOD,
+    O_METRIC,
+    O_FEWSHOT,
+    O_FSDATA,
+    O_STYLE,
+    O_SYSTEM,
+    O_MAXTOK,
+    O_TEMP,
+    O_TOPP,
+    O_SSEED,
+    O_STREAM,
+    O_NOSTREAM,
+    O_CONC,
+    O_TIMEOUT,
+    O_LLMAX,
+    O_OUT,
+    O_NOPROMPT,
+    O_JSON
 };
 
-static const struct option eval_opts[] = {
-    {"url", required_argument, 0, O_URL},           {"endpoint", required_argument, 0, O_ENDPOINT},
-    {"model", required_argument, 0, O_MODEL},       {"api-key", required_argument, 0, O_KEY},
-    {"task", required_argument, 0, O_TASK},         {"data", required_argument, 0, O_DATA},
-    {"format", required_argument, 0, O_FORMAT},     {"field", required_argument, 0, O_FIELD},
-    {"limit", required_argument, 0, O_LIMIT},       {"sample", required_argument, 0, O_SAMPLE},
-    {"seed", required_argument, 0, O_SEED},         {"strict", no_argument, 0, O_STRICT},
-    {"method", required_argument, 0, O_METHOD},     {"metric", required_argument, 0, O_METRIC},
-    {"fewshot", required_argument, 0, O_FEWSHOT},   {"fewshot-data", required_argument, 0, O_FSDATA},
-    {"prompt-style", required_argument, 0, O_STYLE}, {"system", required_argument, 0, O_SYSTEM},
-    {"max-tokens", required_argument, 0, O_MAXTOK}, {"temperature", required_argument, 0, O_TEMP},
-    {"top-p", required_argument, 0, O_TOPP},        {"sampling-seed", required_argument, 0, O_SSEED},
-    {"stream", no_argument, 0, O_STREAM},           {"no-stream", no_argument, 0, O_NOSTREAM},
-    {"concurrency", required_argument, 0, O_CONC},  {"timeout", required_argument, 0, O_TIMEOUT},
-    {"ll-max-tokens", required_argument, 0, O_LLMAX}, {"out", required_argument, 0, O_OUT},
-    {"no-prompt", no_argument, 0, O_NOPROMPT},      {"json", no_argument, 0, O_JSON},
-    {0, 0, 0, 0}};
+static const struct option eval_opts[] = {{"url", required_argument, 0, O_URL},
+                                          {"endpoint", required_argument, 0, O_ENDPOINT},
+                                          {"model", required_argument, 0, O_MODEL},
+                                          {"api-key", required_argument, 0, O_KEY},
+                                          {"task", required_argument, 0, O_TASK},
+                                          {"data", required_argument, 0, O_DATA},
+                                          {"format", required_argument, 0, O_FORMAT},
+                                          {"field", required_argument, 0, O_FIELD},
+                                          {"limit", required_argument, 0, O_LIMIT},
+                                          {"sample", required_argument, 0, O_SAMPLE},
+                                          {"seed", required_argument, 0, O_SEED},
+                                          {"strict", no_argument, 0, O_STRICT},
+                                          {"method", required_argument, 0, O_METHOD},
+                                          {"metric", required_argument, 0, O_METRIC},
+                                          {"fewshot", required_argument, 0, O_FEWSHOT},
+                                          {"fewshot-data", required_argument, 0, O_FSDATA},
+                                          {"prompt-style", required_argument, 0, O_STYLE},
+                                          {"system", required_argument, 0, O_SYSTEM},
+                                          {"max-tokens", required_argument, 0, O_MAXTOK},
+                                          {"temperature", required_argument, 0, O_TEMP},
+                                          {"top-p", required_argument, 0, O_TOPP},
+                                          {"sampling-seed", required_argument, 0, O_SSEED},
+                                          {"stream", no_argument, 0, O_STREAM},
+                                          {"no-stream", no_argument, 0, O_NOSTREAM},
+                                          {"concurrency", required_argument, 0, O_CONC},
+                                          {"timeout", required_argument, 0, O_TIMEOUT},
+                                          {"ll-max-tokens", required_argument, 0, O_LLMAX},
+                                          {"out", required_argument, 0, O_OUT},
+                                          {"no-prompt", no_argument, 0, O_NOPROMPT},
+                                          {"json", no_argument, 0, O_JSON},
+                                          {0, 0, 0, 0}};
 
 static int target_opt(eval_args *a, int c, const char *v)
 {
@@ -396,8 +436,12 @@ static void default_fewshot(eval_state *s)
 static mc_err load_data(eval_state *s, mc_diag *d)
 {
     const eval_args *a = &s->a;
-    mc_ds_opts o = {.fmt = a->fmt, .strict = a->strict, .limit = a->limit, .sample = a->sample,
-                    .seed = a->seed, .fields = a->fields};
+    mc_ds_opts o = {.fmt = a->fmt,
+                    .strict = a->strict,
+                    .limit = a->limit,
+                    .sample = a->sample,
+                    .seed = a->seed,
+                    .fields = a->fields};
     mc_err e = expand_data(s, d);
     if (!e)
         e = mc_ds_load((const char *const *)s->paths, s->n_paths, &o, &s->ds, d);
@@ -458,15 +502,28 @@ static void on_signal(int sig)
 static mc_err plan(eval_state *s, mc_diag *d)
 {
     const eval_args *a = &s->a;
-    mc_ev_opts o = {.task = a->task, .method = a->method, .style = a->style,
-                    .metric = a->metric, .url = a->url, .endpoint = a->endpoint,
-                    .model = s->model, .api_key = a->api_key, .max_tokens = a->max_tokens,
-                    .temperature = a->temperature, .top_p = a->top_p,
-                    .seed = a->sampling_seed, .stream = a->stream,
-                    .concurrency = a->concurrency, .timeout_s = a->timeout_s,
-                    .fewshot = a->fewshot, .shot_seed = a->seed, .system = a->system,
-                    .ll_max_tokens = a->ll_max_tokens, .stop = &stop_flag,
-                    .on_item = eval_on_item, .ctx = s};
+    mc_ev_opts o = {.task = a->task,
+                    .method = a->method,
+                    .style = a->style,
+                    .metric = a->metric,
+                    .url = a->url,
+                    .endpoint = a->endpoint,
+                    .model = s->model,
+                    .api_key = a->api_key,
+                    .max_tokens = a->max_tokens,
+                    .temperature = a->temperature,
+                    .top_p = a->top_p,
+                    .seed = a->sampling_seed,
+                    .stream = a->stream,
+                    .concurrency = a->concurrency,
+                    .timeout_s = a->timeout_s,
+                    .fewshot = a->fewshot,
+                    .shot_seed = a->seed,
+                    .system = a->system,
+                    .ll_max_tokens = a->ll_max_tokens,
+                    .stop = &stop_flag,
+                    .on_item = eval_on_item,
+                    .ctx = s};
     return mc_ev_new(&o, s->ds, s->shots, &s->ev, d);
 }
 
@@ -506,7 +563,8 @@ static mc_err run(eval_state *s, mc_diag *d)
     return e;
 }
 
-/* ---- the command ------------------------------------------------------------------------------ */
+/* ---- the command ------------------------------------------------------------------------------
+ */
 
 static void cleanup(eval_state *s)
 {

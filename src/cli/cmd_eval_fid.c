@@ -44,18 +44,38 @@ typedef struct fid_args {
     double timeout_s;
 } fid_args;
 
-enum { F_REF = 256, F_CAND, F_DATA, F_DATASET, F_TOKENS, F_SEQ, F_TOP, F_RMODEL, F_CMODEL,
-       F_KEY, F_CONC, F_TIMEOUT, F_THREADS, F_JSON };
+enum {
+    F_REF = 256,
+    F_CAND,
+    F_DATA,
+    F_DATASET,
+    F_TOKENS,
+    F_SEQ,
+    F_TOP,
+    F_RMODEL,
+    F_CMODEL,
+    F_KEY,
+    F_CONC,
+    F_TIMEOUT,
+    F_THREADS,
+    F_JSON
+};
 
-static const struct option fid_opts[] = {
-    {"reference", required_argument, 0, F_REF}, {"candidate", required_argument, 0, F_CAND},
-    {"data", required_argument, 0, F_DATA},     {"dataset", required_argument, 0, F_DATASET},
-    {"tokens", required_argument, 0, F_TOKENS}, {"seq-bytes", required_argument, 0, F_SEQ},
-    {"top", required_argument, 0, F_TOP},       {"reference-model", required_argument, 0, F_RMODEL},
-    {"candidate-model", required_argument, 0, F_CMODEL}, {"api-key", required_argument, 0, F_KEY},
-    {"concurrency", required_argument, 0, F_CONC}, {"timeout", required_argument, 0, F_TIMEOUT},
-    {"threads", required_argument, 0, F_THREADS}, {"json", no_argument, 0, F_JSON},
-    {0, 0, 0, 0}};
+static const struct option fid_opts[] = {{"reference", required_argument, 0, F_REF},
+                                         {"candidate", required_argument, 0, F_CAND},
+                                         {"data", required_argument, 0, F_DATA},
+                                         {"dataset", required_argument, 0, F_DATASET},
+                                         {"tokens", required_argument, 0, F_TOKENS},
+                                         {"seq-bytes", required_argument, 0, F_SEQ},
+                                         {"top", required_argument, 0, F_TOP},
+                                         {"reference-model", required_argument, 0, F_RMODEL},
+                                         {"candidate-model", required_argument, 0, F_CMODEL},
+                                         {"api-key", required_argument, 0, F_KEY},
+                                         {"concurrency", required_argument, 0, F_CONC},
+                                         {"timeout", required_argument, 0, F_TIMEOUT},
+                                         {"threads", required_argument, 0, F_THREADS},
+                                         {"json", no_argument, 0, F_JSON},
+                                         {0, 0, 0, 0}};
 
 static int int_opt(const char *opt, const char *v, int64_t lo, int64_t hi, int64_t *out)
 {
@@ -154,7 +174,8 @@ static mc_err load_text(const fid_args *a, mc_buf *text, mc_diag *d)
     for (size_t i = 0; !e && i < mc_ds_count(ds); i++) {
         const mc_ds_item *it = mc_ds_at(ds, i);
         if (mc_buf_printf(text, "%s%s%s%s%s\n\n", it->text, it->solution ? "\n" : "",
-                          it->solution ? it->solution : "", it->solution && it->answer ? "\n#### " : "",
+                          it->solution ? it->solution : "",
+                          it->solution && it->answer ? "\n#### " : "",
                           it->solution && it->answer ? it->answer : ""))
             e = mc_fail(d, MC_ERR_NOMEM, "out of memory");
     }
@@ -241,10 +262,17 @@ int cmd_eval_fidelity(int argc, char **argv)
     mc_err e = load_text(&a, &text, &d);
     if (!e)
         e = mc_fid_texts_split(text.data ? text.data : "", text.len, a.seq_bytes, &t, &d);
-    mc_fid_opts o = {.ref = a.ref, .cand = a.cand, .ref_model = a.ref_model,
-                     .cand_model = a.cand_model, .api_key = a.api_key, .top_n = a.top_n,
-                     .max_tokens = a.tokens, .concurrency = a.concurrency,
-                     .timeout_s = a.timeout_s, .threads = a.threads, .stop = &fid_stop};
+    mc_fid_opts o = {.ref = a.ref,
+                     .cand = a.cand,
+                     .ref_model = a.ref_model,
+                     .cand_model = a.cand_model,
+                     .api_key = a.api_key,
+                     .top_n = a.top_n,
+                     .max_tokens = a.tokens,
+                     .concurrency = a.concurrency,
+                     .timeout_s = a.timeout_s,
+                     .threads = a.threads,
+                     .stop = &fid_stop};
     mc_fid f;
     mc_fid_init(&f);
     int http = is_url(a.ref);

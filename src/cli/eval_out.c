@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- items.jsonl ------------------------------------------------------------------------------ */
+/* ---- items.jsonl ------------------------------------------------------------------------------
+ */
 
 static mc_err write_all(int fd, const char *p, size_t n)
 {
@@ -36,8 +37,8 @@ void eval_on_item(const mc_ev_result *r, void *ctx)
     char *buf = line ? mc_realloc(line, n + 2) : NULL;
     if (!buf) {
         mc_free(line);
-        s->write_err = mc_fail(&s->write_diag, MC_ERR_NOMEM, "out of memory writing item %s",
-                               r->item->id);
+        s->write_err =
+            mc_fail(&s->write_diag, MC_ERR_NOMEM, "out of memory writing item %s", r->item->id);
         return;
     }
     buf[n] = '\n';
@@ -78,9 +79,10 @@ static void json_target(cJSON *root, const eval_state *s)
 {
     cJSON *t = cJSON_AddObjectToObject(root, "target");
     cJSON_AddStringToObject(t, "url", mc_ev_endpoint_url(s->ev));
-    cJSON_AddStringToObject(t, "endpoint", s->a.method == MC_EV_LOGLIK ? "completions (echo)"
-                                           : s->a.endpoint == MC_LG_CHAT ? "chat"
-                                                                         : "completions");
+    cJSON_AddStringToObject(t, "endpoint",
+                            s->a.method == MC_EV_LOGLIK   ? "completions (echo)"
+                            : s->a.endpoint == MC_LG_CHAT ? "chat"
+                                                          : "completions");
     cJSON_AddStringToObject(t, "model", s->model ? s->model : "");
     cJSON_AddBoolToObject(t, "stream", s->a.method == MC_EV_GEN && s->a.stream);
     cJSON *p = cJSON_AddObjectToObject(root, "sampling");
@@ -255,11 +257,14 @@ static void print_categories(const eval_state *s, mc_ev_metric m)
     const mc_ev_category *c = mc_ev_categories(s->ev, &nc);
     if (nc < 2)
         return;
-    printf("\n%-24s %8s %8s %8s\n", "category", "items", "acc", m == MC_EV_METRIC_LOGLIK ? "acc_norm" : m == MC_EV_METRIC_LONGBENCH ? "f1" : "");
+    printf("\n%-24s %8s %8s %8s\n", "category", "items", "acc",
+           m == MC_EV_METRIC_LOGLIK      ? "acc_norm"
+           : m == MC_EV_METRIC_LONGBENCH ? "f1"
+                                         : "");
     for (size_t i = 0; i < nc; i++) {
         const mc_ev_tally *t = &c[i].t;
         double acc = t->scored ? (double)t->correct / (double)t->scored : NAN;
-        double x = m == MC_EV_METRIC_LOGLIK    ? (double)t->correct_norm / (double)t->scored
+        double x = m == MC_EV_METRIC_LOGLIK      ? (double)t->correct_norm / (double)t->scored
                    : m == MC_EV_METRIC_LONGBENCH ? t->sum / (double)t->scored
                                                  : NAN;
         printf("%-24.24s %8llu %8.4f", c[i].name, (unsigned long long)t->n, acc);
@@ -276,9 +281,8 @@ static void print_table(const eval_state *s, const mc_ev_perf *p)
     printf("moecap eval: %s (%s, %s) on %s, model %s\n", mc_ev_task_name(s->a.task),
            method_name(s->a.method), mc_ev_metric_name(m), mc_ev_endpoint_url(s->ev),
            s->model ? s->model : "?");
-    printf("items %llu, failed requests %llu, no answer extracted %llu\n",
-           (unsigned long long)t->n, (unsigned long long)t->failed,
-           (unsigned long long)t->no_answer);
+    printf("items %llu, failed requests %llu, no answer extracted %llu\n", (unsigned long long)t->n,
+           (unsigned long long)t->failed, (unsigned long long)t->no_answer);
     print_tally(t, m);
     print_categories(s, m);
     printf("\nrequests %llu (%llu failed)", (unsigned long long)p->requests,

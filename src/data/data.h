@@ -22,19 +22,19 @@
 #include <stdint.h>
 
 typedef enum mc_ds_fmt {
-    MC_DS_AUTO = 0,   /* from the file name and the first record */
-    MC_DS_GSM8K,      /* JSONL {question, answer "... #### n"} */
-    MC_DS_MMLU_PRO,   /* JSONL {question_id, question, options, answer, answer_index, category,
-                         cot_content} */
-    MC_DS_HELLASWAG,  /* text: "label: ctx", gold digit, 4 endings (bz2 or plain); or JSONL
-                         {ctx | ctx_a + ctx_b, endings, label, activity_label} */
-    MC_DS_MMLU,       /* JSONL {question, choices, answer (index or letter), subject}; CSV */
-    MC_DS_ARC,        /* JSONL {id, question, choices {text, label}, answerKey} (HF) or
-                         {id, question {stem, choices [{text, label}]}, answerKey}; CSV */
-    MC_DS_LONGBENCH,  /* JSONL {_id, input, context, answers, all_classes, dataset} */
-    MC_DS_MT_BENCH,   /* JSONL {question_id, category, turns}: turns[0]; no gold */
-    MC_DS_SHAREGPT,   /* JSON array [{id, conversations [{from, value}]}]: first human turn */
-    MC_DS_CUSTOM,     /* JSONL with the fields named in mc_ds_fields */
+    MC_DS_AUTO = 0,  /* from the file name and the first record */
+    MC_DS_GSM8K,     /* JSONL {question, answer "... #### n"} */
+    MC_DS_MMLU_PRO,  /* JSONL {question_id, question, options, answer, answer_index, category,
+                        cot_content} */
+    MC_DS_HELLASWAG, /* text: "label: ctx", gold digit, 4 endings (bz2 or plain); or JSONL
+                        {ctx | ctx_a + ctx_b, endings, label, activity_label} */
+    MC_DS_MMLU,      /* JSONL {question, choices, answer (index or letter), subject}; CSV */
+    MC_DS_ARC,       /* JSONL {id, question, choices {text, label}, answerKey} (HF) or
+                        {id, question {stem, choices [{text, label}]}, answerKey}; CSV */
+    MC_DS_LONGBENCH, /* JSONL {_id, input, context, answers, all_classes, dataset} */
+    MC_DS_MT_BENCH,  /* JSONL {question_id, category, turns}: turns[0]; no gold */
+    MC_DS_SHAREGPT,  /* JSON array [{id, conversations [{from, value}]}]: first human turn */
+    MC_DS_CUSTOM,    /* JSONL with the fields named in mc_ds_fields */
     MC_DS_FMT_COUNT_
 } mc_ds_fmt;
 
@@ -45,16 +45,16 @@ const char *mc_ds_fmt_name(mc_ds_fmt f);
 
 /* One item. Strings are NUL-terminated UTF-8 as found in the file; NULL when absent. */
 typedef struct mc_ds_item {
-    const char *id;       /* question_id, _id, id, or "<line>" / "<task index>" when absent */
-    const char *text;     /* question; HellaSwag context; MT-bench / ShareGPT / custom prompt */
-    const char *context;  /* LongBench context; custom --field context */
+    const char *id;      /* question_id, _id, id, or "<line>" / "<task index>" when absent */
+    const char *text;    /* question; HellaSwag context; MT-bench / ShareGPT / custom prompt */
+    const char *context; /* LongBench context; custom --field context */
     const char *const *choices; /* options / endings (MMLU-Pro "N/A" padding dropped) */
     size_t n_choices;
-    int gold;             /* index into choices; -1 when the item has no choices */
-    const char *answer;   /* gold answer: GSM8K number text after "####"; choice letter;
-                             custom answer field; NULL for workload-only items */
-    const char *solution; /* GSM8K worked solution (without the "#### n" line); MMLU-Pro
-                             cot_content ("" in the test split); NULL when absent */
+    int gold;                   /* index into choices; -1 when the item has no choices */
+    const char *answer;         /* gold answer: GSM8K number text after "####"; choice letter;
+                                   custom answer field; NULL for workload-only items */
+    const char *solution;       /* GSM8K worked solution (without the "#### n" line); MMLU-Pro
+                                   cot_content ("" in the test split); NULL when absent */
     const char *const *answers; /* LongBench: every accepted answer */
     size_t n_answers;
     const char *const *classes; /* LongBench all_classes (trec...); NULL when null */
@@ -74,10 +74,10 @@ typedef struct mc_ds_fields {
 
 typedef struct mc_ds_opts {
     mc_ds_fmt fmt;
-    int strict;            /* a bad record fails the load instead of being skipped */
-    uint64_t limit;        /* select the first N valid items (0 = no limit) */
-    uint64_t sample;       /* select N items at random (seeded, without replacement), kept in
-                              file order; 0 = none. limit and sample exclude each other. */
+    int strict;      /* a bad record fails the load instead of being skipped */
+    uint64_t limit;  /* select the first N valid items (0 = no limit) */
+    uint64_t sample; /* select N items at random (seeded, without replacement), kept in
+                        file order; 0 = none. limit and sample exclude each other. */
     uint64_t seed;
     mc_ds_fields fields;   /* MC_DS_CUSTOM */
     size_t max_file_bytes; /* per file, after decompression; 0 = 1 GiB */

@@ -9,11 +9,10 @@
 #include <string.h>
 
 static const char *const fmt_names[MC_DS_FMT_COUNT_] = {
-    [MC_DS_AUTO] = "auto",           [MC_DS_GSM8K] = "gsm8k",
-    [MC_DS_MMLU_PRO] = "mmlu-pro",   [MC_DS_HELLASWAG] = "hellaswag",
-    [MC_DS_MMLU] = "mmlu",           [MC_DS_ARC] = "arc",
-    [MC_DS_LONGBENCH] = "longbench", [MC_DS_MT_BENCH] = "mt-bench",
-    [MC_DS_SHAREGPT] = "sharegpt",   [MC_DS_CUSTOM] = "custom"};
+    [MC_DS_AUTO] = "auto",           [MC_DS_GSM8K] = "gsm8k",       [MC_DS_MMLU_PRO] = "mmlu-pro",
+    [MC_DS_HELLASWAG] = "hellaswag", [MC_DS_MMLU] = "mmlu",         [MC_DS_ARC] = "arc",
+    [MC_DS_LONGBENCH] = "longbench", [MC_DS_MT_BENCH] = "mt-bench", [MC_DS_SHAREGPT] = "sharegpt",
+    [MC_DS_CUSTOM] = "custom"};
 
 const char *mc_ds_fmt_name(mc_ds_fmt f)
 {
@@ -196,8 +195,8 @@ static mc_err load_file(mc_ds *ds, const mc_ds_opts *o, const char *path, mc_dia
     ds->files[ds->n_files++] = name;
     char *buf = NULL;
     size_t len = 0;
-    mc_err e = mc_ds_read_file(path, o->max_file_bytes ? o->max_file_bytes : (size_t)1 << 30,
-                               &buf, &len, d);
+    mc_err e = mc_ds_read_file(path, o->max_file_bytes ? o->max_file_bytes : (size_t)1 << 30, &buf,
+                               &len, d);
     if (e)
         return e;
     ds_ctx c = {.ds = ds, .o = o, .file = name};
@@ -284,15 +283,42 @@ void mc_ds_free(mc_ds *ds)
 
 /* ---- getters -------------------------------------------------------------------------------- */
 
-mc_ds_fmt mc_ds_format(const mc_ds *ds) { return ds->fmt; }
-size_t mc_ds_count(const mc_ds *ds) { return ds->n; }
-const mc_ds_item *mc_ds_at(const mc_ds *ds, size_t i) { return i < ds->n ? &ds->items[i] : NULL; }
-int mc_ds_is_selected(const mc_ds *ds, size_t i) { return i < ds->n && ds->is_sel[i]; }
-uint64_t mc_ds_skipped(const mc_ds *ds) { return ds->skipped; }
-size_t mc_ds_n_warnings(const mc_ds *ds) { return ds->n_warn; }
-const char *mc_ds_warning(const mc_ds *ds, size_t i) { return i < ds->n_warn ? ds->warn[i] : NULL; }
-size_t mc_ds_n_files(const mc_ds *ds) { return ds->n_files; }
-const char *mc_ds_file(const mc_ds *ds, size_t i) { return i < ds->n_files ? ds->files[i] : NULL; }
+mc_ds_fmt mc_ds_format(const mc_ds *ds)
+{
+    return ds->fmt;
+}
+size_t mc_ds_count(const mc_ds *ds)
+{
+    return ds->n;
+}
+const mc_ds_item *mc_ds_at(const mc_ds *ds, size_t i)
+{
+    return i < ds->n ? &ds->items[i] : NULL;
+}
+int mc_ds_is_selected(const mc_ds *ds, size_t i)
+{
+    return i < ds->n && ds->is_sel[i];
+}
+uint64_t mc_ds_skipped(const mc_ds *ds)
+{
+    return ds->skipped;
+}
+size_t mc_ds_n_warnings(const mc_ds *ds)
+{
+    return ds->n_warn;
+}
+const char *mc_ds_warning(const mc_ds *ds, size_t i)
+{
+    return i < ds->n_warn ? ds->warn[i] : NULL;
+}
+size_t mc_ds_n_files(const mc_ds *ds)
+{
+    return ds->n_files;
+}
+const char *mc_ds_file(const mc_ds *ds, size_t i)
+{
+    return i < ds->n_files ? ds->files[i] : NULL;
+}
 
 const size_t *mc_ds_selected(const mc_ds *ds, size_t *n)
 {

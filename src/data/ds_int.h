@@ -39,11 +39,11 @@ typedef struct ds_ctx {
 } ds_ctx;
 
 /* ds.c */
-void *ds_alloc(mc_ds *ds, size_t n);                     /* 16-byte aligned, zeroed */
-char *ds_strndup(mc_ds *ds, const char *s, size_t n);    /* NULL only when out of memory */
+void *ds_alloc(mc_ds *ds, size_t n);                  /* 16-byte aligned, zeroed */
+char *ds_strndup(mc_ds *ds, const char *s, size_t n); /* NULL only when out of memory */
 char *ds_strdup(mc_ds *ds, const char *s);
-mc_ds_item *ds_new_item(ds_ctx *c, uint64_t line);       /* appended, zeroed, file/line set */
-void ds_drop_item(ds_ctx *c);                            /* removes the last item */
+mc_ds_item *ds_new_item(ds_ctx *c, uint64_t line); /* appended, zeroed, file/line set */
+void ds_drop_item(ds_ctx *c);                      /* removes the last item */
 /* A bad record: with strict, returns MC_ERR_FORMAT with "file:line: msg" in d; else records a
  * warning, counts the skip and returns MC_OK. */
 mc_err ds_bad(ds_ctx *c, uint64_t line, const char *msg, mc_diag *d);

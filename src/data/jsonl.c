@@ -90,8 +90,8 @@ static mc_err str_array(ds_ctx *c, const cJSON *v, const char *key, size_t min,
         return mc_fail(d, MC_ERR_FORMAT, "missing field '%s'", key);
     int k = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
     if (k < 0 || (size_t)k < min)
-        return mc_fail(d, MC_ERR_FORMAT, "field '%s' is not an array of at least %zu strings",
-                       key, min);
+        return mc_fail(d, MC_ERR_FORMAT, "field '%s' is not an array of at least %zu strings", key,
+                       min);
     const char **a = ds_alloc(c->ds, ((size_t)k + 1) * sizeof *a);
     if (!a)
         return nomem(d);
@@ -231,7 +231,8 @@ static mc_err arc_choices(ds_ctx *c, const cJSON *ch, mc_ds_item *it, const char
 {
     size_t nl = 0;
     if (cJSON_IsObject(ch)) {
-        mc_err e = str_array(c, get(ch, "text"), "choices.text", 2, &it->choices, &it->n_choices, d);
+        mc_err e =
+            str_array(c, get(ch, "text"), "choices.text", 2, &it->choices, &it->n_choices, d);
         if (!e)
             e = str_array(c, get(ch, "label"), "choices.label", 2, labels, &nl, d);
         if (!e && nl != it->n_choices)
@@ -241,7 +242,8 @@ static mc_err arc_choices(ds_ctx *c, const cJSON *ch, mc_ds_item *it, const char
     int k = cJSON_IsArray(ch) ? cJSON_GetArraySize(ch) : 0;
     if (k < 2 || k > 26)
         return mc_fail(d, MC_ERR_FORMAT, "field 'choices' is not an array of 2..26 choices");
-    const char **t = ds_alloc(c->ds, (size_t)k * sizeof *t), **l = ds_alloc(c->ds, (size_t)k * sizeof *l);
+    const char **t = ds_alloc(c->ds, (size_t)k * sizeof *t),
+               **l = ds_alloc(c->ds, (size_t)k * sizeof *l);
     if (!t || !l)
         return nomem(d);
     size_t i = 0;
@@ -399,7 +401,8 @@ static mc_err rd_mt_bench(ds_ctx *c, const cJSON *r, mc_ds_item *it, mc_diag *d)
     return e;
 }
 
-/* ---- custom ----------------------------------------------------------------------------------- */
+/* ---- custom -----------------------------------------------------------------------------------
+ */
 
 static mc_err rd_custom(ds_ctx *c, const cJSON *r, mc_ds_item *it, mc_diag *d)
 {

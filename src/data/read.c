@@ -44,9 +44,9 @@ static mc_err bz_inflate(const char *path, const char *in, size_t n, mc_buf *b, 
                             ? mc_buf_append(b, chunk, sizeof chunk - s.avail_out)
                             : MC_OK;
             if (ae)
-                e = ae == MC_ERR_RANGE ? mc_fail(d, ae, "%s: more than %zu bytes decompressed",
-                                                 path, b->max)
-                                       : mc_fail(d, ae, "%s: out of memory", path);
+                e = ae == MC_ERR_RANGE
+                        ? mc_fail(d, ae, "%s: more than %zu bytes decompressed", path, b->max)
+                        : mc_fail(d, ae, "%s: out of memory", path);
         }
         BZ2_bzDecompressEnd(&s);
         if (e)

@@ -41,8 +41,8 @@ int ds_looks_like_hellaswag_text(const char *buf, size_t len)
     size_t na, nb;
     if (!next_line(&li, &a, &na) || !next_line(&li, &b, &nb))
         return 0;
-    return na > 0 && a[0] != '{' && a[0] != '[' && memchr(a, ':', na) && nb == 1 &&
-           b[0] >= '0' && b[0] <= '9';
+    return na > 0 && a[0] != '{' && a[0] != '[' && memchr(a, ':', na) && nb == 1 && b[0] >= '0' &&
+           b[0] <= '9';
 }
 
 static mc_err hs_task(ds_ctx *c, const char *const *ln, const size_t *n, uint64_t line,
@@ -101,10 +101,10 @@ mc_err ds_load_hellaswag_text(ds_ctx *c, const char *buf, size_t len, mc_diag *d
 #define CSV_MAX_FIELDS 64
 
 typedef struct csv_rec {
-    mc_buf text;                 /* fields, each NUL-terminated, back to back */
-    size_t off[CSV_MAX_FIELDS];  /* field starts in text */
+    mc_buf text;                /* fields, each NUL-terminated, back to back */
+    size_t off[CSV_MAX_FIELDS]; /* field starts in text */
     size_t n;
-    uint64_t line;               /* first line of the record */
+    uint64_t line; /* first line of the record */
 } csv_rec;
 
 static const char *fld(const csv_rec *r, size_t i)

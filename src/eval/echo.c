@@ -182,8 +182,7 @@ void mc_ev_echo_deinit(mc_ev_echo *e)
     memset(e, 0, sizeof *e);
 }
 
-mc_err mc_ev_echo_span(const mc_ev_echo *e, size_t from, double *sum, size_t *n_tokens,
-                       mc_diag *d)
+mc_err mc_ev_echo_span(const mc_ev_echo *e, size_t from, double *sum, size_t *n_tokens, mc_diag *d)
 {
     double s = 0;
     size_t k = 0;
@@ -192,8 +191,10 @@ mc_err mc_ev_echo_span(const mc_ev_echo *e, size_t from, double *sum, size_t *n_
         if (end <= from)
             continue;
         if (isnan(e->lp[i]))
-            return mc_fail(d, MC_ERR_FORMAT, "token %zu of the continuation has no "
-                                             "log-probability", i);
+            return mc_fail(d, MC_ERR_FORMAT,
+                           "token %zu of the continuation has no "
+                           "log-probability",
+                           i);
         s += e->lp[i];
         k++;
     }

@@ -5,15 +5,14 @@
  *   score     numeric equality, LongBench EM / token F1 / official metrics,
  *             log-likelihood choice, accuracy statistics (Wilson / normal)      (score.c)
  *   prompt    zero- and few-shot prompts per task for the completions and chat
- *             endpoints; the MoE-CAP reference's prompts (--prompt-style)      (prompt.c, prompt_ref.c)
- *   request   request bodies, echo + logprobs responses                         (body.c, echo.c)
- *   http      a small libcurl-multi pool for whole-body JSON requests           (http.c)
- *   run       one evaluation: few-shot plan, requests (generation through the
- *             load generator's client, log-likelihood through http), scoring,
- *             per-item results as they finish, summary                          (run.c, run_ll.c)
- *   report    per-item JSON, summary JSON, SHA-256 of data files                (report.c, sha256.c)
- *   fidelity  KL divergence, top-1 agreement, perplexity ratio of two models
- *             over HTTP (top-N log-probabilities) or in-process (engine)       (fidelity*.c)
+ *             endpoints; the MoE-CAP reference's prompts (--prompt-style)      (prompt.c,
+ * prompt_ref.c) request   request bodies, echo + logprobs responses (body.c, echo.c) http      a
+ * small libcurl-multi pool for whole-body JSON requests           (http.c) run       one
+ * evaluation: few-shot plan, requests (generation through the load generator's client,
+ * log-likelihood through http), scoring, per-item results as they finish, summary (run.c, run_ll.c)
+ *   report    per-item JSON, summary JSON, SHA-256 of data files                (report.c,
+ * sha256.c) fidelity  KL divergence, top-1 agreement, perplexity ratio of two models over HTTP
+ * (top-N log-probabilities) or in-process (engine)       (fidelity*.c)
  *
  * Libraries never print. Thread safety: everything is reentrant; an mc_ev run and an
  * mc_fid accumulator are used by one thread. */
@@ -85,14 +84,14 @@ double mc_ev_qa_f1(const char *pred, size_t pn, const char *gold);
 int mc_ev_qa_em(const char *pred, size_t pn, const char *gold);
 
 typedef enum mc_ev_lb_metric {
-    MC_EV_LB_QA_F1 = 0,   /* narrativeqa, qasper, multifieldqa_en, hotpotqa, 2wikimqa, musique,
-                             triviaqa */
-    MC_EV_LB_CLASSIFY,    /* trec */
-    MC_EV_LB_RETRIEVAL,   /* passage_retrieval_en */
-    MC_EV_LB_COUNT,       /* passage_count */
-    MC_EV_LB_ROUGE,       /* gov_report, qmsum, multi_news, samsum: not implemented */
-    MC_EV_LB_CODE,        /* lcc, repobench-p: not implemented */
-    MC_EV_LB_UNSUPPORTED  /* Chinese subsets and anything unknown */
+    MC_EV_LB_QA_F1 = 0,  /* narrativeqa, qasper, multifieldqa_en, hotpotqa, 2wikimqa, musique,
+                            triviaqa */
+    MC_EV_LB_CLASSIFY,   /* trec */
+    MC_EV_LB_RETRIEVAL,  /* passage_retrieval_en */
+    MC_EV_LB_COUNT,      /* passage_count */
+    MC_EV_LB_ROUGE,      /* gov_report, qmsum, multi_news, samsum: not implemented */
+    MC_EV_LB_CODE,       /* lcc, repobench-p: not implemented */
+    MC_EV_LB_UNSUPPORTED /* Chinese subsets and anything unknown */
 } mc_ev_lb_metric;
 
 mc_ev_lb_metric mc_ev_lb_metric_of(const char *dataset);
@@ -160,13 +159,13 @@ typedef enum mc_ev_style {
 } mc_ev_style;
 
 typedef enum mc_ev_metric {
-    MC_EV_METRIC_NONE = 0, /* workload only */
-    MC_EV_METRIC_NUMERIC,  /* GSM8K extraction + numeric equality */
-    MC_EV_METRIC_LETTER,   /* choice letter extraction */
-    MC_EV_METRIC_EXACT,    /* normalised exact match of the whole response */
-    MC_EV_METRIC_F1,       /* token F1 (and EM) against the answer */
-    MC_EV_METRIC_LONGBENCH,/* EM, F1 and the subset's official metric */
-    MC_EV_METRIC_LOGLIK    /* acc and acc_norm of the log-likelihood choice */
+    MC_EV_METRIC_NONE = 0,  /* workload only */
+    MC_EV_METRIC_NUMERIC,   /* GSM8K extraction + numeric equality */
+    MC_EV_METRIC_LETTER,    /* choice letter extraction */
+    MC_EV_METRIC_EXACT,     /* normalised exact match of the whole response */
+    MC_EV_METRIC_F1,        /* token F1 (and EM) against the answer */
+    MC_EV_METRIC_LONGBENCH, /* EM, F1 and the subset's official metric */
+    MC_EV_METRIC_LOGLIK     /* acc and acc_norm of the log-likelihood choice */
 } mc_ev_metric;
 
 mc_err mc_ev_metric_parse(const char *s, mc_ev_metric *out, mc_diag *d);
@@ -224,20 +223,19 @@ extern const char mc_ev_ref_default_system[]; /* "Output the answer directly wit
 
 typedef struct mc_ev_gen_opts {
     mc_lg_endpoint endpoint;
-    const char *model;   /* NULL: omitted */
+    const char *model; /* NULL: omitted */
     uint32_t max_tokens;
     double temperature;
-    double top_p;        /* < 0: omitted */
-    int64_t seed;        /* < 0: omitted */
-    int stream;          /* also asks for usage in the stream */
+    double top_p; /* < 0: omitted */
+    int64_t seed; /* < 0: omitted */
+    int stream;   /* also asks for usage in the stream */
 } mc_ev_gen_opts;
 
 /* A generation request body (heap JSON text). */
 char *mc_ev_body_gen(const mc_ev_gen_opts *o, const mc_ev_prompt *p);
 /* A /v1/completions body that echoes the prompt with its log-probabilities: {"prompt": text,
  * "echo": true, "logprobs": top_n, "max_tokens": max_tokens, "temperature": 0}. */
-char *mc_ev_body_echo(const char *model, const char *text, size_t len, int top_n,
-                      int max_tokens);
+char *mc_ev_body_echo(const char *model, const char *text, size_t len, int top_n, int max_tokens);
 
 typedef struct mc_ev_top {
     char *tok;
@@ -250,8 +248,8 @@ typedef struct mc_ev_echo {
     size_t n;
     size_t prompt_len; /* bytes of the prompt */
     char **tok;
-    size_t *off;  /* byte offset of each token in the prompt (converted when the server counts
-                     characters) */
+    size_t *off; /* byte offset of each token in the prompt (converted when the server counts
+                    characters) */
     double *lp;
     mc_ev_top **top; /* per token, n_top[i] entries (NULL when not requested) */
     size_t *n_top;
@@ -268,18 +266,17 @@ void mc_ev_echo_deinit(mc_ev_echo *e);
 /* Sum of the log-probabilities of the tokens that hold the bytes from `from` to the prompt's
  * end (a token that straddles `from` counts). MC_ERR_FORMAT when a token in the span has no
  * log-probability or the span is empty. */
-mc_err mc_ev_echo_span(const mc_ev_echo *e, size_t from, double *sum, size_t *n_tokens,
-                       mc_diag *d);
+mc_err mc_ev_echo_span(const mc_ev_echo *e, size_t from, double *sum, size_t *n_tokens, mc_diag *d);
 
 /* ==== HTTP pool for whole-body JSON requests (http.c) ====================================== */
 
 typedef struct mc_ev_http_res {
     uint64_t id;
-    int status;        /* HTTP status, 0 when none */
-    const char *body;  /* response body (valid during the callback) */
+    int status;       /* HTTP status, 0 when none */
+    const char *body; /* response body (valid during the callback) */
     size_t len;
-    mc_lg_fail fail;   /* MC_LG_OK, connect, http_status, timeout, malformed (body too large),
-                          cancelled, other */
+    mc_lg_fail fail; /* MC_LG_OK, connect, http_status, timeout, malformed (body too large),
+                        cancelled, other */
     const char *message;
     mc_ns send_ns, end_ns;
 } mc_ev_http_res;
@@ -291,9 +288,9 @@ typedef void (*mc_ev_http_done_fn)(const mc_ev_http_res *r, void *ctx);
 typedef struct mc_ev_http_opts {
     const char *url;
     const char *api_key;
-    uint32_t concurrency;  /* 0 = 8 */
-    double timeout_s;      /* 0 = none */
-    size_t max_body_bytes; /* 0 = 64 MiB */
+    uint32_t concurrency;              /* 0 = 8 */
+    double timeout_s;                  /* 0 = none */
+    size_t max_body_bytes;             /* 0 = 64 MiB */
     const volatile sig_atomic_t *stop; /* non-zero: stop sending, cancel what is in flight */
 } mc_ev_http_opts;
 
@@ -307,31 +304,31 @@ mc_err mc_ev_http_run(const mc_ev_http_opts *o, uint64_t n, mc_ev_http_body_fn b
 /* One scored (or recorded) item, passed to the on_item callback as soon as it is final.
  * Pointers are valid during the callback only. */
 typedef struct mc_ev_result {
-    size_t index;            /* into the data set (mc_ds_at) */
+    size_t index; /* into the data set (mc_ds_at) */
     const mc_ds_item *item;
-    const char *prompt;      /* mc_ev_prompt_render of the prompt (or the log-likelihood
-                                context) */
-    const char *response;    /* generated text; NULL for log-likelihood */
+    const char *prompt;   /* mc_ev_prompt_render of the prompt (or the log-likelihood
+                             context) */
+    const char *response; /* generated text; NULL for log-likelihood */
     size_t response_len;
-    const char *extracted;   /* extracted answer; NULL when none could be extracted */
-    const char *rule;        /* the extraction rule that fired ("" when none) */
-    const char *gold;        /* the gold answer */
-    int scored;              /* 0: workload-only item (no gold) */
-    int correct;             /* acc (log-likelihood: the raw argmax) */
-    double score;            /* per-item score in [0, 1]: correct, or F1 (LongBench, f1) */
-    int em;                  /* exact match (LongBench, exact, f1) */
-    int has_em;              /* em is a figure of its own (text metrics), not a copy of correct */
-    double official;         /* LongBench official metric, NAN when not implemented */
-    size_t shots;            /* exemplars in the prompt */
-    int failed;              /* a request failed: the item counts as wrong */
+    const char *extracted; /* extracted answer; NULL when none could be extracted */
+    const char *rule;      /* the extraction rule that fired ("" when none) */
+    const char *gold;      /* the gold answer */
+    int scored;            /* 0: workload-only item (no gold) */
+    int correct;           /* acc (log-likelihood: the raw argmax) */
+    double score;          /* per-item score in [0, 1]: correct, or F1 (LongBench, f1) */
+    int em;                /* exact match (LongBench, exact, f1) */
+    int has_em;            /* em is a figure of its own (text metrics), not a copy of correct */
+    double official;       /* LongBench official metric, NAN when not implemented */
+    size_t shots;          /* exemplars in the prompt */
+    int failed;            /* a request failed: the item counts as wrong */
     mc_lg_fail fail;
-    const char *error;       /* "" when none */
+    const char *error; /* "" when none */
     /* log-likelihood */
     size_t n_choices;
-    const double *ll;        /* [n_choices] summed log-probabilities */
+    const double *ll; /* [n_choices] summed log-probabilities */
     const size_t *cont_bytes;
     const size_t *cont_tokens;
-    int pred, pred_norm;     /* -1 when failed */
+    int pred, pred_norm; /* -1 when failed */
     int correct_norm;
     /* request timing (generation): seconds; NAN when undefined */
     double ttft_s, e2e_s;
@@ -350,18 +347,18 @@ typedef struct mc_ev_opts {
     mc_lg_endpoint endpoint; /* generation endpoint (log-likelihood always uses completions) */
     const char *model;       /* sent as "model"; NULL = omitted */
     const char *api_key;
-    uint32_t max_tokens;     /* 0 = the task's default (LongBench: per subset) */
+    uint32_t max_tokens; /* 0 = the task's default (LongBench: per subset) */
     double temperature;
-    double top_p;            /* < 0: not sent */
-    int64_t seed;            /* < 0: not sent */
+    double top_p; /* < 0: not sent */
+    int64_t seed; /* < 0: not sent */
     int stream;
-    uint32_t concurrency;    /* 0 = 8 */
-    double timeout_s;        /* 0 = 600 */
-    uint32_t fewshot;        /* exemplars per prompt */
-    uint64_t shot_seed;      /* which exemplars, when drawn from a pool */
-    const char *system;      /* system prompt override (NULL = the template's) */
-    int ll_max_tokens;       /* max_tokens of echo requests: 1 (default) or 0 */
-    size_t max_text_bytes;   /* generated text kept per request; 0 = 256 KiB */
+    uint32_t concurrency;  /* 0 = 8 */
+    double timeout_s;      /* 0 = 600 */
+    uint32_t fewshot;      /* exemplars per prompt */
+    uint64_t shot_seed;    /* which exemplars, when drawn from a pool */
+    const char *system;    /* system prompt override (NULL = the template's) */
+    int ll_max_tokens;     /* max_tokens of echo requests: 1 (default) or 0 */
+    size_t max_text_bytes; /* generated text kept per request; 0 = 256 KiB */
     const volatile sig_atomic_t *stop;
     mc_ev_on_item on_item;
     void *ctx;
@@ -369,16 +366,16 @@ typedef struct mc_ev_opts {
 
 /* Accumulated outcomes of a set of items (all, or one category). */
 typedef struct mc_ev_tally {
-    uint64_t n;          /* items */
-    uint64_t scored;     /* items with a gold answer */
-    uint64_t correct;    /* acc numerator (failed items count as wrong) */
+    uint64_t n;       /* items */
+    uint64_t scored;  /* items with a gold answer */
+    uint64_t correct; /* acc numerator (failed items count as wrong) */
     uint64_t correct_norm;
     uint64_t em;
-    uint64_t failed;     /* items whose request failed */
-    uint64_t no_answer;  /* responses from which no answer could be extracted */
-    double sum, sumsq;   /* per-item scores */
+    uint64_t failed;    /* items whose request failed */
+    uint64_t no_answer; /* responses from which no answer could be extracted */
+    double sum, sumsq;  /* per-item scores */
     double off_sum, off_sumsq;
-    uint64_t off_n;      /* items with an official LongBench metric */
+    uint64_t off_n; /* items with an official LongBench metric */
 } mc_ev_tally;
 
 void mc_ev_tally_add(mc_ev_tally *t, const mc_ev_result *r);
@@ -395,8 +392,7 @@ typedef struct mc_ev mc_ev;
  * categories) or, when shots is NULL, from the items of ds that are not selected; when every
  * item is selected, fewshot items are drawn (seeded) and removed from the scored set. Checks
  * that every item has a prompt. No request is sent. */
-mc_err mc_ev_new(const mc_ev_opts *o, const mc_ds *ds, const mc_ds *shots, mc_ev **out,
-                 mc_diag *d);
+mc_err mc_ev_new(const mc_ev_opts *o, const mc_ds *ds, const mc_ds *shots, mc_ev **out, mc_diag *d);
 void mc_ev_free(mc_ev *ev);
 /* Log-likelihood runs: sends the first request alone and checks that the server returns prompt
  * log-probabilities (MC_ERR_NET with the reason when not). A no-op for generation. mc_ev_run
@@ -405,7 +401,7 @@ mc_err mc_ev_probe(mc_ev *ev, mc_diag *d);
 /* Sends every request and reports every item through on_item. */
 mc_err mc_ev_run(mc_ev *ev, mc_diag *d);
 
-size_t mc_ev_n_items(const mc_ev *ev);     /* items to score */
+size_t mc_ev_n_items(const mc_ev *ev);         /* items to score */
 const char *mc_ev_shots_note(const mc_ev *ev); /* where the exemplars came from */
 /* ds indices of exemplars removed from the scored set (when drawn from it). */
 const size_t *mc_ev_excluded(const mc_ev *ev, size_t *n);
@@ -448,25 +444,24 @@ mc_err mc_ev_sha256_file(const char *path, char hex[65], mc_diag *d);
  * two argmax tokens agree, and the log-likelihood of the actual next token under each model
  * (docs/METRICS.md fidelity.*). */
 typedef struct mc_fid {
-    uint64_t n;          /* positions */
+    uint64_t n; /* positions */
     double kl_sum, kl_sumsq, kl_max;
     uint64_t agree;
     double nll_ref, nll_cand; /* sums of -log p(actual token) */
     uint64_t n_nll;
-    double missing_ref_sum;   /* top-N: probability mass outside the reference's list */
-    uint64_t cand_missing;    /* top-N: reference tokens absent from the candidate's list */
-    uint64_t ref_tokens;      /* top-N: reference tokens looked up in the candidate's list */
+    double missing_ref_sum; /* top-N: probability mass outside the reference's list */
+    uint64_t cand_missing;  /* top-N: reference tokens absent from the candidate's list */
+    uint64_t ref_tokens;    /* top-N: reference tokens looked up in the candidate's list */
 } mc_fid;
 
 void mc_fid_init(mc_fid *f);
 /* One position from full logits (vocab entries each). next = the actual next token, or -1. */
-void mc_fid_add_logits(mc_fid *f, const float *ref, const float *cand, int64_t vocab,
-                       int32_t next);
+void mc_fid_add_logits(mc_fid *f, const float *ref, const float *cand, int64_t vocab, int32_t next);
 /* One position from top-N lists (docs/EVAL.md section 6.2: the reference's listed tokens plus
  * one "rest" bucket; candidate probabilities missing from its list are bounded by its smallest
  * listed one and the mass it leaves). lp_* = the actual token's log-probability (NAN: none). */
-void mc_fid_add_top(mc_fid *f, const mc_ev_top *ref, size_t nr, const mc_ev_top *cand,
-                    size_t nc, double lp_ref, double lp_cand);
+void mc_fid_add_top(mc_fid *f, const mc_ev_top *ref, size_t nr, const mc_ev_top *cand, size_t nc,
+                    double lp_ref, double lp_cand);
 
 typedef struct mc_fid_result {
     uint64_t positions;
@@ -474,8 +469,8 @@ typedef struct mc_fid_result {
     double top1_agree;
     double ppl_ref, ppl_cand, ppl_ratio; /* exp(mean NLL); ratio = cand / ref */
     uint64_t nll_positions;
-    double missing_ref_mean;             /* top-N only */
-    double cand_missing_frac;            /* top-N only */
+    double missing_ref_mean;  /* top-N only */
+    double cand_missing_frac; /* top-N only */
 } mc_fid_result;
 
 void mc_fid_result_of(const mc_fid *f, mc_fid_result *out);
@@ -492,14 +487,14 @@ mc_err mc_fid_texts_split(const char *text, size_t len, size_t max_bytes, mc_fid
 void mc_fid_texts_deinit(mc_fid_texts *t);
 
 typedef struct mc_fid_opts {
-    const char *ref, *cand; /* URL (http:// or https://) or a GGUF path */
+    const char *ref, *cand;             /* URL (http:// or https://) or a GGUF path */
     const char *ref_model, *cand_model; /* "model" sent to servers; NULL = omitted */
     const char *api_key;
-    int top_n;              /* HTTP: top log-probabilities requested (default 20) */
-    uint64_t max_tokens;    /* stop after this many positions (0 = all) */
+    int top_n;           /* HTTP: top log-probabilities requested (default 20) */
+    uint64_t max_tokens; /* stop after this many positions (0 = all) */
     uint32_t concurrency;
     double timeout_s;
-    int threads;            /* engine threads (0 = all) */
+    int threads; /* engine threads (0 = all) */
     const volatile sig_atomic_t *stop;
 } mc_fid_opts;
 

@@ -7,11 +7,26 @@
 
 #include <string.h>
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
-static int is_upper(char c) { return c >= 'A' && c <= 'Z'; }
-static int is_lower(char c) { return c >= 'a' && c <= 'z'; }
-static int is_alnum(char c) { return is_digit(c) || is_upper(c) || is_lower(c); }
-static char lower(char c) { return is_upper(c) ? (char)(c - 'A' + 'a') : c; }
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+static int is_upper(char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+static int is_lower(char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+static int is_alnum(char c)
+{
+    return is_digit(c) || is_upper(c) || is_lower(c);
+}
+static char lower(char c)
+{
+    return is_upper(c) ? (char)(c - 'A' + 'a') : c;
+}
 
 /* Case-insensitive search for an ASCII needle (lower case) in s[from..len). */
 static const char *find_ci(const char *s, size_t len, size_t from, const char *needle)
@@ -199,8 +214,8 @@ static void rule_boxed(const char *s, size_t len, num_cand *best)
  * number. */
 static void rule_answer(const char *s, size_t len, num_cand *best)
 {
-    static const char *const cues[] = {"answer is", "answer was", "answer:", "answer =",
-                                       "answer would be", "answer will be"};
+    static const char *const cues[] = {
+        "answer is", "answer was", "answer:", "answer =", "answer would be", "answer will be"};
     for (size_t c = 0; c < sizeof cues / sizeof cues[0]; c++) {
         for (const char *p = s; (p = find_ci(s, len, (size_t)(p - s), cues[c])) != NULL; p++) {
             size_t i = (size_t)(p - s) + strlen(cues[c]), lim = i + 60, ns, ne;
@@ -293,8 +308,8 @@ static void let_consider(let_cand *best, size_t end, char l, mc_ev_letter_rule r
 
 static void let_answer(const char *s, size_t len, size_t n_choices, let_cand *best)
 {
-    static const char *const cues[] = {"answer is", "answer:", "answer would be",
-                                       "answer should be", "option is", "choice is",
+    static const char *const cues[] = {"answer is",        "answer:",         "answer would be",
+                                       "answer should be", "option is",       "choice is",
                                        "answer is option", "answer is choice"};
     for (size_t c = 0; c < sizeof cues / sizeof cues[0]; c++)
         for (const char *p = s; (p = find_ci(s, len, (size_t)(p - s), cues[c])) != NULL; p++) {
@@ -348,8 +363,7 @@ static int let_last(const char *s, size_t len, size_t n_choices, char *l)
     return 0;
 }
 
-mc_ev_letter_rule mc_ev_extract_letter(const char *text, size_t len, size_t n_choices,
-                                       char *letter)
+mc_ev_letter_rule mc_ev_extract_letter(const char *text, size_t len, size_t n_choices, char *letter)
 {
     const char *t;
     size_t n;

@@ -43,8 +43,7 @@ static void add_kl(mc_fid *f, double kl)
         f->kl_max = kl;
 }
 
-void mc_fid_add_logits(mc_fid *f, const float *ref, const float *cand, int64_t vocab,
-                       int32_t next)
+void mc_fid_add_logits(mc_fid *f, const float *ref, const float *cand, int64_t vocab, int32_t next)
 {
     int64_t ar, ac;
     double lr = lse(ref, vocab, &ar), lc = lse(cand, vocab, &ac), kl = 0;
@@ -96,8 +95,8 @@ static double missing_q(const mc_ev_top *cand, size_t nc, size_t n_missing)
     return q > Q_FLOOR ? q : Q_FLOOR;
 }
 
-void mc_fid_add_top(mc_fid *f, const mc_ev_top *ref, size_t nr, const mc_ev_top *cand,
-                    size_t nc, double lp_ref, double lp_cand)
+void mc_fid_add_top(mc_fid *f, const mc_ev_top *ref, size_t nr, const mc_ev_top *cand, size_t nc,
+                    double lp_ref, double lp_cand)
 {
     size_t missing = 0;
     for (size_t i = 0; i < nr; i++)
@@ -142,8 +141,7 @@ void mc_fid_result_of(const mc_fid *f, mc_fid_result *out)
     out->ppl_cand = f->n_nll ? exp(f->nll_cand / (double)f->n_nll) : NAN;
     out->ppl_ratio = f->n_nll ? exp((f->nll_cand - f->nll_ref) / (double)f->n_nll) : NAN;
     out->missing_ref_mean = f->ref_tokens ? f->missing_ref_sum / n : NAN;
-    out->cand_missing_frac =
-        f->ref_tokens ? (double)f->cand_missing / (double)f->ref_tokens : NAN;
+    out->cand_missing_frac = f->ref_tokens ? (double)f->cand_missing / (double)f->ref_tokens : NAN;
 }
 
 /* ---- texts ---------------------------------------------------------------------------------- */

@@ -89,8 +89,11 @@ static mc_err run_seq(const mc_fid_opts *o, pair *p, const int32_t *tok, int64_t
     for (int64_t at = 0; at < n; at += p->chunk) {
         int64_t m = n - at < p->chunk ? n - at : p->chunk;
         for (int k = 0; k < 2; k++) {
-            mc_batch_item it = {.seq = 0, .tokens = tok + at, .n_tokens = m,
-                                .logits = MC_LOGITS_ALL, .logits_out = p->logits[k]};
+            mc_batch_item it = {.seq = 0,
+                                .tokens = tok + at,
+                                .n_tokens = m,
+                                .logits = MC_LOGITS_ALL,
+                                .logits_out = p->logits[k]};
             mc_err e = mc_engine_step(p->e[k], &it, 1, d);
             if (e)
                 return e;
@@ -98,8 +101,8 @@ static mc_err run_seq(const mc_fid_opts *o, pair *p, const int32_t *tok, int64_t
         for (int64_t i = 0; i < m && at + i + 1 < n; i++) {
             if (o->max_tokens && f->n >= o->max_tokens)
                 return MC_OK;
-            mc_fid_add_logits(f, p->logits[0] + i * p->vocab, p->logits[1] + i * p->vocab,
-                              p->vocab, tok[at + i + 1]);
+            mc_fid_add_logits(f, p->logits[0] + i * p->vocab, p->logits[1] + i * p->vocab, p->vocab,
+                              tok[at + i + 1]);
         }
     }
     return MC_OK;

@@ -11,10 +11,10 @@
 
 typedef struct side {
     const mc_fid_texts *t;
-    size_t first;      /* first sequence of the batch */
+    size_t first; /* first sequence of the batch */
     const char *model;
     int top_n;
-    mc_ev_echo *echo;  /* [batch] */
+    mc_ev_echo *echo; /* [batch] */
     mc_err err;
     mc_diag diag;
 } side;
@@ -35,9 +35,9 @@ static void fid_done(const mc_ev_http_res *r, void *ctx)
         return;
     const char *text = s->t->seg[s->first + r->id];
     if (r->fail != MC_LG_OK) {
-        s->err = mc_fail(&s->diag, MC_ERR_NET, "sequence %llu: %s: %s",
-                         (unsigned long long)(s->first + r->id), mc_lg_fail_name(r->fail),
-                         r->message);
+        s->err =
+            mc_fail(&s->diag, MC_ERR_NET, "sequence %llu: %s: %s",
+                    (unsigned long long)(s->first + r->id), mc_lg_fail_name(r->fail), r->message);
         return;
     }
     mc_diag d = {{0}};

@@ -13,8 +13,8 @@ static const char *const task_names[MC_EV_TASK_COUNT_] = {
     "gsm8k", "mmlu-pro", "hellaswag", "mmlu", "arc", "longbench", "mt-bench", "sharegpt", "custom"};
 
 static const mc_ds_fmt task_fmts[MC_EV_TASK_COUNT_] = {
-    MC_DS_GSM8K, MC_DS_MMLU_PRO,  MC_DS_HELLASWAG, MC_DS_MMLU,  MC_DS_ARC,
-    MC_DS_LONGBENCH, MC_DS_MT_BENCH, MC_DS_SHAREGPT, MC_DS_CUSTOM};
+    MC_DS_GSM8K,     MC_DS_MMLU_PRO, MC_DS_HELLASWAG, MC_DS_MMLU,  MC_DS_ARC,
+    MC_DS_LONGBENCH, MC_DS_MT_BENCH, MC_DS_SHAREGPT,  MC_DS_CUSTOM};
 
 mc_err mc_ev_task_parse(const char *s, mc_ev_task *out, mc_diag *d)
 {
@@ -39,7 +39,7 @@ mc_ds_fmt mc_ev_task_format(mc_ev_task t)
     return t < MC_EV_TASK_COUNT_ ? task_fmts[t] : MC_DS_AUTO;
 }
 
-static const char *const metric_names[] = {"none", "numeric", "letter", "exact",
+static const char *const metric_names[] = {"none", "numeric",   "letter", "exact",
                                            "f1",   "longbench", "loglik"};
 
 mc_err mc_ev_metric_parse(const char *s, mc_ev_metric *out, mc_diag *d)

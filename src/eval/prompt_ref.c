@@ -18,16 +18,16 @@ const char mc_ev_ref_default_system[] = "Output the answer directly without desc
 
 #define LB_ONLY "Only give me the answer and do not output any other words."
 #define LB_PASSAGES                                                                                \
-    "Answer the question based on the given passages. " LB_ONLY "\n\nThe following are given "  \
-    "passages.\n{context}\n\nAnswer the question based on the given passages. " LB_ONLY          \
+    "Answer the question based on the given passages. " LB_ONLY "\n\nThe following are given "     \
+    "passages.\n{context}\n\nAnswer the question based on the given passages. " LB_ONLY            \
     "\n\nQuestion: {input}\nAnswer:"
 #define LB_QASPER_RULES                                                                            \
-    "Answer the question as concisely as you can, using a single phrase or sentence if "        \
-    "possible. If the question cannot be answered based on the information in the article, "    \
-    "write \"unanswerable\". If the question is a yes/no question, answer \"yes\", \"no\", or "  \
+    "Answer the question as concisely as you can, using a single phrase or sentence if "           \
+    "possible. If the question cannot be answered based on the information in the article, "       \
+    "write \"unanswerable\". If the question is a yes/no question, answer \"yes\", \"no\", or "    \
     "\"unanswerable\". Do not provide any explanation."
 #define LB_NARR_RULES                                                                              \
-    "as concisely as you can, using a single phrase if possible. Do not provide any "           \
+    "as concisely as you can, using a single phrase if possible. Do not provide any "              \
     "explanation."
 
 static const struct {
@@ -137,9 +137,12 @@ static const struct {
      "question, answer \"yes\", \"no\", or \"None\". Do not provide any explanation.",
      "Article:\n{context}\n\nQuestion: {input}\n\nAnswer:"},
     {"multifieldqa_en", LB_ONLY, "{context}\n\nQuestion: {input}\nAnswer:"},
-    {"hotpotqa", LB_ONLY, "The following are given passages.\n{context}\n\nQuestion: {input}\nAnswer:"},
-    {"2wikimqa", LB_ONLY, "The following are given passages.\n{context}\n\nQuestion: {input}\nAnswer:"},
-    {"musique", LB_ONLY, "The following are given passages.\n{context}\n\nQuestion: {input}\nAnswer:"},
+    {"hotpotqa", LB_ONLY,
+     "The following are given passages.\n{context}\n\nQuestion: {input}\nAnswer:"},
+    {"2wikimqa", LB_ONLY,
+     "The following are given passages.\n{context}\n\nQuestion: {input}\nAnswer:"},
+    {"musique", LB_ONLY,
+     "The following are given passages.\n{context}\n\nQuestion: {input}\nAnswer:"},
     {"trec", "Determine the type of the question. Only output the type.",
      "Here are some examples of questions.\n\n{context}\n{input}"},
     {"triviaqa", LB_ONLY, "The following are some examples.\n\n{context}\n\n{input}"},

@@ -13,7 +13,10 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 {
     if (s[0] < 0x80)
         return 1;
-    size_t k = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 && s[0] < 0xE0 ? 2 : 0;
+    size_t k = s[0] >= 0xF0 && s[0] <= 0xF4  ? 4
+               : s[0] >= 0xE0                ? 3
+               : s[0] >= 0xC2 && s[0] < 0xE0 ? 2
+                                             : 0;
     if (k == 0 || k > n)
         return 0;
     for (size_t i = 1; i < k; i++)
@@ -108,8 +111,7 @@ static int add_item(cJSON *o, const mc_ev_result *r, int with_prompt)
 char *mc_ev_result_json(const mc_ev_result *r, int with_prompt)
 {
     cJSON *o = cJSON_CreateObject();
-    int ok = o && add_item(o, r, with_prompt) &&
-             add_num(o, "score", r->scored ? r->score : NAN) &&
+    int ok = o && add_item(o, r, with_prompt) && add_num(o, "score", r->scored ? r->score : NAN) &&
              (!r->has_em || add_bool_or_null(o, "em", r->scored, r->em)) &&
              (isnan(r->official) || add_num(o, "official", r->official)) &&
              add_num(o, "shots", (double)r->shots) &&
@@ -137,13 +139,12 @@ static cJSON *stat_json(const mc_ev_stat *st, double count)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *ci = o ? cJSON_AddArrayToObject(o, "ci95") : NULL;
-    int ok = ci && add_num(o, "value", st->mean) && add_num(o, "stderr", st->stderr_) &&
-             cJSON_AddItemToArray(ci, isnan(st->lo) ? cJSON_CreateNull()
-                                                     : cJSON_CreateNumber(st->lo)) &&
-             cJSON_AddItemToArray(ci, isnan(st->hi) ? cJSON_CreateNull()
-                                                     : cJSON_CreateNumber(st->hi)) &&
-             cJSON_AddStringToObject(o, "interval", st->wilson ? "wilson" : "normal") &&
-             add_num(o, "n", (double)st->n);
+    int ok =
+        ci && add_num(o, "value", st->mean) && add_num(o, "stderr", st->stderr_) &&
+        cJSON_AddItemToArray(ci, isnan(st->lo) ? cJSON_CreateNull() : cJSON_CreateNumber(st->lo)) &&
+        cJSON_AddItemToArray(ci, isnan(st->hi) ? cJSON_CreateNull() : cJSON_CreateNumber(st->hi)) &&
+        cJSON_AddStringToObject(o, "interval", st->wilson ? "wilson" : "normal") &&
+        add_num(o, "n", (double)st->n);
     if (ok && !isnan(count))
         ok = add_num(o, "count", count);
     if (!ok) {
@@ -191,8 +192,7 @@ struct cJSON *mc_ev_tally_json(const mc_ev_tally *t, mc_ev_metric m)
         ok = add_rates(o, t, m);
     uint64_t answered = t->scored >= t->failed ? t->scored - t->failed : 0;
     if (ok && t->scored > 0)
-        ok = add_num(o, "acc_answered",
-                     answered ? (double)t->correct / (double)answered : NAN);
+        ok = add_num(o, "acc_answered", answered ? (double)t->correct / (double)answered : NAN);
     if (!ok) {
         cJSON_Delete(o);
         return NULL;

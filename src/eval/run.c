@@ -30,8 +30,8 @@ static mc_ev_metric default_metric(const mc_ev_opts *o, const mc_ds *ds)
     case MC_EV_LONGBENCH: return MC_EV_METRIC_LONGBENCH;
     case MC_EV_CUSTOM:
         return first->n_choices >= 2 ? MC_EV_METRIC_LETTER
-               : first->answer      ? MC_EV_METRIC_EXACT
-                                    : MC_EV_METRIC_NONE;
+               : first->answer       ? MC_EV_METRIC_EXACT
+                                     : MC_EV_METRIC_NONE;
     default: return MC_EV_METRIC_NONE;
     }
 }
@@ -128,9 +128,8 @@ static mc_err plan_shots(mc_ev *ev, const size_t *sel, size_t n_sel, mc_diag *d)
             ev->pool[ev->n_pool++] = i;
     ev->pool_from_shots = ev->shots_ds != NULL;
     if (ev->shots_ds) {
-        snprintf(ev->note, sizeof ev->note, "%u exemplar(s) from %s%s (file order)",
-                 ev->o.fewshot, mc_ds_file(ev->shots_ds, 0),
-                 has_categories(ev->o.task) ? ", same category" : "");
+        snprintf(ev->note, sizeof ev->note, "%u exemplar(s) from %s%s (file order)", ev->o.fewshot,
+                 mc_ds_file(ev->shots_ds, 0), has_categories(ev->o.task) ? ", same category" : "");
         return MC_OK;
     }
     if (ev->n_pool == 0) {
@@ -194,8 +193,8 @@ static mc_err check_items(const mc_ev *ev, mc_diag *d)
         const mc_ds_item *it = ev_item(ev, k);
         int needs_choice = ev->metric == MC_EV_METRIC_LETTER || ev->metric == MC_EV_METRIC_LOGLIK;
         if ((needs_choice && it->gold < 0) || (ev->metric != MC_EV_METRIC_NONE && !it->answer))
-            return mc_fail(d, MC_ERR_FORMAT, "%s:%llu: item %s has no %s for --metric %s",
-                           it->file, (unsigned long long)it->line, it->id,
+            return mc_fail(d, MC_ERR_FORMAT, "%s:%llu: item %s has no %s for --metric %s", it->file,
+                           (unsigned long long)it->line, it->id,
                            needs_choice ? "gold choice" : "answer", mc_ev_metric_name(ev->metric));
         mc_ev_prompt p;
         mc_err e = ev_prompt(ev, k, &p, NULL, d);
@@ -229,8 +228,7 @@ static mc_err plan_items(mc_ev *ev, mc_diag *d)
     return check_items(ev, d);
 }
 
-mc_err mc_ev_new(const mc_ev_opts *o, const mc_ds *ds, const mc_ds *shots, mc_ev **out,
-                 mc_diag *d)
+mc_err mc_ev_new(const mc_ev_opts *o, const mc_ds *ds, const mc_ds *shots, mc_ev **out, mc_diag *d)
 {
     *out = NULL;
     mc_ev *ev = mc_calloc(1, sizeof *ev);
@@ -404,8 +402,8 @@ static void gen_timing(mc_ev *ev, const mc_lg_result *lr, mc_ev_result *r)
     t.start_s = rel_s(ev, lr->sched_ns);
     t.first_s = ev->o.stream && lr->first_token_ns ? rel_s(ev, lr->first_token_ns) : -1;
     t.end_s = rel_s(ev, lr->last_token_ns ? lr->last_token_ns : lr->end_ns);
-    t.out_tokens = lr->usage_completion_tokens >= 0 ? lr->usage_completion_tokens
-                                                    : (int64_t)lr->n_chunks;
+    t.out_tokens =
+        lr->usage_completion_tokens >= 0 ? lr->usage_completion_tokens : (int64_t)lr->n_chunks;
     t.in_tokens = lr->usage_prompt_tokens >= 0 ? lr->usage_prompt_tokens : 0;
     t.ok = lr->fail == MC_LG_OK;
     ev_timing(ev, &t);
@@ -427,8 +425,12 @@ static void gen_on_result(const mc_lg_result *lr, void *ctx)
     size_t k = (size_t)lr->id;
     mc_ev_prompt p;
     mc_diag d = {{0}};
-    mc_ev_result r = {.index = ev->items[k], .item = ev_item(ev, k), .official = NAN,
-                      .error = "", .pred = -1, .pred_norm = -1};
+    mc_ev_result r = {.index = ev->items[k],
+                      .item = ev_item(ev, k),
+                      .official = NAN,
+                      .error = "",
+                      .pred = -1,
+                      .pred_norm = -1};
     gen_score g = {.text = NULL};
     char *rendered = NULL;
     if (ev_prompt(ev, k, &p, &r.shots, &d) == MC_OK) {
@@ -447,7 +449,8 @@ static void gen_on_result(const mc_lg_result *lr, void *ctx)
         if (lr->fail == MC_LG_FAIL_HTTP_STATUS && strncmp(lr->message, "HTTP ", 5) != 0)
             snprintf(err, sizeof err, "HTTP %d: %s", lr->http_status, lr->message);
         else
-            snprintf(err, sizeof err, "%s", lr->message[0] ? lr->message : mc_lg_fail_name(lr->fail));
+            snprintf(err, sizeof err, "%s",
+                     lr->message[0] ? lr->message : mc_lg_fail_name(lr->fail));
         r.error = err;
         r.correct = r.em = 0;
         r.score = 0;
@@ -472,7 +475,8 @@ static mc_err build_workload(mc_ev *ev, mc_lg_workload *w, mc_diag *d)
         mc_err e = ev_prompt(ev, k, &p, NULL, d);
         if (e)
             return e;
-        go.max_tokens = ev->max_tokens ? ev->max_tokens : mc_ev_lb_max_tokens(ev_item(ev, k)->category);
+        go.max_tokens =
+            ev->max_tokens ? ev->max_tokens : mc_ev_lb_max_tokens(ev_item(ev, k)->category);
         if (!go.max_tokens)
             go.max_tokens = 128;
         char *body = mc_ev_body_gen(&go, &p);
@@ -500,17 +504,15 @@ static mc_err run_gen(mc_ev *ev, mc_diag *d)
                             .stream = ev->o.stream,
                             .max_inflight = conc,
                             .timeout_s = ev->o.timeout_s > 0 ? ev->o.timeout_s : 600,
-                            .max_text_bytes = ev->o.max_text_bytes ? ev->o.max_text_bytes
-                                                                   : (size_t)256 << 10,
+                            .max_text_bytes =
+                                ev->o.max_text_bytes ? ev->o.max_text_bytes : (size_t)256 << 10,
                             .api_key = ev->o.api_key,
                             .on_result = gen_on_result,
                             .ctx = ev};
     if (!e)
         e = mc_lg_client_new(&co, &c, d);
-    mc_lg_run_opts ro = {.mode = MC_LG_CLOSED,
-                         .concurrency = conc,
-                         .num_requests = ev->n,
-                         .stop = ev->o.stop};
+    mc_lg_run_opts ro = {
+        .mode = MC_LG_CLOSED, .concurrency = conc, .num_requests = ev->n, .stop = ev->o.stop};
     mc_lg_run_info info;
     if (!e) {
         ev->origin = mc_now_ns();
@@ -543,12 +545,30 @@ mc_err mc_ev_run(mc_ev *ev, mc_diag *d)
 
 /* ---- getters and performance ----------------------------------------------------------------- */
 
-size_t mc_ev_n_items(const mc_ev *ev) { return ev->n; }
-const char *mc_ev_shots_note(const mc_ev *ev) { return ev->note; }
-const mc_ev_tally *mc_ev_total(const mc_ev *ev) { return &ev->total; }
-mc_ev_metric mc_ev_metric_used(const mc_ev *ev) { return ev->metric; }
-int mc_ev_stopped(const mc_ev *ev) { return ev->stopped; }
-uint32_t mc_ev_max_tokens(const mc_ev *ev) { return ev->max_tokens; }
+size_t mc_ev_n_items(const mc_ev *ev)
+{
+    return ev->n;
+}
+const char *mc_ev_shots_note(const mc_ev *ev)
+{
+    return ev->note;
+}
+const mc_ev_tally *mc_ev_total(const mc_ev *ev)
+{
+    return &ev->total;
+}
+mc_ev_metric mc_ev_metric_used(const mc_ev *ev)
+{
+    return ev->metric;
+}
+int mc_ev_stopped(const mc_ev *ev)
+{
+    return ev->stopped;
+}
+uint32_t mc_ev_max_tokens(const mc_ev *ev)
+{
+    return ev->max_tokens;
+}
 
 const char *mc_ev_endpoint_url(const mc_ev *ev)
 {

@@ -21,7 +21,7 @@ typedef struct ll_run {
     unsigned char *cancel; /* per item */
     mc_ev_prompt *prompt;  /* per item, alive while its requests are in flight */
     size_t *shots;
-    size_t last_k;         /* item of the last body built (requests go out in order) */
+    size_t last_k; /* item of the last body built (requests go out in order) */
 } ll_run;
 
 static size_t item_of(const ll_run *s, uint64_t id)
@@ -82,12 +82,26 @@ static void finalize(ll_run *s, size_t k)
     size_t f = s->first[k];
     char *ctx = s->prompt[k].context ? mc_strdup(s->prompt[k].context) : NULL;
     char letter[2] = {0, 0};
-    mc_ev_result r = {.index = s->ev->items[k], .item = it, .prompt = ctx ? ctx : "",
-                      .gold = it->answer, .scored = 1, .official = NAN, .error = "",
-                      .shots = s->shots[k], .n_choices = it->n_choices, .ll = s->ll + f,
-                      .cont_bytes = s->bytes + f, .cont_tokens = s->ntok + f, .pred = -1,
-                      .pred_norm = -1, .ttft_s = NAN, .e2e_s = NAN, .in_tokens = -1,
-                      .out_tokens = -1, .finish_reason = "", .rule = "loglik"};
+    mc_ev_result r = {.index = s->ev->items[k],
+                      .item = it,
+                      .prompt = ctx ? ctx : "",
+                      .gold = it->answer,
+                      .scored = 1,
+                      .official = NAN,
+                      .error = "",
+                      .shots = s->shots[k],
+                      .n_choices = it->n_choices,
+                      .ll = s->ll + f,
+                      .cont_bytes = s->bytes + f,
+                      .cont_tokens = s->ntok + f,
+                      .pred = -1,
+                      .pred_norm = -1,
+                      .ttft_s = NAN,
+                      .e2e_s = NAN,
+                      .in_tokens = -1,
+                      .out_tokens = -1,
+                      .finish_reason = "",
+                      .rule = "loglik"};
     if (s->err[k]) {
         r.failed = 1;
         r.fail = s->fail[k];
@@ -188,13 +202,15 @@ mc_err ev_probe_loglik(mc_ev *ev, mc_diag *d)
     mc_err e = ev_prompt(ev, 0, &pr, NULL, d);
     if (e)
         return e;
-    probe p = {.model = ev->o.model, .max_tokens = ev->o.ll_max_tokens,
-               .ctx_len = strlen(pr.context)};
+    probe p = {
+        .model = ev->o.model, .max_tokens = ev->o.ll_max_tokens, .ctx_len = strlen(pr.context)};
     p.text = joined(&pr, 0, &p.len);
     mc_ev_prompt_deinit(&pr);
     if (!p.text)
         return mc_fail(d, MC_ERR_NOMEM, "out of memory");
-    mc_ev_http_opts ho = {.url = ev->ll_url, .api_key = ev->o.api_key, .concurrency = 1,
+    mc_ev_http_opts ho = {.url = ev->ll_url,
+                          .api_key = ev->o.api_key,
+                          .concurrency = 1,
                           .timeout_s = ev->o.timeout_s > 0 ? ev->o.timeout_s : 600,
                           .stop = ev->o.stop};
     int stopped = 0;

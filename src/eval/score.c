@@ -138,14 +138,22 @@ static const struct {
     const char *name;
     mc_ev_lb_metric m;
 } lb_metrics[] = {
-    {"narrativeqa", MC_EV_LB_QA_F1},     {"qasper", MC_EV_LB_QA_F1},
-    {"multifieldqa_en", MC_EV_LB_QA_F1}, {"hotpotqa", MC_EV_LB_QA_F1},
-    {"2wikimqa", MC_EV_LB_QA_F1},        {"musique", MC_EV_LB_QA_F1},
-    {"triviaqa", MC_EV_LB_QA_F1},        {"trec", MC_EV_LB_CLASSIFY},
-    {"passage_retrieval_en", MC_EV_LB_RETRIEVAL}, {"passage_count", MC_EV_LB_COUNT},
-    {"gov_report", MC_EV_LB_ROUGE},      {"qmsum", MC_EV_LB_ROUGE},
-    {"multi_news", MC_EV_LB_ROUGE},      {"samsum", MC_EV_LB_ROUGE},
-    {"lcc", MC_EV_LB_CODE},              {"repobench-p", MC_EV_LB_CODE},
+    {"narrativeqa", MC_EV_LB_QA_F1},
+    {"qasper", MC_EV_LB_QA_F1},
+    {"multifieldqa_en", MC_EV_LB_QA_F1},
+    {"hotpotqa", MC_EV_LB_QA_F1},
+    {"2wikimqa", MC_EV_LB_QA_F1},
+    {"musique", MC_EV_LB_QA_F1},
+    {"triviaqa", MC_EV_LB_QA_F1},
+    {"trec", MC_EV_LB_CLASSIFY},
+    {"passage_retrieval_en", MC_EV_LB_RETRIEVAL},
+    {"passage_count", MC_EV_LB_COUNT},
+    {"gov_report", MC_EV_LB_ROUGE},
+    {"qmsum", MC_EV_LB_ROUGE},
+    {"multi_news", MC_EV_LB_ROUGE},
+    {"samsum", MC_EV_LB_ROUGE},
+    {"lcc", MC_EV_LB_CODE},
+    {"repobench-p", MC_EV_LB_CODE},
 };
 
 mc_ev_lb_metric mc_ev_lb_metric_of(const char *dataset)

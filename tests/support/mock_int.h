@@ -42,7 +42,7 @@ typedef struct mock_job {
     uint32_t prompt_tokens;
     size_t size; /* huge_event bytes */
     mc_ns t0, ttft, itl;
-    char *stext;   /* scripted text (heap), NULL otherwise */
+    char *stext;    /* scripted text (heap), NULL otherwise */
     uint32_t *soff; /* [tokens + 1] byte offsets of its tokens */
 } mock_job;
 

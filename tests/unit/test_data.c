@@ -46,16 +46,15 @@ static mc_ds *load1(const char *path, mc_ds_fmt fmt, int strict, mc_diag *d)
 TEST(gsm8k_records_and_bad_lines)
 {
     const char *p = tmp_file(
-        "g.jsonl",
-        "{\"question\": \"Q1?\", \"answer\": \"a\\nb #### not it\\n#### 1,234\\n\"}\n"
-        "\n"
-        "{\"question\": \"Q2\", \"answer\": \"no marker\"}\n"
-        "{\"question\": 5, \"answer\": \"#### 3\"}\n"
-        "not json at all\n"
-        "{\"question\": \"Q3\", \"answer\": \"x\\n#### -7\"} trailing\n"
-        "[1, 2]\r\n"
-        "{\"question\": \"Q4\\u2028line\", \"answer\": \"s\\n####   -0.5  \"}\r\n"
-        "{\"answer\": \"#### 3\"}");
+        "g.jsonl", "{\"question\": \"Q1?\", \"answer\": \"a\\nb #### not it\\n#### 1,234\\n\"}\n"
+                   "\n"
+                   "{\"question\": \"Q2\", \"answer\": \"no marker\"}\n"
+                   "{\"question\": 5, \"answer\": \"#### 3\"}\n"
+                   "not json at all\n"
+                   "{\"question\": \"Q3\", \"answer\": \"x\\n#### -7\"} trailing\n"
+                   "[1, 2]\r\n"
+                   "{\"question\": \"Q4\\u2028line\", \"answer\": \"s\\n####   -0.5  \"}\r\n"
+                   "{\"answer\": \"#### 3\"}");
     mc_diag d;
     mc_ds *ds = load1(p, MC_DS_GSM8K, 0, &d);
     CHECK(ds != NULL);
@@ -111,7 +110,8 @@ TEST(empty_and_all_bad_are_errors)
     CHECK_CONTAINS(d.msg, "/nonexistent/x.jsonl: cannot open");
 }
 
-/* ---- MMLU-Pro: N/A padding, U+0085, letter consistency ---------------------------------------- */
+/* ---- MMLU-Pro: N/A padding, U+0085, letter consistency ----------------------------------------
+ */
 
 TEST(mmlu_pro_records)
 {
@@ -146,13 +146,15 @@ TEST(mmlu_pro_records)
     CHECK_CONTAINS(it->solution, "The answer is (C).");
     CHECK_EQ_INT(mc_ds_skipped(ds), 4);
     CHECK_CONTAINS(mc_ds_warning(ds, 0), "mp.jsonl:2: answer 'A' does not match answer_index 1");
-    CHECK_CONTAINS(mc_ds_warning(ds, 1), "mp.jsonl:3: field 'answer_index' is not an integer in 0..1");
+    CHECK_CONTAINS(mc_ds_warning(ds, 1),
+                   "mp.jsonl:3: field 'answer_index' is not an integer in 0..1");
     CHECK_CONTAINS(mc_ds_warning(ds, 2), "mp.jsonl:4: the gold option is 'N/A'");
     CHECK_CONTAINS(mc_ds_warning(ds, 3), "mp.jsonl:5: field 'options': element 1 is not a string");
     mc_ds_free(ds);
 }
 
-/* ---- HellaSwag: text (plain and bzip2) and JSONL ---------------------------------------------- */
+/* ---- HellaSwag: text (plain and bzip2) and JSONL ----------------------------------------------
+ */
 
 static const char hs_text[] = "Roof shingle removal: A man is sitting on a roof. he\n"
                               "3\n"
@@ -253,16 +255,16 @@ TEST(hellaswag_jsonl)
     mc_ds_free(ds);
 }
 
-/* ---- MMLU / ARC: CSV and JSONL ---------------------------------------------------------------- */
+/* ---- MMLU / ARC: CSV and JSONL ----------------------------------------------------------------
+ */
 
 TEST(mmlu_csv_without_header)
 {
-    const char *p = tmp_file("abstract_algebra_test.csv",
-                             "\"Find, the \"\"degree\"\"\",0,4,2,6,B\n"
-                             "\"two\nlines\",a,b,c,d,D\r\n"
-                             "\n"
-                             "q,a,b,c,d,E\n"
-                             "\"unterminated,a,b,c,d,A\n");
+    const char *p = tmp_file("abstract_algebra_test.csv", "\"Find, the \"\"degree\"\"\",0,4,2,6,B\n"
+                                                          "\"two\nlines\",a,b,c,d,D\r\n"
+                                                          "\n"
+                                                          "q,a,b,c,d,E\n"
+                                                          "\"unterminated,a,b,c,d,A\n");
     mc_diag d;
     CHECK(load1(p, MC_DS_MMLU, 0, &d) == NULL);
     CHECK_CONTAINS(d.msg, "abstract_algebra_test.csv:6: unterminated quoted field");
@@ -351,11 +353,12 @@ TEST(mmlu_and_arc_jsonl)
         CHECK_CONTAINS(mc_ds_warning(ds, 0), "arc.jsonl:3: field 'answerKey' does not name one");
     }
     mc_ds_free(ds);
-    p = tmp_file("mmlu.jsonl", "{\"question\": \"Q\", \"subject\": \"law\", \"choices\": [\"a\", "
-                               "\"b\", \"c\", \"d\"], \"answer\": 3}\n"
-                               "{\"question\": \"Q\", \"choices\": [\"a\", \"b\"], \"answer\": "
-                               "\"B\"}\n"
-                               "{\"question\": \"Q\", \"choices\": [\"a\", \"b\"], \"answer\": 2}\n");
+    p = tmp_file("mmlu.jsonl",
+                 "{\"question\": \"Q\", \"subject\": \"law\", \"choices\": [\"a\", "
+                 "\"b\", \"c\", \"d\"], \"answer\": 3}\n"
+                 "{\"question\": \"Q\", \"choices\": [\"a\", \"b\"], \"answer\": "
+                 "\"B\"}\n"
+                 "{\"question\": \"Q\", \"choices\": [\"a\", \"b\"], \"answer\": 2}\n");
     ds = load1(p, MC_DS_AUTO, 0, &d);
     CHECK(ds != NULL);
     if (!ds)
@@ -369,18 +372,20 @@ TEST(mmlu_and_arc_jsonl)
     mc_ds_free(ds);
 }
 
-/* ---- LongBench, MT-bench, ShareGPT, custom ---------------------------------------------------- */
+/* ---- LongBench, MT-bench, ShareGPT, custom ----------------------------------------------------
+ */
 
 TEST(longbench_mtbench_sharegpt)
 {
     const char *p = tmp_file(
-        "lb.jsonl", "{\"input\": \"Who?\", \"context\": \"Long text.\", \"answers\": [\"Ann\", "
-                    "\"Anne\"], \"length\": 2, \"dataset\": \"hotpotqa\", \"language\": \"en\", "
-                    "\"all_classes\": null, \"_id\": \"abc\"}\n"
-                    "{\"input\": \"T\", \"context\": \"c\", \"answers\": [\"Location\"], "
-                    "\"dataset\": \"trec\", \"all_classes\": [\"Location\", \"Person\"], \"_id\": "
-                    "\"d\"}\n"
-                    "{\"input\": \"T\", \"context\": \"c\", \"answers\": [], \"dataset\": \"trec\"}\n");
+        "lb.jsonl",
+        "{\"input\": \"Who?\", \"context\": \"Long text.\", \"answers\": [\"Ann\", "
+        "\"Anne\"], \"length\": 2, \"dataset\": \"hotpotqa\", \"language\": \"en\", "
+        "\"all_classes\": null, \"_id\": \"abc\"}\n"
+        "{\"input\": \"T\", \"context\": \"c\", \"answers\": [\"Location\"], "
+        "\"dataset\": \"trec\", \"all_classes\": [\"Location\", \"Person\"], \"_id\": "
+        "\"d\"}\n"
+        "{\"input\": \"T\", \"context\": \"c\", \"answers\": [], \"dataset\": \"trec\"}\n");
     mc_diag d;
     mc_ds *ds = load1(p, MC_DS_AUTO, 0, &d);
     CHECK(ds != NULL);
@@ -428,11 +433,11 @@ TEST(longbench_mtbench_sharegpt)
 
 TEST(custom_schema)
 {
-    const char *p = tmp_file("c.jsonl",
-                             "{\"q\": {\"text\": \"2+2?\"}, \"a\": 4, \"k\": \"id1\"}\n"
-                             "{\"q\": {\"text\": \"cap?\"}, \"a\": \"Paris\", \"k\": 9}\n"
-                             "{\"q\": {}, \"a\": 1}\n"
-                             "{\"q\": {\"text\": \"x\"}}\n");
+    const char *p =
+        tmp_file("c.jsonl", "{\"q\": {\"text\": \"2+2?\"}, \"a\": 4, \"k\": \"id1\"}\n"
+                            "{\"q\": {\"text\": \"cap?\"}, \"a\": \"Paris\", \"k\": 9}\n"
+                            "{\"q\": {}, \"a\": 1}\n"
+                            "{\"q\": {\"text\": \"x\"}}\n");
     mc_ds_opts o = {.fmt = MC_DS_CUSTOM, .fields = {.prompt = "q.text", .answer = "a", .id = "k"}};
     mc_ds *ds = NULL;
     mc_diag d = {{0}};

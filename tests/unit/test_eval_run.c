@@ -80,8 +80,12 @@ static void gsm8k_reply(const mc_ds_item *it, size_t i, mc_mock_reply *r)
     case 4: snprintf(buf, sizeof buf, "#### %lld", (long long)v + 1); break;
     case 5: snprintf(buf, sizeof buf, "I don't know."); break;
     case 6: r->status = 500; return;
-    case 7: snprintf(buf, sizeof buf, "<think>#### 0</think>The answer is **%s**\xE2\x9C\x85", g); break;
-    case 8: snprintf(buf, sizeof buf, "The answer is %s. Hmm, the answer is %lld", g, (long long)v + 2); break;
+    case 7:
+        snprintf(buf, sizeof buf, "<think>#### 0</think>The answer is **%s**\xE2\x9C\x85", g);
+        break;
+    case 8:
+        snprintf(buf, sizeof buf, "The answer is %s. Hmm, the answer is %lld", g, (long long)v + 2);
+        break;
     case 9: snprintf(buf, sizeof buf, "#### %s\n\nThat is 3 more than 4 days ago.", g); break;
     case 10: snprintf(buf, sizeof buf, "Answer: -$%s", g); break;
     default: r->status = 429; return;
@@ -104,7 +108,8 @@ static char *echo_body(const char *prompt, size_t ctx_len, double total, int cha
     cJSON_AddItemToArray(ch, c0);
     cJSON_AddStringToObject(c0, "text", prompt);
     cJSON *lp = cJSON_AddObjectToObject(c0, "logprobs");
-    cJSON *toks = cJSON_AddArrayToObject(lp, "tokens"), *lps = cJSON_AddArrayToObject(lp, "token_logprobs");
+    cJSON *toks = cJSON_AddArrayToObject(lp, "tokens"),
+          *lps = cJSON_AddArrayToObject(lp, "token_logprobs");
     cJSON *offs = cJSON_AddArrayToObject(lp, "text_offset");
     size_t n = strlen(prompt), starts[512], k = 0, cont = 0;
     for (size_t i = 0; i < n && k < 512; i++)
@@ -243,9 +248,16 @@ static void gsm8k_run(mc_ds *ds, mc_lg_endpoint ep, int stream)
     mc_mock *m = start_mock(&sc);
     static got g;
     memset(&g, 0, sizeof g);
-    mc_ev_opts o = {.task = MC_EV_GSM8K, .url = mc_mock_url(m), .endpoint = ep, .stream = stream,
-                    .concurrency = 4, .timeout_s = 30, .top_p = -1, .seed = -1,
-                    .on_item = on_item, .ctx = &g};
+    mc_ev_opts o = {.task = MC_EV_GSM8K,
+                    .url = mc_mock_url(m),
+                    .endpoint = ep,
+                    .stream = stream,
+                    .concurrency = 4,
+                    .timeout_s = 30,
+                    .top_p = -1,
+                    .seed = -1,
+                    .on_item = on_item,
+                    .ctx = &g};
     mc_ev *ev = NULL;
     mc_diag d = {{0}};
     CHECK_EQ_INT(mc_ev_new(&o, ds, NULL, &ev, &d), MC_OK);
@@ -261,19 +273,19 @@ static void gsm8k_run(mc_ds *ds, mc_lg_endpoint ep, int stream)
     CHECK_EQ_INT(t->no_answer, 2);
     CHECK_EQ_INT(sc.requests, 24);
     for (size_t i = 0; i < 24; i++) {
-        int want = i % 12 == 0 || i % 12 == 1 || i % 12 == 2 || i % 12 == 3 || i % 12 == 7 ||
-                   i % 12 == 9;
+        int want =
+            i % 12 == 0 || i % 12 == 1 || i % 12 == 2 || i % 12 == 3 || i % 12 == 7 || i % 12 == 9;
         CHECK_EQ_INT(g.correct[i], want);
         CHECK_EQ_INT(g.failed[i], i % 12 == 6 || i % 12 == 11);
     }
     CHECK_STR(g.extracted[2], "70000"); /* "\boxed{70,000}" */
     CHECK_STR(g.rule[2], "boxed");
-    CHECK_STR(g.extracted[3], "540");  /* "$540.00" */
+    CHECK_STR(g.extracted[3], "540"); /* "$540.00" */
     CHECK_STR(g.rule[3], "last number");
-    CHECK_STR(g.extracted[4], "21");   /* gold 20, answered 21 */
+    CHECK_STR(g.extracted[4], "21"); /* gold 20, answered 21 */
     CHECK_STR(g.extracted[5], "-");
     CHECK_STR(g.rule[5], "none");
-    CHECK_STR(g.extracted[8], "47");   /* gold 45: the later "answer is" wins */
+    CHECK_STR(g.extracted[8], "47"); /* gold 45: the later "answer is" wins */
     CHECK_STR(g.extracted[10], "-366");
     CHECK_STR(g.extracted[15], "125"); /* "$125.00" */
     CHECK_STR(g.extracted[19], "6");   /* the reasoning's "#### 0" is ignored */
@@ -332,8 +344,14 @@ TEST(fewshot_never_scored)
     mc_mock *m = start_mock(&sc);
     static got g;
     memset(&g, 0, sizeof g);
-    mc_ev_opts o = {.task = MC_EV_GSM8K, .url = mc_mock_url(m), .fewshot = 3, .shot_seed = 9,
-                    .top_p = -1, .seed = -1, .on_item = on_item, .ctx = &g};
+    mc_ev_opts o = {.task = MC_EV_GSM8K,
+                    .url = mc_mock_url(m),
+                    .fewshot = 3,
+                    .shot_seed = 9,
+                    .top_p = -1,
+                    .seed = -1,
+                    .on_item = on_item,
+                    .ctx = &g};
     mc_ev *ev = NULL;
     mc_diag d = {{0}};
     CHECK_EQ_INT(mc_ev_new(&o, ds, NULL, &ev, &d), MC_OK);
@@ -390,8 +408,14 @@ TEST(mmlu_pro_fewshot_from_validation)
     mc_mock *m = start_mock(&sc);
     static got g;
     memset(&g, 0, sizeof g);
-    mc_ev_opts o = {.task = MC_EV_MMLU_PRO, .url = mc_mock_url(m), .endpoint = MC_LG_CHAT,
-                    .fewshot = 5, .top_p = -1, .seed = -1, .on_item = on_item, .ctx = &g};
+    mc_ev_opts o = {.task = MC_EV_MMLU_PRO,
+                    .url = mc_mock_url(m),
+                    .endpoint = MC_LG_CHAT,
+                    .fewshot = 5,
+                    .top_p = -1,
+                    .seed = -1,
+                    .on_item = on_item,
+                    .ctx = &g};
     mc_ev *ev = NULL;
     mc_diag d = {{0}};
     CHECK_EQ_INT(mc_ev_new(&o, ds, shots, &ev, &d), MC_OK);
@@ -448,9 +472,15 @@ TEST(loglik_known_logprobs)
     mc_mock *m = start_mock(&sc);
     static got g;
     memset(&g, 0, sizeof g);
-    mc_ev_opts o = {.task = MC_EV_HELLASWAG, .method = MC_EV_LOGLIK, .url = mc_mock_url(m),
-                    .ll_max_tokens = 1, .concurrency = 3, .top_p = -1, .seed = -1,
-                    .on_item = on_item, .ctx = &g};
+    mc_ev_opts o = {.task = MC_EV_HELLASWAG,
+                    .method = MC_EV_LOGLIK,
+                    .url = mc_mock_url(m),
+                    .ll_max_tokens = 1,
+                    .concurrency = 3,
+                    .top_p = -1,
+                    .seed = -1,
+                    .on_item = on_item,
+                    .ctx = &g};
     mc_ev *ev = NULL;
     CHECK_EQ_INT(mc_ev_new(&o, ds, NULL, &ev, &d), MC_OK);
     CHECK_EQ_INT(ev ? mc_ev_run(ev, &d) : MC_ERR_INTERNAL, MC_OK);
@@ -505,11 +535,13 @@ TEST(echo_bytes_and_chars)
 {
     const char *prompt = "H\xC3\xA9llo w\xC3\xB6rld"; /* 13 bytes, 11 characters */
     const char *bodies[2] = {
-        "{\"choices\":[{\"text\":\"x\",\"logprobs\":{\"tokens\":[\"H\",\"\xC3\xA9llo\",\" w\xC3\xB6\","
+        "{\"choices\":[{\"text\":\"x\",\"logprobs\":{\"tokens\":[\"H\",\"\xC3\xA9llo\",\" "
+        "w\xC3\xB6\","
         "\"rld\",\"!\"],\"token_logprobs\":[null,-1.5,-2.0,-0.25,-3],\"text_offset\":[0,1,5,8,11],"
         "\"top_logprobs\":[null,{\"\xC3\xA9llo\":-1.5,\"ello\":-2.5},{\" w\xC3\xB6\":-2.0},"
         "{\"rld\":-0.25,\"x\":-4},{\"!\":-3}]}}]}",
-        "{\"choices\":[{\"text\":\"x\",\"logprobs\":{\"tokens\":[\"H\",\"\xC3\xA9llo\",\" w\xC3\xB6\","
+        "{\"choices\":[{\"text\":\"x\",\"logprobs\":{\"tokens\":[\"H\",\"\xC3\xA9llo\",\" "
+        "w\xC3\xB6\","
         "\"rld\",\"!\"],\"token_logprobs\":[null,-1.5,-2.0,-0.25,-3],\"text_offset\":[0,1,6,10,13],"
         "\"top_logprobs\":null}}]}"};
     for (int b = 0; b < 2; b++) {
@@ -556,8 +588,13 @@ TEST(bodies)
     char s1[] = "S", s2[] = "U \"q\"", t1[] = "T";
     mc_ev_msg msgs[2] = {{"system", s1}, {"user", s2}};
     mc_ev_prompt p = {.msgs = msgs, .n_msgs = 2};
-    mc_ev_gen_opts o = {.endpoint = MC_LG_CHAT, .model = "m", .max_tokens = 7, .temperature = 0,
-                        .top_p = -1, .seed = 3, .stream = 1};
+    mc_ev_gen_opts o = {.endpoint = MC_LG_CHAT,
+                        .model = "m",
+                        .max_tokens = 7,
+                        .temperature = 0,
+                        .top_p = -1,
+                        .seed = 3,
+                        .stream = 1};
     char *b = mc_ev_body_gen(&o, &p);
     CHECK_STR(b, "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"S\"},{\"role\":"
                  "\"user\",\"content\":\"U \\\"q\\\"\"}],\"max_tokens\":7,\"temperature\":0,"
@@ -565,8 +602,11 @@ TEST(bodies)
     mc_free(b);
     static const char *const stop[] = {"\nQ:", NULL};
     mc_ev_prompt q = {.text = t1, .stop = stop};
-    o = (mc_ev_gen_opts){.endpoint = MC_LG_COMPLETIONS, .max_tokens = 5, .temperature = 0.5,
-                         .top_p = 0.9, .seed = -1};
+    o = (mc_ev_gen_opts){.endpoint = MC_LG_COMPLETIONS,
+                         .max_tokens = 5,
+                         .temperature = 0.5,
+                         .top_p = 0.9,
+                         .seed = -1};
     b = mc_ev_body_gen(&o, &q);
     CHECK_STR(b, "{\"prompt\":\"T\",\"stop\":[\"\\nQ:\"],\"max_tokens\":5,\"temperature\":0.5,"
                  "\"top_p\":0.9,\"stream\":false}");

@@ -84,7 +84,8 @@ TEST(numbers_tricky)
     CHECK_NUM("The answer is\n42", "42", "last number"); /* the cue does not cross lines */
     CHECK_NUM("Answer = 50%", "50", "answer is");
     CHECK_NUM("THE ANSWER IS 8", "8", "answer is");
-    CHECK_NUM("It costs 3,5 euros", "35", "last number"); /* a comma between digits is a separator */
+    CHECK_NUM("It costs 3,5 euros", "35",
+              "last number"); /* a comma between digits is a separator */
     CHECK_NUM("1, 2, 3", "3", "last number");
 }
 
@@ -93,10 +94,20 @@ TEST(number_canon_and_equality)
     char out[64];
     struct {
         const char *in, *want;
-    } cases[] = {{"1,234.50", "1234.5"}, {"$07.", "7"},   {"-0", "0"},       {"-0.00", "0"},
-                 {"+3", "3"},            {"0.5", "0.5"}, {".5", "0.5"},     {"-$12", "-12"},
-                 {"1,000.00", "1000"},   {"100", "100"}, {"0", "0"},        {"-0.050", "-0.05"},
-                 {" 42 ", "42"},         {"0010.0100", "10.01"}};
+    } cases[] = {{"1,234.50", "1234.5"},
+                 {"$07.", "7"},
+                 {"-0", "0"},
+                 {"-0.00", "0"},
+                 {"+3", "3"},
+                 {"0.5", "0.5"},
+                 {".5", "0.5"},
+                 {"-$12", "-12"},
+                 {"1,000.00", "1000"},
+                 {"100", "100"},
+                 {"0", "0"},
+                 {"-0.050", "-0.05"},
+                 {" 42 ", "42"},
+                 {"0010.0100", "10.01"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         CHECK_EQ_INT(mc_ev_number_canon(cases[i].in, strlen(cases[i].in), out, sizeof out), 0);
         CHECK_STR(out, cases[i].want);
@@ -412,7 +423,8 @@ TEST(prompts_longbench)
     o.endpoint = MC_LG_CHAT;
     CHECK_EQ_INT(mc_ev_prompt_build(&o, &it, NULL, 0, &p, &d), MC_OK);
     CHECK_STR(p.msgs[0].content, "Only give me the answer and do not output any other words.");
-    CHECK_STR(p.msgs[1].content, "The following are given passages.\nCTX\n\nQuestion: Who?\nAnswer:");
+    CHECK_STR(p.msgs[1].content,
+              "The following are given passages.\nCTX\n\nQuestion: Who?\nAnswer:");
     mc_ev_prompt_deinit(&p);
     it.category = "dureader";
     o.style = MC_EV_STYLE_DEFAULT;

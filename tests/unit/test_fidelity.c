@@ -136,8 +136,10 @@ static void fid_script(const char *body, size_t len, mc_mock_reply *r, void *ctx
     cJSON *c0 = cJSON_CreateObject();
     cJSON_AddItemToArray(ch, c0);
     cJSON *lp = cJSON_AddObjectToObject(c0, "logprobs");
-    cJSON *toks = cJSON_AddArrayToObject(lp, "tokens"), *lps = cJSON_AddArrayToObject(lp, "token_logprobs");
-    cJSON *tops = cJSON_AddArrayToObject(lp, "top_logprobs"), *offs = cJSON_AddArrayToObject(lp, "text_offset");
+    cJSON *toks = cJSON_AddArrayToObject(lp, "tokens"),
+          *lps = cJSON_AddArrayToObject(lp, "token_logprobs");
+    cJSON *tops = cJSON_AddArrayToObject(lp, "top_logprobs"),
+          *offs = cJSON_AddArrayToObject(lp, "text_offset");
     size_t n = prompt ? strlen(prompt) : 0;
     for (size_t i = 0; i < n;) {
         size_t e = i + 1;
@@ -187,8 +189,11 @@ TEST(fidelity_over_http)
     CHECK_EQ_INT(t.n, 3); /* 5 + 3 + 2 tokens: 4 + 2 + 1 = 7 positions */
     fscript a = {0.6, 0.3, 0}, b = {0.5, 0.4, 0}, c = {0.6, 0.3, 1};
     mc_mock *ma = fmock(&a), *mb = fmock(&b), *mc = fmock(&c);
-    mc_fid_opts o = {.ref = mc_mock_url(ma), .cand = mc_mock_url(ma), .top_n = 2,
-                     .concurrency = 2, .timeout_s = 30};
+    mc_fid_opts o = {.ref = mc_mock_url(ma),
+                     .cand = mc_mock_url(ma),
+                     .top_n = 2,
+                     .concurrency = 2,
+                     .timeout_s = 30};
     mc_fid f;
     mc_fid_result r;
     mc_fid_init(&f);
