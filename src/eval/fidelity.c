@@ -197,8 +197,10 @@ mc_err mc_fid_texts_split(const char *text, size_t len, size_t max_bytes, mc_fid
         }
         p += n ? n : 1;
     }
-    if (out->n == 0)
+    if (out->n == 0) {
+        mc_fid_texts_deinit(out);
         return mc_fail(d, MC_ERR_FORMAT, "the text is empty");
+    }
     return MC_OK;
 }
 
