@@ -68,7 +68,8 @@ void usage_eval(FILE *f)
         "output:\n"
         "  --out DIR               results directory (default ./moecap-eval-<task>-<time>)\n"
         "  --no-prompt             leave prompts out of items.jsonl\n"
-        "  --json                  print summary.json instead of the table\n");
+        "  --json                  print summary.json instead of the table\n\n");
+    usage_eval_fidelity(f);
 }
 
 /* ---- options --------------------------------------------------------------------------------- */

@@ -107,55 +107,65 @@ static int next_number(const char *s, size_t len, size_t from, size_t *ns, size_
     return 0;
 }
 
-int mc_ev_number_canon(const char *s, size_t n, char *out, size_t cap)
-{
+/* The digits of a plain decimal number and where its point is. */
+typedef struct digits {
     char d[128];
-    size_t k = 0, dot = SIZE_MAX;
-    int neg = 0, digits = 0;
+    size_t k, dot; /* digits; dot = digits before the point (k when none) */
+    int neg;
+} digits;
+
+static int read_digits(const char *s, size_t n, digits *x)
+{
+    x->k = 0;
+    x->dot = SIZE_MAX;
+    x->neg = 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (c == '$' || c == ',' || c == ' ' || (c == '+' && k == 0 && !neg))
+        if (c == '$' || c == ',' || c == ' ' || (c == '+' && x->k == 0 && !x->neg))
             continue;
-        if (c == '-' && k == 0 && !neg && !digits) {
-            neg = 1;
-            continue;
+        if (c == '-' && x->k == 0 && !x->neg) {
+            x->neg = 1;
+        } else if (c == '.' && x->dot == SIZE_MAX) {
+            x->dot = x->k;
+        } else {
+            if (!is_digit(c) || x->k + 1 >= sizeof x->d)
+                return -1;
+            x->d[x->k++] = c;
         }
-        if (c == '.' && dot == SIZE_MAX) {
-            dot = k;
-            continue;
-        }
-        if (!is_digit(c) || k + 1 >= sizeof d)
-            return -1;
-        d[k++] = c;
-        digits++;
     }
-    if (!digits)
+    if (x->dot == SIZE_MAX)
+        x->dot = x->k;
+    return x->k ? 0 : -1;
+}
+
+int mc_ev_number_canon(const char *s, size_t n, char *out, size_t cap)
+{
+    digits x;
+    if (read_digits(s, n, &x) != 0)
         return -1;
-    size_t int_end = dot == SIZE_MAX ? k : dot, a = 0;
-    while (a + 1 < int_end && d[a] == '0')
+    size_t a = 0, int_end = x.dot, frac_end = x.k;
+    while (a + 1 < int_end && x.d[a] == '0')
         a++;
-    size_t frac_end = k;
-    while (frac_end > int_end && d[frac_end - 1] == '0')
+    while (frac_end > int_end && x.d[frac_end - 1] == '0')
         frac_end--;
     int zero = 1;
-    for (size_t i = 0; i < k; i++)
-        zero &= d[i] == '0';
-    size_t need = (neg && !zero) + (int_end > a ? int_end - a : 1) +
+    for (size_t i = 0; i < x.k; i++)
+        zero &= x.d[i] == '0';
+    size_t need = (x.neg && !zero) + (int_end > a ? int_end - a : 1) +
                   (frac_end > int_end ? frac_end - int_end + 1 : 0) + 1;
     if (need > cap)
         return -1;
     size_t w = 0;
-    if (neg && !zero)
+    if (x.neg && !zero)
         out[w++] = '-';
     if (int_end == a)
         out[w++] = '0';
     for (size_t i = a; i < int_end; i++)
-        out[w++] = d[i];
-    if (frac_end > int_end) {
+        out[w++] = x.d[i];
+    if (frac_end > int_end)
         out[w++] = '.';
-        for (size_t i = int_end; i < frac_end; i++)
-            out[w++] = d[i];
-    }
+    for (size_t i = int_end; i < frac_end; i++)
+        out[w++] = x.d[i];
     out[w] = 0;
     return 0;
 }

@@ -449,6 +449,11 @@ static mc_err check(const mc_ev_prompt_opts *o, const mc_ds_item *it, size_t n_s
                        "--prompt-style moecap-ref is for generation (the reference generates)");
     if (o->style == MC_EV_STYLE_MOECAP_REF && n_shots > 0)
         return mc_fail(d, MC_ERR_UNSUPPORTED, "--prompt-style moecap-ref prompts are zero-shot");
+    int open_task = o->task == MC_EV_LONGBENCH || o->task == MC_EV_MT_BENCH ||
+                    o->task == MC_EV_SHAREGPT || (o->task == MC_EV_CUSTOM && it->n_choices < 2);
+    if (n_shots > 0 && open_task && o->method == MC_EV_GEN)
+        return mc_fail(d, MC_ERR_UNSUPPORTED, "task %s has no few-shot template (use --fewshot 0)",
+                       mc_ev_task_name(o->task));
     if (o->method == MC_EV_LOGLIK && (o->task == MC_EV_LONGBENCH || o->task == MC_EV_GSM8K))
         return mc_fail(d, MC_ERR_UNSUPPORTED, "task %s is scored by generation",
                        mc_ev_task_name(o->task));
