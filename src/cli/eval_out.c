@@ -267,8 +267,12 @@ static void print_categories(const eval_state *s, mc_ev_metric m)
         double x = m == MC_EV_METRIC_LOGLIK      ? (double)t->correct_norm / (double)t->scored
                    : m == MC_EV_METRIC_LONGBENCH ? t->sum / (double)t->scored
                                                  : NAN;
-        printf("%-24.24s %8llu %8.4f", c[i].name, (unsigned long long)t->n, acc);
-        if (!isnan(x))
+        printf("%-24.24s %8llu", c[i].name, (unsigned long long)t->n);
+        if (isnan(acc))
+            printf(" %8s", "-");
+        else
+            printf(" %8.4f", acc);
+        if (!isnan(x) && t->scored)
             printf(" %8.4f", x);
         printf("\n");
     }
