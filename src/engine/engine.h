@@ -41,11 +41,13 @@ typedef struct mc_engine_opts {
     int64_t n_ctx;            /* KV positions per sequence; 0 = min(model context, 4096) */
     int max_seqs;             /* KV slots (sequences alive at once); 0 = 1 */
     int64_t max_step_tokens;  /* most tokens one step may carry (prefill chunk budget); 0 = 512 */
-    mc_dtype kv_type;         /* MC_DT_F16 (default when 0 is passed: see mc_engine_opts_default)
-                                 or MC_DT_F32 */
+    mc_dtype kv_type;         /* MC_DT_F16 (mc_engine_opts_default) or MC_DT_F32. Taken as given:
+                                 MC_DT_F32 is 0, so zeroed options get an f32 cache */
     const char *kernels;      /* "ref", "avx2", "avx512" or NULL = best for this CPU */
     int trace_tokens;         /* 1: fill tokens_per_expert in the records (distinct counts are
                                  always recorded) */
+    int no_trace;             /* 1: keep no per-pass record (mc_engine_last_pass returns NULL);
+                                 for measuring what recording costs (docs/ENGINE.md) */
 } mc_engine_opts;
 
 void mc_engine_opts_default(mc_engine_opts *o);
@@ -74,6 +76,8 @@ typedef struct mc_batch_item {
     int64_t n_tokens;        /* >= 1 */
     int logits;              /* MC_LOGITS_* */
     float *logits_out;       /* caller-owned: vocab floats (LAST) or n_tokens x vocab (ALL) */
+    int more_chunks;         /* 1: more prompt chunks of this sequence follow; recorded as
+                                is_last_chunk = 0 (0, the default, records is_last_chunk = 1) */
 } mc_batch_item;
 
 /* Runs one forward pass. Fails (with nothing changed) on bad items: unknown slot, a slot twice,
@@ -81,7 +85,8 @@ typedef struct mc_batch_item {
  * max_step_tokens tokens in total. */
 mc_err mc_engine_step(mc_engine *e, const mc_batch_item *items, int n_items, mc_diag *d);
 
-/* The record of the last successful step (engine-owned, valid until the next step). */
+/* The record of the last successful step (engine-owned, valid until the next step); NULL before
+ * the first step and when the engine was opened with no_trace. */
 const mc_pass *mc_engine_last_pass(const mc_engine *e);
 
 /* ---- sampling and scores (sample.c) ---- */
