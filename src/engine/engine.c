@@ -225,6 +225,8 @@ static size_t step_buffers(mc_engine *e, sbuf *t)
         {(void **)&e->gx[1], P, e->gx_stride + 64}, {(void **)&e->gd, P, e->gd_stride + 64},
         {(void **)&e->eg, P * ff, F},     {(void **)&e->eu, P * ff, F},
         {(void **)&e->ed, P * h, F},      {(void **)&e->lrow_tok, T, 4},
+        {(void **)&e->lrow_dst, T, sizeof(float *)},
+        {(void **)&e->head_buf, (size_t)e->n_threads * T * ENG_HEAD_ROWS, F},
         {(void **)&e->seq_stamp, (size_t)e->max_seqs, 8}, {(void **)&e->seq_len, (size_t)e->max_seqs, 8},
         {(void **)&e->jobs, (size_t)e->max_jobs, sizeof(eng_job)},
         {(void **)&e->chunks, (size_t)e->max_chunks, sizeof(eng_chunk)},
@@ -291,7 +293,7 @@ static mc_err size_engine(mc_engine *e, const mc_engine_opts *o)
     int64_t j = 2 * e->max_exp + 4;
     j = j > e->max_seqs + 1 ? j : e->max_seqs + 1;
     e->max_jobs = j > 8 ? j : 8;
-    e->max_chunks = 2 * e->max_jobs + 4 * e->n_threads + 8;
+    e->max_chunks = 2 * e->max_jobs + 8 * e->n_threads + 8;
     return MC_OK;
 }
 

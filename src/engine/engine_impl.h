@@ -67,6 +67,10 @@ typedef struct eng_job {
     int64_t y_stride;
 } eng_job;
 
+/* Vocabulary rows per LM-head chunk: each chunk computes every logits row of the step into a
+ * per-thread buffer and copies them out, so the head is read once per step. */
+#define ENG_HEAD_ROWS 256
+
 typedef struct eng_chunk {
     int32_t job;
     int64_t r0, r1;
@@ -138,6 +142,8 @@ struct mc_engine {
 
     /* step bookkeeping */
     int32_t *lrow_tok;  /* token of each logits row */
+    float **lrow_dst;   /* where each logits row goes (the caller's buffer) */
+    float *head_buf;    /* [n_threads][max_tok][ENG_HEAD_ROWS] LM-head chunk outputs */
     int64_t *seq_stamp; /* [max_seqs]: step number that last named the slot (duplicate check) */
     int64_t stamp;
 

@@ -95,14 +95,17 @@ static double job_work(const eng_job *j)
     return (double)j->w->rows * ((double)j->w->row_bytes + 0.25 * (double)j->w->cols * (double)j->n_tok);
 }
 
-/* Splits each job into row chunks: about 4 chunks per thread over the region, in proportion to
- * the work, multiples of 16 rows (64 when the kernels take the GEMM path). */
+/* Splits each job into row chunks: about 8 chunks per thread over the region, in proportion to
+ * the work, multiples of 16 rows (64 when the kernels take the GEMM path). The pool hands them
+ * out in order, so a thread that finishes early takes the next chunk: with 8 per thread the
+ * region ends within about 1/16 of its work of the ideal (4 per thread measured ~10% slower
+ * decode; 16 and 32 no faster than 8). */
 static int64_t make_chunks(mc_engine *e, int n_jobs)
 {
     double total = 0;
     for (int i = 0; i < n_jobs; i++)
         total += job_work(&e->jobs[i]);
-    int64_t target = 4 * (int64_t)e->n_threads, n = 0;
+    int64_t target = 8 * (int64_t)e->n_threads, n = 0;
     for (int i = 0; i < n_jobs; i++) {
         const eng_job *j = &e->jobs[i];
         int64_t rows = j->w->rows, gran = j->n_tok >= 8 ? 64 : 16;

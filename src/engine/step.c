@@ -82,37 +82,59 @@ static void embed_rows(void *ctx, int64_t b, int64_t end, int worker)
     }
 }
 
-/* Final norm of the rows that want logits (compacted, item by item) and the LM head, one job per
- * item writing straight into its buffer. */
+typedef struct head_ctx {
+    const mc_engine *e;
+    const uint8_t *xq;
+    int64_t n_rows;
+} head_ctx;
+
+/* LM-head chunks [b, end): vocabulary rows c*ENG_HEAD_ROWS.. for every logits row at once. */
+static void head_chunks(void *ctx, int64_t b, int64_t end, int worker)
+{
+    const head_ctx *c = ctx;
+    const mc_engine *e = c->e;
+    float *y = e->head_buf + (size_t)worker * (size_t)e->max_tok * ENG_HEAD_ROWS;
+    for (int64_t k = b; k < end; k++) {
+        int64_t r0 = k * ENG_HEAD_ROWS;
+        int64_t nr = e->vocab - r0 < ENG_HEAD_ROWS ? e->vocab - r0 : ENG_HEAD_ROWS;
+        mc_matmul mm = {.wtype = e->head.t, .w = e->head.p + (size_t)r0 * e->head.row_bytes,
+                        .cols = e->hidden, .r0 = 0, .r1 = nr, .x = c->xq,
+                        .x_stride = e->act.stride, .n_tok = c->n_rows, .y = y,
+                        .y_stride = ENG_HEAD_ROWS};
+        mc_kernels_matmul(&mm);
+        for (int64_t t = 0; t < c->n_rows; t++)
+            memcpy(e->lrow_dst[t] + r0, y + t * ENG_HEAD_ROWS, (size_t)nr * sizeof(float));
+    }
+}
+
+/* Final norm of the rows that want logits (compacted, item by item) and the LM head over all of
+ * them at once, written straight into the callers' buffers. */
 static void logits(mc_engine *e, const mc_batch_item *items, int n_items)
 {
     int64_t n_rows = 0, t = 0;
     for (int i = 0; i < n_items; i++) {
         int64_t nt = items[i].n_tokens;
-        for (int64_t j = 0; j < nt; j++, t++)
-            if (items[i].logits == MC_LOGITS_ALL || (items[i].logits == MC_LOGITS_LAST && j == nt - 1))
-                e->lrow_tok[n_rows++] = (int32_t)t;
+        for (int64_t j = 0; j < nt; j++, t++) {
+            int all = items[i].logits == MC_LOGITS_ALL;
+            if (!all && !(items[i].logits == MC_LOGITS_LAST && j == nt - 1))
+                continue;
+            e->lrow_dst[n_rows] = items[i].logits_out + (all ? j * e->vocab : 0);
+            e->lrow_tok[n_rows++] = (int32_t)t;
+        }
     }
     if (n_rows == 0)
         return;
     for (int64_t r = 0; r < n_rows; r++)
         memcpy(e->tmp + r * e->hidden, e->x + (int64_t)e->lrow_tok[r] * e->hidden,
-                (size_t)e->hidden * sizeof(float));
+               (size_t)e->hidden * sizeof(float));
     eng_norm_rows(e, e->tmp, e->xn, e->out_norm, n_rows);
     eng_act_reset(e);
-    const uint8_t *xq = eng_act_prep(e, e->xn, e->hidden, n_rows, e->hidden, e->head.t);
-    int j = 0;
-    int64_t r = 0;
-    for (int i = 0; i < n_items; i++) {
-        int64_t rows = items[i].logits == MC_LOGITS_ALL    ? items[i].n_tokens
-                       : items[i].logits == MC_LOGITS_LAST ? 1
-                                                           : 0;
-        if (rows)
-            j = eng_job_add(e, j, &e->head, xq + (size_t)r * e->act.stride, e->act.stride, rows,
-                            items[i].logits_out, e->vocab);
-        r += rows;
-    }
-    eng_run_jobs(e, j);
+    head_ctx c = {e, eng_act_prep(e, e->xn, e->hidden, n_rows, e->hidden, e->head.t), n_rows};
+    int64_t chunks = (e->vocab + ENG_HEAD_ROWS - 1) / ENG_HEAD_ROWS;
+    if (e->n_threads == 1)
+        head_chunks(&c, 0, chunks, 0);
+    else
+        mc_pool_for(e->pool, chunks, 1, head_chunks, &c);
 }
 
 mc_err mc_engine_step(mc_engine *e, const mc_batch_item *items, int n_items, mc_diag *d)

@@ -387,6 +387,37 @@ TEST(batched_equals_unbatched)
     mc_engine_free(e);
 }
 
+TEST(logits_rows_of_several_items)
+{
+    /* one step: A all 4 positions, B none, C its last; equal to separate steps */
+    mc_make_opts o = tiny("llama", MC_DT_F32);
+    const char *p = make(&o, "rows.gguf");
+    mc_engine *e = p ? open_engine(p, 2, 3, MC_DT_F32, 0) : NULL;
+    CHECK(e != NULL);
+    if (!e)
+        return;
+    float *all = mc_calloc(5 * 300, sizeof *all), *sep = mc_calloc(5 * 300, sizeof *sep);
+    for (int i = 0; i < 5 * 300; i++)
+        all[i] = sep[i] = NAN;
+    mc_batch_item it[3] = {
+        {.seq = 0, .tokens = g_prompt, .n_tokens = 4, .logits = MC_LOGITS_ALL, .logits_out = all},
+        {.seq = 1, .tokens = g_prompt + 4, .n_tokens = 2},
+        {.seq = 2, .tokens = g_prompt + 6, .n_tokens = 3, .logits = MC_LOGITS_LAST,
+         .logits_out = all + 4 * 300}};
+    CHECK(mc_engine_step(e, it, 3, NULL) == MC_OK);
+    mc_engine_free(e);
+    e = open_engine(p, 2, 3, MC_DT_F32, 0);
+    CHECK(e && step1(e, 0, g_prompt, 4, MC_LOGITS_ALL, sep) == MC_OK);
+    CHECK(e && step1(e, 2, g_prompt + 6, 3, MC_LOGITS_LAST, sep + 4 * 300) == MC_OK);
+    mc_engine_free(e);
+    double m = 0;
+    for (int i = 0; i < 5 * 300; i++)
+        m = fabs(all[i] - sep[i]) > m || isnan(all[i]) ? fabs(all[i] - sep[i]) : m;
+    CHECK(m < 1e-5);
+    mc_free(all);
+    mc_free(sep);
+}
+
 /* ---- the per-pass record --------------------------------------------------------------------- */
 
 /* Each MoE layer: distinct experts in [top_k, experts] (exactly top_k for one token), the
@@ -851,6 +882,7 @@ int main(void)
     RUN(threads_split_rows_only);
     RUN(greedy_generation_is_deterministic);
     RUN(batched_equals_unbatched);
+    RUN(logits_rows_of_several_items);
     RUN(record_counts_add_up);
     RUN(record_without_token_counts_and_off_switch);
     RUN(bad_items_change_nothing);
