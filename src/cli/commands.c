@@ -13,6 +13,10 @@ const mc_cmd mc_cli_commands[] = {
      usage_metrics},
     {"predict", "analytic CAP model: latency, throughput, utilisation and cost", cmd_predict,
      usage_predict},
+    {"make-model", "write a seeded random-weight MoE model as a GGUF file", cmd_make_model,
+     usage_make_model},
+    {"bench", "load-test an OpenAI-compatible server: TTFT, TPOT, ITL, throughput, goodput",
+     cmd_bench, usage_bench},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -83,16 +83,20 @@ static mc_err resolve_arch(mk *m)
             m->arch_name = names[i];
             return MC_OK;
         }
-    return mc_fail(m->d, MC_ERR_ARG, ERR "--arch '%.40s' is not one of llama, qwen2moe, olmoe, "
-                                        "qwen3moe", a);
+    return mc_fail(m->d, MC_ERR_ARG,
+                   ERR "--arch '%.40s' is not one of llama, qwen2moe, olmoe, "
+                       "qwen3moe",
+                   a);
 }
 
 static mc_err check_type(mk *m, const char *opt, mc_dtype t)
 {
     if (mk_ggml_type(t) != UINT32_MAX)
         return MC_OK;
-    return mc_fail(m->d, MC_ERR_ARG, ERR "%s %s is not supported (f32, f16, bf16, q8_0, q4_0, "
-                                        "q4_k, q6_k)", opt, mc_dtype_name(t));
+    return mc_fail(m->d, MC_ERR_ARG,
+                   ERR "%s %s is not supported (f32, f16, bf16, q8_0, q4_0, "
+                       "q4_k, q6_k)",
+                   opt, mc_dtype_name(t));
 }
 
 static mc_err check_sizes(mk *m)

@@ -60,10 +60,10 @@ typedef struct mc_make_opts {
     double rope_theta;      /* 0 = 10000 (llama, olmoe) / 1e6 (qwen) */
     double norm_eps;        /* 0 = 1e-5 (llama, olmoe) / 1e-6 (qwen) */
     uint64_t seed;
-    mc_dtype type;          /* f32 f16 bf16 q8_0 q4_0 q4_k q6_k */
-    mc_dtype output_type;   /* 0 (= MC_DT_F32) means the rule above; set has_output_type */
+    mc_dtype type;        /* f32 f16 bf16 q8_0 q4_0 q4_k q6_k */
+    mc_dtype output_type; /* 0 (= MC_DT_F32) means the rule above; set has_output_type */
     int has_output_type;
-    double route_skew;      /* S >= 0 */
+    double route_skew; /* S >= 0 */
 } mc_make_opts;
 
 /* Defaults: llama, 2 layers, embd 256, ff 512, 8 experts, top-2, 4 heads (kv 4), vocab 512,
@@ -73,21 +73,22 @@ void mc_make_opts_default(mc_make_opts *o);
 /* What a written file holds. */
 typedef struct mc_make_summary {
     uint64_t file_bytes;
-    uint64_t tensor_bytes;            /* sum of the tensors' data sizes (no padding) */
+    uint64_t tensor_bytes; /* sum of the tensors' data sizes (no padding) */
     int64_t n_tensors;
-    int64_t n_params;                 /* elements of every tensor */
+    int64_t n_params; /* elements of every tensor */
     int64_t vocab;
     int64_t head_dim, kv_heads, shared_ff; /* resolved */
-    uint64_t type_bytes[MC_DT_COUNT]; /* tensor bytes per storage type */
-    int64_t type_params[MC_DT_COUNT]; /* elements per storage type */
+    double rope_theta, norm_eps;           /* resolved */
+    mc_dtype output_type;                  /* resolved */
+    uint64_t type_bytes[MC_DT_COUNT];      /* tensor bytes per storage type */
+    int64_t type_params[MC_DT_COUNT];      /* elements per storage type */
 } mc_make_summary;
 
 /* Checks the options (MC_ERR_ARG; the message names the option, e.g. "--top-k 9 exceeds
  * --experts 8") and writes the model to path. */
 mc_err mc_make_model(const mc_make_opts *o, const char *path, mc_diag *d);
 /* The same, and fills *out (may be NULL). */
-mc_err mc_make_model_ex(const mc_make_opts *o, const char *path, mc_make_summary *out,
-                        mc_diag *d);
+mc_err mc_make_model_ex(const mc_make_opts *o, const char *path, mc_make_summary *out, mc_diag *d);
 /* Validates the options and computes the summary without writing anything (file_bytes is the
  * size the file would have). Opens vocab_from if set. */
 mc_err mc_make_model_plan(const mc_make_opts *o, mc_make_summary *out, mc_diag *d);

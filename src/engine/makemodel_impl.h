@@ -24,12 +24,12 @@ typedef struct mk_tensor {
     mk_kind kind;
     mc_dtype dt;
     uint32_t n_dims;
-    int64_t dims[3];   /* ggml order: dims[0] = cols (contiguous) */
+    int64_t dims[3];    /* ggml order: dims[0] = cols (contiguous) */
     int64_t cols, rows; /* rows = dims[1] x dims[2] */
     size_t row_bytes;
-    uint64_t seed;     /* stream of this tensor (from the run seed and the name) */
-    double scale;      /* MK_UNIFORM / MK_ROUTER half-width */
-    int64_t layer;     /* MK_ROUTER: whose hot set */
+    uint64_t seed; /* stream of this tensor (from the run seed and the name) */
+    double scale;  /* MK_UNIFORM / MK_ROUTER half-width */
+    int64_t layer; /* MK_ROUTER: whose hot set */
     mk *m;
 } mk_tensor;
 
@@ -45,10 +45,10 @@ struct mk {
     /* the tensors and the generation state */
     mk_tensor *t;
     int64_t n_t;
-    float *u;      /* [embd] shared embedding direction, sum of squares = embd */
-    int64_t *hot;  /* [layers][top_k] hot experts, ascending */
-    float *row;    /* [max_cols] scratch */
-    void *qrow;    /* [max_row_bytes] scratch */
+    float *u;     /* [embd] shared embedding direction, sum of squares = embd */
+    int64_t *hot; /* [layers][top_k] hot experts, ascending */
+    float *row;   /* [max_cols] scratch */
+    void *qrow;   /* [max_row_bytes] scratch */
     int64_t max_cols;
     size_t max_row_bytes;
     mc_gguf *vocab_src;
@@ -61,13 +61,13 @@ struct mk {
 uint32_t mk_ggml_type(mc_dtype t);
 
 /* makemodel_tensors.c */
-mc_err mk_plan_tensors(mk *m);                       /* fills m->t, m->sum (tensor side) */
-mc_err mk_prepare_streams(mk *m);                    /* u, hot sets, scratch */
-mc_err mk_add_tensors(mk *m, mc_gguf_writer *w);     /* with fill callbacks */
+mc_err mk_plan_tensors(mk *m);                              /* fills m->t, m->sum (tensor side) */
+mc_err mk_prepare_streams(mk *m);                           /* u, hot sets, scratch */
+mc_err mk_add_tensors(mk *m, mc_gguf_writer *w);            /* with fill callbacks */
 void mk_gen_row(const mk_tensor *t, int64_t r, float *out); /* f32 values of row r */
 
 /* makemodel_vocab.c */
-mc_err mk_open_vocab(mk *m);                         /* vocab_from -> m->vocab_src, m->vocab */
-mc_err mk_add_vocab(mk *m, mc_gguf_writer *w);       /* tokenizer.* keys */
+mc_err mk_open_vocab(mk *m);                   /* vocab_from -> m->vocab_src, m->vocab */
+mc_err mk_add_vocab(mk *m, mc_gguf_writer *w); /* tokenizer.* keys */
 
 #endif

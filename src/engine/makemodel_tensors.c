@@ -94,8 +94,7 @@ void mk_gen_row(const mk_tensor *t, int64_t r, float *out)
     }
 }
 
-static mc_err fill(void *ctx, const char *name, uint64_t offset, void *buf, size_t len,
-                   mc_diag *d)
+static mc_err fill(void *ctx, const char *name, uint64_t offset, void *buf, size_t len, mc_diag *d)
 {
     (void)name;
     (void)d;
@@ -249,6 +248,9 @@ static mc_err finish_plan(mk *m)
     s->head_dim = m->hd;
     s->kv_heads = m->kv;
     s->shared_ff = m->shared_ff;
+    s->rope_theta = m->theta;
+    s->norm_eps = m->eps;
+    s->output_type = m->out_type;
     if (s->tensor_bytes > MAX_TENSOR_BYTES)
         return mc_fail(m->d, MC_ERR_ARG,
                        "make-model: the model would hold %llu bytes of tensors (limit %llu)",

@@ -82,10 +82,10 @@ static mc_err copy_vocab(mk *m, mc_gguf_writer *w)
 /* ---- synthetic vocabulary -------------------------------------------------------------------- */
 
 typedef struct syn {
-    mc_buf text;     /* every token, NUL-terminated, back to back */
-    size_t *off;     /* [vocab] offsets into text */
-    float *scores;   /* [vocab] */
-    int32_t *types;  /* [vocab] */
+    mc_buf text;    /* every token, NUL-terminated, back to back */
+    size_t *off;    /* [vocab] offsets into text */
+    float *scores;  /* [vocab] */
+    int32_t *types; /* [vocab] */
     int64_t n, cap;
     mc_err e;
 } syn;

@@ -8,6 +8,7 @@
 #include "harness.h"
 #include "kernels.h"
 #include "makemodel.h"
+#include "tokenizer.h"
 
 #include <sys/stat.h>
 
@@ -337,7 +338,7 @@ TEST(quantised_close_to_f32)
     static const struct {
         mc_dtype t;
         double tol;
-    } types[] = {{MC_DT_F16, 1e-3}, {MC_DT_BF16, 6e-3}, {MC_DT_Q8_0, 0.012},
+    } types[] = {{MC_DT_F16, 1e-3},  {MC_DT_BF16, 6e-3}, {MC_DT_Q8_0, 0.012},
                  {MC_DT_Q6_K, 0.05}, {MC_DT_Q4_0, 0.15}, {MC_DT_Q4_K, 0.15}};
     static const char *names[] = {"blk.0.ffn_up_exps.weight", "blk.1.attn_q.weight",
                                   "token_embd.weight"};
@@ -442,8 +443,12 @@ TEST(synthetic_vocab)
         CHECK(tok_is(toks, 0, "<unk>") && tok_is(toks, 1, "<s>") && tok_is(toks, 2, "</s>"));
         CHECK(tok_is(toks, 3, "<0x00>") && tok_is(toks, 258, "<0xFF>"));
         CHECK(tok_is(toks, 259, "\xe2\x96\x81") && tok_is(toks, 260, "!"));
-        CHECK(tok_is(toks, 353, "~") && tok_is(toks, 354, "\xe2\x96\x81" "a"));
-        CHECK(tok_is(toks, 379, "\xe2\x96\x81z") && tok_is(toks, 380, "\xe2\x96\x81" "aa"));
+        CHECK(tok_is(toks, 353, "~") && tok_is(toks, 354,
+                                               "\xe2\x96\x81"
+                                               "a"));
+        CHECK(tok_is(toks, 379, "\xe2\x96\x81z") && tok_is(toks, 380,
+                                                           "\xe2\x96\x81"
+                                                           "aa"));
         CHECK(tok_is(toks, 381, "aa") && tok_is(toks, 383, "ab"));
         CHECK(tok_is(toks, 299, "H"));
     }
@@ -474,6 +479,43 @@ TEST(synthetic_vocab)
     CHECK_EQ_INT(mc_model_load_gguf(g_path, &m, &d), MC_OK);
     CHECK(m && m->vocab == 20000);
     mc_model_free(m);
+}
+
+/* The synthetic vocabulary builds a tokenizer: text (with bytes outside the pieces) tokenises
+ * with BOS, merges into the lowercase pieces and decodes back exactly. */
+TEST(synthetic_vocab_tokenises)
+{
+    mc_make_opts o = tiny();
+    o.vocab = 2000;
+    mc_diag d = {{0}};
+    CHECK_EQ_INT(mc_make_model(&o, tmp("tok.gguf"), &d), MC_OK);
+    mc_tok *t = NULL;
+    CHECK_EQ_INT(mc_tok_load(g_path, &t, &d), MC_OK);
+    if (!t) {
+        fprintf(stderr, "%s\n", d.msg);
+        return;
+    }
+    const char *text = "hello world, Caf\xc3\xa9 42!";
+    mc_tok_ids ids;
+    mc_tok_ids_init(&ids);
+    CHECK_EQ_INT(mc_tok_encode(t, NULL, text, strlen(text), 0, &ids, &d), MC_OK);
+    CHECK(ids.n > 2 && ids.v[0] == 1);
+    size_t len = 0;
+    const char *p1 = ids.n > 1 ? mc_tok_text(t, ids.v[1], &len) : NULL;
+    /* "\u2581hello" is not a piece; the best merge reaches a 3-byte-space + 2-letter piece */
+    CHECK(p1 && len >= 4 && memcmp(p1, "\xe2\x96\x81", 3) == 0);
+    int bytes = 0;
+    for (size_t i = 0; i < ids.n; i++)
+        bytes += mc_tok_type(t, ids.v[i]) == 6;
+    CHECK(bytes == 2); /* the two UTF-8 bytes of e-acute fall back to <0xC3> <0xA9> */
+    CHECK(ids.n < strlen(text));
+    mc_buf out;
+    mc_buf_init(&out, 0);
+    CHECK_EQ_INT(mc_tok_decode(t, ids.v, ids.n, 0, &out, &d), MC_OK);
+    CHECK_STR(out.data, text);
+    mc_buf_deinit(&out);
+    mc_tok_ids_deinit(&ids);
+    mc_tok_free(t);
 }
 
 /* Every tokenizer.* key of the source is copied byte for byte; the vocab is its token count. */
@@ -517,6 +559,21 @@ TEST(vocab_from)
         copied++;
     }
     CHECK(copied >= 5);
+    /* the copy tokenises exactly as the source */
+    mc_tok *ta = NULL, *tb = NULL;
+    CHECK_EQ_INT(mc_tok_load(srcp, &ta, &d), MC_OK);
+    CHECK_EQ_INT(mc_tok_load(g_path, &tb, &d), MC_OK);
+    const char *text = " Hello world! Mixture-of-experts models route tokens. \xe2\x82\xac 3.14";
+    mc_tok_ids ia, ib;
+    mc_tok_ids_init(&ia);
+    mc_tok_ids_init(&ib);
+    CHECK(ta && mc_tok_encode(ta, NULL, text, strlen(text), 0, &ia, &d) == MC_OK);
+    CHECK(tb && mc_tok_encode(tb, NULL, text, strlen(text), 0, &ib, &d) == MC_OK);
+    CHECK(ia.n > 5 && ia.n == ib.n && memcmp(ia.v, ib.v, ia.n * sizeof *ia.v) == 0);
+    mc_tok_ids_deinit(&ia);
+    mc_tok_ids_deinit(&ib);
+    mc_tok_free(ta);
+    mc_tok_free(tb);
     mc_model *m = NULL;
     CHECK_EQ_INT(mc_model_load_gguf(g_path, &m, &d), MC_OK);
     CHECK(m && m->vocab == 32000);
@@ -537,9 +594,8 @@ static void skew_stats(const char *path, double *hot_share, double *gap)
     if (mc_gguf_open(path, &g, NULL) != MC_OK)
         return;
     int64_t ne, nr;
-    float *E = tensor_f32(g, "token_embd.weight", &ne), *R = tensor_f32(g,
-                                                                       "blk.0.ffn_gate_inp.weight",
-                                                                       &nr);
+    float *E = tensor_f32(g, "token_embd.weight", &ne),
+          *R = tensor_f32(g, "blk.0.ffn_gate_inp.weight", &nr);
     mc_gguf_value hv;
     mc_gguf_get_arr(g, "moecap.hot_experts", &hv, NULL);
     const int64_t H = 256, X = 8, K = 2, V = ne / H;
@@ -626,7 +682,10 @@ TEST(route_skew)
 
 typedef void (*tweak_fn)(mc_make_opts *o);
 #define TW(name, body)                                                                             \
-    static void name(mc_make_opts *o) { body; }
+    static void name(mc_make_opts *o)                                                              \
+    {                                                                                              \
+        body;                                                                                      \
+    }
 TW(tw_topk, o->top_k = 9; o->experts = 8)
 TW(tw_arch, o->arch = "falcon")
 TW(tw_heads, o->embd = 100; o->heads = 3; o->kv_heads = 0)
@@ -689,6 +748,30 @@ TEST(bad_options)
     CHECK_CONTAINS(d.msg, "no output file");
 }
 
+/* Every allocation failing in turn: a clean error (out of memory) and no file, never a crash or
+ * a leak (the asan build checks leaks); the run after the last allocation succeeds. */
+TEST(allocation_failures)
+{
+    mc_make_opts o = tiny();
+    o.layers = 1;
+    o.arch = "qwen2moe";
+    o.route_skew = 1;
+    const char *p = tmp("oom.gguf");
+    int ok = 0;
+    for (uint64_t k = 1; k < 2000 && !ok; k++) {
+        mc_diag d = {{0}};
+        mc_alloc_fail_at(k);
+        mc_err e = mc_make_model(&o, p, &d);
+        mc_alloc_fail_at(0);
+        ok = e == MC_OK;
+        if (!ok) {
+            CHECK_EQ_INT(e, MC_ERR_NOMEM);
+            CHECK(access(p, F_OK) != 0);
+        }
+    }
+    CHECK(ok);
+}
+
 int main(void)
 {
     RUN(llama_f32_exact);
@@ -701,8 +784,10 @@ int main(void)
     RUN(quantised_close_to_f32);
     RUN(weight_statistics);
     RUN(synthetic_vocab);
+    RUN(synthetic_vocab_tokenises);
     RUN(vocab_from);
     RUN(route_skew);
     RUN(bad_options);
+    RUN(allocation_failures);
     return harness_done();
 }

@@ -30,12 +30,22 @@ _Noreturn void mc_kernels_bug(const char *file, int line, const char *what)
 #define MC_KERNELS_X86 0 /* only the ref kernels are built (src/CMakeLists.txt) */
 #endif
 
+#if MC_KERNELS_X86
+#include <cpuid.h>
+/* F16C is CPUID leaf 1, ECX bit 29; asked directly because clang 14's __builtin_cpu_supports
+ * does not know the "f16c" feature name. */
+static int have_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+#endif
+
 static int have_avx2(void)
 {
 #if MC_KERNELS_X86
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && have_f16c();
 #else
     return 0;
 #endif
