@@ -4,6 +4,7 @@
  * so a step never allocates), the thread pool, and the getters.
  * Depends on the GGUF reader, the model description, the kernels and the pool. */
 #include "engine_impl.h"
+#include "tokenizer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,6 +298,19 @@ static mc_err size_engine(mc_engine *e, const mc_engine_opts *o)
     return MC_OK;
 }
 
+/* The file's tokenizer. A model without one, or with one this build cannot read, still runs on
+ * token ids: mc_engine_tok is then NULL and mc_engine_tok_error says why. */
+static mc_err open_tokenizer(mc_engine *e, mc_diag *d)
+{
+    mc_diag td = {{0}};
+    mc_err err = mc_tok_from_gguf(e->g, &e->tok, &td);
+    if (err == MC_ERR_NOMEM)
+        return mc_fail(d, err, "%s", td.msg);
+    if (err)
+        snprintf(e->tok_err, sizeof e->tok_err, "%s", td.msg);
+    return MC_OK;
+}
+
 /* ---- open / free ------------------------------------------------------------------------------ */
 
 mc_err mc_engine_open(const mc_engine_opts *o, mc_engine **out, mc_diag *d)
@@ -326,6 +340,8 @@ mc_err mc_engine_open(const mc_engine_opts *o, mc_engine **out, mc_diag *d)
         err = mc_pool_new(e->n_threads, &e->pool, d);
     if (!err)
         err = eng_trace_alloc(e, d);
+    if (!err)
+        err = open_tokenizer(e, d);
     if (err) {
         mc_engine_free(e);
         return err;
@@ -340,6 +356,7 @@ void mc_engine_free(mc_engine *e)
     if (!e)
         return;
     mc_pool_free(e->pool);
+    mc_tok_free(e->tok);
     free_buffers(e);
     mc_pass_deinit(&e->pass);
     mc_free(e->L);
@@ -353,12 +370,8 @@ void mc_engine_free(mc_engine *e)
 /* ---- getters and sequences ----------------------------------------------------------------- */
 
 const mc_model *mc_engine_model(const mc_engine *e) { return e->m; }
-const mc_tok *mc_engine_tok(const mc_engine *e)
-{
-    (void)e;
-    return NULL; /* TODO(tokenizer): build with mc_tok_from_gguf(e->g) once src/engine/tokenizer.h
-                    lands on main, free it in mc_engine_free, return it here. */
-}
+const mc_tok *mc_engine_tok(const mc_engine *e) { return e->tok; }
+const char *mc_engine_tok_error(const mc_engine *e) { return e->tok ? NULL : e->tok_err; }
 int64_t mc_engine_vocab(const mc_engine *e) { return e->vocab; }
 int64_t mc_engine_n_ctx(const mc_engine *e) { return e->n_ctx; }
 int mc_engine_max_seqs(const mc_engine *e) { return e->max_seqs; }

@@ -56,7 +56,9 @@ mc_err mc_engine_open(const mc_engine_opts *o, mc_engine **out, mc_diag *d);
 void mc_engine_free(mc_engine *e); /* NULL ok */
 
 const mc_model *mc_engine_model(const mc_engine *e); /* description with exact GGUF bytes */
-const mc_tok *mc_engine_tok(const mc_engine *e);
+const mc_tok *mc_engine_tok(const mc_engine *e); /* the file's tokenizer (tokenizer.h); NULL when
+                                                   it has none this build can read */
+const char *mc_engine_tok_error(const mc_engine *e); /* why mc_engine_tok is NULL (else NULL) */
 int64_t mc_engine_vocab(const mc_engine *e);
 int64_t mc_engine_n_ctx(const mc_engine *e);
 int mc_engine_max_seqs(const mc_engine *e);

@@ -89,6 +89,8 @@ typedef struct eng_act {
 struct mc_engine {
     mc_gguf *g;
     mc_model *m;
+    mc_tok *tok;         /* NULL when the file has no usable tokenizer (tok_err says why) */
+    char tok_err[512];
     mc_pool *pool;
     eng_arch arch;
     char isa[16];

@@ -11,6 +11,7 @@
 #include "kernels.h"
 #include "makemodel.h"
 #include "ref_forward.h"
+#include "tokenizer.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -757,6 +758,28 @@ TEST(bad_files_give_clear_errors)
     CHECK(e == NULL);
 }
 
+TEST(tokenizer_from_the_file)
+{
+    mc_make_opts o = tiny("qwen2moe", MC_DT_F32);
+    const char *p = make(&o, "tok.gguf");
+    mc_engine *e = p ? open_engine(p, 1, 1, MC_DT_F16, 0) : NULL;
+    CHECK(e && mc_engine_tok(e) != NULL);
+    CHECK(e && mc_engine_tok_error(e) == NULL);
+    if (e && mc_engine_tok(e))
+        CHECK_EQ_INT(mc_tok_n_tokens(mc_engine_tok(e)), 300);
+    mc_engine_free(e);
+    /* a file whose tokenizer cannot be built (the fixture's gpt2 model has no merges) still
+     * runs on token ids */
+    fx_model s = fx_preset("llama");
+    p = write_fixture(&s, "notok.gguf");
+    e = p ? open_engine(p, 1, 1, MC_DT_F16, 0) : NULL;
+    int32_t ids[2] = {1, 2};
+    CHECK(e && mc_engine_tok(e) == NULL);
+    CHECK(e && mc_engine_tok_error(e) && strstr(mc_engine_tok_error(e), "needs merges"));
+    CHECK(e && step1(e, 0, ids, 2, MC_LOGITS_NONE, NULL) == MC_OK);
+    mc_engine_free(e);
+}
+
 /* ---- sampler and scores ---------------------------------------------------------------------- */
 
 TEST(logprobs_hand_computed)
@@ -887,6 +910,7 @@ int main(void)
     RUN(record_without_token_counts_and_off_switch);
     RUN(bad_items_change_nothing);
     RUN(bad_files_give_clear_errors);
+    RUN(tokenizer_from_the_file);
     RUN(logprobs_hand_computed);
     RUN(sampler);
     return harness_done();
