@@ -1,19 +1,12 @@
 /* attn.c: the attention block of one layer for every token of a step: RMSNorm, the q/k/v
  * projections of all tokens in one parallel region, optional biases and q/k norms, RoPE, the K/V
- * rows written into each token's own sequence slot, causal GQA attention per (token, head)
- * against that slot, the output projection and the residual add.
+ * rows written into each token's own sequence slot, causal GQA attention against that slot
+ * (attn_kv.c), the output projection and the residual add.
  * Depends on the kernels (all arithmetic) and par.c; allocates nothing. */
 #include "engine_impl.h"
 
 #include <math.h>
 #include <string.h>
-
-/* K (kv = 0) or V (kv = 1) row of kv head g at position pos of sequence slot s, layer l. */
-static uint8_t *kv_row(const mc_engine *e, int64_t s, int64_t l, int kv, int64_t g, int64_t pos)
-{
-    size_t head = (size_t)(((s * e->n_layers + l) * 2 + kv) * e->n_kv + g);
-    return e->kv + head * e->kv_head_bytes + (size_t)pos * e->kv_row_bytes;
-}
 
 typedef struct norm_ctx {
     const float *in;
@@ -79,31 +72,9 @@ static void qkv_post(void *ctx, int64_t b, int64_t end, int worker)
         mc_kernels_rope(k, e->n_kv, e->hd, e->n_rot, cs, e->rope_neox);
         for (int64_t g = 0; g < e->n_kv; g++) {
             int64_t s = e->tok_seq[t], pos = e->tok_pos[t];
-            mc_kernels_quant_row(e->kv_t, k + g * e->hd, kv_row(e, s, c->l, 0, g, pos), e->hd);
-            mc_kernels_quant_row(e->kv_t, v + g * e->hd, kv_row(e, s, c->l, 1, g, pos), e->hd);
+            mc_kernels_quant_row(e->kv_t, k + g * e->hd, eng_kv_row(e, s, c->l, 0, g, pos), e->hd);
+            mc_kernels_quant_row(e->kv_t, v + g * e->hd, eng_kv_row(e, s, c->l, 1, g, pos), e->hd);
         }
-    }
-}
-
-/* Causal attention of (token, head) pairs [b, end): positions 0..pos of the token's own slot. */
-static void attn_pairs(void *ctx, int64_t b, int64_t end, int worker)
-{
-    const layer_ctx *c = ctx;
-    const mc_engine *e = c->e;
-    int64_t group = e->n_heads / e->n_kv;
-    float *sc = e->scores + (size_t)worker * (size_t)e->n_ctx;
-    float scale = (float)(1.0 / sqrt((double)e->hd));
-    for (int64_t i = b; i < end; i++) {
-        int64_t t = i / e->n_heads, h = i % e->n_heads, g = h / group;
-        int64_t s = e->tok_seq[t], n = e->tok_pos[t] + 1;
-        const float *q = e->q + t * e->q_dim + h * e->hd;
-        float *out = e->att + t * e->q_dim + h * e->hd;
-        mc_kernels_attn_scores(sc, q, kv_row(e, s, c->l, 0, g, 0), e->kv_t, e->kv_row_bytes, n,
-                               e->hd, scale);
-        mc_kernels_softmax(sc, n);
-        memset(out, 0, (size_t)e->hd * sizeof *out);
-        mc_kernels_attn_accum(out, sc, kv_row(e, s, c->l, 1, g, 0), e->kv_t, e->kv_row_bytes, n,
-                              e->hd);
     }
 }
 
@@ -152,15 +123,7 @@ void eng_attention(mc_engine *e, const eng_layer *L, int64_t n)
     eng_norm_rows(e, e->x, e->xn, L->attn_norm, n);
     qkv_proj(e, L, n);
     eng_par(e, n, 8, qkv_post, &c);
-    int64_t pairs = n * e->n_heads, keys = 0;
-    for (int64_t t = 0; t < n; t++)
-        keys += e->tok_pos[t] + 1;
-    /* a few thousand key rows are cheaper than waking the pool */
-    if (e->n_threads == 1 || keys * e->n_heads * e->hd < (1 << 16))
-        attn_pairs(&c, 0, pairs, 0);
-    else
-        mc_pool_for(e->pool, pairs, (pairs + 8 * e->n_threads - 1) / (8 * e->n_threads),
-                    attn_pairs, &c);
+    eng_attend(e, c.l, n);
     eng_act_reset(e);
     const uint8_t *xo = eng_act_prep(e, e->att, e->q_dim, n, e->q_dim, L->wo.t);
     eng_run_jobs(e, eng_job_add(e, 0, &L->wo, xo, e->act.stride, n, e->tmp, e->hidden));

@@ -210,7 +210,11 @@ static size_t step_buffers(mc_engine *e, sbuf *t)
     size_t ne = (size_t)e->max_exp + 1, F = sizeof(float);
     sbuf b[] = {
         {(void **)&e->tok_id, T, 4},      {(void **)&e->tok_seq, T, 4},
-        {(void **)&e->tok_pos, T, 8},     {(void **)&e->rope_cs, T * (size_t)e->n_rot, F},
+        {(void **)&e->tok_pos, T, 8},
+        {(void **)&e->item_t0, (size_t)e->max_seqs, 8}, {(void **)&e->item_n, (size_t)e->max_seqs, 8},
+        {(void **)&e->pair_tok, T, 4},
+        {(void **)&e->att_s, T >= ENG_ATT_BLOCK ? T * (size_t)e->n_ctx : 1, F},
+        {(void **)&e->att_vt, (size_t)e->hd * (size_t)e->n_ctx, F},     {(void **)&e->rope_cs, T * (size_t)e->n_rot, F},
         {(void **)&e->x, T * h, F},       {(void **)&e->xn, T * h, F},
         {(void **)&e->tmp, T * h, F},     {(void **)&e->q, T * (size_t)e->q_dim, F},
         {(void **)&e->att, T * (size_t)e->q_dim, F}, {(void **)&e->k, T * (size_t)e->kv_dim, F},

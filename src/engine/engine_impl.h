@@ -67,6 +67,9 @@ typedef struct eng_job {
     int64_t y_stride;
 } eng_job;
 
+/* Items with at least this many tokens attend as a block (two matmuls per head, attn_kv.c). */
+#define ENG_ATT_BLOCK 16
+
 /* Vocabulary rows per LM-head chunk: each chunk computes every logits row of the step into a
  * per-thread buffer and copies them out, so the head is read once per step. */
 #define ENG_HEAD_ROWS 256
@@ -115,9 +118,11 @@ struct mc_engine {
     size_t kv_head_bytes;  /* n_ctx rows */
     int64_t *seq_len;      /* [max_seqs] */
 
-    /* per-step token tables [max_tok] */
+    /* per-step token tables [max_tok]; the items' rows [max_seqs] */
     int32_t *tok_id, *tok_seq;
     int64_t *tok_pos;
+    int64_t *item_t0, *item_n;
+    int n_step_items;
     float *rope_cs;        /* [max_tok][n_rot] */
 
     /* activations (f32, [max_tok] rows) */
@@ -154,6 +159,9 @@ struct mc_engine {
     eng_chunk *chunks;
     int64_t max_jobs, max_chunks;
     float *scores;      /* [n_threads][n_ctx] attention scratch */
+    float *att_s;       /* [max_tok][n_ctx] block attention scores of one head */
+    float *att_vt;      /* [hd][n_ctx] the values of one kv head, transposed */
+    int32_t *pair_tok;  /* [max_tok] tokens attending pair by pair */
     float *samp;        /* sampler scratch: vocab floats */
     int32_t *samp_id;   /* vocab ints */
 
@@ -181,6 +189,12 @@ int eng_job_add(mc_engine *e, int n, const eng_mat *w, const void *x, size_t xs,
                 float *y, int64_t ys);
 /* Runs fn(ctx, begin, end, worker) over [0, n) on the pool; inline (worker 0) when n < min_par. */
 void eng_par(mc_engine *e, int64_t n, int64_t min_par, mc_pool_fn fn, void *ctx);
+
+/* ---- attn_kv.c ---- */
+/* K (kv = 0) or V (kv = 1) row of kv head g at position pos of slot s, layer l. */
+uint8_t *eng_kv_row(const mc_engine *e, int64_t s, int64_t l, int kv, int64_t g, int64_t pos);
+/* Attention of the step's n tokens (q, K/V already in the cache) into e->att. */
+void eng_attend(mc_engine *e, int64_t l, int64_t n);
 
 /* ---- attn.c ---- */
 void eng_attention(mc_engine *e, const eng_layer *L, int64_t n_tok);

@@ -60,12 +60,16 @@ static mc_err check_items(mc_engine *e, const mc_batch_item *items, int n_items,
 static int64_t lay_out(mc_engine *e, const mc_batch_item *items, int n_items)
 {
     int64_t n = 0;
-    for (int i = 0; i < n_items; i++)
+    e->n_step_items = n_items;
+    for (int i = 0; i < n_items; i++) {
+        e->item_t0[i] = n;
+        e->item_n[i] = items[i].n_tokens;
         for (int64_t j = 0; j < items[i].n_tokens; j++, n++) {
             e->tok_id[n] = items[i].tokens[j];
             e->tok_seq[n] = items[i].seq;
             e->tok_pos[n] = e->seq_len[items[i].seq] + j;
         }
+    }
     return n;
 }
 

@@ -92,7 +92,10 @@ static double max_diff(const float *a, const double *b, int64_t n, double *rms)
     return m;
 }
 
-static const int32_t g_prompt[] = {1, 17, 250, 3, 99, 42, 7, 281, 5, 64, 128, 2};
+static const int32_t g_prompt[] = {1,   17,  250, 3,   99,  42,  7,   281, 5,   64,
+                                   128, 2,   33,  160, 77,  201, 12,  9,   295, 140,
+                                   61,  8,   222, 45,  190, 3,   87,  150, 260, 31,
+                                   14,  111, 240, 6,   73,  199, 52,  288, 19,  101};
 
 static mc_err step1(mc_engine *e, int seq, const int32_t *tok, int64_t n, int mode, float *out)
 {
@@ -105,8 +108,9 @@ static mc_err step1(mc_engine *e, int seq, const int32_t *tok, int64_t n, int mo
     return err;
 }
 
-/* Prefill 7 tokens (logits of all), then decode 3 (logits of the last), against the reference
- * over the whole sequence. Returns the worst |diff| / rms(ref). */
+/* Prefill 18 tokens, then a second chunk of 17 (both attend as blocks, the second from
+ * position 18), then 3 decode steps; logits of every position against the reference over the
+ * whole sequence. Returns the worst |diff| / rms(ref). */
 static double compare_ref(const char *path, int threads, mc_dtype kv, const char *label)
 {
     ref_opts ro = {.act_round = 1, .kv_f16 = kv == MC_DT_F16};
@@ -117,14 +121,15 @@ static double compare_ref(const char *path, int threads, mc_dtype kv, const char
         return INFINITY;
     }
     mc_engine *e = open_engine(path, threads, 2, kv, 0);
-    int64_t V = ref_vocab(r), np = 7, nt = 10;
+    int64_t V = ref_vocab(r), c1 = 18, c2 = 17, nt = 38;
     double *ref = mc_calloc((size_t)(nt * V), sizeof *ref);
     float *got = mc_calloc((size_t)(nt * V), sizeof *got);
     double worst = INFINITY, rms;
     if (e && ref && got && ref_forward(r, g_prompt, nt, ref, NULL, &d) == MC_OK &&
-        step1(e, 1, g_prompt, np, MC_LOGITS_ALL, got) == MC_OK) {
+        step1(e, 1, g_prompt, c1, MC_LOGITS_ALL, got) == MC_OK &&
+        step1(e, 1, g_prompt + c1, c2, MC_LOGITS_ALL, got + c1 * V) == MC_OK) {
         worst = 0;
-        for (int64_t t = np; t < nt; t++)
+        for (int64_t t = c1 + c2; t < nt; t++)
             if (step1(e, 1, g_prompt + t, 1, MC_LOGITS_LAST, got + t * V) != MC_OK)
                 worst = INFINITY;
         for (int64_t t = 0; t < nt; t++) {
@@ -145,13 +150,13 @@ static double compare_ref(const char *path, int threads, mc_dtype kv, const char
 static const char *g_archs[] = {"llama", "qwen2moe", "qwen3moe", "olmoe"};
 
 /* Float weights: the engine computes exactly what the reference does up to float rounding
- * (observed <= 1e-6 of the logits' RMS). Quantised weights: the int8 rounding of a matmul input
+ * (observed <= 3e-6 of the logits' RMS). Quantised weights: the int8 rounding of a matmul input
  * can land on the other side of a near tie than in double precision (a few in ten thousand
- * elements), which moves the logits by about 1% of their RMS on these tiny models (observed
- * <= 0.015); a wrong layout, scale or routing rule moves them by O(1). */
+ * elements), which moves the logits by 1-3% of their RMS on these tiny models (observed
+ * <= 0.03); a wrong layout, scale, RoPE or routing rule moves them by 0.5 or more. */
 static double type_tol(mc_dtype t)
 {
-    return t == MC_DT_F32 || t == MC_DT_F16 || t == MC_DT_BF16 ? 1e-4 : 5e-2;
+    return t == MC_DT_F32 || t == MC_DT_F16 || t == MC_DT_BF16 ? 1e-4 : 0.1;
 }
 
 TEST(logits_match_reference_every_arch_and_type)
@@ -187,7 +192,9 @@ TEST(dense_llama_and_f16_cache_match_reference)
         if (p)
             CHECK(compare_ref(p, 2, MC_DT_F32, label) < type_tol(types[t]));
     }
-    /* the default f16 KV cache against a reference that rounds K and V to f16 */
+    /* the default f16 KV cache against a reference that rounds K and V to f16: a K or V element
+     * near an f16 rounding tie may round the other way (2^-11 relative on that element);
+     * observed <= 7e-5 */
     for (size_t a = 0; a < 4; a++) {
         mc_make_opts o = tiny(g_archs[a], MC_DT_F32);
         char label[64];
@@ -195,7 +202,7 @@ TEST(dense_llama_and_f16_cache_match_reference)
         const char *p = make(&o, "kvf16.gguf");
         CHECK(p != NULL);
         if (p)
-            CHECK(compare_ref(p, 2, MC_DT_F16, label) < 1e-4);
+            CHECK(compare_ref(p, 2, MC_DT_F16, label) < 3e-4);
     }
 }
 
@@ -561,6 +568,7 @@ TEST(record_without_token_counts_and_off_switch)
     eo.model_path = p;
     eo.n_threads = 2;
     eo.no_trace = 1;
+    eo.kernels = getenv("MC_TEST_KERNELS");
     e = NULL;
     CHECK(mc_engine_open(&eo, &e, NULL) == MC_OK);
     CHECK(e && step1(e, 0, g_prompt, 4, MC_LOGITS_LAST, b) == MC_OK);
