@@ -40,6 +40,9 @@ static mc_err check_opts(const mc_engine_opts *o, mc_diag *d)
     if (o->max_step_tokens < 0 || o->max_step_tokens > 65536)
         return mc_fail(d, MC_ERR_ARG, "engine: max_step_tokens %lld is out of range [0, 65536]",
                        (long long)o->max_step_tokens);
+    if (o->weights < MC_WEIGHTS_AUTO || o->weights > MC_WEIGHTS_COPY)
+        return mc_fail(d, MC_ERR_ARG, "engine: weights mode %d (0 auto, 1 mmap, 2 copy)",
+                       o->weights);
     if (o->kv_type != MC_DT_F16 && o->kv_type != MC_DT_F32)
         return mc_fail(d, MC_ERR_ARG, "engine: KV cache type %s is not supported (f16, f32)",
                        mc_dtype_name(o->kv_type));
@@ -337,6 +340,8 @@ mc_err mc_engine_open(const mc_engine_opts *o, mc_engine **out, mc_diag *d)
     if (!err)
         err = eng_bind(e, d);
     if (!err)
+        err = eng_place_weights(e, o->weights, d);
+    if (!err)
         err = size_engine(e, o);
     if (!err)
         err = alloc_buffers(e, d);
@@ -366,6 +371,7 @@ void mc_engine_free(mc_engine *e)
     mc_free(e->L);
     mc_free(e->vecs);
     mc_free(e->exp_mats);
+    eng_free_weights(e);
     mc_model_free(e->m);
     mc_gguf_free(e->g);
     mc_free(e);

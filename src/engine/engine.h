@@ -35,6 +35,13 @@
 typedef struct mc_engine mc_engine;
 typedef struct mc_tok mc_tok; /* src/engine/tokenizer.h */
 
+/* Where the weights live (mc_engine_opts.weights). */
+enum {
+    MC_WEIGHTS_AUTO = 0, /* copy when the tensor data takes at most half of the free memory */
+    MC_WEIGHTS_MMAP = 1, /* run from the read-only file mapping (page cache, 4 KiB pages) */
+    MC_WEIGHTS_COPY = 2  /* copy into anonymous memory on 2 MiB huge pages (faster decode) */
+};
+
 typedef struct mc_engine_opts {
     const char *model_path;   /* GGUF file */
     int n_threads;            /* 0 = number of online CPUs */
@@ -48,6 +55,7 @@ typedef struct mc_engine_opts {
                                  always recorded) */
     int no_trace;             /* 1: keep no per-pass record (mc_engine_last_pass returns NULL);
                                  for measuring what recording costs (docs/ENGINE.md) */
+    int weights;              /* MC_WEIGHTS_* (0 = auto) */
 } mc_engine_opts;
 
 void mc_engine_opts_default(mc_engine_opts *o);
@@ -64,6 +72,7 @@ int64_t mc_engine_n_ctx(const mc_engine *e);
 int mc_engine_max_seqs(const mc_engine *e);
 int mc_engine_threads(const mc_engine *e);
 const char *mc_engine_isa(const mc_engine *e); /* kernel set in use */
+int mc_engine_weights_copied(const mc_engine *e); /* 1: weights in huge-page memory, 0: mapped */
 
 /* ---- sequences (KV slots 0 .. max_seqs-1) ---- */
 void mc_engine_seq_reset(mc_engine *e, int seq);             /* forget the slot's tokens */

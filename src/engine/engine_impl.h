@@ -109,6 +109,8 @@ struct mc_engine {
     const float *out_norm; /* [hidden] */
     eng_layer *L;
     float *vecs;           /* engine-owned f32 copies of every 1-D tensor */
+    void *wcopy;           /* the weights' huge-page copy (weights.c), NULL when mapped */
+    size_t wcopy_len;
     eng_mat *exp_mats;     /* backing store of the layers' expert matrix arrays */
 
     /* KV cache: [seq][layer][K|V][kv_head][pos][hd] of kv_t */
@@ -171,6 +173,11 @@ struct mc_engine {
     int have_pass;
     char (*seq_names)[16]; /* "seq<N>" per slot */
 };
+
+/* ---- weights.c ---- */
+/* Copies the tensor data into huge-page memory (mode MC_WEIGHTS_*) and re-points the matrices. */
+mc_err eng_place_weights(mc_engine *e, int mode, mc_diag *d);
+void eng_free_weights(mc_engine *e);
 
 /* ---- bind.c ---- */
 /* Binds and checks every tensor of e->g for e->m (fills the weight fields of e). */

@@ -206,8 +206,10 @@ TEST(dense_llama_and_f16_cache_match_reference)
     }
 }
 
-/* Logits of the prompt (all positions) from a fresh engine. */
-static int prompt_logits(const char *path, int threads, const char *isa, float *out, int64_t n)
+/* Logits of the prompt (all positions) from a fresh engine; returns -1 on failure, else
+ * whether the weights were copied. */
+static int prompt_logits_w(const char *path, int threads, const char *isa, int weights, float *out,
+                           int64_t n)
 {
     mc_engine_opts o;
     mc_engine_opts_default(&o);
@@ -215,14 +217,21 @@ static int prompt_logits(const char *path, int threads, const char *isa, float *
     o.n_threads = threads;
     o.n_ctx = 64;
     o.kernels = isa;
+    o.weights = weights;
     mc_engine *e = NULL;
     int ok = mc_engine_open(&o, &e, NULL) == MC_OK &&
              step1(e, 0, g_prompt, n, MC_LOGITS_ALL, out) == MC_OK;
+    int copied = ok ? mc_engine_weights_copied(e) : -1;
     mc_engine_free(e);
-    return ok;
+    return copied;
 }
 
-TEST(threads_split_rows_only)
+static int prompt_logits(const char *path, int threads, const char *isa, float *out, int64_t n)
+{
+    return prompt_logits_w(path, threads, isa, MC_WEIGHTS_AUTO, out, n) >= 0;
+}
+
+TEST(threads_and_weight_placement_change_no_bits)
 {
     /* splitting a matmul's rows or the attention's (token, head) pairs across threads changes
      * no arithmetic: 1, 2 and 3 threads give bit-identical logits */
@@ -236,6 +245,12 @@ TEST(threads_split_rows_only)
     CHECK(prompt_logits(p, 1, NULL, a, n));
     CHECK(prompt_logits(p, 2, NULL, a + n * V, n));
     CHECK(prompt_logits(p, 3, NULL, a + 2 * n * V, n));
+    CHECK(memcmp(a, a + n * V, (size_t)(n * V) * sizeof *a) == 0);
+    CHECK(memcmp(a, a + 2 * n * V, (size_t)(n * V) * sizeof *a) == 0);
+    /* weights run from the file mapping or from the huge-page copy: the same bits */
+    CHECK_EQ_INT(prompt_logits_w(p, 2, NULL, MC_WEIGHTS_MMAP, a + n * V, n), 0);
+    CHECK_EQ_INT(prompt_logits_w(p, 2, NULL, MC_WEIGHTS_COPY, a + 2 * n * V, n), 1);
+    CHECK_EQ_INT(prompt_logits_w(p, 2, NULL, MC_WEIGHTS_AUTO, a + 2 * n * V, n), 1); /* tiny */
     CHECK(memcmp(a, a + n * V, (size_t)(n * V) * sizeof *a) == 0);
     CHECK(memcmp(a, a + 2 * n * V, (size_t)(n * V) * sizeof *a) == 0);
     /* every kernel set this CPU runs gives the same logits up to float rounding */
@@ -757,6 +772,10 @@ TEST(bad_files_give_clear_errors)
     CHECK_EQ_INT(mc_engine_open(&eo, &e, &d), MC_ERR_ARG);
     CHECK_STR(d.msg, "engine: KV cache type q8_0 is not supported (f16, f32)");
     eo.kv_type = MC_DT_F16;
+    eo.weights = 3;
+    CHECK_EQ_INT(mc_engine_open(&eo, &e, &d), MC_ERR_ARG);
+    CHECK_STR(d.msg, "engine: weights mode 3 (0 auto, 1 mmap, 2 copy)");
+    eo.weights = 0;
     eo.n_threads = -1;
     CHECK_EQ_INT(mc_engine_open(&eo, &e, &d), MC_ERR_ARG);
     CHECK_STR(d.msg, "engine: -1 threads is out of range [0, 256]");
@@ -910,7 +929,7 @@ int main(void)
 {
     RUN(logits_match_reference_every_arch_and_type);
     RUN(dense_llama_and_f16_cache_match_reference);
-    RUN(threads_split_rows_only);
+    RUN(threads_and_weight_placement_change_no_bits);
     RUN(greedy_generation_is_deterministic);
     RUN(batched_equals_unbatched);
     RUN(logits_rows_of_several_items);
