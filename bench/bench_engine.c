@@ -23,8 +23,8 @@
 #include "makemodel.h"
 
 #include <getopt.h>
-#include <pthread.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,7 +223,7 @@ typedef struct run {
     double time_s, bytes, flops; /* sums over the timed steps */
     double best_s;               /* fastest timed step */
     int steps;
-    int32_t tok0[256];           /* greedy tokens of sequence 0 */
+    int32_t tok0[256]; /* greedy tokens of sequence 0 */
 } run;
 
 /* B sequences: a PROMPT-token prefill each (one step), then `steps` decode steps of all B;
@@ -240,8 +240,11 @@ static int decode_run(mc_engine *e, int B, int warm, int steps, float *logits, r
             prompt[s][i] = (int32_t)((100 + 37 * i + 7919 * s) % V);
     for (int s = 0; s < B; s++) {
         mc_engine_seq_reset(e, s);
-        it[s] = (mc_batch_item){.seq = s, .tokens = prompt[s], .n_tokens = PROMPT,
-                                .logits = MC_LOGITS_LAST, .logits_out = logits + s * V};
+        it[s] = (mc_batch_item){.seq = s,
+                                .tokens = prompt[s],
+                                .n_tokens = PROMPT,
+                                .logits = MC_LOGITS_LAST,
+                                .logits_out = logits + s * V};
     }
     mc_diag d;
     for (int s = 0; s < B; s += 8) /* prompts in steps of at most 8 x 16 tokens */
@@ -265,12 +268,16 @@ static int decode_run(mc_engine *e, int B, int warm, int steps, float *logits, r
         double dt = mc_ns_to_s(mc_now_ns() - t0);
         const mc_pass *p = mc_engine_last_pass(e);
         mc_pass_bytes pb = {0};
+        mc_pass_flops pf = {0};
         if (p && mc_cap_pass_bytes(mc_engine_model(e), p, &pb, NULL) != MC_OK)
             g_fail = 1;
+        if (p)
+            mc_cap_pass_flops(mc_engine_model(e), p, &pf);
         if (k >= warm) {
             r->best_s = r->steps == 0 || dt < r->best_s ? dt : r->best_s;
             r->time_s += dt;
             r->bytes += pb.total;
+            r->flops += pf.total;
             r->steps++;
         }
     }
@@ -297,8 +304,9 @@ static void case_decode(mc_engine *e, float *logits, double *tok1, double *bytes
     const char *k[] = {"MB_per_step", "smbu", "smbu_sd", "smbu_best"};
     double v[] = {*bytes1 / 1e6, m.mean, m.sd, *bytes1 / best / g_bw};
     emit("decode", 1, t, 1.0 / best, mc_engine_isa(e), k, v, 4);
-    fprintf(stderr, "decode b=1: %.2f +- %.2f tok/s (best step %.2f), %.1f MB/step, S-MBU %.3f +- "
-                    "%.3f (best step %.3f)\n",
+    fprintf(stderr,
+            "decode b=1: %.2f +- %.2f tok/s (best step %.2f), %.1f MB/step, S-MBU %.3f +- "
+            "%.3f (best step %.3f)\n",
             t.mean, t.sd, 1.0 / best, *bytes1 / 1e6, m.mean, m.sd, v[3]);
 }
 
@@ -306,7 +314,7 @@ static void case_decode(mc_engine *e, float *logits, double *tok1, double *bytes
 static void case_batch(mc_engine *e, float *logits, int B, double tok1, double bytes1,
                        const run *base)
 {
-    double ts[64], best = 1e30, bytes = 0;
+    double ts[64], best = 1e30, bytes = 0, flops = 0;
     run r;
     decode_run(e, B, 2, 4, logits, &r);
     for (int i = 0; i < O.reps; i++) {
@@ -315,18 +323,21 @@ static void case_batch(mc_engine *e, float *logits, int B, double tok1, double b
         ts[i] = B * r.steps / r.time_s;
         best = r.best_s < best ? r.best_s : best;
         bytes += r.bytes / r.steps / O.reps;
+        flops += r.flops / r.steps / O.reps;
         for (int k = 0; k < r.steps && k < base->steps && k < 256; k++)
             if (r.tok0[k] != base->tok0[k])
                 g_fail = 1;
     }
     stats t = stats_of(ts, O.reps);
     double pred = B * tok1 * bytes1 / bytes;
-    const char *k[] = {"MB_per_step", "predicted_tok_s", "best_over_predicted"};
-    double v[] = {bytes / 1e6, pred, B / best / pred};
-    emit("batch", B, t, B / best, mc_engine_isa(e), k, v, 3);
-    fprintf(stderr, "decode b=%d: %.2f +- %.2f tok/s (best step %.2f), %.1f MB/step, predicted "
-                    "%.2f: best / predicted %.3f\n",
-            B, t.mean, t.sd, B / best, bytes / 1e6, pred, v[2]);
+    const char *k[] = {"MB_per_step", "predicted_tok_s", "best_over_predicted", "GFLOP_per_step",
+                       "best_GFLOP_s"};
+    double v[] = {bytes / 1e6, pred, B / best / pred, flops / 1e9, flops / best / 1e9};
+    emit("batch", B, t, B / best, mc_engine_isa(e), k, v, 5);
+    fprintf(stderr,
+            "decode b=%d: %.2f +- %.2f tok/s (best step %.2f), %.1f MB/step, predicted "
+            "%.2f: best / predicted %.3f; %.2f GFLOP/step, %.1f GFLOP/s at the best step\n",
+            B, t.mean, t.sd, B / best, bytes / 1e6, pred, v[2], v[3], v[4]);
 }
 
 static void case_prefill(mc_engine *e, float *logits)
@@ -338,8 +349,8 @@ static void case_prefill(mc_engine *e, float *logits)
         tok[i] = (int32_t)((7 + 101 * i) % V);
     for (int i = -1; i < O.reps; i++) {
         mc_engine_seq_reset(e, 0);
-        mc_batch_item it = {.seq = 0, .tokens = tok, .n_tokens = n, .logits = MC_LOGITS_LAST,
-                            .logits_out = logits};
+        mc_batch_item it = {
+            .seq = 0, .tokens = tok, .n_tokens = n, .logits = MC_LOGITS_LAST, .logits_out = logits};
         mc_ns t0 = mc_now_ns();
         if (mc_engine_step(e, &it, 1, NULL) != MC_OK)
             g_fail = 1;
@@ -362,7 +373,8 @@ static void case_prefill(mc_engine *e, float *logits)
     const char *k[] = {"tokens", "smfu", "smfu_sd", "smfu_best"};
     double v[] = {(double)n, m.mean, m.sd, bsmfu};
     emit("prefill", 1, t, best, mc_engine_isa(e), k, v, 4);
-    fprintf(stderr, "prefill %lld: %.1f +- %.1f tok/s (best %.1f), S-MFU %.3f +- %.3f (best %.3f)\n",
+    fprintf(stderr,
+            "prefill %lld: %.1f +- %.1f tok/s (best %.1f), S-MFU %.3f +- %.3f (best %.3f)\n",
             (long long)n, t.mean, t.sd, best, m.mean, m.sd, bsmfu);
 }
 
@@ -409,14 +421,15 @@ static void case_trace(const char *path, float *logits)
     stats a = stats_of(t_on, O.reps), b = stats_of(t_off, O.reps), s = stats_of(share, O.reps);
     stats tok = {1.0 / a.mean, 0, O.reps};
     double direct = trace_ns_per_step(on, logits);
-    const char *k[] = {"ms_traced", "ms_untraced", "trace_share", "trace_share_best",
-                       "trace_ns_per_step", "trace_share_direct"};
-    double v[] = {a.mean * 1e3, b.mean * 1e3, s.mean, (b_on - b_off) / b_off, direct,
-                  direct * 1e-9 / b_off};
+    const char *k[] = {"ms_traced",        "ms_untraced",       "trace_share",
+                       "trace_share_best", "trace_ns_per_step", "trace_share_direct"};
+    double v[] = {a.mean * 1e3,           b.mean * 1e3, s.mean,
+                  (b_on - b_off) / b_off, direct,       direct * 1e-9 / b_off};
     emit("trace", 1, tok, 1.0 / b_on, mc_engine_isa(on), k, v, 6);
-    fprintf(stderr, "trace: %.3f ms/step traced, %.3f untraced: %+.2f%% (sd %.2f%%); best steps "
-                    "%.3f vs %.3f ms: %+.2f%%; the recording code alone: %.0f ns/step = %.4f%% of "
-                    "the best untraced step\n",
+    fprintf(stderr,
+            "trace: %.3f ms/step traced, %.3f untraced: %+.2f%% (sd %.2f%%); best steps "
+            "%.3f vs %.3f ms: %+.2f%%; the recording code alone: %.0f ns/step = %.4f%% of "
+            "the best untraced step\n",
             a.mean * 1e3, b.mean * 1e3, 100 * s.mean, 100 * s.sd, b_on * 1e3, b_off * 1e3,
             100 * v[3], direct, 100 * v[5]);
 out:
@@ -429,9 +442,9 @@ out:
 static int parse(int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"model", 1, 0, 'm'}, {"type", 1, 0, 'T'},    {"threads", 1, 0, 't'},
-        {"reps", 1, 0, 'r'},  {"steps", 1, 0, 'n'},   {"prefill", 1, 0, 'p'},
-        {"batch", 1, 0, 'b'}, {"cases", 1, 0, 'c'},   {"bw", 1, 0, 'W'},
+        {"model", 1, 0, 'm'}, {"type", 1, 0, 'T'},       {"threads", 1, 0, 't'},
+        {"reps", 1, 0, 'r'},  {"steps", 1, 0, 'n'},      {"prefill", 1, 0, 'p'},
+        {"batch", 1, 0, 'b'}, {"cases", 1, 0, 'c'},      {"bw", 1, 0, 'W'},
         {"fma", 1, 0, 'F'},   {"wait-quiet", 1, 0, 'Q'}, {0, 0, 0, 0}};
     int64_t v;
     double f;

@@ -46,12 +46,12 @@ static void attn_pairs(void *ctx, int64_t b, int64_t end, int worker)
         int64_t s = e->tok_seq[t], n = e->tok_pos[t] + 1;
         const float *q = e->q + t * e->q_dim + h * e->hd;
         float *out = e->att + t * e->q_dim + h * e->hd;
-        mc_kernels_attn_scores(sc, q, eng_kv_row(e, s, c->l, 0, g, 0), e->kv_t, e->kv_row_bytes,
-                               n, e->hd, scale);
+        mc_kernels_attn_scores(sc, q, eng_kv_row(e, s, c->l, 0, g, 0), e->kv_t, e->kv_row_bytes, n,
+                               e->hd, scale);
         mc_kernels_softmax(sc, n);
         memset(out, 0, (size_t)e->hd * sizeof *out);
-        mc_kernels_attn_accum(out, sc, eng_kv_row(e, s, c->l, 1, g, 0), e->kv_t, e->kv_row_bytes,
-                              n, e->hd);
+        mc_kernels_attn_accum(out, sc, eng_kv_row(e, s, c->l, 1, g, 0), e->kv_t, e->kv_row_bytes, n,
+                              e->hd);
     }
 }
 
@@ -65,8 +65,8 @@ static void run_pairs(mc_engine *e, int64_t l, const int32_t *toks, int64_t n_to
     if (e->n_threads == 1 || keys * e->n_heads * e->hd < (1 << 16))
         attn_pairs(&c, 0, pairs, 0);
     else
-        mc_pool_for(e->pool, pairs, (pairs + 8 * e->n_threads - 1) / (8 * e->n_threads),
-                    attn_pairs, &c);
+        mc_pool_for(e->pool, pairs, (pairs + 8 * e->n_threads - 1) / (8 * e->n_threads), attn_pairs,
+                    &c);
 }
 
 /* ---- block ----------------------------------------------------------------------------------- */

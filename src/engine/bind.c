@@ -133,8 +133,8 @@ static mc_err bind_attention(bctx *b, int64_t l, eng_layer *L)
 {
     mc_engine *e = b->e;
     int64_t h = e->hidden, qd = e->q_dim, kd = e->kv_dim;
-    mc_err err = bind_vec(b, tname(b, l, "attn_norm", "weight"), 1, h, "embedding_length",
-                          &L->attn_norm);
+    mc_err err =
+        bind_vec(b, tname(b, l, "attn_norm", "weight"), 1, h, "embedding_length", &L->attn_norm);
     if (!err)
         err = bind_mat(b, tname(b, l, "attn_q", "weight"), 1, h, qd, 0,
                        "embedding_length, head_count x head dim", &L->wq);
@@ -219,7 +219,8 @@ static mc_err bind_experts(bctx *b, int64_t l, eng_layer *L)
         }
         for (int64_t x = 0; x < n; x++) {
             char nm[MC_GGUF_MAX_NAME + 16];
-            snprintf(nm, sizeof nm, "blk.%lld.%s.%lld.weight", (long long)l, split[k], (long long)x);
+            snprintf(nm, sizeof nm, "blk.%lld.%s.%lld.weight", (long long)l, split[k],
+                     (long long)x);
             mc_err err = bind_mat(b, nm, 1, cols, rows, 0, what, &dst[k][x]);
             if (err)
                 return err;

@@ -177,7 +177,10 @@ static size_t act_bytes_max(const eng_mat *w, int64_t n, size_t cur)
     return b > cur ? b : cur;
 }
 
-static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+static size_t round64(size_t n)
+{
+    return (n + 63) / 64 * 64;
+}
 
 /* Row strides of the prepared activations: the widest input of any matrix that reads them. */
 static void act_strides(mc_engine *e)
@@ -185,8 +188,8 @@ static void act_strides(mc_engine *e)
     size_t a = 0, gx = 0, gd = 0;
     for (int64_t l = 0; l < e->n_layers; l++) {
         const eng_layer *L = &e->L[l];
-        const eng_mat *all[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down,
-                                &L->router, &L->sg, &L->su, &L->sd, &L->sgate};
+        const eng_mat *all[] = {&L->wq,   &L->wk,     &L->wv, &L->wo, &L->gate, &L->up,
+                                &L->down, &L->router, &L->sg, &L->su, &L->sd,   &L->sgate};
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
             a = act_bytes_max(all[i], 1, a);
         if (L->moe) {
@@ -212,34 +215,54 @@ static size_t step_buffers(mc_engine *e, sbuf *t)
     size_t h = (size_t)e->hidden, ff = (size_t)(e->max_ff ? e->max_ff : 1);
     size_t ne = (size_t)e->max_exp + 1, F = sizeof(float);
     sbuf b[] = {
-        {(void **)&e->tok_id, T, 4},      {(void **)&e->tok_seq, T, 4},
+        {(void **)&e->tok_id, T, 4},
+        {(void **)&e->tok_seq, T, 4},
         {(void **)&e->tok_pos, T, 8},
-        {(void **)&e->item_t0, (size_t)e->max_seqs, 8}, {(void **)&e->item_n, (size_t)e->max_seqs, 8},
+        {(void **)&e->item_t0, (size_t)e->max_seqs, 8},
+        {(void **)&e->item_n, (size_t)e->max_seqs, 8},
         {(void **)&e->pair_tok, T, 4},
         {(void **)&e->att_s, T >= ENG_ATT_BLOCK ? T * (size_t)e->n_ctx : 1, F},
-        {(void **)&e->att_vt, (size_t)e->hd * (size_t)e->n_ctx, F},     {(void **)&e->rope_cs, T * (size_t)e->n_rot, F},
-        {(void **)&e->x, T * h, F},       {(void **)&e->xn, T * h, F},
-        {(void **)&e->tmp, T * h, F},     {(void **)&e->q, T * (size_t)e->q_dim, F},
-        {(void **)&e->att, T * (size_t)e->q_dim, F}, {(void **)&e->k, T * (size_t)e->kv_dim, F},
-        {(void **)&e->v, T * (size_t)e->kv_dim, F},  {(void **)&e->hg, T * ff, F},
-        {(void **)&e->hu, T * ff, F},     {(void **)&e->shg, T, F},
-        {(void **)&e->act.buf[0], T, e->act.stride}, {(void **)&e->act.buf[1], T, e->act.stride},
-        {(void **)&e->act.buf[2], T, e->act.stride}, {(void **)&e->act.buf[3], T, e->act.stride},
-        {(void **)&e->rlog, T * ne, F},   {(void **)&e->sel, P, 4},
-        {(void **)&e->selw, P, F},        {(void **)&e->pair_slot, P, 4},
-        {(void **)&e->slot_tok, P, 4},    {(void **)&e->slot_exp, P, 4},
-        {(void **)&e->exp_cnt, ne, 8},    {(void **)&e->exp_off, ne + 1, 8},
-        {(void **)&e->exp_cur, ne, 8},    {(void **)&e->gx[0], P, e->gx_stride + 64},
-        {(void **)&e->gx[1], P, e->gx_stride + 64}, {(void **)&e->gd, P, e->gd_stride + 64},
-        {(void **)&e->eg, P * ff, F},     {(void **)&e->eu, P * ff, F},
-        {(void **)&e->ed, P * h, F},      {(void **)&e->lrow_tok, T, 4},
+        {(void **)&e->att_vt, (size_t)e->hd * (size_t)e->n_ctx, F},
+        {(void **)&e->rope_cs, T * (size_t)e->n_rot, F},
+        {(void **)&e->x, T * h, F},
+        {(void **)&e->xn, T * h, F},
+        {(void **)&e->tmp, T * h, F},
+        {(void **)&e->q, T * (size_t)e->q_dim, F},
+        {(void **)&e->att, T * (size_t)e->q_dim, F},
+        {(void **)&e->k, T * (size_t)e->kv_dim, F},
+        {(void **)&e->v, T * (size_t)e->kv_dim, F},
+        {(void **)&e->hg, T * ff, F},
+        {(void **)&e->hu, T * ff, F},
+        {(void **)&e->shg, T, F},
+        {(void **)&e->act.buf[0], T, e->act.stride},
+        {(void **)&e->act.buf[1], T, e->act.stride},
+        {(void **)&e->act.buf[2], T, e->act.stride},
+        {(void **)&e->act.buf[3], T, e->act.stride},
+        {(void **)&e->rlog, T * ne, F},
+        {(void **)&e->sel, P, 4},
+        {(void **)&e->selw, P, F},
+        {(void **)&e->pair_slot, P, 4},
+        {(void **)&e->slot_tok, P, 4},
+        {(void **)&e->slot_exp, P, 4},
+        {(void **)&e->exp_cnt, ne, 8},
+        {(void **)&e->exp_off, ne + 1, 8},
+        {(void **)&e->exp_cur, ne, 8},
+        {(void **)&e->gx[0], P, e->gx_stride + 64},
+        {(void **)&e->gx[1], P, e->gx_stride + 64},
+        {(void **)&e->gd, P, e->gd_stride + 64},
+        {(void **)&e->eg, P * ff, F},
+        {(void **)&e->eu, P * ff, F},
+        {(void **)&e->ed, P * h, F},
+        {(void **)&e->lrow_tok, T, 4},
         {(void **)&e->lrow_dst, T, sizeof(float *)},
         {(void **)&e->head_buf, (size_t)e->n_threads * T * ENG_HEAD_ROWS, F},
-        {(void **)&e->seq_stamp, (size_t)e->max_seqs, 8}, {(void **)&e->seq_len, (size_t)e->max_seqs, 8},
+        {(void **)&e->seq_stamp, (size_t)e->max_seqs, 8},
+        {(void **)&e->seq_len, (size_t)e->max_seqs, 8},
         {(void **)&e->jobs, (size_t)e->max_jobs, sizeof(eng_job)},
         {(void **)&e->chunks, (size_t)e->max_chunks, sizeof(eng_chunk)},
         {(void **)&e->scores, (size_t)e->n_threads * (size_t)e->n_ctx, F},
-        {(void **)&e->samp, (size_t)e->vocab, F}, {(void **)&e->samp_id, (size_t)e->vocab, 4},
+        {(void **)&e->samp, (size_t)e->vocab, F},
+        {(void **)&e->samp_id, (size_t)e->vocab, 4},
         {(void **)&e->seq_names, (size_t)e->max_seqs, 16},
     };
     size_t n = sizeof b / sizeof b[0];
@@ -318,7 +341,8 @@ static mc_err open_tokenizer(mc_engine *e, mc_diag *d)
     return MC_OK;
 }
 
-/* ---- open / free ------------------------------------------------------------------------------ */
+/* ---- open / free ------------------------------------------------------------------------------
+ */
 
 mc_err mc_engine_open(const mc_engine_opts *o, mc_engine **out, mc_diag *d)
 {
@@ -379,14 +403,38 @@ void mc_engine_free(mc_engine *e)
 
 /* ---- getters and sequences ----------------------------------------------------------------- */
 
-const mc_model *mc_engine_model(const mc_engine *e) { return e->m; }
-const mc_tok *mc_engine_tok(const mc_engine *e) { return e->tok; }
-const char *mc_engine_tok_error(const mc_engine *e) { return e->tok ? NULL : e->tok_err; }
-int64_t mc_engine_vocab(const mc_engine *e) { return e->vocab; }
-int64_t mc_engine_n_ctx(const mc_engine *e) { return e->n_ctx; }
-int mc_engine_max_seqs(const mc_engine *e) { return e->max_seqs; }
-int mc_engine_threads(const mc_engine *e) { return e->n_threads; }
-const char *mc_engine_isa(const mc_engine *e) { return e->isa; }
+const mc_model *mc_engine_model(const mc_engine *e)
+{
+    return e->m;
+}
+const mc_tok *mc_engine_tok(const mc_engine *e)
+{
+    return e->tok;
+}
+const char *mc_engine_tok_error(const mc_engine *e)
+{
+    return e->tok ? NULL : e->tok_err;
+}
+int64_t mc_engine_vocab(const mc_engine *e)
+{
+    return e->vocab;
+}
+int64_t mc_engine_n_ctx(const mc_engine *e)
+{
+    return e->n_ctx;
+}
+int mc_engine_max_seqs(const mc_engine *e)
+{
+    return e->max_seqs;
+}
+int mc_engine_threads(const mc_engine *e)
+{
+    return e->n_threads;
+}
+const char *mc_engine_isa(const mc_engine *e)
+{
+    return e->isa;
+}
 
 void mc_engine_seq_reset(mc_engine *e, int seq)
 {

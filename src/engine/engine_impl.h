@@ -38,22 +38,23 @@ typedef struct eng_mat {
 
 typedef struct eng_layer {
     /* attention */
-    const float *attn_norm;        /* [hidden] */
-    eng_mat wq, wk, wv, wo;        /* q: [heads*hd x hidden], k/v: [kv*hd x hidden], o: [hidden x heads*hd] */
+    const float *attn_norm; /* [hidden] */
+    eng_mat wq, wk, wv,
+        wo; /* q: [heads*hd x hidden], k/v: [kv*hd x hidden], o: [hidden x heads*hd] */
     const float *bq, *bk, *bv, *bo; /* biases (NULL = none) */
-    const float *q_norm, *k_norm;  /* [hd] per head, or full width (qk_norm_full); NULL = none */
+    const float *q_norm, *k_norm;   /* [hd] per head, or full width (qk_norm_full); NULL = none */
     int qk_norm_full;
     /* feed-forward */
     const float *ffn_norm; /* [hidden] */
     int moe;
-    eng_mat gate, up, down;   /* dense FFN: [ff x hidden], [ff x hidden], [hidden x ff] */
-    eng_mat router;           /* [n_exp x hidden] */
-    eng_mat *xg, *xu, *xd;    /* [n_exp] expert matrices: gate/up [ff x hidden], down [hidden x ff] */
-    eng_mat sg, su, sd;       /* shared expert (rows 0 = none) */
-    eng_mat sgate;            /* qwen2moe shared-expert gate [1 x hidden] (rows 0 = none) */
+    eng_mat gate, up, down; /* dense FFN: [ff x hidden], [ff x hidden], [hidden x ff] */
+    eng_mat router;         /* [n_exp x hidden] */
+    eng_mat *xg, *xu, *xd;  /* [n_exp] expert matrices: gate/up [ff x hidden], down [hidden x ff] */
+    eng_mat sg, su, sd;     /* shared expert (rows 0 = none) */
+    eng_mat sgate;          /* qwen2moe shared-expert gate [1 x hidden] (rows 0 = none) */
     int64_t n_exp, top_k, ff; /* ff: dense width or expert width */
     int64_t sh_ff;
-    int64_t moe_index;        /* index among the MoE layers (record rows), -1 for dense */
+    int64_t moe_index; /* index among the MoE layers (record rows), -1 for dense */
 } eng_layer;
 
 /* One matmul of a parallel region (par.c): rows [0, mm.rows) of a weight matrix against n_tok
@@ -92,13 +93,13 @@ typedef struct eng_act {
 struct mc_engine {
     mc_gguf *g;
     mc_model *m;
-    mc_tok *tok;         /* NULL when the file has no usable tokenizer (tok_err says why) */
+    mc_tok *tok; /* NULL when the file has no usable tokenizer (tok_err says why) */
     char tok_err[512];
     mc_pool *pool;
     eng_arch arch;
     char isa[16];
-    int rope_neox;  /* 1: pairs (i, i + n_rot/2); 0: adjacent pairs */
-    int norm_topk;  /* renormalise the selected experts' weights to sum 1 */
+    int rope_neox; /* 1: pairs (i, i + n_rot/2); 0: adjacent pairs */
+    int norm_topk; /* renormalise the selected experts' weights to sum 1 */
     int trace_tokens, no_trace;
     int64_t hidden, n_layers, n_heads, n_kv, hd, n_rot, vocab, n_ctx, max_tok, q_dim, kv_dim;
     int64_t max_exp, max_topk, max_ff, n_moe_layers;
@@ -108,44 +109,44 @@ struct mc_engine {
     eng_mat embd, head;
     const float *out_norm; /* [hidden] */
     eng_layer *L;
-    float *vecs;           /* engine-owned f32 copies of every 1-D tensor */
-    void *wcopy;           /* the weights' huge-page copy (weights.c), NULL when mapped */
+    float *vecs; /* engine-owned f32 copies of every 1-D tensor */
+    void *wcopy; /* the weights' huge-page copy (weights.c), NULL when mapped */
     size_t wcopy_len;
-    eng_mat *exp_mats;     /* backing store of the layers' expert matrix arrays */
+    eng_mat *exp_mats; /* backing store of the layers' expert matrix arrays */
 
     /* KV cache: [seq][layer][K|V][kv_head][pos][hd] of kv_t */
     mc_dtype kv_t;
     uint8_t *kv;
-    size_t kv_row_bytes;   /* hd elements */
-    size_t kv_head_bytes;  /* n_ctx rows */
-    int64_t *seq_len;      /* [max_seqs] */
+    size_t kv_row_bytes;  /* hd elements */
+    size_t kv_head_bytes; /* n_ctx rows */
+    int64_t *seq_len;     /* [max_seqs] */
 
     /* per-step token tables [max_tok]; the items' rows [max_seqs] */
     int32_t *tok_id, *tok_seq;
     int64_t *tok_pos;
     int64_t *item_t0, *item_n;
     int n_step_items;
-    float *rope_cs;        /* [max_tok][n_rot] */
+    float *rope_cs; /* [max_tok][n_rot] */
 
     /* activations (f32, [max_tok] rows) */
-    float *x;    /* residual stream [hidden] */
-    float *xn;   /* normed input / block output [hidden] */
+    float *x;               /* residual stream [hidden] */
+    float *xn;              /* normed input / block output [hidden] */
     float *q, *k, *v, *att; /* [q_dim], [kv_dim], [kv_dim], [q_dim] */
-    float *tmp;  /* [hidden] matmul outputs before the residual add */
-    float *hg, *hu; /* dense / shared FFN [max_ff] */
-    float *shg;  /* shared-expert gate logit [1] per token */
-    eng_act act; /* prepared activations of the current matmul input */
+    float *tmp;             /* [hidden] matmul outputs before the residual add */
+    float *hg, *hu;         /* dense / shared FFN [max_ff] */
+    float *shg;             /* shared-expert gate logit [1] per token */
+    eng_act act;            /* prepared activations of the current matmul input */
 
     /* MoE routing and expert grouping (max_tok x max_topk pairs) */
-    float *rlog;        /* router logits [max_tok][max_exp] */
-    int32_t *sel;       /* selected experts [max_tok][max_topk] */
-    float *selw;        /* their weights */
-    int32_t *pair_slot; /* slot of pair (t, k) in the grouped order */
-    int32_t *slot_tok;  /* token of each slot */
-    int32_t *slot_exp;  /* expert of each slot */
+    float *rlog;                          /* router logits [max_tok][max_exp] */
+    int32_t *sel;                         /* selected experts [max_tok][max_topk] */
+    float *selw;                          /* their weights */
+    int32_t *pair_slot;                   /* slot of pair (t, k) in the grouped order */
+    int32_t *slot_tok;                    /* token of each slot */
+    int32_t *slot_exp;                    /* expert of each slot */
     int64_t *exp_cnt, *exp_off, *exp_cur; /* [max_exp], [max_exp + 1], [max_exp] */
-    uint8_t *gx[2];     /* gathered prepared inputs per slot, for the gate / up weight types */
-    uint8_t *gd;        /* prepared down-projection inputs per slot */
+    uint8_t *gx[2]; /* gathered prepared inputs per slot, for the gate / up weight types */
+    uint8_t *gd;    /* prepared down-projection inputs per slot */
     size_t gx_stride, gd_stride;
     float *eg, *eu, *ed; /* per slot: [ff], [ff], [hidden] */
 
@@ -160,12 +161,12 @@ struct mc_engine {
     eng_job *jobs;
     eng_chunk *chunks;
     int64_t max_jobs, max_chunks;
-    float *scores;      /* [n_threads][n_ctx] attention scratch */
-    float *att_s;       /* [max_tok][n_ctx] block attention scores of one head */
-    float *att_vt;      /* [hd][n_ctx] the values of one kv head, transposed */
-    int32_t *pair_tok;  /* [max_tok] tokens attending pair by pair */
-    float *samp;        /* sampler scratch: vocab floats */
-    int32_t *samp_id;   /* vocab ints */
+    float *scores;     /* [n_threads][n_ctx] attention scratch */
+    float *att_s;      /* [max_tok][n_ctx] block attention scores of one head */
+    float *att_vt;     /* [hd][n_ctx] the values of one kv head, transposed */
+    int32_t *pair_tok; /* [max_tok] tokens attending pair by pair */
+    float *samp;       /* sampler scratch: vocab floats */
+    int32_t *samp_id;  /* vocab ints */
 
     /* the record of the last step */
     mc_pass pass;

@@ -92,7 +92,8 @@ static void run_chunks(void *ctx, int64_t b, int64_t end, int worker)
 /* Work estimate of a job: weight bytes streamed plus the multiply-adds. */
 static double job_work(const eng_job *j)
 {
-    return (double)j->w->rows * ((double)j->w->row_bytes + 0.25 * (double)j->w->cols * (double)j->n_tok);
+    return (double)j->w->rows *
+           ((double)j->w->row_bytes + 0.25 * (double)j->w->cols * (double)j->n_tok);
 }
 
 /* Splits each job into row chunks: about 8 chunks per thread over the region, in proportion to

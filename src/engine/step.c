@@ -20,15 +20,16 @@ static mc_err check_item(mc_engine *e, const mc_batch_item *it, int i, mc_diag *
         return mc_fail(d, MC_ERR_ARG, "engine: item %d: no tokens (n_tokens %lld)", i,
                        (long long)it->n_tokens);
     if (it->n_tokens > e->n_ctx - e->seq_len[it->seq])
-        return mc_fail(d, MC_ERR_RANGE,
-                       "engine: item %d: sequence %d holds %lld tokens; %lld more exceed n_ctx %lld",
-                       i, it->seq, (long long)e->seq_len[it->seq], (long long)it->n_tokens,
-                       (long long)e->n_ctx);
+        return mc_fail(
+            d, MC_ERR_RANGE,
+            "engine: item %d: sequence %d holds %lld tokens; %lld more exceed n_ctx %lld", i,
+            it->seq, (long long)e->seq_len[it->seq], (long long)it->n_tokens, (long long)e->n_ctx);
     for (int64_t j = 0; j < it->n_tokens; j++)
         if (it->tokens[j] < 0 || it->tokens[j] >= e->vocab)
-            return mc_fail(d, MC_ERR_RANGE,
-                           "engine: item %d: token %lld is id %ld, outside the vocabulary [0, %lld)",
-                           i, (long long)j, (long)it->tokens[j], (long long)e->vocab);
+            return mc_fail(
+                d, MC_ERR_RANGE,
+                "engine: item %d: token %lld is id %ld, outside the vocabulary [0, %lld)", i,
+                (long long)j, (long)it->tokens[j], (long long)e->vocab);
     if (it->logits < MC_LOGITS_NONE || it->logits > MC_LOGITS_ALL)
         return mc_fail(d, MC_ERR_ARG, "engine: item %d: logits mode %d (0 none, 1 last, 2 all)", i,
                        it->logits);
@@ -101,9 +102,15 @@ static void head_chunks(void *ctx, int64_t b, int64_t end, int worker)
     for (int64_t k = b; k < end; k++) {
         int64_t r0 = k * ENG_HEAD_ROWS;
         int64_t nr = e->vocab - r0 < ENG_HEAD_ROWS ? e->vocab - r0 : ENG_HEAD_ROWS;
-        mc_matmul mm = {.wtype = e->head.t, .w = e->head.p + (size_t)r0 * e->head.row_bytes,
-                        .cols = e->hidden, .r0 = 0, .r1 = nr, .x = c->xq,
-                        .x_stride = e->act.stride, .n_tok = c->n_rows, .y = y,
+        mc_matmul mm = {.wtype = e->head.t,
+                        .w = e->head.p + (size_t)r0 * e->head.row_bytes,
+                        .cols = e->hidden,
+                        .r0 = 0,
+                        .r1 = nr,
+                        .x = c->xq,
+                        .x_stride = e->act.stride,
+                        .n_tok = c->n_rows,
+                        .y = y,
                         .y_stride = ENG_HEAD_ROWS};
         mc_kernels_matmul(&mm);
         for (int64_t t = 0; t < c->n_rows; t++)

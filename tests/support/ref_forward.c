@@ -125,8 +125,7 @@ static int load_layer(ref_model *r, int64_t l, rlayer *y)
     y->bv = load_vec(tensor(r, l, "attn_v.bias"), NULL);
     y->qn = load_vec(tensor(r, l, "attn_q_norm.weight"), &y->qn_len);
     y->kn = load_vec(tensor(r, l, "attn_k_norm.weight"), &y->kn_len);
-    int ok = y->attn_norm && y->ffn_norm &&
-             load_mat(tensor(r, l, "attn_q.weight"), 0, &y->q) &&
+    int ok = y->attn_norm && y->ffn_norm && load_mat(tensor(r, l, "attn_q.weight"), 0, &y->q) &&
              load_mat(tensor(r, l, "attn_k.weight"), 0, &y->k) &&
              load_mat(tensor(r, l, "attn_v.weight"), 0, &y->v) &&
              load_mat(tensor(r, l, "attn_output.weight"), 0, &y->o);
@@ -195,7 +194,10 @@ mc_err ref_open(const char *path, const ref_opts *o, ref_model **out, mc_diag *d
     return MC_OK;
 }
 
-static void free_mat(rmat *m) { mc_free(m->w); }
+static void free_mat(rmat *m)
+{
+    mc_free(m->w);
+}
 
 void ref_free(ref_model *r)
 {
@@ -206,8 +208,8 @@ void ref_free(ref_model *r)
         float *v[] = {y->attn_norm, y->ffn_norm, y->bq, y->bk, y->bv, y->qn, y->kn};
         for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
             mc_free(v[i]);
-        rmat *m[] = {&y->q, &y->k, &y->v, &y->o, &y->gate, &y->up, &y->down,
-                     &y->router, &y->sg, &y->su, &y->sd, &y->sgate};
+        rmat *m[] = {&y->q,    &y->k,      &y->v,  &y->o,  &y->gate, &y->up,
+                     &y->down, &y->router, &y->sg, &y->su, &y->sd,   &y->sgate};
         for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
             free_mat(m[i]);
         for (int64_t x = 0; y->eg && x < r->ne; x++) {
@@ -227,9 +229,18 @@ void ref_free(ref_model *r)
     mc_free(r);
 }
 
-int64_t ref_vocab(const ref_model *r) { return r->vocab; }
-int64_t ref_moe_layers(const ref_model *r) { return r->n_moe; }
-int64_t ref_experts(const ref_model *r) { return r->ne; }
+int64_t ref_vocab(const ref_model *r)
+{
+    return r->vocab;
+}
+int64_t ref_moe_layers(const ref_model *r)
+{
+    return r->n_moe;
+}
+int64_t ref_experts(const ref_model *r)
+{
+    return r->ne;
+}
 
 /* ---- arithmetic ------------------------------------------------------------------------------ */
 
@@ -247,7 +258,9 @@ static void act_round(const ref_model *r, mc_dtype t, const double *x, int64_t n
     for (int64_t i = 0; i < n; i++)
         xf[i] = (float)x[i];
     mc_kernels_quant_act(t, xf, buf, n);
-    int64_t blk = t == MC_DT_Q8_0 || t == MC_DT_Q4_0 ? 32 : t == MC_DT_Q4_K || t == MC_DT_Q6_K ? 256 : 1;
+    int64_t blk = t == MC_DT_Q8_0 || t == MC_DT_Q4_0   ? 32
+                  : t == MC_DT_Q4_K || t == MC_DT_Q6_K ? 256
+                                                       : 1;
     size_t bb = blk == 32 ? 40 : 292, qoff = blk == 32 ? 8 : 4;
     for (int64_t b = 0; b < n / blk; b++) {
         if (blk == 1) {
@@ -311,7 +324,10 @@ static void rope(const ref_model *r, double *v, int64_t pos)
     }
 }
 
-static double silu(double a) { return a / (1.0 + exp(-a)); }
+static double silu(double a)
+{
+    return a / (1.0 + exp(-a));
+}
 
 /* SwiGLU FFN: out = down(silu(gate x) * up x) */
 static void ffn(const ref_model *r, const rmat *g, const rmat *u, const rmat *dn, const double *x,
@@ -464,9 +480,9 @@ mc_err ref_forward(ref_model *r, const int32_t *tokens, int64_t n, double *out, 
                    mc_diag *d)
 {
     int64_t h = r->h, qd = r->nh * r->hd, kd = r->nkv * r->hd, ff = max_ff(r);
-    size_t sz[] = {(size_t)(n * h), (size_t)h, (size_t)(n * qd), (size_t)(n * qd),
-                   (size_t)(h > qd ? h : qd), (size_t)ff, (size_t)ff, (size_t)h,
-                   (size_t)(r->ne + 1), (size_t)n};
+    size_t sz[] = {(size_t)(n * h),           (size_t)h,  (size_t)(n * qd), (size_t)(n * qd),
+                   (size_t)(h > qd ? h : qd), (size_t)ff, (size_t)ff,       (size_t)h,
+                   (size_t)(r->ne + 1),       (size_t)n};
     work w;
     double **f[] = {&w.x, &w.xn, &w.q, &w.att, &w.tmp, &w.ga, &w.ua, &w.acc, &w.p, &w.sc};
     double *K = mc_calloc((size_t)(n * kd), sizeof(double));
