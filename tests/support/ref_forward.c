@@ -344,60 +344,73 @@ typedef struct work {
     double *x, *xn, *q, *att, *tmp, *ga, *ua, *acc, *p, *sc;
 } work;
 
-static void attention(const ref_model *r, const rlayer *y, int64_t n, work *w, double *K, double *V)
+/* q, k, v of row t (biases, q/k norms, RoPE at position t, optional f16 rounding of k and v) */
+static void project_qkv(const ref_model *r, const rlayer *y, int64_t t, work *w, double *K,
+                        double *V)
 {
     int64_t qd = r->nh * r->hd, kd = r->nkv * r->hd, h = r->h;
-    for (int64_t t = 0; t < n; t++) {
-        double *q = w->q + t * qd, *k = K + t * kd, *v = V + t * kd;
-        rmsnorm(r, w->x + t * h, y->attn_norm, h, w->xn);
-        matvec(r, &y->q, w->xn, q);
-        matvec(r, &y->k, w->xn, k);
-        matvec(r, &y->v, w->xn, v);
-        for (int64_t i = 0; y->bq && i < qd; i++)
-            q[i] += y->bq[i];
-        for (int64_t i = 0; y->bk && i < kd; i++)
-            k[i] += y->bk[i];
-        for (int64_t i = 0; y->bv && i < kd; i++)
-            v[i] += y->bv[i];
-        if (y->qn && y->qn_len == qd) {
-            rmsnorm(r, q, y->qn, qd, q);
-            rmsnorm(r, k, y->kn, kd, k);
-        } else if (y->qn) {
-            for (int64_t hh = 0; hh < r->nh; hh++)
-                rmsnorm(r, q + hh * r->hd, y->qn, r->hd, q + hh * r->hd);
-            for (int64_t g = 0; g < r->nkv; g++)
-                rmsnorm(r, k + g * r->hd, y->kn, r->hd, k + g * r->hd);
-        }
+    double *q = w->q + t * qd, *k = K + t * kd, *v = V + t * kd;
+    rmsnorm(r, w->x + t * h, y->attn_norm, h, w->xn);
+    matvec(r, &y->q, w->xn, q);
+    matvec(r, &y->k, w->xn, k);
+    matvec(r, &y->v, w->xn, v);
+    for (int64_t i = 0; y->bq && i < qd; i++)
+        q[i] += y->bq[i];
+    for (int64_t i = 0; y->bk && i < kd; i++)
+        k[i] += y->bk[i];
+    for (int64_t i = 0; y->bv && i < kd; i++)
+        v[i] += y->bv[i];
+    if (y->qn && y->qn_len == qd) {
+        rmsnorm(r, q, y->qn, qd, q);
+        rmsnorm(r, k, y->kn, kd, k);
+    } else if (y->qn) {
         for (int64_t hh = 0; hh < r->nh; hh++)
-            rope(r, q + hh * r->hd, t);
+            rmsnorm(r, q + hh * r->hd, y->qn, r->hd, q + hh * r->hd);
         for (int64_t g = 0; g < r->nkv; g++)
-            rope(r, k + g * r->hd, t);
-        for (int64_t i = 0; r->o.kv_f16 && i < kd; i++) {
-            k[i] = mc_kernels_f16_to_f32(mc_kernels_f32_to_f16((float)k[i]));
-            v[i] = mc_kernels_f16_to_f32(mc_kernels_f32_to_f16((float)v[i]));
-        }
+            rmsnorm(r, k + g * r->hd, y->kn, r->hd, k + g * r->hd);
     }
+    for (int64_t hh = 0; hh < r->nh; hh++)
+        rope(r, q + hh * r->hd, t);
+    for (int64_t g = 0; g < r->nkv; g++)
+        rope(r, k + g * r->hd, t);
+    for (int64_t i = 0; r->o.kv_f16 && i < kd; i++) {
+        k[i] = mc_kernels_f16_to_f32(mc_kernels_f32_to_f16((float)k[i]));
+        v[i] = mc_kernels_f16_to_f32(mc_kernels_f32_to_f16((float)v[i]));
+    }
+}
+
+/* Causal softmax attention of row t, head hh, over rows 0..t. */
+static void attend(const ref_model *r, int64_t t, int64_t hh, work *w, const double *K,
+                   const double *V)
+{
+    int64_t qd = r->nh * r->hd, kd = r->nkv * r->hd, g = hh / (r->nh / r->nkv);
+    const double *q = w->q + t * qd + hh * r->hd;
+    double mx = -INFINITY, z = 0, *o = w->att + t * qd + hh * r->hd;
+    for (int64_t s = 0; s <= t; s++) {
+        double dot = 0;
+        for (int64_t i = 0; i < r->hd; i++)
+            dot += q[i] * K[s * kd + g * r->hd + i];
+        w->sc[s] = dot / sqrt((double)r->hd);
+        mx = w->sc[s] > mx ? w->sc[s] : mx;
+    }
+    for (int64_t s = 0; s <= t; s++)
+        z += (w->sc[s] = exp(w->sc[s] - mx));
+    for (int64_t i = 0; i < r->hd; i++) {
+        double a = 0;
+        for (int64_t s = 0; s <= t; s++)
+            a += w->sc[s] / z * V[s * kd + g * r->hd + i];
+        o[i] = a;
+    }
+}
+
+static void attention(const ref_model *r, const rlayer *y, int64_t n, work *w, double *K, double *V)
+{
+    int64_t qd = r->nh * r->hd, h = r->h;
     for (int64_t t = 0; t < n; t++)
-        for (int64_t hh = 0; hh < r->nh; hh++) {
-            int64_t g = hh / (r->nh / r->nkv);
-            const double *q = w->q + t * qd + hh * r->hd;
-            double mx = -INFINITY, z = 0, *o = w->att + t * qd + hh * r->hd;
-            for (int64_t s = 0; s <= t; s++) {
-                double dot = 0;
-                for (int64_t i = 0; i < r->hd; i++)
-                    dot += q[i] * K[s * kd + g * r->hd + i];
-                w->sc[s] = dot / sqrt((double)r->hd);
-                mx = w->sc[s] > mx ? w->sc[s] : mx;
-            }
-            for (int64_t s = 0; s <= t; s++)
-                z += (w->sc[s] = exp(w->sc[s] - mx));
-            for (int64_t i = 0; i < r->hd; i++) {
-                double a = 0;
-                for (int64_t s = 0; s <= t; s++)
-                    a += w->sc[s] / z * V[s * kd + g * r->hd + i];
-                o[i] = a;
-            }
-        }
+        project_qkv(r, y, t, w, K, V);
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t hh = 0; hh < r->nh; hh++)
+            attend(r, t, hh, w, K, V);
     for (int64_t t = 0; t < n; t++) {
         matvec(r, &y->o, w->att + t * qd, w->tmp);
         for (int64_t i = 0; i < h; i++)
