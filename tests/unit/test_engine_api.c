@@ -407,6 +407,67 @@ TEST(tokenizer_from_the_file)
     mc_engine_free(e);
 }
 
+TEST(steps_never_allocate_and_open_fails_cleanly)
+{
+    mc_make_opts o = ef_tiny("qwen2moe", MC_DT_Q4_K);
+    const char *p = make(&o, "alloc.gguf");
+    mc_engine *e = p ? ef_open(p, 2, 3, MC_DT_F16, 1) : NULL;
+    CHECK(e != NULL);
+    if (!e)
+        return;
+    float l[2 * 300];
+    int32_t t = 5;
+    mc_rng rng;
+    mc_rng_seed(&rng, 3);
+    mc_sampler sp = {.temperature = 0.8f, .top_p = 0.9f, .top_k = 40, .seed = 3};
+    CHECK(ef_step(e, 0, ef_prompt, 20, MC_LOGITS_LAST, l) == MC_OK);
+    uint64_t before = mc_alloc_count();
+    mc_batch_item it[2] = {
+        {.seq = 0, .tokens = &t, .n_tokens = 1, .logits = MC_LOGITS_LAST, .logits_out = l},
+        {.seq = 1,
+         .tokens = ef_prompt,
+         .n_tokens = 17,
+         .logits = MC_LOGITS_LAST,
+         .logits_out = l + 300}};
+    for (int k = 0; k < 3; k++) {
+        CHECK(mc_engine_step(e, it, 2, NULL) == MC_OK);
+        t = mc_engine_sample(e, l, &sp, &rng);
+        it[1].tokens = &t;
+        it[1].n_tokens = 1;
+        CHECK(!isnan(mc_logprob(l + 300, 300, 7)));
+    }
+    CHECK_EQ_INT(mc_alloc_count() - before, 0);
+    mc_engine_free(e);
+    /* every allocation of mc_engine_open failing in turn: out of memory, nothing leaked (the
+     * ASan build checks), and then it opens */
+    mc_engine_opts eo;
+    mc_engine_opts_default(&eo);
+    eo.model_path = p;
+    eo.n_threads = 2;
+    eo.kernels = getenv("MC_TEST_KERNELS");
+    int opened = 0, n_fail = 0;
+    for (uint64_t k = 1; k < 5000 && !opened; k++) {
+        mc_diag d = {{0}};
+        e = NULL;
+        mc_alloc_fail_at(k);
+        mc_err err = mc_engine_open(&eo, &e, &d);
+        mc_alloc_fail_at(0);
+        if (err == MC_OK) {
+            opened = 1;
+            mc_engine_free(e);
+            continue;
+        }
+        n_fail++;
+        CHECK(e == NULL);
+        if (err != MC_ERR_NOMEM)
+            fprintf(stderr, "  allocation %llu failing: %s: %s\n", (unsigned long long)k,
+                    mc_err_name(err), d.msg);
+        CHECK_EQ_INT(err, MC_ERR_NOMEM);
+    }
+    CHECK(opened);
+    CHECK(n_fail > 50);
+}
+
 /* ---- sampler and scores ---------------------------------------------------------------------- */
 
 TEST(logprobs_hand_computed)
@@ -532,6 +593,7 @@ int main(void)
     RUN(bad_items_change_nothing);
     RUN(bad_files_give_clear_errors);
     RUN(tokenizer_from_the_file);
+    RUN(steps_never_allocate_and_open_fails_cleanly);
     RUN(logprobs_hand_computed);
     RUN(sampler);
     return harness_done();
