@@ -310,14 +310,15 @@ static int check_mats(const mat_set *m, const void *x, size_t xs, int64_t n_tok,
     mc_kernels_table_for("ref", &ref, NULL);
     int64_t rows[] = {0, m->rows / 3, m->rows - 1}, toks[] = {0, n_tok / 2, n_tok - 1};
     float *wf = mc_malloc((size_t)m->cols * 4), *xf = mc_malloc((size_t)m->cols * 4);
+    float *yr = mc_malloc((size_t)m->rows * 4);
     size_t rb = m->mat_bytes / (size_t)m->rows;
     int bad = 0;
     for (int a = 0; a < 3; a++)
         for (int b = 0; b < 3; b++) {
-            float want;
             mc_matmul one = {m->t, m->w, m->cols, rows[a], rows[a] + 1,
-                             (const char *)x + (size_t)toks[b] * xs, xs, 1, &want - rows[a], 0};
+                             (const char *)x + (size_t)toks[b] * xs, xs, 1, yr, 0};
             ref.matmul[m->t](&one);
+            float want = yr[rows[a]];
             ref.dequant[m->t](m->w + (size_t)rows[a] * rb, wf, m->cols);
             mc_act_row_to_f32(m->t, (const char *)x + (size_t)toks[b] * xs, xf, m->cols);
             double sabs = 0;
@@ -327,6 +328,7 @@ static int check_mats(const mat_set *m, const void *x, size_t xs, int64_t n_tok,
         }
     mc_free(wf);
     mc_free(xf);
+    mc_free(yr);
     return bad == 0;
 }
 

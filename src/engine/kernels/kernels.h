@@ -93,7 +93,8 @@ typedef struct mc_matmul {
     int64_t y_stride; /* floats between output rows */
 } mc_matmul;
 
-/* Y[t][r] = sum_c W[r][c] * X[t][c] for r in [r0, r1), t in [0, n_tok). Allocates nothing. */
+/* Y[t][r] = sum_c W[r][c] * X[t][c] for r in [r0, r1), t in [0, n_tok). Allocates nothing; uses
+ * up to ~150 KiB of stack (the calling thread needs a stack of 256 KiB or more). */
 void mc_kernels_matmul(const mc_matmul *mm);
 
 /* ---- f32 helpers of the forward pass ---------------------------------------------------------*/

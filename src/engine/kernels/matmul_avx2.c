@@ -18,7 +18,10 @@
 #define UNROLL(n) MC_PRAGMA(GCC unroll n)
 
 #ifndef MC_PF_DIST
-#define MC_PF_DIST 2048
+#define MC_PF_DIST 4096
+#endif
+#ifndef MC_PF_HINT
+#define MC_PF_HINT _MM_HINT_T1
 #endif
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -29,7 +32,7 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
  * (row r+1 follows row r), which the hardware prefetcher and the software prefetch MC_PF_DIST
  * bytes ahead keep saturated; the NT activation rows stay in L1. */
 
-MC_AI void prefetch_w(const void *p) { _mm_prefetch((const char *)p + MC_PF_DIST, _MM_HINT_T0); }
+MC_AI void prefetch_w(const void *p) { _mm_prefetch((const char *)p + MC_PF_DIST, MC_PF_HINT); }
 
 /* Q4_0 nibbles -> 32 unsigned bytes in element order: the 16 bytes go to both halves, the upper
  * half is shifted by 4 (one load, two ALU ops). */
@@ -122,9 +125,9 @@ MC_AI void tile_fp(const char *w, const char *x, size_t xs, int64_t n, float *y,
         acc[t][u] = _mm256_setzero_ps();
     int64_t c = 0;
     for (; c + 8 * U <= n; c += 8 * U) {
-        _mm_prefetch(w + c * esz + MC_PF_DIST, _MM_HINT_T0);
+        _mm_prefetch(w + c * esz + MC_PF_DIST, MC_PF_HINT);
         if (U == 4)
-            _mm_prefetch(w + c * esz + 64 + MC_PF_DIST, _MM_HINT_T0);
+            _mm_prefetch(w + c * esz + 64 + MC_PF_DIST, MC_PF_HINT);
         UNROLL(4) for (int u = 0; u < U; u++) {
             __m256 wv = load_w8(w, c + 8 * u, kind);
             UNROLL(4) for (int t = 0; t < NT; t++)

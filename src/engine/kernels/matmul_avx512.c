@@ -24,12 +24,15 @@
 #define Z_KC MC_GEMM_KC
 
 #ifndef MC_PF_DIST
-#define MC_PF_DIST 2048
+#define MC_PF_DIST 4096
+#endif
+#ifndef MC_PF_HINT
+#define MC_PF_HINT _MM_HINT_T1
 #endif
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-MC_AI void prefetch_w(const void *p) { _mm_prefetch((const char *)p + MC_PF_DIST, _MM_HINT_T0); }
+MC_AI void prefetch_w(const void *p) { _mm_prefetch((const char *)p + MC_PF_DIST, MC_PF_HINT); }
 
 /* ================= path A ================= */
 
@@ -101,8 +104,8 @@ MC_AI void tile_q4_k_512(const char *wrow, const char *x, size_t xs, int64_t nsb
         __m128i sm = q4k_scales_vec(wb->scales); /* bytes 0..7 scales, 8..15 mins */
         __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm));
         __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)); /* m0 m0 m1 m1 .. */
-        __m512i isum[4];
-        UNROLL(4) for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
+        __m512i isum[4], isum2[4]; /* two chains: vpdpwssd has 5 cycles of latency */
+        UNROLL(4) for (int t = 0; t < NT; t++) isum[t] = isum2[t] = _mm512_setzero_si512();
         UNROLL(4) for (int c = 0; c < 4; c++) {
             __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(wb->qs + 32 * c)));
             q = _mm512_and_si512(_mm512_srlv_epi64(q, sh), m4); /* sub-blocks 2c | 2c+1 */
@@ -110,9 +113,13 @@ MC_AI void tile_q4_k_512(const char *wrow, const char *x, size_t xs, int64_t nsb
             UNROLL(4) for (int t = 0; t < NT; t++) {
                 const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
                 __m512i xq = _mm512_loadu_si512(xb->qs + 64 * c);
-                isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(q, xq), sv);
+                if (c & 1)
+                    isum2[t] = _mm512_dpwssd_epi32(isum2[t], _mm512_maddubs_epi16(q, xq), sv);
+                else
+                    isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(q, xq), sv);
             }
         }
+        UNROLL(4) for (int t = 0; t < NT; t++) isum[t] = _mm512_add_epi32(isum[t], isum2[t]);
         float d = f16s(wb->d), dmin = f16s(wb->dmin);
         UNROLL(4) for (int t = 0; t < NT; t++) {
             const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
@@ -142,8 +149,8 @@ MC_AI void tile_q6_k_512(const char *wrow, const char *x, size_t xs, int64_t nsb
         prefetch_w((const char *)wb + 192);
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb->scales));
         __m512i sc = _mm512_castsi256_si512(sc16);
-        __m512i isum[4];
-        UNROLL(4) for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
+        __m512i isum[4], isum2[4]; /* two chains: vpdpwssd has 5 cycles of latency */
+        UNROLL(4) for (int t = 0; t < NT; t++) isum[t] = isum2[t] = _mm512_setzero_si512();
         UNROLL(2) for (int h = 0; h < 2; h++) {
             __m512i ql = _mm512_loadu_si512(wb->ql + 64 * h);
             __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(wb->qh + 32 * h)));
@@ -159,9 +166,10 @@ MC_AI void tile_q6_k_512(const char *wrow, const char *x, size_t xs, int64_t nsb
                 __m512i x01 = _mm512_loadu_si512(xb->qs + 128 * h);
                 __m512i x23 = _mm512_loadu_si512(xb->qs + 128 * h + 64);
                 isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(q01, x01), s01);
-                isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(q23, x23), s23);
+                isum2[t] = _mm512_dpwssd_epi32(isum2[t], _mm512_maddubs_epi16(q23, x23), s23);
             }
         }
+        UNROLL(4) for (int t = 0; t < NT; t++) isum[t] = _mm512_add_epi32(isum[t], isum2[t]);
         float d = f16s(wb->d);
         UNROLL(4) for (int t = 0; t < NT; t++) {
             const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;

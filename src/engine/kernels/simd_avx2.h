@@ -102,16 +102,20 @@ MC_AI __m256 exp256(__m256 x)
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
-/* Q4_K: 12 scale bytes -> (8 scales, 8 mins) as bytes 0..7 and 8..15 of the result. */
+/* Q4_K: 12 scale bytes -> (8 scales, 8 mins) as bytes 0..7 and 8..15 of the result. With
+ * u0, u1, u2 the three 32-bit words: scales 0..3 = u0 & 63, mins 0..3 = u1 & 63,
+ * scales 4..7 = (u2 & 15) | (u0 >> 6 & 3) << 4, mins 4..7 = (u2 >> 4 & 15) | (u1 >> 6 & 3) << 4
+ * (byte-wise; mc_q4k_scales is the scalar form). Reads 16 bytes: the 4 after the scales are the
+ * block's first nibbles, always present. */
 MC_AI __m128i q4k_scales_vec(const uint8_t *s)
 {
-    uint32_t u[4];
-    memcpy(u, s, 12);
-    const uint32_t m6 = 0x3f3f3f3fu, m4 = 0x0f0f0f0fu, m2 = 0x03030303u;
-    uint32_t sc_lo = u[0] & m6, mn_lo = u[1] & m6;
-    uint32_t sc_hi = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);
-    uint32_t mn_hi = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);
-    return _mm_set_epi32((int)mn_hi, (int)mn_lo, (int)sc_hi, (int)sc_lo);
+    __m128i v = _mm_loadu_si128((const __m128i *)s);
+    __m128i lo = _mm_and_si128(v, _mm_set1_epi8(63)); /* [sc 0..3, mn 0..3, ..] */
+    __m128i u2 = _mm_shuffle_epi32(v, 0xAA);
+    __m128i nib = _mm_and_si128(_mm_srlv_epi32(u2, _mm_setr_epi32(0, 4, 0, 0)), _mm_set1_epi8(15));
+    __m128i top = _mm_and_si128(_mm_srli_epi32(v, 6), _mm_set1_epi8(3));
+    __m128i hi = _mm_or_si128(nib, _mm_slli_epi32(top, 4)); /* [sc 4..7, mn 4..7, ..] */
+    return _mm_unpacklo_epi32(lo, hi);                      /* [sc 0..3, sc 4..7, mn 0..3, mn 4..7] */
 }
 
 #endif
