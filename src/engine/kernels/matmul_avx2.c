@@ -1,17 +1,17 @@
 /* matmul_avx2.c: AVX2 + FMA + F16C matmul, Y[t][r] = sum_c W[r][c] X[t][c].
  *
  * Two paths (docs/KERNELS.md):
- *   A  n_tok < MC_GEMM_MIN_TOK (decode): quantised dot products straight from the weight blocks
- *      (int8 x int8 with maddubs for the quantised types, f16/bf16 -> f32 FMA for the float
- *      types). Tiles of up to 4 rows x 2 tokens (Q8_0/Q4_0, F32/F16/BF16) or 1 row x 4 tokens
- *      (K-quants) walk the rows sequentially so the weight stream is prefetch-friendly; every
- *      weight block is loaded once per tile and used for all its tokens.
- *   B  n_tok >= MC_GEMM_MIN_TOK (prefill, batched decode): a 64-row x 256-column slice of W is
- *      dequantised once into an f32 panel (16-row groups, column-major inside a group) and reused
- *      by every token; a 16-row x 6-token register-tiled FMA micro-kernel does the work.
+ *   A  few tokens (decode; below gemm_min_tok(type)): dot products straight from the weight
+ *      blocks (int8 x int8 with maddubs for the quantised types, f16/bf16 -> f32 FMA for the
+ *      float types). A tile is one weight row x up to 4 tokens; rows are walked in order so the
+ *      weight stream is sequential (plus a software prefetch MC_PF_DIST ahead into L2), and each
+ *      weight block is loaded and unpacked once per row for all the tokens of the tile.
+ *   B  many tokens (prefill, large batched decode): a 64-row x 256-column slice of W is
+ *      dequantised once into an f32 panel (16-row groups, row-vector order) and reused by every
+ *      token; a 16-row x 6-token register-tiled FMA micro-kernel does the work.
  *
  * Compiled with -mavx2 -mfma -mf16c; reached only through the dispatch table. Allocates nothing
- * (panels live on the stack, ~72 KiB). Must not depend on other ISA files. */
+ * (panels live on the stack, ~80 KiB). Must not depend on other ISA files. */
 #include "gemm_pack.h"
 
 #define MC_PRAGMA(x) _Pragma(#x)
