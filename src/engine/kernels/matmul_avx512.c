@@ -4,8 +4,9 @@
  *   Q8_0 / Q4_0  256-bit VNNI: the weights are made unsigned (w + 128 by flipping the sign bit,
  *                Q4_0 nibbles are already w + 8) and vpdpbusd accumulates u8 x s8 into int32
  *                lanes that start from the activation's correction c = -off * sum(x).
- *   Q4_K / Q6_K  512-bit: 64 weights per register, maddubs to int16 pairs and vpdpwssd with the
- *                sub-block scales straight into int32.
+ *   Q4_K         256-bit maddubs to int16 pairs and vpdpwssd with the sub-block scales straight
+ *                into int32 (a 512-bit version was slower: its multiplies only issue on port 0).
+ *   Q6_K         512-bit: 64 weights per register, maddubs + vpdpwssd.
  *   F32/F16/BF16 the AVX2 kernels (already faster than memory).
  * Path B (n_tok >= MC_GEMM_MIN_TOK: prefill and batched decode) runs a 32-row x 12-token zmm
  * micro-kernel over the dequantised f32 panels of gemm_pack.h (128-row x 256-column weight
@@ -98,47 +99,50 @@ MC_AI __m512i scale_idx(int s0, int per)
     return _mm512_loadu_si512(idx);
 }
 
-/* Q4_K weights, Q8_K activations: one row x NT tokens, 64 weights per zmm. */
-MC_AI void tile_q4_k_512(const char *wrow, const char *x, size_t xs, int64_t nsb, float *y,
+/* Q4_K weights, Q8_K activations, 256-bit: the AVX2 tile with vpdpwssd in place of
+ * vpmaddwd + vpaddd. Uses ports 0, 1 and 5 where the zmm tile is limited to 0 and 5. */
+MC_AI void tile_q4_k_256(const char *wrow, const char *x, size_t xs, int64_t nsb, float *y,
                          int64_t ys, const int NT)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0F), sh = _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4);
-    __m512 acc[4];
-    UNROLL(4) for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[4];
+    UNROLL(4) for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++) {
         const mc_blk_q4_k *wb = (const mc_blk_q4_k *)wrow + sb;
         prefetch_w(wb);
         prefetch_w((const char *)wb + 64);
         prefetch_w((const char *)wb + 128);
         __m128i sm = q4k_scales_vec(wb->scales); /* bytes 0..7 scales, 8..15 mins */
-        __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm));
+        __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
         __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)); /* m0 m0 m1 m1 .. */
-        __m512i isum[4], isum2[4]; /* two chains: vpdpwssd has 5 cycles of latency */
-        UNROLL(4) for (int t = 0; t < NT; t++) isum[t] = isum2[t] = _mm512_setzero_si512();
+        __m256i isum[4];
+        UNROLL(4) for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
         UNROLL(4) for (int c = 0; c < 4; c++) {
-            __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(wb->qs + 32 * c)));
-            q = _mm512_and_si512(_mm512_srlv_epi64(q, sh), m4); /* sub-blocks 2c | 2c+1 */
-            __m512i sv = _mm512_permutexvar_epi16(scale_idx(2 * c, 16), sc);
+            __m256i qv = _mm256_loadu_si256((const __m256i *)(wb->qs + 32 * c));
+            __m256i lo = _mm256_and_si256(qv, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qv, 4), m4);
+            __m256i s_lo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * c + 1) << 8) | (4 * c))));
+            __m256i s_hi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * c + 3) << 8) | (4 * c + 2))));
             UNROLL(4) for (int t = 0; t < NT; t++) {
                 const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
-                __m512i xq = _mm512_loadu_si512(xb->qs + 64 * c);
-                if (c & 1)
-                    isum2[t] = _mm512_dpwssd_epi32(isum2[t], _mm512_maddubs_epi16(q, xq), sv);
-                else
-                    isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(q, xq), sv);
+                __m256i xl = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c));
+                __m256i xh = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c + 32));
+                isum[t] = _mm256_dpwssd_epi32(isum[t], _mm256_maddubs_epi16(lo, xl), s_lo);
+                isum[t] = _mm256_dpwssd_epi32(isum[t], _mm256_maddubs_epi16(hi, xh), s_hi);
             }
         }
-        UNROLL(4) for (int t = 0; t < NT; t++) isum[t] = _mm512_add_epi32(isum[t], isum2[t]);
-        float d = f16s(wb->d), dmin = f16s(wb->dmin);
+        int32_t dpair;
+        memcpy(&dpair, &wb->d, 4); /* d and dmin are adjacent halves */
+        __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(dpair));
         UNROLL(4) for (int t = 0; t < NT; t++) {
             const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
+            __m128 s = _mm_mul_ps(dd, _mm_set1_ps(xb->d));
             __m256i im = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mn16);
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_set1_ps(d * xb->d), acc[t]);
-            acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(im)),
-                                      _mm512_set1_ps(dmin * xb->d), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_broadcastss_ps(s), acc[t]);
+            acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(im), _mm256_permutexvar_ps(_mm256_set1_epi32(1), _mm256_castps128_ps256(s)), acc[t]);
         }
     }
-    UNROLL(4) for (int t = 0; t < NT; t++) y[t * ys] = hsum512(acc[t]);
+    UNROLL(4) for (int t = 0; t < NT; t++) y[t * ys] = hsum256(acc[t]);
 }
 
 /* Q6_K weights, Q8_K activations: one row x NT tokens, 64 weights per zmm. */
@@ -212,7 +216,7 @@ MC_AI void path_a512(const mc_matmul *m, const int kind)
             if (kind <= 4) {
                 TILE_1x4(tile_q8v, nt, wr, xt, m->x_stride, m->cols / MC_QK, yo, m->y_stride, kind == 4)
             } else if (kind == 5) {
-                TILE_1x4(tile_q4_k_512, nt, wr, xt, m->x_stride, m->cols / MC_QK_K, yo, m->y_stride)
+                TILE_1x4(tile_q4_k_256, nt, wr, xt, m->x_stride, m->cols / MC_QK_K, yo, m->y_stride)
             } else {
                 TILE_1x4(tile_q6_k_512, nt, wr, xt, m->x_stride, m->cols / MC_QK_K, yo, m->y_stride)
             }
