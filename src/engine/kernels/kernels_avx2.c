@@ -437,8 +437,10 @@ static uint64_t read_sum_avx2(const void *p, size_t bytes)
     const __m256i *v = p;
     __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
     for (size_t i = 0; i < bytes / 32; i += 4) {
-        _mm_prefetch((const char *)(v + i) + 2048, _MM_HINT_T0); /* as the matmul streams do */
-        _mm_prefetch((const char *)(v + i) + 2048 + 64, _MM_HINT_T0);
+        for (int l = 0; l < 128; l += 64) { /* as the matmul weight streams do */
+            _mm_prefetch((const char *)(v + i) + 4096 + l, _MM_HINT_T1);
+            _mm_prefetch((const char *)(v + i) + 512 + l, _MM_HINT_T0);
+        }
         s0 = _mm256_add_epi64(s0, _mm256_load_si256(v + i));
         s1 = _mm256_add_epi64(s1, _mm256_load_si256(v + i + 1));
         s2 = _mm256_add_epi64(s2, _mm256_load_si256(v + i + 2));

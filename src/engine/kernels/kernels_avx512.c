@@ -9,10 +9,10 @@ static uint64_t read_sum_avx512(const void *p, size_t bytes)
     const __m512i *v = p;
     __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
     for (size_t i = 0; i < bytes / 64; i += 4) {
-        _mm_prefetch((const char *)(v + i) + 2048, _MM_HINT_T0); /* as the matmul streams do */
-        _mm_prefetch((const char *)(v + i) + 2048 + 64, _MM_HINT_T0);
-        _mm_prefetch((const char *)(v + i) + 2048 + 128, _MM_HINT_T0);
-        _mm_prefetch((const char *)(v + i) + 2048 + 192, _MM_HINT_T0);
+        for (int l = 0; l < 256; l += 64) { /* as the matmul weight streams do */
+            _mm_prefetch((const char *)(v + i) + 4096 + l, _MM_HINT_T1);
+            _mm_prefetch((const char *)(v + i) + 512 + l, _MM_HINT_T0);
+        }
         s0 = _mm512_add_epi64(s0, _mm512_load_si512(v + i));
         s1 = _mm512_add_epi64(s1, _mm512_load_si512(v + i + 1));
         s2 = _mm512_add_epi64(s2, _mm512_load_si512(v + i + 2));
