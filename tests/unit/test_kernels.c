@@ -887,10 +887,12 @@ TEST(measurement_kernels)
     uint64_t want = 0;
     for (size_t i = 0; i < BYTES / 8; i++)
         want += buf[i] = mc_rng_u64(&r);
-    CHECK(ref.read_sum(buf, BYTES) == want);
+    CHECK(ref.read_sum(buf, BYTES, 1) == want);
     CHECK_NEAR(ref.fma_loop(10), 10 * 8 * 2, 0);
     for (int k = 0; k < nt; k++) {
-        CHECK(tabs[k].read_sum(buf, BYTES) == want);
+        CHECK(tabs[k].read_sum(buf, BYTES, 1) == want);
+        CHECK(tabs[k].read_sum(buf, BYTES, 4) == want);
+        CHECK(tabs[k].read_sum(buf, 64 * 7, 4) == tabs[k].read_sum(buf, 64 * 7, 1)); /* tail only */
         double f = tabs[k].fma_loop(10);
         CHECK_NEAR(f, strcmp(names[k], "avx2") == 0 ? 10 * 12 * 16 : 10 * 12 * 32, 0);
     }

@@ -277,10 +277,10 @@ void mc_kernels_attn_accum(float *out, const float *p, const void *v, mc_dtype v
     K()->attn_accum[kv_index(vt)](out, p, v, v_stride, n, head_dim);
 }
 
-uint64_t mc_kernels_read_sum(const void *p, size_t bytes)
+uint64_t mc_kernels_read_sum(const void *p, size_t bytes, int streams)
 {
-    MC_KASSERT(bytes % 64 == 0 && (uintptr_t)p % 64 == 0);
-    return K()->read_sum(p, bytes);
+    MC_KASSERT(bytes % 64 == 0 && (uintptr_t)p % 64 == 0 && (streams == 1 || streams == 4));
+    return K()->read_sum(p, bytes, streams);
 }
 
 double mc_kernels_fma_loop(int64_t iters) { return K()->fma_loop(iters); }

@@ -132,11 +132,13 @@ void mc_kernels_attn_accum(float *out, const float *p, const void *v, mc_dtype v
 /* ---- measurement kernels (benchmarks and the machine probe) ---------------------------------
  * mc_kernels_read_sum: reads `bytes` (a multiple of 64) at p (64-byte aligned) with the active
  * ISA's widest loads and returns a checksum (the sum of the 64-bit words), so the read cannot be
- * optimised away: the reference for "memory read bandwidth".
+ * optimised away: the reference for "memory read bandwidth". streams = 1: one plain sequential
+ * pass (what STREAM-like probes measure); streams = 4: four interleaved sequential streams with
+ * software prefetch (the most one core reads on the machines measured so far).
  * mc_kernels_fma_loop: runs `iters` iterations of independent f32 FMA chains that fill the FMA
  * units of the active ISA (12 chains of ymm for avx2, of zmm for avx512); returns the number of
  * floating-point operations performed (2 per lane per FMA): the reference for "peak FLOP/s". */
-uint64_t mc_kernels_read_sum(const void *p, size_t bytes);
+uint64_t mc_kernels_read_sum(const void *p, size_t bytes, int streams);
 double mc_kernels_fma_loop(int64_t iters);
 
 /* ---- scalar conversions (exact, round to nearest even; identical to F16C) --------------------*/

@@ -432,24 +432,45 @@ static void accum_f16_avx2(float *out, const float *p, const void *v, size_t vs,
 
 /* ---- measurement ---- */
 
-static uint64_t read_sum_avx2(const void *p, size_t bytes)
+static uint64_t read_sum1_avx2(const void *p, size_t bytes)
 {
     const __m256i *v = p;
-    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
-    for (size_t i = 0; i < bytes / 32; i += 4) {
-        for (int l = 0; l < 128; l += 64) { /* as the matmul weight streams do */
-            _mm_prefetch((const char *)(v + i) + 4096 + l, _MM_HINT_T1);
-            _mm_prefetch((const char *)(v + i) + 512 + l, _MM_HINT_T0);
-        }
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+    for (size_t i = 0; i < bytes / 32; i += 2) {
         s0 = _mm256_add_epi64(s0, _mm256_load_si256(v + i));
         s1 = _mm256_add_epi64(s1, _mm256_load_si256(v + i + 1));
-        s2 = _mm256_add_epi64(s2, _mm256_load_si256(v + i + 2));
-        s3 = _mm256_add_epi64(s3, _mm256_load_si256(v + i + 3));
     }
-    s0 = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
-    uint64_t o[4];
-    _mm256_storeu_si256((__m256i *)o, s0);
-    return o[0] + o[1] + o[2] + o[3];
+    uint64_t o4[4];
+    _mm256_storeu_si256((__m256i *)o4, _mm256_add_epi64(s0, s1));
+    return o4[0] + o4[1] + o4[2] + o4[3];
+}
+
+/* streams = 1: a plain sequential sum. streams = 4: four interleaved sequential streams (a
+ * quarter of the buffer each), prefetched like the matmul weight streams: one core reads
+ * ~16.7 GB/s this way here, ~14 from a single stream. */
+static uint64_t read_sum_avx2(const void *p, size_t bytes, int streams)
+{
+    if (streams == 1)
+        return read_sum1_avx2(p, bytes);
+    const char *base = p;
+    size_t part = bytes / 4 / 64 * 64;
+    __m256i s[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                    _mm256_setzero_si256()};
+    for (size_t o = 0; o < part; o += 64) {
+        for (int k = 0; k < 4; k++) {
+            const char *q = base + (size_t)k * part + o;
+            _mm_prefetch(q + 4096, _MM_HINT_T1);
+            _mm_prefetch(q + 512, _MM_HINT_T0);
+            s[k] = _mm256_add_epi64(s[k], _mm256_add_epi64(_mm256_load_si256((const __m256i *)q),
+                                                           _mm256_load_si256((const __m256i *)(q + 32))));
+        }
+    }
+    for (size_t o = 4 * part; o < bytes; o += 32) /* the tail */
+        s[0] = _mm256_add_epi64(s[0], _mm256_load_si256((const __m256i *)(base + o)));
+    __m256i t = _mm256_add_epi64(_mm256_add_epi64(s[0], s[1]), _mm256_add_epi64(s[2], s[3]));
+    uint64_t o4[4];
+    _mm256_storeu_si256((__m256i *)o4, t);
+    return o4[0] + o4[1] + o4[2] + o4[3];
 }
 
 #define FMA12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)

@@ -89,7 +89,7 @@ typedef struct mc_kernel_table {
                            int64_t head_dim, float scale);
     void (*attn_accum[2])(float *out, const float *p, const void *v, size_t v_stride, int64_t n,
                           int64_t head_dim);
-    uint64_t (*read_sum)(const void *p, size_t bytes);
+    uint64_t (*read_sum)(const void *p, size_t bytes, int streams); /* streams 1 or 4 */
     double (*fma_loop)(int64_t iters);
 } mc_kernel_table;
 
