@@ -122,7 +122,7 @@ MC_AI void tile_fp(const char *w, size_t rb, const char *x, size_t xs, int64_t n
                    int64_t ys, const int kind, const int NR, const int NT)
 {
     const int U = NR * NT >= 4 ? 1 : 4 / (NR * NT);
-    const int64_t step_bytes = 8 * U * (kind == 0 ? 4 : 2);
+    const int64_t step_bytes = 8 * U * 2; /* f16/bf16 bytes per step */
     __m256 acc[4][4][4];
     UNROLL(4) for (int r = 0; r < NR; r++) UNROLL(4) for (int t = 0; t < NT; t++)
         UNROLL(4) for (int u = 0; u < U; u++) acc[r][t][u] = _mm256_setzero_ps();
@@ -130,8 +130,9 @@ MC_AI void tile_fp(const char *w, size_t rb, const char *x, size_t xs, int64_t n
     for (; c + 8 * U <= n; c += 8 * U) {
         UNROLL(4) for (int r = 0; r < NR; r++) {
             const char *wr = w + r * rb;
-            UNROLL(2) for (int64_t o = 0; o < step_bytes; o += 64)
-                prefetch_w(wr + c * (kind == 0 ? 4 : 2) + o);
+            if (kind != 0) /* f32: the hardware prefetcher alone was faster (15.1 vs 14.6 GB/s) */
+                UNROLL(2) for (int64_t o = 0; o < step_bytes; o += 64)
+                    prefetch_w(wr + c * 2 + o);
             UNROLL(4) for (int u = 0; u < U; u++) {
                 __m256 wv = load_w8(wr, c + 8 * u, kind);
                 UNROLL(4) for (int t = 0; t < NT; t++)
