@@ -207,7 +207,8 @@ void mc_kernels_matmul(const mc_matmul *mm)
 {
     check_row(mm->wtype, mm->cols);
     MC_KASSERT(mm->r0 >= 0 && mm->r0 <= mm->r1 && mm->n_tok >= 0);
-    MC_KASSERT(mm->x_stride % 4 == 0 && mm->x_stride >= mc_act_bytes(mm->wtype, mm->cols));
+    MC_KASSERT(mm->n_tok <= 1 ||
+               (mm->x_stride % 4 == 0 && mm->x_stride >= mc_act_bytes(mm->wtype, mm->cols)));
     if (mm->r0 == mm->r1 || mm->n_tok == 0 || mm->cols == 0) {
         for (int64_t t = 0; t < mm->n_tok; t++)
             for (int64_t r = mm->r0; r < mm->r1; r++)

@@ -87,7 +87,8 @@ typedef struct mc_matmul {
     int64_t r0, r1;   /* rows computed by this call: [r0, r1) */
     const void *x;    /* n_tok activation rows from mc_kernels_quant_act(wtype, ...), token t at
                          (const char *)x + t * x_stride */
-    size_t x_stride;  /* bytes between activation rows (>= act_row_bytes, multiple of 4) */
+    size_t x_stride;  /* bytes between activation rows (>= act_row_bytes, multiple of 4; ignored
+                         when n_tok == 1) */
     int64_t n_tok;    /* tokens, >= 1 */
     float *y;         /* output: Y[t][r] at y[t * y_stride + r] (rows outside [r0, r1) untouched) */
     int64_t y_stride; /* floats between output rows */
