@@ -368,10 +368,10 @@ static int64_t gemm_min_tok(mc_dtype t)
 #else
     switch (t) {
     case MC_DT_Q8_0:
-    case MC_DT_Q4_0: return 48;
+    case MC_DT_Q4_0: return 64;
     case MC_DT_Q4_K:
     case MC_DT_Q6_K: return 128;
-    default: return 8;
+    default: return 16;
     }
 #endif
 }

@@ -293,11 +293,11 @@ static int64_t gemm_min_tok(mc_dtype t)
     return MC_GEMM_MIN_TOK;
 #else
     switch (t) {
-    case MC_DT_Q8_0:
-    case MC_DT_Q4_0: return 32;
-    case MC_DT_Q4_K: return 64;
-    case MC_DT_Q6_K: return 96;
-    default: return 8;
+    case MC_DT_Q8_0: return 64;
+    case MC_DT_Q4_0: return 96;
+    case MC_DT_Q4_K:
+    case MC_DT_Q6_K: return 128;
+    default: return 16;
     }
 #endif
 }
