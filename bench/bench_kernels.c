@@ -154,9 +154,15 @@ static double clk_since(double t0, int threads)
     return O.cpu_clock ? d / threads : d;
 }
 
-static int want_case(const char *c) { return strstr(O.cases, c) != NULL; }
+static int want_case(const char *c)
+{
+    return strstr(O.cases, c) != NULL;
+}
 
-static int isa_slot(const char *isa) { return strcmp(isa, "avx512") == 0; }
+static int isa_slot(const char *isa)
+{
+    return strcmp(isa, "avx512") == 0;
+}
 
 /* ---------------------------------------------------------------- references ---- */
 
@@ -253,7 +259,8 @@ static void bench_pool(mc_pool *pool, const char *isa)
     }
     stats_finish(&s);
     json_emit(json_case("pool_dispatch", isa, T, &s, "us/call"));
-    fprintf(stderr, "pool     %-7s T=%d  %7.2f us per parallel-for (sd %.2f)\n", isa, T, s.mean, s.sd);
+    fprintf(stderr, "pool     %-7s T=%d  %7.2f us per parallel-for (sd %.2f)\n", isa, T, s.mean,
+            s.sd);
 }
 
 /* ---------------------------------------------------------------- matmul cases ---- */
@@ -268,7 +275,8 @@ typedef struct mat_set {
 
 /* count matrices of rows x cols filling at least ws bytes (at least min_count), made by copying
  * one quantised 256-row unit of random weights (sd 0.02). */
-static void mats_make(mat_set *m, mc_dtype t, int64_t rows, int64_t cols, int64_t ws, int64_t min_count)
+static void mats_make(mat_set *m, mc_dtype t, int64_t rows, int64_t cols, int64_t ws,
+                      int64_t min_count)
 {
     m->t = t;
     m->rows = rows;
@@ -330,8 +338,11 @@ static void run_mats(mc_pool *pool, const mat_set *m, int64_t n_mats, const void
     int64_t chunk = (m->rows + T - 1) / T;
     chunk = (chunk + 15) / 16 * 16;
     for (int64_t i = 0; i < n_mats; i++) {
-        mc_matmul mm = {m->t, m->w + (size_t)(i % m->count) * m->mat_bytes, m->cols, 0, m->rows, x, xs,
-                        n_tok, y, m->rows};
+        mc_matmul mm = {m->t,    m->w + (size_t)(i % m->count) * m->mat_bytes,
+                        m->cols, 0,
+                        m->rows, x,
+                        xs,      n_tok,
+                        y,       m->rows};
         mc_pool_for(pool, m->rows, chunk, mm_fn, &mm);
     }
 }
@@ -348,8 +359,9 @@ static int check_mats(const mat_set *m, const void *x, size_t xs, int64_t n_tok,
     int bad = 0;
     for (int a = 0; a < 3; a++)
         for (int b = 0; b < 3; b++) {
-            mc_matmul one = {m->t, m->w, m->cols, rows[a], rows[a] + 1,
-                             (const char *)x + (size_t)toks[b] * xs, xs, 1, yr, 0};
+            mc_matmul one = {
+                m->t, m->w, m->cols, rows[a], rows[a] + 1, (const char *)x + (size_t)toks[b] * xs,
+                xs,   1,    yr,      0};
             ref.matmul[m->t](&one);
             float want = yr[rows[a]];
             ref.dequant[m->t](m->w + (size_t)rows[a] * rb, wf, m->cols);
@@ -423,7 +435,8 @@ static void time_mats(mc_pool *pool, const mat_set *m, int64_t n_mats, const voi
         double dt = clk_since(t0, mc_pool_threads(pool));
         if (r >= 0) {
             gb->samples[r] = (double)m->mat_bytes * (double)n_mats / dt / 1e9;
-            gf->samples[r] = 2.0 * (double)m->rows * (double)m->cols * (double)n_tok * (double)n_mats / dt / 1e9;
+            gf->samples[r] =
+                2.0 * (double)m->rows * (double)m->cols * (double)n_tok * (double)n_mats / dt / 1e9;
         }
     }
     stats_finish(gb);
@@ -497,9 +510,12 @@ static void bench_prefill(mc_pool *pool, const char *isa, int ti, mc_dtype t)
     time_mats(pool, &m, 1, x, xs, n_tok, y, &gb, &gf);
     int ok = check_mats(&m, x, xs, n_tok, y);
     emit_mm("prefill", isa, ti, T, &m, n_tok, &gb, 0, ok, &gf);
-    fprintf(stderr, "prefill  %-7s T=%d %-5s %7.1f GFLOP/s (sd %.1f) = %.3f of avx2 peak, %.3f of avx512 peak%s\n",
+    fprintf(stderr,
+            "prefill  %-7s T=%d %-5s %7.1f GFLOP/s (sd %.1f) = %.3f of avx2 peak, %.3f of avx512 "
+            "peak%s\n",
             isa, T, mc_dtype_name(t), gf.mean, gf.sd, gf.mean / E.peak_GFLOPs[0][ti],
-            E.peak_GFLOPs[1][ti] > 0 ? gf.mean / E.peak_GFLOPs[1][ti] : 0, ok ? "" : "  CHECK FAILED");
+            E.peak_GFLOPs[1][ti] > 0 ? gf.mean / E.peak_GFLOPs[1][ti] : 0,
+            ok ? "" : "  CHECK FAILED");
     mc_free(x);
     mc_free(y);
     mc_free(m.raw);
@@ -509,18 +525,17 @@ static void bench_prefill(mc_pool *pool, const char *isa, int ti, mc_dtype t)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: bench_kernels [--isa LIST] [--threads LIST] [--types LIST] [--cases LIST]\n"
-            "                     [--reps N] [--ws-mib N] [--quick]\n"
-            "  --isa      kernel sets to measure (default: every SIMD set this CPU runs)\n"
-            "  --threads  thread counts (default 1,2)\n"
-            "  --types    weight types (default f32,f16,bf16,q8_0,q4_0,q4_k,q6_k)\n"
-            "  --cases    read,fma,pool,matvec,batch,prefill (default all; read and fma are\n"
-            "             always measured for avx2 and avx512 as the references)\n"
-            "  --reps     timed repetitions after one warm-up (default 5, max 64)\n"
-            "  --ws-mib   working set of the read and matvec cases (default 1024)\n"
-            "  --quick    --reps 2 --ws-mib 512\n"
-            "  --cpu-clock  time by process CPU time / threads (robust to a busy machine)\n");
+    fprintf(f, "usage: bench_kernels [--isa LIST] [--threads LIST] [--types LIST] [--cases LIST]\n"
+               "                     [--reps N] [--ws-mib N] [--quick]\n"
+               "  --isa      kernel sets to measure (default: every SIMD set this CPU runs)\n"
+               "  --threads  thread counts (default 1,2)\n"
+               "  --types    weight types (default f32,f16,bf16,q8_0,q4_0,q4_k,q6_k)\n"
+               "  --cases    read,fma,pool,matvec,batch,prefill (default all; read and fma are\n"
+               "             always measured for avx2 and avx512 as the references)\n"
+               "  --reps     timed repetitions after one warm-up (default 5, max 64)\n"
+               "  --ws-mib   working set of the read and matvec cases (default 1024)\n"
+               "  --quick    --reps 2 --ws-mib 512\n"
+               "  --cpu-clock  time by process CPU time / threads (robust to a busy machine)\n");
 }
 
 /* Splits a comma list into at most MAX_LIST items; calls add(item) for each. */
@@ -568,10 +583,11 @@ static int add_type(const char *s)
 
 static int parse_opts(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"isa", 1, 0, 'i'},  {"threads", 1, 0, 't'}, {"types", 1, 0, 'y'}, {"cases", 1, 0, 'c'},
-        {"reps", 1, 0, 'r'}, {"ws-mib", 1, 0, 'w'},  {"quick", 0, 0, 'q'}, {"help", 0, 0, 'h'},
-        {"cpu-clock", 0, 0, 'C'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"isa", 1, 0, 'i'},       {"threads", 1, 0, 't'},
+                                       {"types", 1, 0, 'y'},     {"cases", 1, 0, 'c'},
+                                       {"reps", 1, 0, 'r'},      {"ws-mib", 1, 0, 'w'},
+                                       {"quick", 0, 0, 'q'},     {"help", 0, 0, 'h'},
+                                       {"cpu-clock", 0, 0, 'C'}, {0, 0, 0, 0}};
     int64_t v;
     O.reps = 5;
     O.ws_bytes = (int64_t)1024 << 20;

@@ -14,6 +14,8 @@
  * (panels live on the stack, ~80 KiB). Must not depend on other ISA files. */
 #include "gemm_pack.h"
 
+/* The register tiles use UNROLL(n) loop prefixes, which clang-format cannot lay out. */
+// clang-format off
 #define MC_PRAGMA(x) _Pragma(#x)
 #define UNROLL(n) MC_PRAGMA(GCC unroll n)
 
@@ -178,14 +180,15 @@ MC_AI void tile_q4_k(const char *w, size_t rb, const char *x, size_t xs, int64_t
                 __m256i qv = _mm256_loadu_si256((const __m256i *)(wb->qs + 32 * c));
                 __m256i lo = _mm256_and_si256(qv, m4);
                 __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qv, 4), m4);
-                __m256i s_lo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * c + 1) << 8) | (4 * c))));
-                __m256i s_hi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * c + 3) << 8) | (4 * c + 2))));
+                __m256i s_lo = word_bcast(sc16, 2 * c);
+                __m256i s_hi = word_bcast(sc16, 2 * c + 1);
                 UNROLL(4) for (int t = 0; t < NT; t++) {
                     const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
                     __m256i xl = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c));
                     __m256i xh = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c + 32));
-                    __m256i p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, xl), s_lo),
-                                                 _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xh), s_hi));
+                    __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, xl), s_lo);
+                    __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xh), s_hi);
+                    __m256i p = _mm256_add_epi32(pl, ph);
                     isum[t] = _mm256_add_epi32(isum[t], p);
                 }
             }
@@ -195,8 +198,9 @@ MC_AI void tile_q4_k(const char *w, size_t rb, const char *x, size_t xs, int64_t
             UNROLL(4) for (int t = 0; t < NT; t++) {
                 const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
                 __m128 s = _mm_mul_ps(dd, _mm_set1_ps(xb->d)); /* d*dx, dmin*dx */
-                __m256i im = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mn16);
-                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_broadcastss_ps(s), acc[r][t]);
+                __m256i im = _mm256_madd_epi16(ld256(xb->bsums), mn16);
+                __m256 fi = _mm256_cvtepi32_ps(isum[t]);
+                acc[r][t] = _mm256_fmadd_ps(fi, _mm256_broadcastss_ps(s), acc[r][t]);
                 acc[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(im),
                                              _mm256_broadcastss_ps(_mm_movehdup_ps(s)), acc[r][t]);
             }
@@ -210,8 +214,8 @@ MC_AI void tile_q4_k(const char *w, size_t rb, const char *x, size_t xs, int64_t
 MC_AI void tile_q6_k(const char *w, size_t rb, const char *x, size_t xs, int64_t nsb, float *y,
                      int64_t ys, const int unused, const int NR, const int NT)
 {
-    const __m256i pair = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3,
-                                          2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+    const __m256i pair = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, /**/
+                                          2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
     __m256 acc[4][4];
     (void)unused;
     UNROLL(4) for (int r = 0; r < NR; r++) UNROLL(4) for (int t = 0; t < NT; t++)
@@ -235,8 +239,9 @@ MC_AI void tile_q6_k(const char *w, size_t rb, const char *x, size_t xs, int64_t
                         _mm256_permutevar8x32_epi32(sc16, _mm256_set1_epi32(4 * h + k)), pair);
                     UNROLL(4) for (int t = 0; t < NT; t++) {
                         const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
-                        __m256i xq = _mm256_loadu_si256((const __m256i *)(xb->qs + 128 * h + 32 * k));
-                        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], xq), sv));
+                        __m256i xq = ld256(xb->qs + 128 * h + 32 * k);
+                        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], xq), sv);
+                        isum[t] = _mm256_add_epi32(isum[t], p);
                     }
                 }
             }
@@ -244,9 +249,10 @@ MC_AI void tile_q6_k(const char *w, size_t rb, const char *x, size_t xs, int64_t
             UNROLL(4) for (int t = 0; t < NT; t++) {
                 const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
                 /* q is stored +32: subtract 32 * sum_j sc_j * bsum_j */
-                __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), sc16);
+                __m256i corr = _mm256_madd_epi16(ld256(xb->bsums), sc16);
                 __m256i is = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(corr, 5));
-                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_set1_ps(d * xb->d), acc[r][t]);
+                __m256 fi = _mm256_cvtepi32_ps(is);
+                acc[r][t] = _mm256_fmadd_ps(fi, _mm256_set1_ps(d * xb->d), acc[r][t]);
             }
         }
     }
@@ -403,3 +409,4 @@ void mc_kernels_fill_avx2_matmul(mc_kernel_table *t)
     t->matmul[MC_DT_Q4_K] = mm_q4_k_avx2;
     t->matmul[MC_DT_Q6_K] = mm_q6_k_avx2;
 }
+// clang-format on

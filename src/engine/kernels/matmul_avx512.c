@@ -16,6 +16,8 @@
  * Allocates nothing (panels on the stack, ~150 KiB). Must not depend on the ref file. */
 #include "gemm_pack.h"
 
+/* The register tiles use UNROLL(n) loop prefixes, which clang-format cannot lay out. */
+// clang-format off
 #define MC_PRAGMA(x) _Pragma(#x)
 #define UNROLL(n) MC_PRAGMA(GCC unroll n)
 
@@ -75,8 +77,8 @@ MC_AI void tile_q8v(const char *w, size_t rb, const char *x, size_t xs, int64_t 
             }
             UNROLL(4) for (int t = 0; t < NT; t++) {
                 const mc_act_q8 *xb = (const mc_act_q8 *)(x + t * xs) + b;
-                __m256i is = _mm256_dpbusd_epi32(_mm256_zextsi128_si256(_mm_cvtsi32_si128(xb->c)), wq,
-                                                 _mm256_loadu_si256((const __m256i *)xb->qs));
+                __m256i c0 = _mm256_zextsi128_si256(_mm_cvtsi32_si128(xb->c));
+                __m256i is = _mm256_dpbusd_epi32(c0, wq, ld256(xb->qs));
                 __m256 sc = _mm256_mul_ps(dw, _mm256_broadcast_ss(&xb->d));
                 acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), sc, acc[r][t]);
             }
@@ -123,8 +125,8 @@ MC_AI void tile_q4_k_256(const char *w, size_t rb, const char *x, size_t xs, int
                 __m256i qv = _mm256_loadu_si256((const __m256i *)(wb->qs + 32 * c));
                 __m256i lo = _mm256_and_si256(qv, m4);
                 __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qv, 4), m4);
-                __m256i s_lo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * c + 1) << 8) | (4 * c))));
-                __m256i s_hi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(((4 * c + 3) << 8) | (4 * c + 2))));
+                __m256i s_lo = word_bcast(sc16, 2 * c);
+                __m256i s_hi = word_bcast(sc16, 2 * c + 1);
                 UNROLL(4) for (int t = 0; t < NT; t++) {
                     const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
                     __m256i xl = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c));
@@ -139,8 +141,9 @@ MC_AI void tile_q4_k_256(const char *w, size_t rb, const char *x, size_t xs, int
             UNROLL(4) for (int t = 0; t < NT; t++) {
                 const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
                 __m128 s = _mm_mul_ps(dd, _mm_set1_ps(xb->d)); /* d*dx, dmin*dx */
-                __m256i im = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mn16);
-                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_broadcastss_ps(s), acc[r][t]);
+                __m256i im = _mm256_madd_epi16(ld256(xb->bsums), mn16);
+                __m256 fi = _mm256_cvtepi32_ps(isum[t]);
+                acc[r][t] = _mm256_fmadd_ps(fi, _mm256_broadcastss_ps(s), acc[r][t]);
                 acc[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(im),
                                              _mm256_broadcastss_ps(_mm_movehdup_ps(s)), acc[r][t]);
             }
@@ -174,7 +177,7 @@ MC_AI void tile_q6_k_512(const char *w, size_t rb, const char *x, size_t xs, int
             UNROLL(4) for (int t = 0; t < NT; t++) isum[t] = isum2[t] = _mm512_setzero_si512();
             UNROLL(2) for (int h = 0; h < 2; h++) {
                 __m512i ql = _mm512_loadu_si512(wb->ql + 64 * h);
-                __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(wb->qh + 32 * h)));
+                __m512i qh = _mm512_broadcast_i64x4(ld256(wb->qh + 32 * h));
                 /* elements 128h + 0..63 (groups 0, 1) and 128h + 64..127 (groups 2, 3) */
                 __m512i q01 = _mm512_or_si512(_mm512_and_si512(ql, m4),
                                               _mm512_and_si512(_mm512_sllv_epi64(qh, shl01), m30));
@@ -194,10 +197,11 @@ MC_AI void tile_q6_k_512(const char *w, size_t rb, const char *x, size_t xs, int
             UNROLL(4) for (int t = 0; t < NT; t++) {
                 const mc_act_q8k *xb = (const mc_act_q8k *)(x + t * xs) + sb;
                 /* q is stored +32: subtract 32 * sum_j sc_j * bsum_j */
-                __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), sc16);
+                __m256i corr = _mm256_madd_epi16(ld256(xb->bsums), sc16);
                 __m512i is = _mm512_add_epi32(isum[t], isum2[t]);
                 is = _mm512_sub_epi32(is, _mm512_zextsi256_si512(_mm256_slli_epi32(corr, 5)));
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(d * xb->d), acc[r][t]);
+                __m512 fi = _mm512_cvtepi32_ps(is);
+                acc[r][t] = _mm512_fmadd_ps(fi, _mm512_set1_ps(d * xb->d), acc[r][t]);
             }
         }
     }
@@ -325,3 +329,4 @@ void mc_kernels_fill_avx512_matmul(mc_kernel_table *t)
     t->matmul[MC_DT_Q4_K] = mm_q4_k_avx512;
     t->matmul[MC_DT_Q6_K] = mm_q6_k_avx512;
 }
+// clang-format on

@@ -17,7 +17,7 @@ static inline int path_a_rows_per_tile(int64_t n_tok, int multi)
 }
 
 #define PATH_A_SHAPE(TILE, nr, nt, ...)                                                            \
-    switch ((nr) * 8 + (nt)) {                                                                     \
+    switch ((nr)*8 + (nt)) {                                                                       \
     case 4 * 8 + 1: TILE(__VA_ARGS__, 4, 1); break;                                                \
     case 2 * 8 + 2: TILE(__VA_ARGS__, 2, 2); break;                                                \
     case 1 * 8 + 1: TILE(__VA_ARGS__, 1, 1); break;                                                \
