@@ -10,7 +10,10 @@
 
 #define MC_AI static inline __attribute__((always_inline))
 
-MC_AI __m256i ld256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+MC_AI __m256i ld256(const void *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
 
 /* every 16-bit lane of both 128-bit halves = 16-bit element j (0..7) of v's halves */
 MC_AI __m256i word_bcast(__m256i v, int j)
