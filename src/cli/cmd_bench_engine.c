@@ -60,6 +60,14 @@ static const struct option opts[] = {
     {"seed", required_argument, NULL, O_SEED}, {"json", no_argument, NULL, O_JSON},
     {NULL, 0, NULL, 0}};
 
+static const char *opt_name(int c)
+{
+    for (const struct option *p = opts; p->name; p++)
+        if (p->val == c)
+            return p->name;
+    return "?";
+}
+
 static int parse_batches(bargs *a, const char *s)
 {
     char tmp[16];
@@ -122,8 +130,7 @@ static int parse_args(int argc, char **argv, bargs *a)
         else if (c == '?' || c == ':')
             return mc_cli_usage_error(CMD, "bad or incomplete option '%s'", argv[optind - 1]);
         else if (!parse_one(a, c))
-            return mc_cli_usage_error(CMD, "bad value '%s' for option '%s'", optarg,
-                                      argv[optind - 1]);
+            return mc_cli_usage_error(CMD, "bad value '%s' for --%s", optarg, opt_name(c));
     }
     if (optind < argc)
         return mc_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);

@@ -265,6 +265,39 @@ static void report_text(const gen *g)
         fprintf(stderr, "experts per MoE layer in decode: %.2f (mean distinct)\n", ex);
 }
 
+/* Length of the valid UTF-8 sequence at p[0..n) (1..4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    size_t len = p[0] < 0x80 ? 1 : p[0] >= 0xC2 && p[0] < 0xE0 ? 2 : p[0] >= 0xE0 && p[0] < 0xF0 ? 3
+               : p[0] >= 0xF0 && p[0] < 0xF5 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0) ||
+        (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))
+        return 0; /* overlong, surrogate or beyond U+10FFFF */
+    return len;
+}
+
+/* The text as valid UTF-8 for JSON: every byte that starts no valid sequence becomes U+FFFD. */
+static cJSON *text_json(const mc_buf *b)
+{
+    mc_buf o;
+    mc_buf_init(&o, 0);
+    const unsigned char *p = (const unsigned char *)b->data;
+    mc_err err = mc_buf_append(&o, "", 0);
+    for (size_t i = 0; i < b->len && err == MC_OK;) {
+        size_t k = utf8_len(p + i, b->len - i);
+        err = k ? mc_buf_append(&o, p + i, k) : mc_buf_append(&o, "\xEF\xBF\xBD", 3);
+        i += k ? k : 1;
+    }
+    cJSON *s = err == MC_OK ? cJSON_CreateString(o.data) : NULL;
+    mc_buf_deinit(&o);
+    return s;
+}
+
 static cJSON *ids_json(const int32_t *v, size_t n)
 {
     cJSON *a = cJSON_CreateArray();
@@ -281,7 +314,7 @@ static int report_json(const gen *g)
     cJSON_AddStringToObject(j, "kernels", mc_engine_isa(g->e));
     cJSON_AddNumberToObject(j, "threads", mc_engine_threads(g->e));
     if (g->tok)
-        cJSON_AddStringToObject(j, "text", g->text.data ? g->text.data : "");
+        cJSON_AddItemToObject(j, "text", text_json(&g->text));
     else
         cJSON_AddNullToObject(j, "text");
     cJSON_AddItemToObject(j, "prompt_ids", ids_json(g->prompt.v, g->prompt.n));
