@@ -228,6 +228,12 @@ static mc_err setup(bench *B, mc_diag *d)
         err = mc_cap_peak_of(mc_engine_model(B->e), &B->dep, &B->pk, d);
     if (err != MC_OK)
         return err;
+    /* The probe (`local`) measures only f32 FMA, and this engine computes in f32 after
+     * dequantising: without a figure at the storage type's precision, use the f32 peak. */
+    if (!(B->pk.flops > 0) && B->dep.hw.flops[MC_PREC_FP32] > 0) {
+        B->pk.flops = B->dep.count * B->dep.hw.flops[MC_PREC_FP32];
+        B->pk.prec = MC_PREC_FP32;
+    }
     int64_t V = mc_engine_vocab(B->e), S = a->eo.max_seqs;
     B->prompt = mc_mallocarray((size_t)(S * a->p), sizeof *B->prompt);
     B->logits = mc_mallocarray((size_t)(S * V), sizeof *B->logits);
@@ -282,9 +288,9 @@ static void report_text(const bench *B)
 {
     const bargs *a = B->a;
     char what[64];
-    printf("model %s: %s kernels, %d threads; hardware %s x%d: %.1f GB/s, %.3g TFLOP/s dense %s\n",
+    printf("model %s: %s kernels, %d threads; hardware %s x%d: %.1f GB/s, %.4g GFLOP/s dense %s\n",
            a->eo.model, mc_engine_isa(B->e), mc_engine_threads(B->e), B->dep.hw.name,
-           B->dep.count, B->pk.bw_Bps / 1e9, B->pk.flops / 1e12, mc_prec_name(B->pk.prec));
+           B->dep.count, B->pk.bw_Bps / 1e9, B->pk.flops / 1e9, mc_prec_name(B->pk.prec));
     printf("%d repetitions (mean +- sd); S-MBU / S-MFU time-weighted over the engine's passes\n",
            a->reps);
     snprintf(what, sizeof what, "prefill p=%lld", (long long)a->p);
