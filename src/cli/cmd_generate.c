@@ -253,6 +253,7 @@ static void report_text(const gen *g)
     double ex = er_mean_experts(g->ps.v, g->ps.n, 1);
     if (g->tok || g->n_out)
         printf("\n");
+    fflush(stdout); /* the text ends before the figures on a shared terminal or file */
     fprintf(stderr,
             "prompt: %zu tokens, %.3f s, %.2f tok/s prefill\n"
             "generated: %lld tokens (%s), %lld decode steps, %.3f s, %.2f tok/s decode\n",
