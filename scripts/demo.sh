@@ -22,8 +22,9 @@ for t in f16 q8_0; do
         "${vocab_opt[@]}" | head -1
 done
 
-section "This machine's memory bandwidth and FLOP/s (quick probe; saved as hardware 'local')"
-"$bin" probe --size 256M --repeats 2
+section "This machine's memory bandwidth and FLOP/s (probe; saved as hardware 'local')"
+# The default working set (at least 1 GiB and 4 x the last-level cache) measures DRAM, not cache.
+"$bin" probe --repeats 2
 
 # This model is small enough that much of what a decode step reads can stay in the last-level
 # cache, so its S-MBU against DRAM bandwidth can come out high (even above 100%).
