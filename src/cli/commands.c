@@ -17,6 +17,12 @@ const mc_cmd mc_cli_commands[] = {
      usage_make_model},
     {"bench", "load-test an OpenAI-compatible server: TTFT, TPOT, ITL, throughput, goodput",
      cmd_bench, usage_bench},
+    {"eval", "accuracy on evaluation data (GSM8K, MMLU-Pro, HellaSwag, ...) and model fidelity",
+     cmd_eval, usage_eval},
+    {"generate", "generate text with the embedded CPU engine (tok/s, experts per layer)",
+     cmd_generate, usage_generate},
+    {"bench-engine", "benchmark the embedded engine: prefill/decode tok/s, S-MBU, S-MFU",
+     cmd_bench_engine, usage_bench_engine},
     {NULL, NULL, NULL, NULL},
 };
 
