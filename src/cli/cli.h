@@ -33,6 +33,7 @@ MC_CMD(hardware)
 MC_CMD(probe)
 MC_CMD(metrics)
 MC_CMD(predict)
+MC_CMD(serve)
 #undef MC_CMD
 
 #endif

@@ -13,6 +13,8 @@ const mc_cmd mc_cli_commands[] = {
      usage_metrics},
     {"predict", "analytic CAP model: latency, throughput, utilisation and cost", cmd_predict,
      usage_predict},
+    {"serve", "OpenAI-compatible HTTP server on the engine, with CAP per-pass records", cmd_serve,
+     usage_serve},
     {NULL, NULL, NULL, NULL},
 };
 
