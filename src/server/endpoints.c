@@ -34,8 +34,8 @@ static cJSON *piece_entry(const mc_tok *tok, int32_t id)
     mc_buf b;
     mc_buf_init(&b, 0);
     cJSON *e = cJSON_CreateObject();
-    int bad = !e || mc_srv_utf8_sanitize(p ? p : "", n, &b) != MC_OK ||
-              !cJSON_AddNumberToObject(e, "id", id) || !cJSON_AddStringToObject(e, "piece", b.data);
+    int bad = !e || mc_srv_json_str(p ? p : "", n, &b) != MC_OK ||
+              !cJSON_AddNumberToObject(e, "id", id) || !cJSON_AddRawToObject(e, "piece", b.data);
     mc_buf_deinit(&b);
     if (bad) {
         cJSON_Delete(e);
@@ -117,11 +117,11 @@ mc_err mc_srv_detokenize(const mc_tok *tok, int64_t vocab, const char *body, siz
     mc_err e = mc_srv_parse_object(body, len, &o, err);
     if (!e)
         e = decode_array(tok, vocab, cJSON_GetObjectItemCaseSensitive(o, "tokens"), &text, err);
-    if (!e && mc_srv_utf8_sanitize(text.data ? text.data : "", text.len, &clean) != MC_OK)
+    if (!e && mc_srv_json_str(text.data ? text.data : "", text.len, &clean) != MC_OK)
         e = mc_srv_fail(err, 500, NULL, NULL, "out of memory");
     if (!e) {
         res = cJSON_CreateObject();
-        if (res && !cJSON_AddStringToObject(res, "content", clean.data)) {
+        if (res && !cJSON_AddRawToObject(res, "content", clean.data)) {
             cJSON_Delete(res);
             res = NULL;
         }

@@ -110,3 +110,37 @@ mc_err mc_srv_utf8_sanitize(const char *s, size_t n, mc_buf *out)
         return mc_buf_append(out, "", 0);
     return MC_OK;
 }
+
+static mc_err escape_byte(unsigned char c, mc_buf *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *short_esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" :
+                            c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+    if (short_esc)
+        return mc_buf_append(out, short_esc, 2);
+    char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    return mc_buf_append(out, u, 6);
+}
+
+mc_err mc_srv_json_str(const char *s, size_t n, mc_buf *out)
+{
+    mc_err e = mc_buf_append(out, "\"", 1);
+    size_t i = 0;
+    while (i < n && !e) {
+        size_t good = mc_srv_utf8_valid_len(s + i, n - i), run = 0;
+        /* copy the run of bytes that need no escape, then handle one byte */
+        while (run < good && (unsigned char)s[i + run] >= 0x20 && s[i + run] != '"' &&
+               s[i + run] != '\\')
+            run++;
+        e = mc_buf_append(out, s + i, run);
+        i += run;
+        if (e || i == n)
+            break;
+        if (run < good)
+            e = escape_byte((unsigned char)s[i], out);
+        else
+            e = mc_buf_append(out, "\xEF\xBF\xBD", 3); /* an invalid byte */
+        i++;
+    }
+    return e ? e : mc_buf_append(out, "\"", 1);
+}

@@ -12,11 +12,12 @@
 
 /* ---- small builders: each returns 0 on success, -1 on OOM ---- */
 
+/* A JSON string of any bytes (raw item: cJSON strings cannot hold NUL bytes). */
 static cJSON *str_item(const char *s, size_t n)
 {
     mc_buf b;
     mc_buf_init(&b, 0);
-    cJSON *v = mc_srv_utf8_sanitize(s, n, &b) == MC_OK ? cJSON_CreateString(b.data) : NULL;
+    cJSON *v = mc_srv_json_str(s, n, &b) == MC_OK ? cJSON_CreateRaw(b.data) : NULL;
     mc_buf_deinit(&b);
     return v;
 }

@@ -7,9 +7,10 @@
 
 #include <string.h>
 
+/* Generated text continues the prompt: a leading space of the first piece is kept. */
 void mc_srv_gen_init(mc_srv_gen *g)
 {
-    mc_tok_stream_init(&g->dec, 0);
+    mc_tok_stream_init(&g->dec, MC_TOK_KEEP_LEADING_SPACE);
     mc_buf_init(&g->pending, 0);
     g->decoded = 0;
 }
@@ -18,7 +19,7 @@ void mc_srv_gen_deinit(mc_srv_gen *g) { mc_buf_deinit(&g->pending); }
 
 void mc_srv_gen_reset(mc_srv_gen *g)
 {
-    mc_tok_stream_init(&g->dec, 0);
+    mc_tok_stream_init(&g->dec, MC_TOK_KEEP_LEADING_SPACE);
     mc_buf_reset(&g->pending);
     g->decoded = 0;
 }

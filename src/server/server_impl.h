@@ -44,6 +44,9 @@ mc_err mc_srv_format_error(const mc_srv_error *e, mc_buf *out);
 size_t mc_srv_utf8_valid_len(const char *s, size_t n);
 /* Appends s[0..n) to out with every invalid byte replaced by U+FFFD. */
 mc_err mc_srv_utf8_sanitize(const char *s, size_t n, mc_buf *out);
+/* Appends s[0..n) as a quoted JSON string: invalid UTF-8 bytes become U+FFFD, NUL and other
+ * control bytes are escaped (cJSON strings end at a NUL byte; generated text may contain one). */
+mc_err mc_srv_json_str(const char *s, size_t n, mc_buf *out);
 
 /* ==== request parameters (req.c) ============================================================== */
 
