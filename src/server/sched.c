@@ -45,7 +45,8 @@ struct mc_srv_sched {
     pthread_mutex_t mu;  /* guards the queue and the flags; slots belong to the thread */
     pthread_cond_t cv;   /* work arrived / a flag changed */
     pthread_cond_t idle_cv;
-    mc_srv_req **queue;  /* ring [max_queue] */
+    mc_srv_req **queue;  /* ring [q_cap]: waiting requests, and new ones free slots will take */
+    int64_t q_cap;       /* max_queue + slots */
     int64_t q_head, q_len;
     int64_t running;     /* slots in use (written by the thread under mu) */
     int stopping, abort, quit;
@@ -72,7 +73,8 @@ static mc_err alloc_buffers(mc_srv_sched *s)
     size_t v = (size_t)be->vocab, n = (size_t)s->n_slots;
     int64_t rows = (int64_t)(ECHO_LOGITS_BYTES / (v * sizeof(float)));
     s->all_rows = rows < 1 ? 1 : rows > be->max_step_tokens ? be->max_step_tokens : rows;
-    s->queue = mc_calloc((size_t)s->o.max_queue, sizeof *s->queue);
+    s->q_cap = s->o.max_queue + s->n_slots;
+    s->queue = mc_calloc((size_t)s->q_cap, sizeof *s->queue);
     s->slots = mc_calloc(n, sizeof *s->slots);
     s->items = mc_calloc(n, sizeof *s->items);
     s->info = mc_calloc(n, sizeof *s->info);
@@ -155,7 +157,7 @@ static mc_srv_req *queue_pop(mc_srv_sched *s)
     if (s->q_len == 0)
         return NULL;
     mc_srv_req *r = s->queue[s->q_head];
-    s->q_head = (s->q_head + 1) % s->o.max_queue;
+    s->q_head = (s->q_head + 1) % s->q_cap;
     s->q_len--;
     return r;
 }
@@ -173,13 +175,13 @@ mc_err mc_srv_sched_submit(mc_srv_sched *s, mc_srv_req *r, mc_srv_error *err)
     pthread_mutex_lock(&s->mu);
     if (s->stopping)
         e = mc_srv_fail(err, 503, "shutting_down", NULL, "the server is shutting down");
-    else if (s->q_len >= s->o.max_queue)
+    else if (s->q_len - (s->n_slots - s->running) >= s->o.max_queue) /* free slots take some */
         e = mc_srv_fail(err, 503, "queue_full", NULL,
                         "the request queue is full (%lld waiting); retry later",
-                        (long long)s->q_len);
+                        (long long)s->o.max_queue);
     if (!e) {
         mc_srv_req_ref(r);
-        s->queue[(s->q_head + s->q_len) % s->o.max_queue] = r;
+        s->queue[(s->q_head + s->q_len) % s->q_cap] = r;
         s->q_len++;
         gauges_locked(s);
         pthread_cond_signal(&s->cv);

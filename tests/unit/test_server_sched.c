@@ -328,28 +328,29 @@ TEST(cancel)
     rig_close(&g);
 }
 
-/* The queue holds max_queue requests; one more is a 503. Nothing runs before start. */
+/* The queue holds max_queue requests besides those free slots will take; one more is a 503.
+ * Nothing runs before start. */
 TEST(queue_full)
 {
     rig g;
     if (rig_open(&g, 1, 64, 16, 2, 0))
         SKIP("no rig");
-    mc_srv_req *r[3];
+    mc_srv_req *r[4];
     mc_srv_error err = {0};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         r[i] = make(&g, MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":2}", "cmpl-f");
-    CHECK_EQ_INT(mc_srv_sched_submit(g.s, r[0], &err), MC_OK);
-    CHECK_EQ_INT(mc_srv_sched_submit(g.s, r[1], &err), MC_OK);
-    CHECK_EQ_INT(mc_srv_sched_submit(g.s, r[2], &err), MC_ERR_INTERNAL);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(mc_srv_sched_submit(g.s, r[i], &err), MC_OK);
+    CHECK_EQ_INT(mc_srv_sched_submit(g.s, r[3], &err), MC_ERR_INTERNAL);
     CHECK_EQ_INT(err.status, 503);
     CHECK_STR(err.code, "queue_full");
     CHECK_CONTAINS(err.message, "queue is full (2 waiting)");
-    CHECK_EQ_INT(g.m.queue_depth, 2);
+    CHECK_EQ_INT(g.m.queue_depth, 3);
     mc_diag d = {{0}};
     CHECK_EQ_INT(mc_srv_sched_start(g.s, &d), MC_OK);
-    CHECK(wait_done(r[0]) && wait_done(r[1]));
+    CHECK(wait_done(r[0]) && wait_done(r[1]) && wait_done(r[2]));
     CHECK_EQ_INT(g.m.requests[MC_OUT_REJECTED], 1);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         mc_srv_req_unref(r[i]);
     rig_close(&g);
 }
