@@ -11,6 +11,9 @@
  *   latency   TTFT / TPOT / ITL / E2E, summary statistics, throughput, goodput  (latency.c)
  *   cost      $/hour, $/1M tokens, J/token, the reference's cost formula        (cost.c)
  *   radar     CAP radar normalisation                                           (radar.c)
+ *   predict   the analytic CAP model: roofline TPOT/TTFT, memory fit, offload,
+ *             throughput, S-MBU/S-MFU, cost; max batch under an SLO; required
+ *             bandwidth; efficiency calibration                                (predict.c)
  *
  * Ownership: an mc_pass owns its arrays (mc_pass_deinit frees them); mc_pass_set owns its passes.
  * Functions that allocate can fail with MC_ERR_NOMEM. Thread safety: reentrant; a finalized
@@ -359,5 +362,137 @@ double mc_cost_ref_usd(double price_usd, double tdp_w, int n, double seconds);
 mc_err mc_radar_performance(const double *v, size_t n, double b, double *r, mc_diag *d);
 mc_err mc_radar_cost(const double *v, size_t n, double ceiling, double b, double *r, mc_diag *d);
 mc_err mc_radar_accuracy(const double *v, size_t n, double b, double *r, mc_diag *d);
+
+/* ==== analytic CAP model (predict.*) ============================================================
+ * A decode step and a prefill are modelled as synthetic mc_pass records and priced by
+ * mc_cap_pass_bytes / mc_cap_pass_flops, so a prediction and a measurement use the same
+ * definitions (docs/METRICS.md section 11). Workload: B sequences, I prompt tokens and O output
+ * tokens each, run together (static batch). */
+
+#define MC_PREDICT_MAX 16777216 /* upper limit of batch, input_len and output_len (2^24) */
+
+typedef enum mc_predict_act {
+    MC_PREDICT_ACT_EXPECTED = 0, /* expected distinct experts for the pass's tokens: uniform
+                                    routing, or the routing frequencies when given */
+    MC_PREDICT_ACT_MIN,          /* top_k per MoE layer (exact for one token) */
+    MC_PREDICT_ACT_FULL          /* every routed expert of every MoE layer */
+} mc_predict_act;
+
+const char *mc_predict_act_name(mc_predict_act a); /* "expected", "minimal", "full" */
+
+typedef struct mc_predict_opts {
+    int64_t batch;      /* B, 1..MC_PREDICT_MAX (default 1) */
+    int64_t input_len;  /* I prompt tokens per sequence, 1..MC_PREDICT_MAX (default 1024) */
+    int64_t output_len; /* O generated tokens per sequence (the first comes from the prefill),
+                           1..MC_PREDICT_MAX (default 256) */
+    double eff_mem;     /* attained fraction of peak memory bandwidth, > 0 (default 1) */
+    double eff_compute; /* attained fraction of dense peak FLOP/s, > 0 (default 1) */
+    mc_predict_act act;
+    /* Measured routing frequencies (fraction of tokens sent to each expert, a row sums to the
+     * layer's top_k): route_rows = 1 (one row for every MoE layer) or the model's MoE layer count,
+     * route_cols = the experts of each MoE layer. NULL = uniform routing. Borrowed. */
+    const double *route_freq;
+    size_t route_rows, route_cols;
+    /* Prices and powers; `devices` is ignored (the deployment's count is used). A device price
+     * of 0 without a cloud price makes the cost unknown (NaN), never free; a device power of 0
+     * makes the energy unknown. */
+    mc_cost_opts cost;
+} mc_predict_opts;
+
+/* Defaults above; cost from mc_cost_opts_default with the device's catalogue price and TDP. */
+void mc_predict_opts_default(mc_predict_opts *o, const mc_hw_deploy *dep);
+
+typedef enum mc_predict_bound { MC_PREDICT_MEMORY = 0, MC_PREDICT_COMPUTE } mc_predict_bound;
+
+/* One modelled pass (predict.decode_step or predict.prefill). */
+typedef struct mc_predict_pass {
+    mc_pass_bytes bytes;  /* bytes.pass of the synthetic pass (distinct_mean = experts/layer) */
+    mc_pass_flops flops;  /* flops.pass */
+    double mem_s;         /* bytes / (devices x peak bandwidth x eff_mem) */
+    double compute_s;     /* FLOPs / (devices x dense peak x eff_compute); 0 without a peak */
+    double offload_s;     /* non-resident share x bytes / (devices x host link); +inf when
+                             something must be offloaded and there is no host link */
+    double time_s;        /* max(mem_s, compute_s) + offload_s */
+    mc_predict_bound bound;
+    double smbu;          /* bytes / time_s / (devices x peak bandwidth) */
+    double smfu;          /* FLOPs / time_s / (devices x dense peak); NaN without a peak */
+} mc_predict_pass;
+
+typedef struct mc_predict {
+    int64_t batch, input_len, output_len;
+    double eff_mem, eff_compute;  /* the factors used */
+    mc_predict_act act;
+    double decode_ctx_tok;        /* I + O/2: mean sequence length of a decode step */
+    /* predict.memory */
+    double weight_bytes;          /* every weight at its storage type (mc_model total_bytes) */
+    double kv_bytes;              /* B x (I + O) x KV bytes per token */
+    double need_bytes;            /* weight_bytes + kv_bytes */
+    double mem_bytes;             /* devices x device memory */
+    int fits;                     /* need_bytes <= mem_bytes */
+    /* predict.offload */
+    double offload_bytes;         /* max(0, need - mem) */
+    double nonresident;           /* offload_bytes / need_bytes */
+    double host_Bps;              /* devices x host link */
+    /* peaks used: mc_cap_peak_of; when the device has no peak at the weights' compute
+     * precision the bf16 (then fp32) peak is used and peak_fallback is 1 */
+    mc_cap_peak peak;
+    int peak_fallback;
+    mc_predict_pass decode;       /* predict.decode_step: the mean decode step */
+    mc_predict_pass prefill;      /* predict.prefill: the B prompts in one pass */
+    double tpot_s;                /* predict.tpot = decode.time_s */
+    double ttft_s;                /* predict.ttft = prefill.time_s */
+    /* predict.throughput */
+    double decode_tok_per_s;      /* B / TPOT */
+    double request_s;             /* TTFT + (O - 1) x TPOT */
+    double out_tok_per_s;         /* B x O / request_s */
+    /* predict.cost */
+    mc_cost_hour hour;
+    double usd_per_mtok;          /* $ per 1M output tokens at out_tok_per_s; NaN = unknown */
+    double j_per_tok;             /* facility J per output token; NaN = unknown */
+} mc_predict;
+
+/* Evaluates the model at o->batch. Errors: options out of range (names the option), a model
+ * whose routing frequencies do not match, a deployment without bandwidth. Allocates only
+ * scratch (MC_ERR_NOMEM). */
+mc_err mc_predict_run(const mc_model *m, const mc_hw_deploy *dep, const mc_predict_opts *o,
+                      mc_predict *out, mc_diag *d);
+
+/* predict.memory: weights + B x (I + O) tokens of KV, the figure fits is decided on. */
+double mc_predict_need_bytes(const mc_model *m, int64_t batch, int64_t input_len,
+                             int64_t output_len);
+/* The largest batch (<= MC_PREDICT_MAX) whose weights + KV fit in the deployment's memory;
+ * 0 when even batch 1 does not fit. */
+int64_t mc_predict_fit_batch(const mc_model *m, const mc_hw_deploy *dep, int64_t input_len,
+                             int64_t output_len);
+
+/* predict.max_batch: the largest batch that fits in memory and whose predicted TPOT is
+ * <= tpot_slo_s (o->batch is ignored). *best = 0 when none; *at (optional) gets the prediction
+ * at *best (untouched when *best = 0). TPOT is non-decreasing in the batch and memory fit is
+ * monotonic, so this is a binary search. */
+mc_err mc_predict_max_batch(const mc_model *m, const mc_hw_deploy *dep, const mc_predict_opts *o,
+                            double tpot_slo_s, int64_t *best, mc_predict *at, mc_diag *d);
+
+/* predict.bw_required: bytes of a decode step at batch 1 (context I + O/2) at minimal activation
+ * (top_k per MoE layer) and full activation (every expert), divided by the TPOT SLO. */
+typedef struct mc_predict_bw {
+    double min_bytes, full_bytes;
+    double min_Bps, full_Bps;
+} mc_predict_bw;
+mc_err mc_predict_bw_required(const mc_model *m, int64_t input_len, int64_t output_len,
+                              double tpot_slo_s, mc_predict_bw *out, mc_diag *d);
+
+/* predict.calibrate: efficiency factors that make prediction p reproduce a measured run at the
+ * same point. The TPOT calibrates the resource the decode step is bound by, the TTFT that of the
+ * prefill; when both are bound by the same resource, eff_mem comes from the TPOT and eff_compute
+ * from the TTFT. A measurement <= 0 is "not given". A factor nothing calibrates keeps p's value
+ * (its *_from is MC_CALIB_NONE). Fails when a measurement is not above the pass's host-link
+ * time. */
+typedef enum mc_calib_from { MC_CALIB_NONE = 0, MC_CALIB_TPOT, MC_CALIB_TTFT } mc_calib_from;
+typedef struct mc_predict_eff {
+    double eff_mem, eff_compute;
+    mc_calib_from mem_from, compute_from;
+} mc_predict_eff;
+mc_err mc_predict_calibrate(const mc_predict *p, double tpot_s, double ttft_s,
+                            mc_predict_eff *out, mc_diag *d);
 
 #endif

@@ -33,6 +33,8 @@ MC_CMD(hardware)
 MC_CMD(probe)
 MC_CMD(metrics)
 MC_CMD(predict)
+MC_CMD(make_model)
+MC_CMD(bench)
 MC_CMD(serve)
 #undef MC_CMD
 

@@ -316,7 +316,7 @@ mc_err mc_gguf_get_str(const mc_gguf *g, const char *key, mc_gguf_str *out, mc_d
 
 mc_err mc_gguf_get_str_copy(const mc_gguf *g, const char *key, char **out, mc_diag *d)
 {
-    mc_gguf_str s;
+    mc_gguf_str s = {0};
     mc_err e = mc_gguf_get_str(g, key, &s, d);
     if (e)
         return e;
@@ -359,14 +359,14 @@ static mc_err arr_elem(const mc_gguf_value *arr, uint64_t i, mc_gguf_value *v)
 
 mc_err mc_gguf_arr_i64(const mc_gguf_value *arr, uint64_t i, int64_t *out)
 {
-    mc_gguf_value v;
+    mc_gguf_value v = {0};
     mc_err e = arr_elem(arr, i, &v);
     return e ? e : mc_gguf_value_i64(&v, out);
 }
 
 mc_err mc_gguf_arr_f64(const mc_gguf_value *arr, uint64_t i, double *out)
 {
-    mc_gguf_value v;
+    mc_gguf_value v = {0};
     mc_err e = arr_elem(arr, i, &v);
     return e ? e : mc_gguf_value_f64(&v, out);
 }
@@ -431,7 +431,7 @@ int mc_gguf_iter_next(mc_gguf_iter *it, mc_gguf_value *v)
 mc_err mc_gguf_get_str_array(const mc_gguf *g, const char *key, mc_gguf_str **out, uint64_t *n,
                              mc_diag *d)
 {
-    mc_gguf_value arr;
+    mc_gguf_value arr = {0};
     mc_err e = mc_gguf_get_arr(g, key, &arr, d);
     if (e)
         return e;
@@ -443,7 +443,7 @@ mc_err mc_gguf_get_str_array(const mc_gguf *g, const char *key, mc_gguf_str **ou
         return mc_fail(d, MC_ERR_NOMEM, "gguf: %s: key '%s': out of memory for %" PRIu64 " strings",
                        g->name, key, arr.len);
     mc_gguf_iter it;
-    mc_gguf_value v;
+    mc_gguf_value v = {0};
     uint64_t k = 0;
     mc_gguf_iter_init(&it, &arr);
     while (k < arr.len && mc_gguf_iter_next(&it, &v))

@@ -90,7 +90,7 @@ static mc_err as_int(const mc_hfj *h, const char *key, const cJSON *v, int64_t *
 /* Integer key in [lo, hi]; required. */
 mc_err mc_hfj_req_int(const mc_hfj *h, const char *key, int64_t lo, int64_t hi, int64_t *out)
 {
-    const cJSON *v;
+    const cJSON *v = NULL;
     mc_err e = mc_hfj_find(h, key, &v);
     if (e)
         return e;
@@ -104,7 +104,7 @@ mc_err mc_hfj_req_int(const mc_hfj *h, const char *key, int64_t lo, int64_t hi, 
 mc_err mc_hfj_opt_int(const mc_hfj *h, const char *key, int64_t def, int64_t lo, int64_t hi,
                       int64_t *out)
 {
-    const cJSON *v;
+    const cJSON *v = NULL;
     mc_err e = mc_hfj_find(h, key, &v);
     if (e)
         return e;
@@ -118,7 +118,7 @@ mc_err mc_hfj_opt_int(const mc_hfj *h, const char *key, int64_t def, int64_t lo,
 
 mc_err mc_hfj_opt_bool(const mc_hfj *h, const char *key, int def, int *out)
 {
-    const cJSON *v;
+    const cJSON *v = NULL;
     mc_err e = mc_hfj_find(h, key, &v);
     if (e)
         return e;
@@ -131,7 +131,7 @@ mc_err mc_hfj_opt_bool(const mc_hfj *h, const char *key, int def, int *out)
 
 mc_err mc_hfj_opt_f64(const mc_hfj *h, const char *key, double def, double *out)
 {
-    const cJSON *v;
+    const cJSON *v = NULL;
     mc_err e = mc_hfj_find(h, key, &v);
     if (e)
         return e;
@@ -144,7 +144,7 @@ mc_err mc_hfj_opt_f64(const mc_hfj *h, const char *key, double def, double *out)
 /* String key; *out = NULL when absent or null. */
 mc_err mc_hfj_opt_str(const mc_hfj *h, const char *key, const char **out)
 {
-    const cJSON *v;
+    const cJSON *v = NULL;
     mc_err e = mc_hfj_find(h, key, &v);
     if (e)
         return e;
@@ -165,7 +165,7 @@ mc_err mc_hfj_req_str(const mc_hfj *h, const char *key, const char **out)
 /* Object-valued key: *found = 0 when absent or null; else sub reads inside it. */
 mc_err mc_hfj_opt_child(const mc_hfj *h, const char *key, mc_hfj *sub, int *found)
 {
-    const cJSON *v;
+    const cJSON *v = NULL;
     mc_err e = mc_hfj_find(h, key, &v);
     if (e)
         return e;

@@ -1,0 +1,66 @@
+/* mock_server.h: a mock OpenAI-compatible server for the load generator's tests and benchmarks.
+ *
+ * Why raw sockets and not libmicrohttpd: this server must misbehave on purpose (reset before
+ * headers, reset or close mid-stream, stall, never answer, send invalid or oversize events) at
+ * exact times, and it must be fast enough that the client, not the mock, is what a benchmark
+ * measures. A small epoll loop over non-blocking sockets gives that control; it implements only
+ * the HTTP/1.1 subset the client uses (Content-Length bodies, keep-alive, chunked responses).
+ *
+ * It listens on 127.0.0.1 port 0 and runs its loop in its own thread. Routes:
+ *   POST /v1/completions, /v1/chat/completions   streamed (SSE) or whole JSON
+ *   POST /tokenize    {"content": s} -> {"tokens": [...]}; {"prompt": s} -> {"count", "tokens"}
+ *   GET  /v1/models   {"data": [{"id": "mock-model"}]};   GET /health
+ * Token i of a response has the text " w<i mod 10>"; with marker utf8=1 the texts cycle through
+ * "é", "€", "😀", "a". The mock tokenizer counts a whitespace-separated word of L bytes as
+ * 1 + (L - 1) / 6 tokens. max_tokens in the request sets the response length.
+ * Timing: the first token event is due ttft after the request was received, event k (0-based)
+ * at ttft + k * itl; times are absolute (no drift) and kept with a timerfd (ns resolution).
+ *
+ * Per-request overrides and faults: a marker anywhere in the request body,
+ *   [[mock:key=value,key=value]]   keys: ttft, itl (ms), tokens, chunk (tokens per event),
+ *   after (tokens before a mid-stream fault, default 2), size (bytes of huge_event),
+ *   utf8=1, trickle=1 (write the response 3 bytes at a time, 20 us apart), fault=NAME with NAME:
+ *   http429, http500, http503          status with a JSON error body
+ *   http429_empty, http500_empty, http503_empty   status with an empty body
+ *   reset_headers   RST before any response byte        close_mid   FIN inside the stream
+ *   reset_mid       RST after `after` tokens            bad_json    an invalid JSON event
+ *   huge_event      an event of `size` bytes (default 2 MiB)
+ *   no_done         no finish_reason, no [DONE]          no_done_finish   finish_reason, no [DONE]
+ *   stall           stop after `after` tokens, keep the connection open
+ *   never_answer    read the request, never respond       wrong_ctype  200 text/plain
+ *   error_event     "event: error" after `after` tokens   error_obj   {"error": ...} chunk
+ * Thread safety: start/stop from one thread; stats may be read from any thread. */
+#ifndef MC_MOCK_SERVER_H
+#define MC_MOCK_SERVER_H
+
+#include "base.h"
+
+typedef struct mc_mock_opts {
+    double ttft_ms;            /* request received -> first token event */
+    double itl_ms;             /* between token events */
+    uint32_t tokens;           /* when the request has no max_tokens; 0 = 16 */
+    uint32_t tokens_per_chunk; /* 0 = 1 */
+    uint32_t max_conns;        /* 0 = 8192 */
+} mc_mock_opts;
+
+typedef struct mc_mock mc_mock;
+
+typedef struct mc_mock_stats {
+    uint64_t conns_accepted;
+    uint64_t requests;    /* complete HTTP requests parsed */
+    uint64_t generations; /* completion requests answered (streamed or not) */
+    uint64_t tokens;      /* token events' tokens sent */
+    uint64_t faults;      /* faults injected */
+    uint64_t tokenize;    /* /tokenize requests */
+    uint64_t peak_active; /* most responses being generated at the same time */
+} mc_mock_stats;
+
+mc_err mc_mock_start(const mc_mock_opts *o, mc_mock **out, mc_diag *d);
+uint16_t mc_mock_port(const mc_mock *m);
+/* "http://127.0.0.1:<port>" (static inside m). */
+const char *mc_mock_url(const mc_mock *m);
+void mc_mock_stats_get(const mc_mock *m, mc_mock_stats *out);
+/* Stops the loop thread and closes every connection. NULL is a no-op. */
+void mc_mock_stop(mc_mock *m);
+
+#endif
