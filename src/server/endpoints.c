@@ -94,17 +94,25 @@ static mc_err decode_array(const mc_tok *tok, int64_t vocab, const cJSON *a, mc_
 {
     if (!cJSON_IsArray(a))
         return mc_srv_fail(err, 400, "invalid_type", "tokens", "'tokens' must be an array of ids");
-    size_t i = 0;
-    for (const cJSON *v = a->child; v; v = v->next, i++) {
+    int n = cJSON_GetArraySize(a);
+    int32_t *ids = mc_mallocarray(n > 0 ? (size_t)n : 1, sizeof *ids);
+    if (!ids)
+        return mc_srv_fail(err, 500, NULL, NULL, "out of memory");
+    mc_err e = MC_OK;
+    int i = 0;
+    for (const cJSON *v = a->child; v && !e; v = v->next, i++) {
         double x = v->valuedouble;
         if (!cJSON_IsNumber(v) || x != floor(x) || x < 0 || x >= (double)vocab)
-            return mc_srv_fail(err, 400, "invalid_value", "tokens",
-                               "'tokens'[%zu] is not a token id in [0, %lld)", i, (long long)vocab);
-        int32_t id = (int32_t)x;
-        if (mc_tok_decode(tok, &id, 1, 0, text, NULL) != MC_OK)
-            return mc_srv_fail(err, 500, NULL, NULL, "out of memory decoding");
+            e = mc_srv_fail(err, 400, "invalid_value", "tokens",
+                            "'tokens'[%d] is not a token id in [0, %lld)", i, (long long)vocab);
+        else
+            ids[i] = (int32_t)x;
     }
-    return MC_OK;
+    /* all at once: only the text's first piece loses the space the encoder put in front */
+    if (!e && mc_tok_decode(tok, ids, (size_t)n, 0, text, NULL) != MC_OK)
+        e = mc_srv_fail(err, 500, NULL, NULL, "out of memory decoding");
+    mc_free(ids);
+    return e;
 }
 
 mc_err mc_srv_detokenize(const mc_tok *tok, int64_t vocab, const char *body, size_t len,

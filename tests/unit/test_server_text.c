@@ -568,6 +568,10 @@ TEST(small_endpoints)
     CHECK_EQ_INT(mc_srv_detokenize(t, 288, body, strlen(body), &b, &err), MC_OK);
     CHECK_STR(b.data, "{\"content\":\"ab\\u0000\xc3\xa9\"}");
     mc_buf_reset(&b);
+    body = "{\"tokens\":[259,260,259,261]}"; /* only the first piece's space goes */
+    CHECK_EQ_INT(mc_srv_detokenize(t, 288, body, strlen(body), &b, &err), MC_OK);
+    CHECK_STR(b.data, "{\"content\":\"a b\"}");
+    mc_buf_reset(&b);
     body = "{\"tokens\":[260,288]}";
     CHECK_EQ_INT(mc_srv_detokenize(t, 288, body, strlen(body), &b, &err), MC_ERR_ARG);
     CHECK_CONTAINS(err.message, "'tokens'[1] is not a token id in [0, 288)");
