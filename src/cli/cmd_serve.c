@@ -44,66 +44,94 @@ void usage_serve(FILE *f)
             "                          (default 10); the rest are cancelled\n");
 }
 
-static int int_opt(const char *name, const char *v, int64_t lo, int64_t hi, int64_t *out)
+/* Integer options: parsed into iv[] (by table position), copied into the options afterwards. */
+static const struct int_opt {
+    int c;
+    const char *name;
+    int64_t lo, hi;
+} int_opts[] = {{'P', "--port", 0, 65535},           {'n', "--parallel", 1, 1024},
+                {'c', "--ctx", 16, 1 << 24},         {'t', "--threads", 1, 1024},
+                {'q', "--max-queue", 1, 1 << 20},    {'s', "--max-step-tokens", 1, 1 << 20},
+                {'r', "--max-records", 1, 100000000}};
+enum { N_INT_OPTS = sizeof int_opts / sizeof int_opts[0] };
+
+static int int_opt(int c, const char *v, int64_t *iv)
 {
-    if (mc_parse_i64(v, lo, hi, out) != MC_OK)
-        return mc_cli_usage_error("serve", "%s must be an integer in [%lld, %lld], got '%s'",
-                                  name, (long long)lo, (long long)hi, v);
-    return 0;
+    for (int i = 0; i < N_INT_OPTS; i++) {
+        const struct int_opt *o = &int_opts[i];
+        if (o->c != c)
+            continue;
+        if (mc_parse_i64(v, o->lo, o->hi, &iv[i]) != MC_OK)
+            return mc_cli_usage_error("serve", "%s must be an integer in [%lld, %lld], got '%s'",
+                                      o->name, (long long)o->lo, (long long)o->hi, v);
+        return 0;
+    }
+    return -1; /* not an integer option */
 }
 
-static int size_opt(const char *v, size_t *out)
+static void apply_ints(serve_args *a, const int64_t *iv)
+{
+    if (iv[0] >= 0)
+        a->so.port = (int)iv[0];
+    a->eo.max_seqs = (int)(iv[1] > 0 ? iv[1] : 0);
+    a->eo.n_ctx = iv[2] > 0 ? iv[2] : 0;
+    a->eo.n_threads = (int)(iv[3] > 0 ? iv[3] : 0);
+    if (iv[4] > 0)
+        a->so.max_queue = iv[4];
+    a->eo.max_step_tokens = iv[5] > 0 ? iv[5] : 0;
+    if (iv[6] > 0)
+        a->so.max_records = iv[6];
+}
+
+static int set_opt(serve_args *a, int c, const char *v, int64_t *iv)
 {
     uint64_t n = 0;
-    if (mc_parse_size(v, &n) != MC_OK || n == 0 || n > ((uint64_t)1 << 32))
-        return mc_cli_usage_error("serve", "--max-body must be a size from 1 to 4G, got '%s'", v);
-    *out = (size_t)n;
-    return 0;
-}
-
-static int set_opt(serve_args *a, int c, const char *v)
-{
-    int64_t n = 0;
-    int rc = 0;
+    int rc = int_opt(c, v, iv);
+    if (rc >= 0)
+        return rc;
     switch (c) {
-    case 'm': a->eo.model_path = v; break;
-    case 'h': a->so.host = v; break;
-    case 'P': rc = int_opt("--port", v, 0, 65535, &n); a->so.port = (int)n; break;
-    case 'n': rc = int_opt("--parallel", v, 1, 1024, &n); a->eo.max_seqs = (int)n; break;
-    case 'c': rc = int_opt("--ctx", v, 16, 1 << 24, &n); a->eo.n_ctx = n; break;
-    case 't': rc = int_opt("--threads", v, 1, 1024, &n); a->eo.n_threads = (int)n; break;
-    case 'q': rc = int_opt("--max-queue", v, 1, 1 << 20, &n); a->so.max_queue = n; break;
-    case 'b': rc = size_opt(v, &a->so.max_body_bytes); break;
-    case 'H': a->so.hardware = v; break;
-    case 'k': a->eo.kernels = v; break;
-    case 's': rc = int_opt("--max-step-tokens", v, 1, 1 << 20, &n); a->eo.max_step_tokens = n; break;
-    case 'r': rc = int_opt("--max-records", v, 1, 100000000, &n); a->so.max_records = n; break;
-    case 'T': a->eo.trace_tokens = 1; break;
+    case 'm': a->eo.model_path = v; return 0;
+    case 'h': a->so.host = v; return 0;
+    case 'H': a->so.hardware = v; return 0;
+    case 'k': a->eo.kernels = v; return 0;
+    case 'T': a->eo.trace_tokens = 1; return 0;
+    case 'b':
+        if (mc_parse_size(v, &n) != MC_OK || n == 0 || n > ((uint64_t)1 << 32))
+            return mc_cli_usage_error("serve", "--max-body must be a size from 1 to 4G, got '%s'",
+                                      v);
+        a->so.max_body_bytes = (size_t)n;
+        return 0;
     case 'S':
         if (mc_parse_f64(v, &a->shutdown_timeout_s) != MC_OK || a->shutdown_timeout_s < 0)
-            rc = mc_cli_usage_error("serve", "--shutdown-timeout must be seconds >= 0");
-        break;
-    default: rc = 2; break;
+            return mc_cli_usage_error("serve", "--shutdown-timeout must be seconds >= 0");
+        return 0;
+    default: return 2;
     }
-    return rc;
 }
 
 static int parse_args(int argc, char **argv, serve_args *a)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},     {"host", required_argument, NULL, 'h'},
-        {"port", required_argument, NULL, 'P'},      {"parallel", required_argument, NULL, 'n'},
-        {"ctx", required_argument, NULL, 'c'},       {"threads", required_argument, NULL, 't'},
-        {"max-queue", required_argument, NULL, 'q'}, {"max-body", required_argument, NULL, 'b'},
-        {"hardware", required_argument, NULL, 'H'},  {"kernels", required_argument, NULL, 'k'},
-        {"max-step-tokens", required_argument, NULL, 's'},
-        {"max-records", required_argument, NULL, 'r'},
-        {"trace-tokens", no_argument, NULL, 'T'},
-        {"shutdown-timeout", required_argument, NULL, 'S'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"host", required_argument, NULL, 'h'},
+                                         {"port", required_argument, NULL, 'P'},
+                                         {"parallel", required_argument, NULL, 'n'},
+                                         {"ctx", required_argument, NULL, 'c'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"max-queue", required_argument, NULL, 'q'},
+                                         {"max-body", required_argument, NULL, 'b'},
+                                         {"hardware", required_argument, NULL, 'H'},
+                                         {"kernels", required_argument, NULL, 'k'},
+                                         {"max-step-tokens", required_argument, NULL, 's'},
+                                         {"max-records", required_argument, NULL, 'r'},
+                                         {"trace-tokens", no_argument, NULL, 'T'},
+                                         {"shutdown-timeout", required_argument, NULL, 'S'},
+                                         {NULL, 0, NULL, 0}};
     memset(&a->eo, 0, sizeof a->eo); /* zeros are the engine's defaults (engine.h) */
     mc_server_opts_default(&a->so);
     a->shutdown_timeout_s = 10;
+    int64_t iv[N_INT_OPTS];
+    for (int i = 0; i < N_INT_OPTS; i++)
+        iv[i] = -1;
     optind = 1;
     opterr = 0;
     int c;
@@ -112,10 +140,11 @@ static int parse_args(int argc, char **argv, serve_args *a)
             return mc_cli_usage_error("serve", "%s needs a value", argv[optind - 1]);
         if (c == '?')
             return mc_cli_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
-        int rc = set_opt(a, c, optarg);
+        int rc = set_opt(a, c, optarg, iv);
         if (rc)
             return rc;
     }
+    apply_ints(a, iv);
     if (optind < argc)
         return mc_cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     if (!a->eo.model_path)
@@ -138,8 +167,7 @@ static void print_address(const mc_server_opts *so, int port, const mc_srv_backe
     const char *h = so->host ? so->host : "127.0.0.1";
     int v6 = strchr(h, ':') != NULL;
     printf("moecap serve: listening on http://%s%s%s:%d (model %s, %d slots, ctx %lld)\n",
-           v6 ? "[" : "", h, v6 ? "]" : "", port, be->model_id, be->max_seqs,
-           (long long)be->n_ctx);
+           v6 ? "[" : "", h, v6 ? "]" : "", port, be->model_id, be->max_seqs, (long long)be->n_ctx);
     fflush(stdout);
 }
 

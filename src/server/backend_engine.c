@@ -55,16 +55,22 @@ static mc_err be_step(void *ctx, const mc_batch_item *items, int n, mc_diag *d)
     return mc_engine_step(ctx, items, n, d);
 }
 
-static const mc_pass *be_last_pass(void *ctx) { return mc_engine_last_pass(ctx); }
-static void be_seq_reset(void *ctx, int seq) { mc_engine_seq_reset(ctx, seq); }
+static const mc_pass *be_last_pass(void *ctx)
+{
+    return mc_engine_last_pass(ctx);
+}
+static void be_seq_reset(void *ctx, int seq)
+{
+    mc_engine_seq_reset(ctx, seq);
+}
 
 static int32_t be_sample(void *ctx, float *logits, const mc_sampler *s, mc_rng *rng)
 {
     return mc_engine_sample(ctx, logits, s, rng);
 }
 
-static const mc_srv_backend_ops engine_ops = {be_step,    be_last_pass, be_seq_reset,
-                                              be_sample,  mc_logprob,   mc_top_logprobs};
+static const mc_srv_backend_ops engine_ops = {be_step,   be_last_pass, be_seq_reset,
+                                              be_sample, mc_logprob,   mc_top_logprobs};
 
 mc_err mc_srv_backend_engine_open(const mc_engine_opts *eo, mc_srv_backend **out, mc_diag *d)
 {
@@ -73,8 +79,10 @@ mc_err mc_srv_backend_engine_open(const mc_engine_opts *eo, mc_srv_backend **out
     o.max_seqs = o.max_seqs > 0 ? o.max_seqs : 1;
     o.max_step_tokens = o.max_step_tokens > 0 ? o.max_step_tokens : 512;
     if (o.max_step_tokens < o.max_seqs)
-        return mc_fail(d, MC_ERR_ARG, "the step budget (%lld tokens) must be at least "
-                       "--parallel (%d)", (long long)o.max_step_tokens, o.max_seqs);
+        return mc_fail(d, MC_ERR_ARG,
+                       "the step budget (%lld tokens) must be at least "
+                       "--parallel (%d)",
+                       (long long)o.max_step_tokens, o.max_seqs);
     eng_backend *eb = mc_calloc(1, sizeof *eb);
     if (!eb)
         return mc_fail(d, MC_ERR_NOMEM, "engine backend: out of memory");
@@ -111,7 +119,8 @@ mc_err mc_srv_backend_engine_open(const mc_engine_opts *eo, mc_srv_backend **out
     *out = NULL;
     return mc_fail(d, MC_ERR_UNSUPPORTED,
                    "%s: this build has no inference engine (mc_engine_open is not in "
-                   "src/engine yet)", eo->model_path ? eo->model_path : "");
+                   "src/engine yet)",
+                   eo->model_path ? eo->model_path : "");
 }
 
 #endif

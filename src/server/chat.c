@@ -75,8 +75,7 @@ static mc_err render_chatml(const mc_chat_msg *m, size_t n, mc_buf *out)
     return e ? e : put(out, "<|im_start|>assistant\n", NULL);
 }
 
-static mc_err render_llama3(const mc_chat_specials *sp, const mc_chat_msg *m, size_t n,
-                            mc_buf *out)
+static mc_err render_llama3(const mc_chat_specials *sp, const mc_chat_msg *m, size_t n, mc_buf *out)
 {
     mc_err e = put(out, sp->bos, NULL);
     for (size_t i = 0; i < n && !e; i++) {
@@ -92,8 +91,7 @@ static mc_err render_llama3(const mc_chat_specials *sp, const mc_chat_msg *m, si
 /* Llama-2: a leading system message is wrapped in <<SYS>> into the first user turn;
  * "<s>[INST] {user} [/INST] {assistant} </s>" per exchange. Later system messages are user
  * turns. */
-static mc_err render_llama2(const mc_chat_specials *sp, const mc_chat_msg *m, size_t n,
-                            mc_buf *out)
+static mc_err render_llama2(const mc_chat_specials *sp, const mc_chat_msg *m, size_t n, mc_buf *out)
 {
     const char *sys = NULL;
     size_t i = 0;
@@ -151,8 +149,8 @@ static mc_err render_mistral(const mc_chat_specials *sp, const mc_chat_msg *m, s
     return e;
 }
 
-mc_err mc_chat_render(mc_chat_kind k, const mc_chat_specials *spec, const mc_chat_msg *m,
-                      size_t n, mc_buf *out, mc_diag *d)
+mc_err mc_chat_render(mc_chat_kind k, const mc_chat_specials *spec, const mc_chat_msg *m, size_t n,
+                      mc_buf *out, mc_diag *d)
 {
     /* put() stops at the first NULL: absent special texts are "" */
     mc_chat_specials s = *spec, *sp = &s;

@@ -78,7 +78,8 @@ mc_err mc_srv_tokenize(const mc_tok *tok, const char *body, size_t len, mc_buf *
         e = opt_bool(o, "parse_special", &parse_special, err);
     if (!e)
         e = opt_bool(o, "with_pieces", &pieces, err);
-    unsigned flags = (add_special ? 0 : MC_TOK_NO_BOS_EOS) | (parse_special ? MC_TOK_PARSE_SPECIAL : 0);
+    unsigned flags =
+        (add_special ? 0 : MC_TOK_NO_BOS_EOS) | (parse_special ? MC_TOK_PARSE_SPECIAL : 0);
     mc_diag d = {{0}};
     if (!e && mc_tok_encode(tok, NULL, c->valuestring, strlen(c->valuestring), flags, &ids, &d))
         e = mc_srv_fail(err, 400, "invalid_value", "content", "cannot tokenize: %s", d.msg);

@@ -114,8 +114,12 @@ mc_err mc_srv_utf8_sanitize(const char *s, size_t n, mc_buf *out)
 static mc_err escape_byte(unsigned char c, mc_buf *out)
 {
     static const char hex[] = "0123456789abcdef";
-    const char *short_esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" :
-                            c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+    const char *short_esc = c == '"'    ? "\\\""
+                            : c == '\\' ? "\\\\"
+                            : c == '\n' ? "\\n"
+                            : c == '\r' ? "\\r"
+                            : c == '\t' ? "\\t"
+                                        : NULL;
     if (short_esc)
         return mc_buf_append(out, short_esc, 2);
     char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};

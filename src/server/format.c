@@ -36,7 +36,10 @@ static cJSON *lp_item(double lp)
     return cJSON_CreateNumber(isfinite(lp) ? lp : -9999.0);
 }
 
-static int push(cJSON *a, cJSON *v) { return v && cJSON_AddItemToArray(a, v) ? 0 : -1; }
+static int push(cJSON *a, cJSON *v)
+{
+    return v && cJSON_AddItemToArray(a, v) ? 0 : -1;
+}
 
 static cJSON *piece_item(const mc_tok *tok, int32_t id)
 {
@@ -117,14 +120,20 @@ static int lp_cols_add(lp_cols *c, const mc_tok *tok, const lp_run *r)
 static lp_run gen_run(const mc_srv_req *r, int64_t lo, int64_t hi, int64_t off_base)
 {
     int k = r->n_top;
-    return (lp_run){r->ids + lo, r->lps + lo, r->top_ids ? r->top_ids + lo * k : NULL,
-                    r->top_lps ? r->top_lps + lo * k : NULL, r->offs + lo, hi - lo, off_base, k};
+    return (lp_run){r->ids + lo,
+                    r->lps + lo,
+                    r->top_ids ? r->top_ids + lo * k : NULL,
+                    r->top_lps ? r->top_lps + lo * k : NULL,
+                    r->offs + lo,
+                    hi - lo,
+                    off_base,
+                    k};
 }
 
 static lp_run prompt_run(const mc_srv_req *r)
 {
-    return (lp_run){r->prompt, r->p_lps, r->p_top_ids, r->p_top_lps, NULL, r->n_prompt, 0,
-                    r->n_top};
+    return (lp_run){r->prompt,   r->p_lps, r->p_top_ids, r->p_top_lps, NULL,
+                    r->n_prompt, 0,        r->n_top};
 }
 
 /* ---- chat log-probabilities ---- */
@@ -159,8 +168,8 @@ static int chat_logprobs(cJSON *choice, const mc_srv_req *r, const mc_tok *tok, 
         cJSON *tops = e ? cJSON_AddArrayToObject(e, "top_logprobs") : NULL;
         bad |= !tops || push(content, e);
         for (int k = 0; k < r->n_top && !bad; k++)
-            bad |= push(tops, chat_entry(tok, r->top_ids[i * r->n_top + k],
-                                         r->top_lps[i * r->n_top + k]));
+            bad |= push(
+                tops, chat_entry(tok, r->top_ids[i * r->n_top + k], r->top_lps[i * r->n_top + k]));
     }
     return bad ? -1 : 0;
 }
@@ -221,8 +230,7 @@ typedef struct comp_part {
     const char *finish;
 } comp_part;
 
-static int completion_choice(cJSON *o, const mc_srv_req *r, const mc_tok *tok,
-                             const comp_part *cp)
+static int completion_choice(cJSON *o, const mc_srv_req *r, const mc_tok *tok, const comp_part *cp)
 {
     cJSON *c = add_choice(o, cp->finish);
     mc_buf t;
@@ -350,8 +358,7 @@ static mc_err stream_head(mc_srv_req *r, const mc_tok *tok, mc_buf *out)
     return stream_chunk(r, tok, &cp, 0, out);
 }
 
-static mc_err stream_tail(mc_srv_req *r, const mc_tok *tok, size_t text_lo, int64_t lo,
-                          mc_buf *out)
+static mc_err stream_tail(mc_srv_req *r, const mc_tok *tok, size_t text_lo, int64_t lo, mc_buf *out)
 {
     comp_part cp = {"", 0, text_lo, r->text.len, lo, r->n_out, 0, r->finish_reason};
     mc_err e = stream_chunk(r, tok, &cp, !r->p.include_usage, out);
@@ -383,8 +390,14 @@ mc_err mc_srv_fmt_stream(mc_srv_req *r, const mc_tok *tok, mc_buf *out, int *don
     }
     for (; r->ev_sent < r->n_ev; r->ev_sent++) {
         size_t i = r->ev_sent;
-        comp_part cp = {"", 0, i ? r->ev[i - 1].text_hi : 0, r->ev[i].text_hi,
-                        i ? r->ev[i - 1].tok_hi : 0, r->ev[i].tok_hi, 0, NULL};
+        comp_part cp = {"",
+                        0,
+                        i ? r->ev[i - 1].text_hi : 0,
+                        r->ev[i].text_hi,
+                        i ? r->ev[i - 1].tok_hi : 0,
+                        r->ev[i].tok_hi,
+                        0,
+                        NULL};
         if ((e = stream_chunk(r, tok, &cp, 0, out)) != MC_OK)
             return e;
     }

@@ -15,7 +15,10 @@ void mc_srv_gen_init(mc_srv_gen *g)
     g->decoded = 0;
 }
 
-void mc_srv_gen_deinit(mc_srv_gen *g) { mc_buf_deinit(&g->pending); }
+void mc_srv_gen_deinit(mc_srv_gen *g)
+{
+    mc_buf_deinit(&g->pending);
+}
 
 void mc_srv_gen_reset(mc_srv_gen *g)
 {

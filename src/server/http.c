@@ -66,12 +66,12 @@ static const struct route {
 typedef struct conn_ctx {
     mc_server *s;
     route_id route;
-    int early;          /* status to answer without reading the body (404, 405, 413) */
-    const char *allow;  /* 405: the method the path takes */
+    int early;         /* status to answer without reading the body (404, 405, 413) */
+    const char *allow; /* 405: the method the path takes */
     mc_buf body;
     int too_large;
-    mc_ns t_start;      /* request arrival */
-    mc_srv_req *req;    /* generation request (non-streaming: waiting for the end) */
+    mc_ns t_start;   /* request arrival */
+    mc_srv_req *req; /* generation request (non-streaming: waiting for the end) */
     int streaming;
 } conn_ctx;
 
@@ -84,7 +84,10 @@ typedef struct stream_ctx {
 
 /* ---- responses ---- */
 
-static void free_buffer(void *p) { mc_free(p); }
+static void free_buffer(void *p)
+{
+    mc_free(p);
+}
 
 /* Sends b's bytes (taken: b is left empty). */
 static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *ctype,
@@ -517,7 +520,8 @@ static enum MHD_Result begin(mc_server *s, struct MHD_Connection *c, const char 
     *con_cls = cx;
     atomic_fetch_add(&s->conns, 1);
     route(cx, url, method);
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t n = 0;
     if (!cx->early && cl && mc_parse_u64(cl, &n) == MC_OK && n > s->o.max_body_bytes)
         cx->early = 413;
@@ -600,8 +604,8 @@ static mc_err listen_socket(mc_server *s, int *fd_out, mc_diag *d)
         int err = errno;
         if (fd >= 0)
             close(fd);
-        return mc_fail(d, MC_ERR_NET, "server: cannot listen on %s port %d: %s", s->host,
-                       s->o.port, strerror(err));
+        return mc_fail(d, MC_ERR_NET, "server: cannot listen on %s port %d: %s", s->host, s->o.port,
+                       strerror(err));
     }
     s->port = ntohs(ss.ss_family == AF_INET ? a4->sin_port : a6->sin6_port);
     *fd_out = fd;
@@ -616,12 +620,12 @@ mc_err mc_srv_http_start(mc_server *s, mc_diag *d)
         return e;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     unsigned threads = s->o.http_threads > 1 ? (unsigned)s->o.http_threads : 0;
-    s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)s->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY_BYTES, MHD_OPTION_THREAD_POOL_SIZE,
-        threads, MHD_OPTION_END);
+    s->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)s->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                         CONN_MEMORY_BYTES, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
         return mc_fail(d, MC_ERR_NET, "server: libmicrohttpd could not start on %s port %d",

@@ -47,7 +47,10 @@ void mc_srv_records_start(mc_srv_records *r)
     pthread_mutex_unlock(&r->mu);
 }
 
-void mc_srv_records_stop(mc_srv_records *r) { atomic_store(&r->on, 0); }
+void mc_srv_records_stop(mc_srv_records *r)
+{
+    atomic_store(&r->on, 0);
+}
 
 void mc_srv_records_clear(mc_srv_records *r)
 {
@@ -71,11 +74,10 @@ static mc_err copy_pass(mc_pass *dst, const mc_pass *src)
 {
     int ok = 1;
     *dst = *src;
-    dst->experts_per_layer = dup_array(src->experts_per_layer, (size_t)src->n_layer_experts,
-                                       sizeof(double), &ok);
-    dst->tokens_per_expert = dup_array(src->tokens_per_expert,
-                                       (size_t)(src->tpe_rows * src->tpe_cols), sizeof(int64_t),
-                                       &ok);
+    dst->experts_per_layer =
+        dup_array(src->experts_per_layer, (size_t)src->n_layer_experts, sizeof(double), &ok);
+    dst->tokens_per_expert = dup_array(
+        src->tokens_per_expert, (size_t)(src->tpe_rows * src->tpe_cols), sizeof(int64_t), &ok);
     dst->chunks = dup_array(src->chunks, (size_t)src->n_chunks, sizeof(mc_req_chunk), &ok);
     if (!ok) {
         mc_pass_deinit(dst);
@@ -127,8 +129,7 @@ static mc_err dump_locked(mc_srv_records *r, int array, mc_buf *out)
     return e ? e : mc_buf_append(out, array ? "]" : "", array ? 1 : 0);
 }
 
-mc_err mc_srv_records_dump(mc_srv_records *r, int array, mc_buf *out, int64_t *n,
-                           uint64_t *dropped)
+mc_err mc_srv_records_dump(mc_srv_records *r, int array, mc_buf *out, int64_t *n, uint64_t *dropped)
 {
     pthread_mutex_lock(&r->mu);
     mc_err e = dump_locked(r, array, out);

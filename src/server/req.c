@@ -80,8 +80,8 @@ static mc_err get_num(const cJSON *o, const char *key, double lo, double hi, dou
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
         return bad(err, key, "a number");
     if (v->valuedouble < lo || v->valuedouble > hi)
-        return mc_srv_fail(err, 400, "invalid_value", key, "'%s' must be in [%g, %g], got %g",
-                           key, lo, hi, v->valuedouble);
+        return mc_srv_fail(err, 400, "invalid_value", key, "'%s' must be in [%g, %g], got %g", key,
+                           lo, hi, v->valuedouble);
     *out = v->valuedouble;
     return MC_OK;
 }
@@ -305,8 +305,10 @@ static mc_err role_of(const cJSON *m, size_t i, mc_chat_role *out, mc_srv_error 
     static const struct {
         const char *name;
         mc_chat_role role;
-    } roles[] = {{"system", MC_ROLE_SYSTEM}, {"developer", MC_ROLE_SYSTEM},
-                 {"user", MC_ROLE_USER},     {"assistant", MC_ROLE_ASSISTANT}};
+    } roles[] = {{"system", MC_ROLE_SYSTEM},
+                 {"developer", MC_ROLE_SYSTEM},
+                 {"user", MC_ROLE_USER},
+                 {"assistant", MC_ROLE_ASSISTANT}};
     const cJSON *r = field(m, "role");
     if (!r || !cJSON_IsString(r))
         return mc_srv_fail(err, 400, "invalid_type", "messages",
@@ -318,21 +320,21 @@ static mc_err role_of(const cJSON *m, size_t i, mc_chat_role *out, mc_srv_error 
         }
     return mc_srv_fail(err, 400, "invalid_value", "messages",
                        "messages[%zu].role '%.40s' is not supported (system, developer, user, "
-                       "assistant)", i, r->valuestring);
+                       "assistant)",
+                       i, r->valuestring);
 }
 
 /* content: a string, null (assistant only), or an array of {"type":"text","text":...} parts
  * (joined with "\n"). */
-static mc_err content_of(const cJSON *m, size_t i, mc_chat_role role, mc_buf *b,
-                         mc_srv_error *err)
+static mc_err content_of(const cJSON *m, size_t i, mc_chat_role role, mc_buf *b, mc_srv_error *err)
 {
     const cJSON *c = field(m, "content");
     if (!c && role == MC_ROLE_ASSISTANT)
-        return mc_buf_append(b, "", 0) ? mc_srv_fail(err, 500, NULL, NULL, "out of memory")
-                                       : MC_OK;
+        return mc_buf_append(b, "", 0) ? mc_srv_fail(err, 500, NULL, NULL, "out of memory") : MC_OK;
     if (c && cJSON_IsString(c))
         return mc_buf_append(b, c->valuestring, strlen(c->valuestring))
-                   ? mc_srv_fail(err, 500, NULL, NULL, "out of memory") : MC_OK;
+                   ? mc_srv_fail(err, 500, NULL, NULL, "out of memory")
+                   : MC_OK;
     if (!c || !cJSON_IsArray(c))
         return mc_srv_fail(err, 400, "invalid_type", "messages",
                            "messages[%zu].content must be a string or an array of text parts", i);
@@ -343,7 +345,8 @@ static mc_err content_of(const cJSON *m, size_t i, mc_chat_role role, mc_buf *b,
             !cJSON_IsString(text))
             return mc_srv_fail(err, 400, "invalid_value", "messages",
                                "messages[%zu].content[%zu] must be {\"type\": \"text\", \"text\": "
-                               "string} (only text is supported)", i, k);
+                               "string} (only text is supported)",
+                               i, k);
         if ((k > 0 && mc_buf_append(b, "\n", 1)) ||
             mc_buf_append(b, text->valuestring, strlen(text->valuestring)))
             return mc_srv_fail(err, 500, NULL, NULL, "out of memory");

@@ -59,8 +59,7 @@ static void req_free(mc_srv_req *r)
     mc_free(r);
 }
 
-mc_srv_req *mc_srv_req_new(mc_srv_params *p, int32_t *prompt, int64_t n_prompt,
-                           int64_t max_tokens)
+mc_srv_req *mc_srv_req_new(mc_srv_params *p, int32_t *prompt, int64_t n_prompt, int64_t max_tokens)
 {
     mc_srv_req *r = mc_calloc(1, sizeof *r);
     if (!r || pthread_mutex_init(&r->mu, NULL) != 0) {
@@ -87,7 +86,10 @@ mc_srv_req *mc_srv_req_new(mc_srv_params *p, int32_t *prompt, int64_t n_prompt,
     return r;
 }
 
-void mc_srv_req_ref(mc_srv_req *r) { atomic_fetch_add(&r->refs, 1); }
+void mc_srv_req_ref(mc_srv_req *r)
+{
+    atomic_fetch_add(&r->refs, 1);
+}
 
 void mc_srv_req_unref(mc_srv_req *r)
 {

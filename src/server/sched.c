@@ -8,31 +8,31 @@
 #include "server_impl.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #define ECHO_LOGITS_BYTES ((size_t)64 << 20) /* MC_LOGITS_ALL buffer shared by echo prefills */
 
 typedef struct slot {
-    mc_srv_req *req;     /* NULL = free */
-    int64_t n_past;      /* tokens in the KV slot */
-    int64_t n_fed;       /* prompt tokens fed */
-    int32_t last;        /* the token the next decode step feeds */
-    int64_t order;       /* admission order: older prefills go first */
+    mc_srv_req *req; /* NULL = free */
+    int64_t n_past;  /* tokens in the KV slot */
+    int64_t n_fed;   /* prompt tokens fed */
+    int32_t last;    /* the token the next decode step feeds */
+    int64_t order;   /* admission order: older prefills go first */
     mc_rng rng;
     mc_srv_gen gen;
-    mc_ns t_last;        /* time of the last token (inter-token latency) */
-    float *logits;       /* [vocab] */
+    mc_ns t_last;  /* time of the last token (inter-token latency) */
+    float *logits; /* [vocab] */
 } slot;
 
 /* What the step did for one batch item. */
 typedef struct item_info {
     int slot;
-    int prefill;         /* prompt tokens, not a decode token */
-    int last_chunk;      /* the chunk completes the prompt */
-    float *all;          /* MC_LOGITS_ALL rows (echo log-probabilities) or NULL */
+    int prefill;    /* prompt tokens, not a decode token */
+    int last_chunk; /* the chunk completes the prompt */
+    float *all;     /* MC_LOGITS_ALL rows (echo log-probabilities) or NULL */
 } item_info;
 
 struct mc_srv_sched {
@@ -42,13 +42,13 @@ struct mc_srv_sched {
     mc_srv_records *rec;
     pthread_t thread;
     int started;
-    pthread_mutex_t mu;  /* guards the queue and the flags; slots belong to the thread */
-    pthread_cond_t cv;   /* work arrived / a flag changed */
+    pthread_mutex_t mu; /* guards the queue and the flags; slots belong to the thread */
+    pthread_cond_t cv;  /* work arrived / a flag changed */
     pthread_cond_t idle_cv;
-    mc_srv_req **queue;  /* ring [q_cap]: waiting requests, and new ones free slots will take */
-    int64_t q_cap;       /* max_queue + slots */
+    mc_srv_req **queue; /* ring [q_cap]: waiting requests, and new ones free slots will take */
+    int64_t q_cap;      /* max_queue + slots */
     int64_t q_head, q_len;
-    int64_t running;     /* slots in use (written by the thread under mu) */
+    int64_t running; /* slots in use (written by the thread under mu) */
     int stopping, abort, quit;
     slot *slots;
     int n_slots;
@@ -56,10 +56,10 @@ struct mc_srv_sched {
     mc_batch_item *items;
     item_info *info;
     mc_req_chunk *chunks;
-    char *taken;         /* [n_slots] scratch of add_prefills */
-    float *all;          /* [all_rows][vocab] */
+    char *taken; /* [n_slots] scratch of add_prefills */
+    float *all;  /* [all_rows][vocab] */
     int64_t all_rows;
-    float *raw;          /* [vocab] logits before sampling (log-probabilities) */
+    float *raw; /* [vocab] logits before sampling (log-probabilities) */
     int32_t *top_ids;
     double *top_lps;
     int64_t pass_id;
@@ -84,8 +84,8 @@ static mc_err alloc_buffers(mc_srv_sched *s)
     s->raw = mc_mallocarray(v, sizeof(float));
     s->top_ids = mc_calloc(MC_SRV_MAX_TOP_LOGPROBS, sizeof *s->top_ids);
     s->top_lps = mc_calloc(MC_SRV_MAX_TOP_LOGPROBS, sizeof *s->top_lps);
-    if (!s->queue || !s->slots || !s->items || !s->info || !s->chunks || !s->taken || !s->all || !s->raw ||
-        !s->top_ids || !s->top_lps)
+    if (!s->queue || !s->slots || !s->items || !s->info || !s->chunks || !s->taken || !s->all ||
+        !s->raw || !s->top_ids || !s->top_lps)
         return MC_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
         mc_srv_gen_init(&s->slots[i].gen);

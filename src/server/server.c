@@ -57,8 +57,7 @@ static void apply_defaults(mc_server *s, const mc_server_opts *o)
     snprintf(s->hardware, sizeof s->hardware, "%s", o->hardware ? o->hardware : "cpu");
 }
 
-mc_err mc_server_new(const mc_srv_backend *be, const mc_server_opts *o, mc_server **out,
-                     mc_diag *d)
+mc_err mc_server_new(const mc_srv_backend *be, const mc_server_opts *o, mc_server **out, mc_diag *d)
 {
     *out = NULL;
     mc_err e = check_opts(be, o, d);
@@ -100,7 +99,10 @@ mc_err mc_server_start(mc_server *s, mc_diag *d)
     return e;
 }
 
-int mc_server_port(const mc_server *s) { return s->port; }
+int mc_server_port(const mc_server *s)
+{
+    return s->port;
+}
 
 void mc_server_shutdown(mc_server *s, double timeout_s)
 {

@@ -42,13 +42,13 @@ typedef struct mc_srv_backend {
     void *ctx;
     const mc_tok *tok;
     int64_t vocab;
-    int64_t n_ctx;           /* KV positions per sequence */
-    int max_seqs;            /* KV slots = the server's parallel requests */
-    int64_t max_step_tokens; /* tokens one step may carry (>= max_seqs) */
-    const char *model_id;    /* name in /v1/models and responses */
+    int64_t n_ctx;             /* KV positions per sequence */
+    int max_seqs;              /* KV slots = the server's parallel requests */
+    int64_t max_step_tokens;   /* tokens one step may carry (>= max_seqs) */
+    const char *model_id;      /* name in /v1/models and responses */
     const char *chat_template; /* tokenizer.chat_template text, or NULL */
-    int64_t n_moe_layers;    /* entries of the records' experts_per_layer (0 = dense) */
-    const char *isa;         /* kernel set, for /health ("" if unknown) */
+    int64_t n_moe_layers;      /* entries of the records' experts_per_layer (0 = dense) */
+    const char *isa;           /* kernel set, for /health ("" if unknown) */
 } mc_srv_backend;
 
 /* The embedded engine as a backend (backend_engine.c): opens the engine with eo, reads the chat
@@ -60,14 +60,14 @@ void mc_srv_backend_engine_close(mc_srv_backend *b); /* NULL ok */
 /* ---- server --------------------------------------------------------------------------------- */
 
 typedef struct mc_server_opts {
-    const char *host;          /* numeric IPv4 or IPv6 address; NULL = "127.0.0.1" */
-    int port;                  /* 0 = ephemeral */
-    int64_t max_queue;         /* requests waiting for a slot; 0 = 64 */
-    size_t max_body_bytes;     /* 0 = 8 MiB */
-    int64_t max_records;       /* per-pass records kept while recording; 0 = 100000 */
-    const char *hardware;      /* gpu_raw_type of the records; NULL = "cpu" (gpu_num 0) */
-    int http_threads;          /* libmicrohttpd worker threads; 0 = 1 */
-    int64_t max_connections;   /* 0 = 256 */
+    const char *host;        /* numeric IPv4 or IPv6 address; NULL = "127.0.0.1" */
+    int port;                /* 0 = ephemeral */
+    int64_t max_queue;       /* requests waiting for a slot; 0 = 64 */
+    size_t max_body_bytes;   /* 0 = 8 MiB */
+    int64_t max_records;     /* per-pass records kept while recording; 0 = 100000 */
+    const char *hardware;    /* gpu_raw_type of the records; NULL = "cpu" (gpu_num 0) */
+    int http_threads;        /* libmicrohttpd worker threads; 0 = 1 */
+    int64_t max_connections; /* 0 = 256 */
 } mc_server_opts;
 
 void mc_server_opts_default(mc_server_opts *o);

@@ -23,10 +23,10 @@
 /* ==== errors ================================================================================== */
 
 typedef struct mc_srv_error {
-    int status;        /* HTTP status; 0 = no error */
-    const char *type;  /* "invalid_request_error", "server_error", ... */
-    const char *code;  /* NULL = JSON null */
-    char param[48];    /* "" = JSON null */
+    int status;       /* HTTP status; 0 = no error */
+    const char *type; /* "invalid_request_error", "server_error", ... */
+    const char *code; /* NULL = JSON null */
+    char param[48];   /* "" = JSON null */
     char message[320];
 } mc_srv_error;
 
@@ -58,29 +58,29 @@ typedef struct mc_chat_msg {
     char *content; /* owned, NUL-terminated UTF-8 ("" for a null assistant content) */
 } mc_chat_msg;
 
-#define MC_SRV_MAX_STOP 16            /* stop strings per request */
-#define MC_SRV_MAX_STOP_BYTES 256     /* bytes of one stop string */
-#define MC_SRV_MAX_TOP_LOGPROBS 20    /* alternatives per token */
-#define MC_SRV_MAX_MESSAGES 4096      /* chat messages per request */
+#define MC_SRV_MAX_STOP 16         /* stop strings per request */
+#define MC_SRV_MAX_STOP_BYTES 256  /* bytes of one stop string */
+#define MC_SRV_MAX_TOP_LOGPROBS 20 /* alternatives per token */
+#define MC_SRV_MAX_MESSAGES 4096   /* chat messages per request */
 
 typedef struct mc_srv_params {
     mc_srv_kind kind;
     int stream;
-    int include_usage;       /* stream_options.include_usage */
-    int echo;                /* completions: prepend the prompt */
+    int include_usage; /* stream_options.include_usage */
+    int echo;          /* completions: prepend the prompt */
     int ignore_eos;
-    int64_t max_tokens;      /* 0 = not given (the default applies, see prepare) */
-    mc_sampler samp;         /* temperature, top_p, top_k, seed */
+    int64_t max_tokens; /* 0 = not given (the default applies, see prepare) */
+    mc_sampler samp;    /* temperature, top_p, top_k, seed */
     int seed_given;
-    int logprobs;            /* 1: return log-probabilities of the chosen tokens */
-    int top_logprobs;        /* alternatives per token, 0..MC_SRV_MAX_TOP_LOGPROBS */
+    int logprobs;     /* 1: return log-probabilities of the chosen tokens */
+    int top_logprobs; /* alternatives per token, 0..MC_SRV_MAX_TOP_LOGPROBS */
     char *stop[MC_SRV_MAX_STOP];
     size_t n_stop;
-    char *prompt;            /* completions: text prompt (owned), or NULL */
+    char *prompt; /* completions: text prompt (owned), or NULL */
     size_t prompt_len;
-    int32_t *prompt_ids;     /* completions: token-array prompt (owned), or NULL */
+    int32_t *prompt_ids; /* completions: token-array prompt (owned), or NULL */
     size_t n_prompt_ids;
-    mc_chat_msg *msgs;       /* chat: messages (owned) */
+    mc_chat_msg *msgs; /* chat: messages (owned) */
     size_t n_msgs;
 } mc_srv_params;
 
@@ -105,8 +105,8 @@ typedef enum mc_chat_kind {
     MC_CHAT_FALLBACK = 0, /* no or unrecognised template: ChatML markers as plain text */
     MC_CHAT_CHATML,       /* <|im_start|>role\n...<|im_end|>\n */
     MC_CHAT_LLAMA2,       /* [INST] <<SYS>>\n...\n<</SYS>>\n\n... [/INST] */
-    MC_CHAT_MISTRAL,      /* [INST] ... [/INST] (no <<SYS>>: system text joins the first user turn) */
-    MC_CHAT_LLAMA3        /* <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
+    MC_CHAT_MISTRAL, /* [INST] ... [/INST] (no <<SYS>>: system text joins the first user turn) */
+    MC_CHAT_LLAMA3   /* <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
 } mc_chat_kind;
 
 /* Detects the format from markers in the template text (NULL or "" -> fallback). */
@@ -148,15 +148,14 @@ mc_err mc_srv_prepare(const mc_srv_params *p, const mc_srv_model_info *mi, mc_to
  * earliest match (the text before it is the output; the match and everything after are not).
  * Returns 0 otherwise: *emit is how many bytes may be sent now; the rest is a suffix that could
  * still grow into a stop string and must be held back. */
-int mc_srv_stop_scan(char *const *stop, size_t n_stop, const char *text, size_t len,
-                     size_t *emit);
+int mc_srv_stop_scan(char *const *stop, size_t n_stop, const char *text, size_t len, size_t *emit);
 
 /* ==== the request (request.c) ================================================================= */
 
 /* One streamed piece of output: the text and the generated tokens since the previous event. */
 typedef struct mc_srv_event {
-    size_t text_hi;  /* req->text[previous text_hi .. text_hi) */
-    int64_t tok_hi;  /* generated tokens [previous tok_hi .. tok_hi) */
+    size_t text_hi; /* req->text[previous text_hi .. text_hi) */
+    int64_t tok_hi; /* generated tokens [previous tok_hi .. tok_hi) */
 } mc_srv_event;
 
 typedef struct mc_srv_req mc_srv_req;
@@ -165,51 +164,50 @@ typedef void (*mc_srv_wake_fn)(mc_srv_req *r);
 
 struct mc_srv_req {
     /* ---- set before submit, read-only afterwards ---- */
-    char id[48];             /* "cmpl-N" / "chatcmpl-N": per_req_info req_id too */
-    int64_t created_s;       /* unix time */
-    const char *model_id;    /* borrowed from the server */
+    char id[48];          /* "cmpl-N" / "chatcmpl-N": per_req_info req_id too */
+    int64_t created_s;    /* unix time */
+    const char *model_id; /* borrowed from the server */
     mc_srv_params p;
-    int32_t *prompt;         /* prompt tokens */
+    int32_t *prompt; /* prompt tokens */
     int64_t n_prompt;
     int64_t max_tokens;
-    int n_top;               /* alternatives per token (0 without logprobs) */
-    int echo_logprobs;       /* echo + logprobs: prompt log-probabilities (MC_LOGITS_ALL) */
-    mc_buf echo;             /* prompt text for echo */
+    int n_top;         /* alternatives per token (0 without logprobs) */
+    int echo_logprobs; /* echo + logprobs: prompt log-probabilities (MC_LOGITS_ALL) */
+    mc_buf echo;       /* prompt text for echo */
     mc_ns t_arrival;
     atomic_int refs;
-    atomic_int cancelled;    /* the client went away: the scheduler frees the slot */
+    atomic_int cancelled; /* the client went away: the scheduler frees the slot */
 
-    pthread_mutex_t mu;      /* guards everything below */
+    pthread_mutex_t mu; /* guards everything below */
     /* ---- written by the scheduler ---- */
-    mc_buf text;             /* emitted completion text (stop strings removed) */
-    int32_t *ids;            /* [max_tokens] generated tokens */
-    double *lps;             /* [max_tokens] their log-probabilities (when logprobs) */
-    int32_t *top_ids;        /* [max_tokens][n_top] */
+    mc_buf text;      /* emitted completion text (stop strings removed) */
+    int32_t *ids;     /* [max_tokens] generated tokens */
+    double *lps;      /* [max_tokens] their log-probabilities (when logprobs) */
+    int32_t *top_ids; /* [max_tokens][n_top] */
     double *top_lps;
-    int64_t *offs;           /* [max_tokens] byte offset of each token in the decoded text */
+    int64_t *offs; /* [max_tokens] byte offset of each token in the decoded text */
     int64_t n_out;
-    double *p_lps;           /* [n_prompt] prompt log-probabilities (echo_logprobs; [0] NaN) */
-    int32_t *p_top_ids;      /* [n_prompt][n_top] */
+    double *p_lps;      /* [n_prompt] prompt log-probabilities (echo_logprobs; [0] NaN) */
+    int32_t *p_top_ids; /* [n_prompt][n_top] */
     double *p_top_lps;
-    int prompt_done;         /* prefill finished */
-    mc_srv_event *ev;        /* [max_tokens + 1] */
+    int prompt_done;  /* prefill finished */
+    mc_srv_event *ev; /* [max_tokens + 1] */
     size_t n_ev;
     int finished;
     const char *finish_reason; /* "stop", "length", "abort" */
-    mc_srv_error err;        /* err.status != 0: the request failed */
+    mc_srv_error err;          /* err.status != 0: the request failed */
     mc_ns t_first, t_end;
     /* ---- consumer (HTTP) side ---- */
     size_t ev_sent;
     int head_sent, tail_sent;
-    int suspended;           /* the HTTP side suspended its connection and waits for wake */
+    int suspended; /* the HTTP side suspended its connection and waits for wake */
     mc_srv_wake_fn wake;
     void *conn;
 };
 
 /* Takes ownership of *p (left in the init state) and of prompt. Allocates the output arrays for
  * max_tokens tokens. One reference, held by the caller. NULL on OOM (p and prompt are freed). */
-mc_srv_req *mc_srv_req_new(mc_srv_params *p, int32_t *prompt, int64_t n_prompt,
-                           int64_t max_tokens);
+mc_srv_req *mc_srv_req_new(mc_srv_params *p, int32_t *prompt, int64_t n_prompt, int64_t max_tokens);
 void mc_srv_req_ref(mc_srv_req *r);
 void mc_srv_req_unref(mc_srv_req *r); /* frees at zero; NULL ok */
 /* Prompt text for echo: the text prompt, or the decoded tokens. */
@@ -235,7 +233,7 @@ void mc_srv_usage(const mc_srv_req *r, int64_t *prompt, int64_t *completion);
 
 typedef struct mc_srv_hist {
     int n_bounds;
-    double bounds[MC_SRV_HIST_MAX];      /* upper bounds (le), ascending */
+    double bounds[MC_SRV_HIST_MAX];       /* upper bounds (le), ascending */
     uint64_t counts[MC_SRV_HIST_MAX + 1]; /* per bucket, not cumulative; last = +Inf */
     double sum;
     uint64_t count;
@@ -262,8 +260,8 @@ typedef struct mc_srv_metrics {
     uint64_t passes[MC_PASS_MODE_COUNT];
     uint64_t pass_tokens;
     int64_t queue_depth, running, batch_size;
-    int64_t n_layers;     /* MoE layers of expert_act */
-    double *expert_act;   /* [n_layers] sum over passes of the distinct experts the layer used */
+    int64_t n_layers;   /* MoE layers of expert_act */
+    double *expert_act; /* [n_layers] sum over passes of the distinct experts the layer used */
 } mc_srv_metrics;
 
 mc_err mc_srv_metrics_init(mc_srv_metrics *m, int64_t n_moe_layers);
@@ -278,9 +276,9 @@ mc_err mc_srv_metrics_format(mc_srv_metrics *m, mc_buf *out);
 typedef struct mc_srv_records {
     pthread_mutex_t mu;
     atomic_int on;
-    mc_pass *ring;       /* [cap]: the newest n records, oldest at head */
+    mc_pass *ring; /* [cap]: the newest n records, oldest at head */
     size_t cap, head, n;
-    uint64_t dropped;    /* records pushed out since start (the ring was full) */
+    uint64_t dropped; /* records pushed out since start (the ring was full) */
 } mc_srv_records;
 
 mc_err mc_srv_records_init(mc_srv_records *r, size_t cap);
@@ -300,9 +298,9 @@ int64_t mc_srv_records_count(mc_srv_records *r);
 typedef struct mc_srv_sched mc_srv_sched;
 
 typedef struct mc_srv_sched_opts {
-    int64_t max_queue;         /* requests waiting for a slot (>= 1) */
-    const char *gpu_raw_type;  /* records: "cpu" or the --hardware name */
-    int gpu_num;               /* records: 0 (not recorded) or 1 */
+    int64_t max_queue;        /* requests waiting for a slot (>= 1) */
+    const char *gpu_raw_type; /* records: "cpu" or the --hardware name */
+    int gpu_num;              /* records: 0 (not recorded) or 1 */
 } mc_srv_sched_opts;
 
 /* Borrows be, m and rec (they outlive the scheduler). Allocates every buffer a step needs. */
@@ -360,7 +358,7 @@ mc_err mc_srv_models_json(const char *model_id, int64_t n_ctx, int64_t created_s
 struct MHD_Daemon;
 
 struct mc_server {
-    mc_srv_backend be;        /* copy of the caller's description */
+    mc_srv_backend be; /* copy of the caller's description */
     mc_server_opts o;
     char host[64];
     char hardware[96];
@@ -372,10 +370,10 @@ struct mc_server {
     mc_srv_sched *sched;
     struct MHD_Daemon *daemon;
     int port;
-    int64_t created_s;        /* start time (unix), for /v1/models */
-    atomic_int stopping;      /* new requests get 503 */
-    atomic_llong next_id;     /* request ids */
-    atomic_int conns;         /* open connection contexts */
+    int64_t created_s;    /* start time (unix), for /v1/models */
+    atomic_int stopping;  /* new requests get 503 */
+    atomic_llong next_id; /* request ids */
+    atomic_int conns;     /* open connection contexts */
     int shut;
 };
 

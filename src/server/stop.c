@@ -6,8 +6,7 @@
 
 #include <string.h>
 
-int mc_srv_stop_scan(char *const *stop, size_t n_stop, const char *text, size_t len,
-                     size_t *emit)
+int mc_srv_stop_scan(char *const *stop, size_t n_stop, const char *text, size_t len, size_t *emit)
 {
     size_t best = SIZE_MAX;
     for (size_t i = 0; i < n_stop; i++) {

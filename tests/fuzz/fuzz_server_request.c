@@ -25,7 +25,8 @@ static void after_parse(const mc_srv_params *p)
     size_t emit = 0;
     if (p->prompt && p->n_stop) {
         int hit = mc_srv_stop_scan(p->stop, p->n_stop, p->prompt, p->prompt_len, &emit);
-        if (emit > p->prompt_len || (hit && !strstr(p->prompt + emit, p->stop[0]) && p->n_stop == 1))
+        if (emit > p->prompt_len ||
+            (hit && !strstr(p->prompt + emit, p->stop[0]) && p->n_stop == 1))
             abort();
     }
 }

@@ -167,7 +167,10 @@ static mc_err fake_step(void *ctx, const mc_batch_item *it, int n, mc_diag *d)
     return MC_OK;
 }
 
-static const mc_pass *fake_last(void *ctx) { return &((srv_fake *)ctx)->pass; }
+static const mc_pass *fake_last(void *ctx)
+{
+    return &((srv_fake *)ctx)->pass;
+}
 
 static void fake_reset(void *ctx, int seq)
 {
@@ -239,8 +242,8 @@ srv_fake *srv_fake_new(int max_seqs, int64_t n_ctx, int64_t max_step_tokens)
         return NULL;
     }
     f->delay_us = 200;
-    f->b = (mc_srv_backend){&fake_ops, f, f->tok, FAKE_VOCAB, n_ctx, max_seqs, max_step_tokens,
-                            "fake-moe", NULL, FAKE_LAYERS, "fake"};
+    f->b = (mc_srv_backend){&fake_ops,       f,          f->tok, FAKE_VOCAB,  n_ctx, max_seqs,
+                            max_step_tokens, "fake-moe", NULL,   FAKE_LAYERS, "fake"};
     return f;
 }
 
@@ -253,10 +256,31 @@ void srv_fake_free(srv_fake *f)
     mc_free(f);
 }
 
-mc_srv_backend *srv_fake_backend(srv_fake *f) { return &f->b; }
-const mc_tok *srv_fake_tok(srv_fake *f) { return f->tok; }
-void srv_fake_set_delay(srv_fake *f, int delay_us) { f->delay_us = delay_us; }
-void srv_fake_set_template(srv_fake *f, const char *tmpl) { f->b.chat_template = tmpl; }
-void srv_fake_fail_steps(srv_fake *f, int n) { f->fail = n; }
-int64_t srv_fake_steps(srv_fake *f) { return atomic_load(&f->steps); }
-int64_t srv_fake_max_batch(srv_fake *f) { return atomic_load(&f->max_batch); }
+mc_srv_backend *srv_fake_backend(srv_fake *f)
+{
+    return &f->b;
+}
+const mc_tok *srv_fake_tok(srv_fake *f)
+{
+    return f->tok;
+}
+void srv_fake_set_delay(srv_fake *f, int delay_us)
+{
+    f->delay_us = delay_us;
+}
+void srv_fake_set_template(srv_fake *f, const char *tmpl)
+{
+    f->b.chat_template = tmpl;
+}
+void srv_fake_fail_steps(srv_fake *f, int n)
+{
+    f->fail = n;
+}
+int64_t srv_fake_steps(srv_fake *f)
+{
+    return atomic_load(&f->steps);
+}
+int64_t srv_fake_max_batch(srv_fake *f)
+{
+    return atomic_load(&f->max_batch);
+}

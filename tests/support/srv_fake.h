@@ -33,7 +33,7 @@ void srv_fake_set_delay(srv_fake *f, int delay_us);
 void srv_fake_set_template(srv_fake *f, const char *tmpl);
 void srv_fake_fail_steps(srv_fake *f, int n); /* the next n steps fail */
 int64_t srv_fake_steps(srv_fake *f);
-int64_t srv_fake_max_batch(srv_fake *f);      /* most items seen in one step */
+int64_t srv_fake_max_batch(srv_fake *f); /* most items seen in one step */
 /* The next token the model favours after token t at position p. */
 int32_t srv_fake_next(int32_t t, int64_t p);
 

@@ -13,9 +13,14 @@
 #define N_GEN 12
 #define N_PROMPTS 8
 
-static const char *prompts[N_PROMPTS] = {
-    "Hello", "The quick brown fox", "a", "1 2 3 4 5 6 7 8 9 10",
-    "Mixture of experts", "caf\xc3\xa9 au lait", "zzz", "Once upon a time there was"};
+static const char *prompts[N_PROMPTS] = {"Hello",
+                                         "The quick brown fox",
+                                         "a",
+                                         "1 2 3 4 5 6 7 8 9 10",
+                                         "Mixture of experts",
+                                         "caf\xc3\xa9 au lait",
+                                         "zzz",
+                                         "Once upon a time there was"};
 
 static mc_srv_backend *be;
 static char base[64];
@@ -29,8 +34,8 @@ static mc_err direct(const char *prompt, mc_buf *text, int64_t *n_prompt)
     mc_tok_ids ids;
     mc_tok_ids_init(&ids);
     float *logits = mc_mallocarray((size_t)be->vocab, sizeof(float));
-    mc_err err = mc_tok_encode(be->tok, NULL, prompt, strlen(prompt), MC_TOK_PARSE_SPECIAL, &ids,
-                               NULL);
+    mc_err err =
+        mc_tok_encode(be->tok, NULL, prompt, strlen(prompt), MC_TOK_PARSE_SPECIAL, &ids, NULL);
     mc_sampler greedy = {0, 1, 0, 0};
     mc_rng rng;
     mc_rng_seed(&rng, 1);
@@ -40,8 +45,8 @@ static mc_err direct(const char *prompt, mc_buf *text, int64_t *n_prompt)
     *n_prompt = (int64_t)ids.n;
     int32_t tok = 0;
     for (int i = 0; !err && i < N_GEN; i++) {
-        mc_batch_item it = {0, i == 0 ? ids.v : &tok, i == 0 ? (int64_t)ids.n : 1,
-                            MC_LOGITS_LAST, logits};
+        mc_batch_item it = {0, i == 0 ? ids.v : &tok, i == 0 ? (int64_t)ids.n : 1, MC_LOGITS_LAST,
+                            logits};
         err = ops->step(be->ctx, &it, 1, NULL);
         if (!err)
             tok = ops->sample(be->ctx, logits, &greedy, &rng);
@@ -107,8 +112,8 @@ static void text_of(const char *body, int stream, mc_buf *text, int64_t *np, int
         if (!end || strncmp(json, "[DONE]", 6) == 0)
             break;
         cJSON *o = cJSON_ParseWithLength(json, (size_t)(end - json));
-        const cJSON *t = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "choices"),
-                                                                0), "text");
+        const cJSON *t =
+            cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "choices"), 0), "text");
         if (cJSON_IsString(t))
             mc_buf_append(text, t->valuestring, strlen(t->valuestring));
         const cJSON *u = cJSON_GetObjectItem(o, "usage");
@@ -215,8 +220,7 @@ TEST(server_on_engine)
         int64_t np = -1, nc = -1;
         text_of(outs[i].data, 1, &text, &np, &nc);
         if (strcmp(text.data, want[i].data) != 0)
-            HARNESS_FAIL_("concurrent prompt %d: '%s' != alone '%s'", i, text.data,
-                          want[i].data);
+            HARNESS_FAIL_("concurrent prompt %d: '%s' != alone '%s'", i, text.data, want[i].data);
         mc_buf_deinit(&text);
         mc_buf_deinit(&outs[i]);
         curl_multi_remove_handle(m, cs[i]);

@@ -122,7 +122,8 @@ static int sse_parse(const char *body, sse_sum *s)
             snprintf(s->finish, sizeof s->finish, "%s", f->valuestring);
         const cJSON *u = cJSON_GetObjectItem(o, "usage");
         if (cJSON_IsObject(u)) {
-            s->completion_tokens = (int64_t)cJSON_GetObjectItem(u, "completion_tokens")->valuedouble;
+            s->completion_tokens =
+                (int64_t)cJSON_GetObjectItem(u, "completion_tokens")->valuedouble;
             s->prompt_tokens = (int64_t)cJSON_GetObjectItem(u, "prompt_tokens")->valuedouble;
         }
         s->chunks++;
@@ -210,7 +211,8 @@ TEST(basic_endpoints)
     CHECK_STR(r.body.data, "{\"content\":\"ab\"}"); /* decode(encode(s)) == s */
     resp_deinit(&r);
     CHECK_EQ_INT(call("POST", "/v1/completions",
-                      "{\"prompt\":\"ab\",\"max_tokens\":9,\"temperature\":0}", &r), 200);
+                      "{\"prompt\":\"ab\",\"max_tokens\":9,\"temperature\":0}", &r),
+                 200);
     mc_buf text;
     int64_t np = 0, nc = 0;
     mc_buf_init(&text, 0);
@@ -281,8 +283,8 @@ TEST(concurrent_streams)
     srv v;
     if (srv_open(&v, 4, 16, 300, 1 << 20))
         SKIP("no server");
-    static const char *prompts[8] = {"ab", "q", "hello world", "xy", "a b", "zzz a q",
-                                     "abcdefghij", "mnop"};
+    static const char *prompts[8] = {"ab",  "q",       "hello world", "xy",
+                                     "a b", "zzz a q", "abcdefghij",  "mnop"};
     char bodies[8][160];
     mc_buf alone[8];
     for (int i = 0; i < 8; i++) {
@@ -337,8 +339,7 @@ TEST(errors)
     if (srv_open(&v, 1, 8, 100, 4096))
         SKIP("no server");
     static const bad_http cases[] = {
-        {"POST", "/v1/completions", "{\"prompt\": ", 400,
-         "\"code\":\"invalid_json\"}"},
+        {"POST", "/v1/completions", "{\"prompt\": ", 400, "\"code\":\"invalid_json\"}"},
         {"POST", "/v1/completions", "{\"prompt\":\"a\",\"n\":2}", 400, "\"param\":\"n\""},
         {"POST", "/v1/completions", "{\"prompt\":\"a\",\"max_tokens\":0}", 400,
          "'max_tokens' must be at least 1"},
@@ -422,8 +423,8 @@ TEST(disconnect)
     resp_init(&r);
     r.abort_after = 3;
     CURL *c = easy("POST", "/v1/completions",
-                   "{\"prompt\":\"ab\",\"max_tokens\":200,\"ignore_eos\":true,\"stream\":true}",
-                   &r, json_hdr);
+                   "{\"prompt\":\"ab\",\"max_tokens\":200,\"ignore_eos\":true,\"stream\":true}", &r,
+                   json_hdr);
     CHECK_EQ_INT(curl_easy_perform(c), CURLE_WRITE_ERROR);
     curl_easy_cleanup(c);
     CHECK(r.events >= 3);
@@ -474,8 +475,11 @@ TEST(recording)
     CHECK_EQ_INT(call("POST", "/moecap/record/start", "", &r), 200);
     CHECK_STR(r.body.data, "{\"status\":\"ok\",\"recording\":true,\"total_records\":0}");
     resp_deinit(&r);
-    CHECK_EQ_INT(call("POST", "/v1/completions", "{\"prompt\":\"abcd\",\"max_tokens\":5,"
-                                                  "\"ignore_eos\":true}", &r), 200);
+    CHECK_EQ_INT(call("POST", "/v1/completions",
+                      "{\"prompt\":\"abcd\",\"max_tokens\":5,"
+                      "\"ignore_eos\":true}",
+                      &r),
+                 200);
     cJSON *o = cJSON_Parse(r.body.data);
     char id[64];
     snprintf(id, sizeof id, "%s", cJSON_GetObjectItem(o, "id")->valuestring);
@@ -498,7 +502,9 @@ TEST(recording)
     resp_deinit(&r);
     CHECK_EQ_INT(call("POST", "/v1/chat/completions",
                       "{\"messages\":[{\"role\":\"user\",\"content\":\"ab\"}],\"max_tokens\":3,"
-                      "\"ignore_eos\":true}", &r), 200);
+                      "\"ignore_eos\":true}",
+                      &r),
+                 200);
     resp_deinit(&r);
     CHECK_EQ_INT(call("POST", "/stop_batch_recording", "", &r), 200);
     CHECK_CONTAINS(r.body.data, "\"total_records\":3");
@@ -531,8 +537,10 @@ TEST(queue_full)
     CURL *cs[3];
     for (int i = 0; i < 3; i++) {
         resp_init(&rs[i]);
-        cs[i] = easy("POST", "/v1/completions", "{\"prompt\":\"ab\",\"max_tokens\":20,"
-                                                 "\"ignore_eos\":true}", &rs[i], json_hdr);
+        cs[i] = easy("POST", "/v1/completions",
+                     "{\"prompt\":\"ab\",\"max_tokens\":20,"
+                     "\"ignore_eos\":true}",
+                     &rs[i], json_hdr);
         curl_multi_add_handle(m, cs[i]);
     }
     int running = 1;
@@ -570,9 +578,10 @@ TEST(shutdown)
     CURLM *m = curl_multi_init();
     resp r;
     resp_init(&r);
-    CURL *c = easy("POST", "/v1/completions", "{\"prompt\":\"ab\",\"max_tokens\":200,"
-                                               "\"ignore_eos\":true,\"stream\":true}", &r,
-                   json_hdr);
+    CURL *c = easy("POST", "/v1/completions",
+                   "{\"prompt\":\"ab\",\"max_tokens\":200,"
+                   "\"ignore_eos\":true,\"stream\":true}",
+                   &r, json_hdr);
     curl_multi_add_handle(m, c);
     int running = 1;
     while (running && r.events < 2) { /* until the stream is under way */

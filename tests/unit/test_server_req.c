@@ -11,7 +11,7 @@ typedef struct bad_case {
     const char *body;
     const char *param; /* "" = null */
     const char *code;
-    const char *msg;   /* substring of the message */
+    const char *msg; /* substring of the message */
 } bad_case;
 
 #define C MC_SRV_COMPLETION
@@ -67,8 +67,9 @@ static const bad_case bad_cases[] = {
     {C, "{\"prompt\": \"a\", \"stop\": 3}", "stop", "invalid_type", "a string or an array"},
     {C, "{\"prompt\": \"a\", \"stop\": [\"x\", 3]}", "stop", "invalid_type", "a string or"},
     {C, "{\"prompt\": \"a\", \"stop\": \"\"}", "stop", "invalid_value", "1 to 256 bytes"},
-    {C, "{\"prompt\": \"a\", \"stop\": [\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
-        "\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"]}",
+    {C,
+     "{\"prompt\": \"a\", \"stop\": [\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+     "\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"]}",
      "stop", "invalid_value", "at most 16"},
     {C, "{\"prompt\": \"a\", \"ignore_eos\": \"yes\"}", "ignore_eos", "invalid_type", "a boolean"},
     {C, "{\"prompt\": \"a\", \"echo\": 1}", "echo", "invalid_type", "a boolean"},
@@ -109,11 +110,10 @@ TEST(bad_requests)
         mc_srv_params p;
         mc_srv_error err = {0};
         mc_err e = mc_srv_parse_request(c->kind, c->body, strlen(c->body), &p, &err);
-        if (e != MC_ERR_ARG || err.status != 400 || strcmp(err.param, c->param) != 0 ||
-            !err.code || strcmp(err.code, c->code) != 0 || !strstr(err.message, c->msg)) {
-            HARNESS_FAIL_("case %zu (%s): e=%d status=%d param='%s' code='%s' msg='%s'", i,
-                          c->body, e, err.status, err.param, err.code ? err.code : "(null)",
-                          err.message);
+        if (e != MC_ERR_ARG || err.status != 400 || strcmp(err.param, c->param) != 0 || !err.code ||
+            strcmp(err.code, c->code) != 0 || !strstr(err.message, c->msg)) {
+            HARNESS_FAIL_("case %zu (%s): e=%d status=%d param='%s' code='%s' msg='%s'", i, c->body,
+                          e, err.status, err.param, err.code ? err.code : "(null)", err.message);
         }
         CHECK_STR(err.type, "invalid_request_error");
         CHECK(p.prompt == NULL && p.msgs == NULL && p.n_stop == 0); /* left in the init state */
@@ -230,8 +230,9 @@ TEST(error_body)
     CHECK_EQ_INT(mc_srv_fail(&e, 400, "invalid_value", "max_tokens", "bad \"%s\"", "x"),
                  MC_ERR_ARG);
     CHECK_EQ_INT(mc_srv_format_error(&e, &b), MC_OK);
-    CHECK_STR(b.data, "{\"error\":{\"message\":\"bad \\\"x\\\"\",\"type\":\"invalid_request_error\","
-                      "\"param\":\"max_tokens\",\"code\":\"invalid_value\"}}");
+    CHECK_STR(b.data,
+              "{\"error\":{\"message\":\"bad \\\"x\\\"\",\"type\":\"invalid_request_error\","
+              "\"param\":\"max_tokens\",\"code\":\"invalid_value\"}}");
     mc_buf_reset(&b);
     CHECK_EQ_INT(mc_srv_fail(&e, 503, NULL, NULL, "busy \xff"), MC_ERR_INTERNAL);
     CHECK_EQ_INT(mc_srv_format_error(&e, &b), MC_OK);
@@ -247,12 +248,12 @@ TEST(utf8)
 {
     CHECK_EQ_INT(mc_srv_utf8_valid_len("abc", 3), 3);
     CHECK_EQ_INT(mc_srv_utf8_valid_len("a\xc3\xa9z", 4), 4);
-    CHECK_EQ_INT(mc_srv_utf8_valid_len("a\xc3", 2), 1);               /* truncated */
-    CHECK_EQ_INT(mc_srv_utf8_valid_len("\xe0\x80\x80", 3), 0);        /* overlong */
-    CHECK_EQ_INT(mc_srv_utf8_valid_len("\xed\xa0\x80", 3), 0);        /* surrogate */
-    CHECK_EQ_INT(mc_srv_utf8_valid_len("\xf4\x90\x80\x80", 4), 0);    /* > U+10FFFF */
-    CHECK_EQ_INT(mc_srv_utf8_valid_len("\xf0\x9f\x98\x80!", 5), 5);   /* emoji */
-    CHECK_EQ_INT(mc_srv_utf8_valid_len("ok\x80", 3), 2);              /* stray continuation */
+    CHECK_EQ_INT(mc_srv_utf8_valid_len("a\xc3", 2), 1);             /* truncated */
+    CHECK_EQ_INT(mc_srv_utf8_valid_len("\xe0\x80\x80", 3), 0);      /* overlong */
+    CHECK_EQ_INT(mc_srv_utf8_valid_len("\xed\xa0\x80", 3), 0);      /* surrogate */
+    CHECK_EQ_INT(mc_srv_utf8_valid_len("\xf4\x90\x80\x80", 4), 0);  /* > U+10FFFF */
+    CHECK_EQ_INT(mc_srv_utf8_valid_len("\xf0\x9f\x98\x80!", 5), 5); /* emoji */
+    CHECK_EQ_INT(mc_srv_utf8_valid_len("ok\x80", 3), 2);            /* stray continuation */
     mc_buf b;
     mc_buf_init(&b, 0);
     CHECK_EQ_INT(mc_srv_utf8_sanitize("a\xff\xc3\xa9\xc3", 5, &b), MC_OK);

@@ -124,8 +124,10 @@ TEST(single)
     rig g;
     if (rig_open(&g, 2, 64, 32, 8, 1))
         SKIP("no rig");
-    mc_srv_req *r = make(&g, MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":9,"
-                                                 "\"temperature\":0}", "cmpl-1");
+    mc_srv_req *r = make(&g, MC_SRV_COMPLETION,
+                         "{\"prompt\":\"ab\",\"max_tokens\":9,"
+                         "\"temperature\":0}",
+                         "cmpl-1");
     mc_srv_error err = {0};
     CHECK_EQ_INT(mc_srv_sched_submit(g.s, r, &err), MC_OK);
     CHECK(wait_done(r));
@@ -157,7 +159,7 @@ TEST(concurrent)
     rig g;
     if (rig_open(&g, 4, 128, 64, 16, 1))
         SKIP("no rig");
-    static const char *prompts[8] = {"ab",  "q",      "hello world", "xy",
+    static const char *prompts[8] = {"ab",  "q",       "hello world", "xy",
                                      "a b", "zzz a q", "abcdefghij",  "mnop"};
     mc_srv_req *r[8];
     mc_srv_error err = {0};
@@ -216,9 +218,11 @@ TEST(chunked_prefill_records)
         SKIP("no rig");
     mc_srv_req *a = make(&g, MC_SRV_COMPLETION,
                          "{\"prompt\":\"abcdefghijklmnopqrstuvwx\",\"max_tokens\":5,"
-                         "\"temperature\":0}", "cmpl-a");
-    mc_srv_req *b = make(&g, MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":20,"
-                                                 "\"temperature\":0,\"ignore_eos\":true}",
+                         "\"temperature\":0}",
+                         "cmpl-a");
+    mc_srv_req *b = make(&g, MC_SRV_COMPLETION,
+                         "{\"prompt\":\"ab\",\"max_tokens\":20,"
+                         "\"temperature\":0,\"ignore_eos\":true}",
                          "cmpl-b");
     mc_srv_error err = {0};
     CHECK_EQ_INT(a->n_prompt, 26);
@@ -277,8 +281,9 @@ TEST(echo_logprobs)
     rig g;
     if (rig_open(&g, 1, 64, 4, 8, 1))
         SKIP("no rig");
-    mc_srv_req *r = make(&g, MC_SRV_COMPLETION, "{\"prompt\":\"abqd x\",\"max_tokens\":3,"
-                                                 "\"temperature\":0,\"echo\":true,\"logprobs\":2}",
+    mc_srv_req *r = make(&g, MC_SRV_COMPLETION,
+                         "{\"prompt\":\"abqd x\",\"max_tokens\":3,"
+                         "\"temperature\":0,\"echo\":true,\"logprobs\":2}",
                          "cmpl-e");
     mc_srv_error err = {0};
     CHECK_EQ_INT(mc_srv_sched_submit(g.s, r, &err), MC_OK);
@@ -306,10 +311,14 @@ TEST(cancel)
     if (rig_open(&g, 1, 256, 32, 8, 1))
         SKIP("no rig");
     srv_fake_set_delay(g.fake, 2000);
-    mc_srv_req *r = make(&g, MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":200,"
-                                                 "\"ignore_eos\":true}", "cmpl-c");
-    mc_srv_req *q = make(&g, MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":3,"
-                                                 "\"temperature\":0}", "cmpl-q");
+    mc_srv_req *r = make(&g, MC_SRV_COMPLETION,
+                         "{\"prompt\":\"ab\",\"max_tokens\":200,"
+                         "\"ignore_eos\":true}",
+                         "cmpl-c");
+    mc_srv_req *q = make(&g, MC_SRV_COMPLETION,
+                         "{\"prompt\":\"ab\",\"max_tokens\":3,"
+                         "\"temperature\":0}",
+                         "cmpl-q");
     mc_srv_error err = {0};
     CHECK_EQ_INT(mc_srv_sched_submit(g.s, r, &err), MC_OK);
     CHECK_EQ_INT(mc_srv_sched_submit(g.s, q, &err), MC_OK); /* waits for the only slot */
@@ -362,8 +371,10 @@ TEST(engine_failure)
         SKIP("no rig");
     srv_fake_fail_steps(g.fake, 1);
     mc_srv_req *r = make(&g, MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":4}", "x-1");
-    mc_srv_req *q = make(&g, MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":4,"
-                                                 "\"temperature\":0}", "x-2");
+    mc_srv_req *q = make(&g, MC_SRV_COMPLETION,
+                         "{\"prompt\":\"ab\",\"max_tokens\":4,"
+                         "\"temperature\":0}",
+                         "x-2");
     mc_srv_error err = {0};
     mc_diag d = {{0}};
     CHECK_EQ_INT(mc_srv_sched_submit(g.s, r, &err), MC_OK);
@@ -388,8 +399,10 @@ TEST(shutdown)
     if (rig_open(&g, 1, 256, 32, 8, 1))
         SKIP("no rig");
     srv_fake_set_delay(g.fake, 2000);
-    mc_srv_req *r = make(&g, MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":200,"
-                                                 "\"ignore_eos\":true}", "s-1");
+    mc_srv_req *r = make(&g, MC_SRV_COMPLETION,
+                         "{\"prompt\":\"ab\",\"max_tokens\":200,"
+                         "\"ignore_eos\":true}",
+                         "s-1");
     mc_srv_req *q = make(&g, MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":3}", "s-2");
     mc_srv_req *late = make(&g, MC_SRV_COMPLETION, "{\"prompt\":\"ab\"}", "s-3");
     mc_srv_error err = {0};
@@ -428,8 +441,10 @@ TEST(seed_and_stop)
     CHECK(memcmp(a->ids, b->ids, (size_t)a->n_out * sizeof(int32_t)) == 0);
     mc_srv_req_unref(a);
     mc_srv_req_unref(b);
-    a = make(&g, MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":12,\"temperature\":0,"
-                                    "\"stop\":[\"gh\"]}", "r-3");
+    a = make(&g, MC_SRV_COMPLETION,
+             "{\"prompt\":\"ab\",\"max_tokens\":12,\"temperature\":0,"
+             "\"stop\":[\"gh\"]}",
+             "r-3");
     CHECK_EQ_INT(mc_srv_sched_submit(g.s, a, &err), MC_OK);
     CHECK(wait_done(a));
     CHECK_STR(a->text.data, "c f"); /* "c fghi de" cut before "gh" */

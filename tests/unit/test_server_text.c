@@ -15,10 +15,8 @@ static srv_fake *fake;
 /* ---- chat templates ---- */
 
 static char c0[] = "Be brief.", c1[] = "Hi", c2[] = "Hello!", c3[] = " Why? ";
-static const mc_chat_msg conv[] = {{MC_ROLE_SYSTEM, c0},
-                                   {MC_ROLE_USER, c1},
-                                   {MC_ROLE_ASSISTANT, c2},
-                                   {MC_ROLE_USER, c3}};
+static const mc_chat_msg conv[] = {
+    {MC_ROLE_SYSTEM, c0}, {MC_ROLE_USER, c1}, {MC_ROLE_ASSISTANT, c2}, {MC_ROLE_USER, c3}};
 
 static const char *render(mc_chat_kind k, const mc_chat_msg *m, size_t n, int add_bos)
 {
@@ -43,8 +41,7 @@ TEST(chat_detect)
                  MC_CHAT_LLAMA2);
     CHECK_EQ_INT(mc_chat_detect("{{ bos_token }}{{ '[INST] ' + message['content'] + ' [/INST]' }}"),
                  MC_CHAT_MISTRAL);
-    CHECK_EQ_INT(mc_chat_detect("{{ '<|start_header_id|>' + message['role'] }}"),
-                 MC_CHAT_LLAMA3);
+    CHECK_EQ_INT(mc_chat_detect("{{ '<|start_header_id|>' + message['role'] }}"), MC_CHAT_LLAMA3);
     CHECK_STR(mc_chat_kind_name(MC_CHAT_MISTRAL), "mistral");
     CHECK_STR(mc_chat_kind_name(MC_CHAT_FALLBACK), "fallback");
 }
@@ -139,8 +136,7 @@ TEST(prepare)
     CHECK_EQ_INT(ids.n, 3);
     CHECK_EQ_INT(ids.v[2], 287);
     ids.n = 0;
-    CHECK_EQ_INT(prep(MC_SRV_COMPLETION, "{\"prompt\":[1,288]}", 10, &ids, &mt, &err),
-                 MC_ERR_ARG);
+    CHECK_EQ_INT(prep(MC_SRV_COMPLETION, "{\"prompt\":[1,288]}", 10, &ids, &mt, &err), MC_ERR_ARG);
     CHECK_CONTAINS(err.message, "token id 288 (item 1) is out of the vocabulary (288 tokens)");
     CHECK_EQ_INT(ids.n, 0);
     CHECK_EQ_INT(prep(MC_SRV_COMPLETION, "{\"prompt\":\"abcdefgh\"}", 9, &ids, &mt, &err),
@@ -148,17 +144,20 @@ TEST(prepare)
     CHECK_STR(err.code, "context_length_exceeded");
     CHECK_STR(err.param, "prompt");
     CHECK_CONTAINS(err.message, "maximum context length is 9 tokens, the prompt has 10 tokens");
-    CHECK_EQ_INT(prep(MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":7}", 10, &ids, &mt,
-                      &err), MC_ERR_ARG);
+    CHECK_EQ_INT(
+        prep(MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":7}", 10, &ids, &mt, &err),
+        MC_ERR_ARG);
     CHECK_STR(err.param, "max_tokens");
     CHECK_CONTAINS(err.message, "you requested 11 tokens (4 in the prompt, 7 for the completion)");
-    CHECK_EQ_INT(prep(MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":6}", 10, &ids, &mt,
-                      &err), MC_OK);
+    CHECK_EQ_INT(
+        prep(MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":6}", 10, &ids, &mt, &err),
+        MC_OK);
     CHECK_EQ_INT(mt, 6);
     ids.n = 0;
     /* chat: ChatML with the specials parsed; no BOS (the template decides); default = the rest */
     CHECK_EQ_INT(prep(MC_SRV_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", 64,
-                      &ids, &mt, &err), MC_OK);
+                      &ids, &mt, &err),
+                 MC_OK);
     CHECK_EQ_INT(ids.v[0], 286); /* <|im_start|> */
     CHECK_EQ_INT(mt, 64 - (int64_t)ids.n);
     mc_tok_ids_deinit(&ids);
@@ -193,13 +192,14 @@ static int feed(mc_srv_req *r, mc_srv_gen *g, const int32_t *ids, int n)
 
 TEST(generate_text)
 {
-    const int32_t abc[] = {FAKE_SPACE, FAKE_LETTER('a'), FAKE_BYTE(0xC3), FAKE_BYTE(0xA9),
-                           FAKE_LETTER('b'), FAKE_EOS, FAKE_LETTER('c')};
+    const int32_t abc[] = {FAKE_SPACE,       FAKE_LETTER('a'), FAKE_BYTE(0xC3), FAKE_BYTE(0xA9),
+                           FAKE_LETTER('b'), FAKE_EOS,         FAKE_LETTER('c')};
     mc_srv_gen g;
     mc_srv_gen_init(&g);
     mc_srv_req *r = new_req("{\"prompt\":\"a\"}", 10);
     CHECK_EQ_INT(feed(r, &g, abc, 7), 1);
-    CHECK_STR(r->text.data, " a\xc3\xa9" "b"); /* EOS ends it; its text is not output */
+    CHECK_STR(r->text.data, " a\xc3\xa9"
+                            "b"); /* EOS ends it; its text is not output */
     CHECK_STR(r->finish_reason, "stop");
     CHECK_EQ_INT(r->n_out, 6);
     CHECK_EQ_INT(r->n_ev, 4); /* " ", "a", "é" (two tokens), "b" */
