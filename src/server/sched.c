@@ -388,10 +388,18 @@ static int build_step(mc_srv_sched *s)
 
 /* ---- after the step ---- */
 
-static void record(mc_srv_sched *s, int n, const mc_pass *ep)
+/* The pass's record: the engine's (shallow copy: its arrays, our chunks), or, when the engine
+ * keeps none, one built from the step with our own timing. */
+static void record(mc_srv_sched *s, int n, const mc_pass *ep, double latency_s)
 {
-    mc_pass p = *ep; /* shallow: the engine's arrays, our chunks */
+    mc_pass p;
+    mc_pass_init(&p);
+    if (ep)
+        p = *ep;
+    else
+        p.latency_s = latency_s > 0 ? latency_s : 1e-9;
     int prefills = 0;
+    int64_t new_tokens = 0, seq_lens = 0;
     for (int k = 0; k < n; k++) {
         const slot *sl = &s->slots[s->info[k].slot];
         mc_req_chunk *c = &s->chunks[k];
@@ -400,6 +408,13 @@ static void record(mc_srv_sched *s, int n, const mc_pass *ep)
         c->total_len = sl->n_past; /* already includes this step */
         c->is_last_chunk = s->info[k].prefill ? s->info[k].last_chunk : -1;
         prefills += s->info[k].prefill;
+        new_tokens += c->extend_len;
+        seq_lens += c->total_len;
+    }
+    if (!ep) {
+        p.new_tokens = new_tokens;
+        p.batch_size = n;
+        p.seq_lens_sum = seq_lens;
     }
     p.forward_pass_id = s->pass_id++;
     p.mode = prefills == n ? MC_PASS_PREFILL : prefills == 0 ? MC_PASS_DECODE : MC_PASS_MIXED;
@@ -477,11 +492,11 @@ static void next_token(mc_srv_sched *s, int i, float *row)
         release_slot(s, i);
 }
 
-static void after_step(mc_srv_sched *s, int n)
+static void after_step(mc_srv_sched *s, int n, double latency_s)
 {
     for (int k = 0; k < n; k++)
         s->slots[s->info[k].slot].n_past += s->items[k].n_tokens;
-    record(s, n, s->be->ops->last_pass(s->be->ctx));
+    record(s, n, s->be->ops->last_pass(s->be->ctx), latency_s);
     for (int k = 0; k < n; k++) {
         const item_info *in = &s->info[k];
         slot *sl = &s->slots[in->slot];
@@ -539,10 +554,11 @@ static void *run(void *arg)
         if (n == 0)
             continue;
         mc_diag d = {{0}};
+        mc_ns t0 = mc_now_ns();
         if (s->be->ops->step(s->be->ctx, s->items, n, &d) != MC_OK)
             step_failed(s, n, &d);
         else
-            after_step(s, n);
+            after_step(s, n, mc_ns_to_s(mc_now_ns() - t0));
     }
     return NULL;
 }

@@ -19,6 +19,7 @@ struct srv_fake {
     double epl[FAKE_LAYERS];
     int delay_us;
     int fail;
+    int no_trace;
     atomic_llong steps, max_batch;
 };
 
@@ -169,7 +170,8 @@ static mc_err fake_step(void *ctx, const mc_batch_item *it, int n, mc_diag *d)
 
 static const mc_pass *fake_last(void *ctx)
 {
-    return &((srv_fake *)ctx)->pass;
+    srv_fake *f = ctx;
+    return f->no_trace ? NULL : &f->pass;
 }
 
 static void fake_reset(void *ctx, int seq)
@@ -283,4 +285,8 @@ int64_t srv_fake_steps(srv_fake *f)
 int64_t srv_fake_max_batch(srv_fake *f)
 {
     return atomic_load(&f->max_batch);
+}
+void srv_fake_set_no_trace(srv_fake *f, int on)
+{
+    f->no_trace = on;
 }

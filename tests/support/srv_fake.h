@@ -31,7 +31,8 @@ mc_srv_backend *srv_fake_backend(srv_fake *f);
 const mc_tok *srv_fake_tok(srv_fake *f);
 void srv_fake_set_delay(srv_fake *f, int delay_us);
 void srv_fake_set_template(srv_fake *f, const char *tmpl);
-void srv_fake_fail_steps(srv_fake *f, int n); /* the next n steps fail */
+void srv_fake_fail_steps(srv_fake *f, int n);    /* the next n steps fail */
+void srv_fake_set_no_trace(srv_fake *f, int on); /* last_pass returns NULL (engine no_trace) */
 int64_t srv_fake_steps(srv_fake *f);
 int64_t srv_fake_max_batch(srv_fake *f); /* most items seen in one step */
 /* The next token the model favours after token t at position p. */

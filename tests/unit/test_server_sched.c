@@ -454,6 +454,41 @@ TEST(seed_and_stop)
     rig_close(&g);
 }
 
+/* An engine that keeps no record (no_trace): the scheduler records the pass from its own
+ * bookkeeping and timing. */
+TEST(records_without_engine_pass)
+{
+    rig g;
+    if (rig_open(&g, 2, 64, 32, 8, 1))
+        SKIP("no rig");
+    srv_fake_set_no_trace(g.fake, 1);
+    mc_srv_req *r = make(&g, MC_SRV_COMPLETION, "{\"prompt\":\"abc\",\"max_tokens\":4}", "n-1");
+    mc_srv_error err = {0};
+    CHECK_EQ_INT(mc_srv_sched_submit(g.s, r, &err), MC_OK);
+    CHECK(wait_done(r));
+    CHECK(mc_srv_sched_wait_idle(g.s, 5));
+    mc_buf b;
+    int64_t n = 0;
+    uint64_t dropped = 0;
+    mc_buf_init(&b, 0);
+    mc_srv_records_dump(&g.rec, 0, &b, &n, &dropped);
+    mc_pass_set set;
+    mc_pass_set_init(&set);
+    CHECK_EQ_INT(mc_pass_parse_jsonl(b.data, b.len, 1, 0, &set, NULL), MC_OK);
+    CHECK_EQ_INT(set.n, 4); /* the prefill and 3 decodes */
+    CHECK_EQ_INT(set.v[0].new_tokens, 5);
+    CHECK_EQ_INT(set.v[0].seq_lens_sum, 5);
+    CHECK_EQ_INT(set.v[0].mode, MC_PASS_PREFILL);
+    CHECK_EQ_INT(set.v[3].new_tokens, 1);
+    CHECK_EQ_INT(set.v[3].seq_lens_sum, 8);
+    CHECK(set.v[3].latency_s >= 200e-6);   /* the fake sleeps 200 us per step */
+    CHECK(set.v[3].expert_activation < 0); /* not recorded */
+    mc_pass_set_deinit(&set);
+    mc_buf_deinit(&b);
+    mc_srv_req_unref(r);
+    rig_close(&g);
+}
+
 int main(void)
 {
     RUN(single);
@@ -465,5 +500,6 @@ int main(void)
     RUN(engine_failure);
     RUN(shutdown);
     RUN(seed_and_stop);
+    RUN(records_without_engine_pass);
     return harness_done();
 }
