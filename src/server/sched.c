@@ -331,7 +331,11 @@ static int add_decodes(mc_srv_sched *s, int64_t *budget)
         slot *sl = &s->slots[i];
         if (!sl->req || sl->n_fed < sl->req->n_prompt)
             continue;
-        s->items[n] = (mc_batch_item){i, &sl->last, 1, MC_LOGITS_LAST, sl->logits};
+        s->items[n] = (mc_batch_item){.seq = i,
+                                      .tokens = &sl->last,
+                                      .n_tokens = 1,
+                                      .logits = MC_LOGITS_LAST,
+                                      .logits_out = sl->logits};
         s->info[n++] = (item_info){i, 0, 0, NULL};
         (*budget)--;
     }
@@ -372,7 +376,11 @@ static int add_prefills(mc_srv_sched *s, int n, int64_t budget)
             rows_left -= take;
         }
         int logits = all ? MC_LOGITS_ALL : out ? MC_LOGITS_LAST : MC_LOGITS_NONE;
-        s->items[n] = (mc_batch_item){i, r->prompt + sl->n_fed, take, logits, out};
+        s->items[n] = (mc_batch_item){.seq = i,
+                                      .tokens = r->prompt + sl->n_fed,
+                                      .n_tokens = take,
+                                      .logits = logits,
+                                      .logits_out = out};
         s->info[n++] = (item_info){i, 1, take == rest, all};
         budget -= take;
     }

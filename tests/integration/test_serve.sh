@@ -157,8 +157,8 @@ def one(i):
 ts = [threading.Thread(target=one, args=(i,)) for i in range(8)]
 [t.start() for t in ts]; [t.join() for t in ts]
 req("POST", "/moecap/record/stop", raw="")
-st, h, b = req("GET", "/moecap/records")
-recs = [json.loads(l) for l in b.splitlines() if l]
+st, h, records = req("GET", "/moecap/records")
+recs = [json.loads(l) for l in records.splitlines() if l]
 assert st == 200 and len(recs) == int(h["X-Moecap-Records"]) and recs, h
 per = {}
 for r in recs:
@@ -171,7 +171,7 @@ for st, h, b in results:
     u = o["usage"]
     assert per[o["id"]] == u["prompt_tokens"] + u["completion_tokens"] - 1, (o["id"], per, u)
 assert max(r["batch_size"] for r in recs) > 1, "no batching"
-open(os.path.join(tmp, "records.jsonl"), "w").write(b)
+open(os.path.join(tmp, "records.jsonl"), "w").write(records)
 st, h, b = req("POST", "/dump_batch_recording", raw="")
 assert st == 200 and json.loads(b)["total_records"] == len(recs), b
 st, h, b = req("GET", "/metrics")
@@ -191,13 +191,16 @@ c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 c.request("POST", "/v1/completions", body=json.dumps({"prompt": "a", "max_tokens": 200,
           "ignore_eos": True, "stream": True}), headers={"Content-Type": "application/json"})
 r = c.getresponse()
-first = r.fp.readline()
-assert first.startswith(b"data: "), first
+first = r.readline()
 os.kill(pid, signal.SIGTERM)
+assert first.startswith(b"data: "), first
 rest = r.read().decode()
 assert rest.rstrip().endswith("data: [DONE]"), rest[-200:]
 assert '"finish_reason":"abort"' in rest, rest[-300:]
 EOF
+kill -TERM "$pid" 2>/dev/null # (again, should the client have failed before sending it)
+for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$pid" 2>/dev/null && { fail "serve still runs 10 s after SIGTERM"; kill -KILL "$pid"; }
 wait "$pid"; rc=$?; pid=
 [ "$rc" -eq 0 ] || fail "serve exit $rc after SIGTERM, want 0: $(cat "$tmp/serve.err")"
 grep -q "SIGTERM: shutting down" "$tmp/serve.err" || fail "no shutdown message"

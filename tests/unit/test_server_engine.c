@@ -28,7 +28,7 @@ static char base[64];
 /* ---- the engine driven directly (through the backend's function table: the same calls the
  * scheduler makes, one sequence, whole prompt in one step) ---- */
 
-static mc_err direct(const char *prompt, mc_buf *text, int64_t *n_prompt)
+static mc_err direct_raw(const char *prompt, mc_buf *raw, mc_buf *text, int64_t *n_prompt)
 {
     const mc_srv_backend_ops *ops = be->ops;
     mc_tok_ids ids;
@@ -45,21 +45,35 @@ static mc_err direct(const char *prompt, mc_buf *text, int64_t *n_prompt)
     *n_prompt = (int64_t)ids.n;
     int32_t tok = 0;
     for (int i = 0; !err && i < N_GEN; i++) {
-        mc_batch_item it = {0, i == 0 ? ids.v : &tok, i == 0 ? (int64_t)ids.n : 1, MC_LOGITS_LAST,
-                            logits};
+        mc_batch_item it = {.seq = 0,
+                            .tokens = i == 0 ? ids.v : &tok,
+                            .n_tokens = i == 0 ? (int64_t)ids.n : 1,
+                            .logits = MC_LOGITS_LAST,
+                            .logits_out = logits};
         err = ops->step(be->ctx, &it, 1, NULL);
         if (!err)
             tok = ops->sample(be->ctx, logits, &greedy, &rng);
         if (!err)
-            err = mc_tok_stream_feed(be->tok, &st, tok, text, NULL);
+            err = mc_tok_stream_feed(be->tok, &st, tok, raw, NULL);
     }
     if (!err)
-        err = mc_tok_stream_flush(&st, text, NULL);
-    mc_buf_append(text, "", 0);
+        err = mc_tok_stream_flush(&st, raw, NULL);
+    /* the server sends invalid UTF-8 (random weights make plenty) as U+FFFD */
+    if (!err)
+        err = mc_srv_utf8_sanitize(raw->data ? raw->data : "", raw->len, text);
     ops->seq_reset(be->ctx, 0);
     mc_free(logits);
     mc_tok_ids_deinit(&ids);
     return err;
+}
+
+static mc_err direct(const char *prompt, mc_buf *text, int64_t *n_prompt)
+{
+    mc_buf raw;
+    mc_buf_init(&raw, 0);
+    mc_err e = direct_raw(prompt, &raw, text, n_prompt);
+    mc_buf_deinit(&raw);
+    return e;
 }
 
 /* ---- HTTP ---- */
