@@ -26,6 +26,33 @@ static mc_err render_chat(const mc_srv_params *p, const mc_srv_model_info *mi, m
     return e ? mc_srv_fail(err, 500, NULL, NULL, "out of memory rendering the chat") : MC_OK;
 }
 
+size_t mc_srv_max_piece_bytes(const mc_tok *t)
+{
+    size_t max = 4;
+    for (int32_t id = 0; id < mc_tok_n_tokens(t); id++) {
+        const char *p = NULL;
+        size_t stored = 0, decoded = mc_tok_piece(t, id, MC_TOK_RENDER_SPECIAL, &p);
+        mc_tok_text(t, id, &stored);
+        max = decoded > max ? decoded : max;
+        max = stored > max ? stored : max;
+    }
+    return max;
+}
+
+/* Tokenizing megabytes takes the HTTP thread a while: a text that cannot fit is refused first
+ * (with a margin of 4: the bound is about bytes, the context about tokens). */
+static mc_err too_long(const mc_srv_params *p, const mc_srv_model_info *mi, size_t bytes,
+                       mc_srv_error *err)
+{
+    if (mi->max_piece_bytes == 0 || bytes / (4 * mi->max_piece_bytes) < (size_t)mi->n_ctx)
+        return MC_OK;
+    return mc_srv_fail(err, 400, "context_length_exceeded",
+                       p->kind == MC_SRV_CHAT ? "messages" : "prompt",
+                       "the prompt (%zu bytes) is far longer than this model's maximum context "
+                       "length of %lld tokens",
+                       bytes, (long long)mi->n_ctx);
+}
+
 static mc_err tokenize(const mc_srv_params *p, const mc_srv_model_info *mi, mc_tok_ids *ids,
                        mc_srv_error *err)
 {
@@ -42,6 +69,8 @@ static mc_err tokenize(const mc_srv_params *p, const mc_srv_model_info *mi, mc_t
         n = text.len;
     }
     mc_diag d = {{0}};
+    if (!e)
+        e = too_long(p, mi, n, err);
     if (!e && mc_tok_encode(mi->tok, NULL, s ? s : "", n, flags, ids, &d) != MC_OK)
         e = mc_srv_fail(err, 400, "invalid_value", p->kind == MC_SRV_CHAT ? "messages" : "prompt",
                         "cannot tokenize the prompt: %s", d.msg);

@@ -68,7 +68,8 @@ mc_err mc_server_new(const mc_srv_backend *be, const mc_server_opts *o, mc_serve
         return mc_fail(d, MC_ERR_NOMEM, "server: out of memory");
     s->be = *be;
     apply_defaults(s, o);
-    s->mi = (mc_srv_model_info){be->tok, be->vocab, be->n_ctx, mc_chat_detect(be->chat_template)};
+    s->mi = (mc_srv_model_info){be->tok, be->vocab, be->n_ctx, mc_chat_detect(be->chat_template),
+                                mc_srv_max_piece_bytes(be->tok)};
     atomic_init(&s->stopping, 0);
     atomic_init(&s->next_id, 1);
     atomic_init(&s->conns, 0);

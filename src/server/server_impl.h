@@ -131,14 +131,20 @@ typedef struct mc_srv_model_info {
     const mc_tok *tok;
     int64_t vocab, n_ctx;
     mc_chat_kind chat;
+    size_t max_piece_bytes; /* longest token text (mc_srv_max_piece_bytes); 0 = unknown */
 } mc_srv_model_info;
+
+/* The longest text of a token of t, stored or decoded: every token covers at most that many
+ * bytes of a prompt (4 at least: one unknown character). */
+size_t mc_srv_max_piece_bytes(const mc_tok *t);
 
 #define MC_SRV_DEFAULT_MAX_TOKENS 16 /* completions without max_tokens (as OpenAI and vLLM) */
 
 /* Builds the prompt tokens (appended to ids) and the effective max_tokens: renders chat
  * messages, tokenizes text prompts, checks token-array ids against the vocabulary, and the
  * context: prompt < n_ctx, prompt + max_tokens <= n_ctx (a missing max_tokens becomes 16 for
- * completions, the rest of the context for chat, clamped to the context). */
+ * completions, the rest of the context for chat, clamped to the context). A text so long that
+ * it cannot fit (more than 4 x max_piece_bytes x n_ctx bytes) is refused without tokenizing. */
 mc_err mc_srv_prepare(const mc_srv_params *p, const mc_srv_model_info *mi, mc_tok_ids *ids,
                       int64_t *max_tokens, mc_srv_error *err);
 

@@ -99,7 +99,8 @@ TEST(stop_scan)
 
 static mc_srv_model_info info(int64_t n_ctx, mc_chat_kind chat)
 {
-    return (mc_srv_model_info){srv_fake_tok(fake), 288, n_ctx, chat};
+    return (mc_srv_model_info){srv_fake_tok(fake), 288, n_ctx, chat,
+                               mc_srv_max_piece_bytes(srv_fake_tok(fake))};
 }
 
 static mc_err prep(mc_srv_kind kind, const char *body, int64_t n_ctx, mc_tok_ids *ids,
@@ -149,6 +150,17 @@ TEST(prepare)
         MC_ERR_ARG);
     CHECK_STR(err.param, "max_tokens");
     CHECK_CONTAINS(err.message, "you requested 11 tokens (4 in the prompt, 7 for the completion)");
+    /* the fake's longest token text is "<|im_start|>" (12 bytes): beyond 4 x 12 x n_ctx bytes the
+     * prompt is refused before tokenizing */
+    CHECK_EQ_INT(mc_srv_max_piece_bytes(srv_fake_tok(fake)), 12);
+    char body[600];
+    snprintf(body, sizeof body, "{\"prompt\":\"%0480d\"}", 0); /* 480 bytes = 4 x 12 x 10 */
+    CHECK_EQ_INT(prep(MC_SRV_COMPLETION, body, 10, &ids, &mt, &err), MC_ERR_ARG);
+    CHECK_CONTAINS(err.message, "the prompt (480 bytes) is far longer than this model's maximum "
+                                "context length of 10 tokens");
+    snprintf(body, sizeof body, "{\"prompt\":\"%0479d\"}", 0); /* tokenized, then too long */
+    CHECK_EQ_INT(prep(MC_SRV_COMPLETION, body, 10, &ids, &mt, &err), MC_ERR_ARG);
+    CHECK_CONTAINS(err.message, "the prompt has 481 tokens");
     CHECK_EQ_INT(
         prep(MC_SRV_COMPLETION, "{\"prompt\":\"ab\",\"max_tokens\":6}", 10, &ids, &mt, &err),
         MC_OK);
