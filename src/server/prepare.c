@@ -71,9 +71,17 @@ static mc_err tokenize(const mc_srv_params *p, const mc_srv_model_info *mi, mc_t
     mc_diag d = {{0}};
     if (!e)
         e = too_long(p, mi, n, err);
+    size_t n0 = ids->n;
     if (!e && mc_tok_encode(mi->tok, NULL, s ? s : "", n, flags, ids, &d) != MC_OK)
         e = mc_srv_fail(err, 400, "invalid_value", p->kind == MC_SRV_CHAT ? "messages" : "prompt",
                         "cannot tokenize the prompt: %s", d.msg);
+    /* a tokenizer with more entries than the model's vocabulary (padded GGUFs) must not hand
+     * the engine an id it refuses: that would fail the whole batch */
+    for (size_t i = n0; !e && i < ids->n; i++)
+        if (ids->v[i] >= mi->vocab)
+            e = mc_srv_fail(err, 400, "invalid_value", NULL,
+                            "the prompt's token %d is outside the model's vocabulary (%lld)",
+                            (int)ids->v[i], (long long)mi->vocab);
     mc_buf_deinit(&text);
     return e;
 }

@@ -166,6 +166,16 @@ TEST(prepare)
         MC_OK);
     CHECK_EQ_INT(mt, 6);
     ids.n = 0;
+    /* a model vocabulary smaller than the tokenizer's: its ids are refused, not sent */
+    mc_srv_params pp;
+    const char *small = "{\"prompt\":\"<|im_end|>\"}";
+    mc_srv_parse_request(MC_SRV_COMPLETION, small, strlen(small), &pp, &err);
+    mc_srv_model_info mi = info(64, MC_CHAT_CHATML);
+    mi.vocab = 280;
+    CHECK_EQ_INT(mc_srv_prepare(&pp, &mi, &ids, &mt, &err), MC_ERR_ARG);
+    CHECK_CONTAINS(err.message, "the prompt's token 287 is outside the model's vocabulary (280)");
+    CHECK_EQ_INT(ids.n, 0);
+    mc_srv_params_deinit(&pp);
     /* chat: ChatML with the specials parsed; no BOS (the template decides); default = the rest */
     CHECK_EQ_INT(prep(MC_SRV_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", 64,
                       &ids, &mt, &err),
