@@ -35,17 +35,27 @@
 typedef struct mc_engine mc_engine;
 typedef struct mc_tok mc_tok; /* src/engine/tokenizer.h */
 
+/* Where the weights live (mc_engine_opts.weights). */
+enum {
+    MC_WEIGHTS_AUTO = 0, /* copy when the tensor data takes at most half of the free memory */
+    MC_WEIGHTS_MMAP = 1, /* run from the read-only file mapping (page cache, 4 KiB pages) */
+    MC_WEIGHTS_COPY = 2  /* copy into anonymous memory on 2 MiB huge pages (faster decode) */
+};
+
 typedef struct mc_engine_opts {
-    const char *model_path;   /* GGUF file */
-    int n_threads;            /* 0 = number of online CPUs */
-    int64_t n_ctx;            /* KV positions per sequence; 0 = min(model context, 4096) */
-    int max_seqs;             /* KV slots (sequences alive at once); 0 = 1 */
-    int64_t max_step_tokens;  /* most tokens one step may carry (prefill chunk budget); 0 = 512 */
-    mc_dtype kv_type;         /* MC_DT_F16 (default when 0 is passed: see mc_engine_opts_default)
-                                 or MC_DT_F32 */
-    const char *kernels;      /* "ref", "avx2", "avx512" or NULL = best for this CPU */
-    int trace_tokens;         /* 1: fill tokens_per_expert in the records (distinct counts are
-                                 always recorded) */
+    const char *model_path;  /* GGUF file */
+    int n_threads;           /* 0 = number of online CPUs */
+    int64_t n_ctx;           /* KV positions per sequence; 0 = min(model context, 4096) */
+    int max_seqs;            /* KV slots (sequences alive at once); 0 = 1 */
+    int64_t max_step_tokens; /* most tokens one step may carry (prefill chunk budget); 0 = 512 */
+    mc_dtype kv_type;        /* MC_DT_F16 (mc_engine_opts_default) or MC_DT_F32. Taken as given:
+                                MC_DT_F32 is 0, so zeroed options get an f32 cache */
+    const char *kernels;     /* "ref", "avx2", "avx512" or NULL = best for this CPU */
+    int trace_tokens;        /* 1: fill tokens_per_expert in the records (distinct counts are
+                                always recorded) */
+    int no_trace;            /* 1: keep no per-pass record (mc_engine_last_pass returns NULL);
+                                for measuring what recording costs (docs/ENGINE.md) */
+    int weights;             /* MC_WEIGHTS_* (0 = auto) */
 } mc_engine_opts;
 
 void mc_engine_opts_default(mc_engine_opts *o);
@@ -54,26 +64,31 @@ mc_err mc_engine_open(const mc_engine_opts *o, mc_engine **out, mc_diag *d);
 void mc_engine_free(mc_engine *e); /* NULL ok */
 
 const mc_model *mc_engine_model(const mc_engine *e); /* description with exact GGUF bytes */
-const mc_tok *mc_engine_tok(const mc_engine *e);
+const mc_tok *mc_engine_tok(const mc_engine *e); /* the file's tokenizer (tokenizer.h); NULL when
+                                                   it has none this build can read */
+const char *mc_engine_tok_error(const mc_engine *e); /* why mc_engine_tok is NULL (else NULL) */
 int64_t mc_engine_vocab(const mc_engine *e);
 int64_t mc_engine_n_ctx(const mc_engine *e);
 int mc_engine_max_seqs(const mc_engine *e);
 int mc_engine_threads(const mc_engine *e);
-const char *mc_engine_isa(const mc_engine *e); /* kernel set in use */
+const char *mc_engine_isa(const mc_engine *e);    /* kernel set in use */
+int mc_engine_weights_copied(const mc_engine *e); /* 1: weights in huge-page memory, 0: mapped */
 
 /* ---- sequences (KV slots 0 .. max_seqs-1) ---- */
-void mc_engine_seq_reset(mc_engine *e, int seq);             /* forget the slot's tokens */
-int64_t mc_engine_seq_len(const mc_engine *e, int seq);      /* tokens in the slot's KV */
+void mc_engine_seq_reset(mc_engine *e, int seq);        /* forget the slot's tokens */
+int64_t mc_engine_seq_len(const mc_engine *e, int seq); /* tokens in the slot's KV */
 
 /* ---- one forward pass ---- */
 enum { MC_LOGITS_NONE = 0, MC_LOGITS_LAST = 1, MC_LOGITS_ALL = 2 };
 
 typedef struct mc_batch_item {
-    int seq;                 /* KV slot; each slot at most once per step */
-    const int32_t *tokens;   /* tokens appended at positions seq_len .. seq_len + n_tokens - 1 */
-    int64_t n_tokens;        /* >= 1 */
-    int logits;              /* MC_LOGITS_* */
-    float *logits_out;       /* caller-owned: vocab floats (LAST) or n_tokens x vocab (ALL) */
+    int seq;               /* KV slot; each slot at most once per step */
+    const int32_t *tokens; /* tokens appended at positions seq_len .. seq_len + n_tokens - 1 */
+    int64_t n_tokens;      /* >= 1 */
+    int logits;            /* MC_LOGITS_* */
+    float *logits_out;     /* caller-owned: vocab floats (LAST) or n_tokens x vocab (ALL) */
+    int more_chunks;       /* 1: more prompt chunks of this sequence follow; recorded as
+                              is_last_chunk = 0 (0, the default, records is_last_chunk = 1) */
 } mc_batch_item;
 
 /* Runs one forward pass. Fails (with nothing changed) on bad items: unknown slot, a slot twice,
@@ -81,14 +96,15 @@ typedef struct mc_batch_item {
  * max_step_tokens tokens in total. */
 mc_err mc_engine_step(mc_engine *e, const mc_batch_item *items, int n_items, mc_diag *d);
 
-/* The record of the last successful step (engine-owned, valid until the next step). */
+/* The record of the last successful step (engine-owned, valid until the next step); NULL before
+ * the first step and when the engine was opened with no_trace. */
 const mc_pass *mc_engine_last_pass(const mc_engine *e);
 
 /* ---- sampling and scores (sample.c) ---- */
 typedef struct mc_sampler {
-    float temperature;  /* 0 = greedy (argmax, lowest id on ties) */
-    float top_p;        /* 1 = off */
-    int top_k;          /* 0 = off */
+    float temperature; /* 0 = greedy (argmax, lowest id on ties) */
+    float top_p;       /* 1 = off */
+    int top_k;         /* 0 = off */
     uint64_t seed;
 } mc_sampler;
 

@@ -30,7 +30,8 @@ static inline void gemm_act_slice(mc_dtype wt, const char *xrow, int64_t k0, int
         __m256 vd = _mm256_set1_ps(d);
         for (int k = 0; k < be; k += 8) {
             __m128i q = _mm_loadl_epi64((const __m128i *)(qs + k));
-            _mm256_storeu_ps(dst + be * i + k, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+            _mm256_storeu_ps(dst + be * i + k,
+                             _mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
         }
     }
 }

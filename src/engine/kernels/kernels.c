@@ -54,9 +54,9 @@ static int have_avx2(void)
 static int have_avx512(void)
 {
 #if MC_KERNELS_X86
-    return have_avx2() && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+    return have_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vnni");
 #else
     return 0;
 #endif
@@ -133,27 +133,29 @@ static const mc_kernel_table *K(void)
     return &g_tab;
 }
 
-const char *mc_kernels_isa(void) { return K()->isa; }
+const char *mc_kernels_isa(void)
+{
+    return K()->isa;
+}
 
 /* ---- types ---- */
 
-int mc_kernels_type_supported(mc_dtype t) { return mc_kernels_block_elems(t) != 0; }
+int mc_kernels_type_supported(mc_dtype t)
+{
+    return mc_kernels_block_elems(t) != 0;
+}
 
 int64_t mc_kernels_block_elems(mc_dtype t)
 {
     switch (t) {
     case MC_DT_F32:
     case MC_DT_F16:
-    case MC_DT_BF16:
-        return 1;
+    case MC_DT_BF16: return 1;
     case MC_DT_Q8_0:
-    case MC_DT_Q4_0:
-        return MC_QK;
+    case MC_DT_Q4_0: return MC_QK;
     case MC_DT_Q4_K:
-    case MC_DT_Q6_K:
-        return MC_QK_K;
-    default:
-        return 0;
+    case MC_DT_Q6_K: return MC_QK_K;
+    default: return 0;
     }
 }
 
@@ -217,7 +219,8 @@ void mc_kernels_matmul(const mc_matmul *mm)
 {
     check_row(mm->wtype, mm->cols);
     MC_KASSERT(mm->r0 >= 0 && mm->r0 <= mm->r1 && mm->n_tok >= 0);
-    MC_KASSERT(mm->x_stride % 4 == 0 && mm->x_stride >= mc_act_bytes(mm->wtype, mm->cols));
+    MC_KASSERT(mm->n_tok <= 1 ||
+               (mm->x_stride % 4 == 0 && mm->x_stride >= mc_act_bytes(mm->wtype, mm->cols)));
     if (mm->r0 == mm->r1 || mm->n_tok == 0 || mm->cols == 0) {
         for (int64_t t = 0; t < mm->n_tok; t++)
             for (int64_t r = mm->r0; r < mm->r1; r++)
@@ -265,9 +268,15 @@ void mc_kernels_add(float *out, const float *a, const float *b, int64_t n)
     K()->add(out, a, b, n);
 }
 
-void mc_kernels_scale(float *x, float s, int64_t n) { K()->scale(x, s, n); }
+void mc_kernels_scale(float *x, float s, int64_t n)
+{
+    K()->scale(x, s, n);
+}
 
-void mc_kernels_axpy(float *y, float a, const float *x, int64_t n) { K()->axpy(y, a, x, n); }
+void mc_kernels_axpy(float *y, float a, const float *x, int64_t n)
+{
+    K()->axpy(y, a, x, n);
+}
 
 static int kv_index(mc_dtype t)
 {
@@ -287,15 +296,30 @@ void mc_kernels_attn_accum(float *out, const float *p, const void *v, mc_dtype v
     K()->attn_accum[kv_index(vt)](out, p, v, v_stride, n, head_dim);
 }
 
-uint64_t mc_kernels_read_sum(const void *p, size_t bytes)
+uint64_t mc_kernels_read_sum(const void *p, size_t bytes, int streams)
 {
-    MC_KASSERT(bytes % 64 == 0 && (uintptr_t)p % 64 == 0);
-    return K()->read_sum(p, bytes);
+    MC_KASSERT(bytes % 64 == 0 && (uintptr_t)p % 64 == 0 && (streams == 1 || streams == 4));
+    return K()->read_sum(p, bytes, streams);
 }
 
-double mc_kernels_fma_loop(int64_t iters) { return K()->fma_loop(iters); }
+double mc_kernels_fma_loop(int64_t iters)
+{
+    return K()->fma_loop(iters);
+}
 
-float mc_kernels_f16_to_f32(uint16_t h) { return mc_h2f(h); }
-uint16_t mc_kernels_f32_to_f16(float f) { return mc_f2h(f); }
-float mc_kernels_bf16_to_f32(uint16_t h) { return mc_bf2f(h); }
-uint16_t mc_kernels_f32_to_bf16(float f) { return mc_f2bf(f); }
+float mc_kernels_f16_to_f32(uint16_t h)
+{
+    return mc_h2f(h);
+}
+uint16_t mc_kernels_f32_to_f16(float f)
+{
+    return mc_f2h(f);
+}
+float mc_kernels_bf16_to_f32(uint16_t h)
+{
+    return mc_bf2f(h);
+}
+uint16_t mc_kernels_f32_to_bf16(float f)
+{
+    return mc_f2bf(f);
+}

@@ -87,13 +87,15 @@ typedef struct mc_matmul {
     int64_t r0, r1;   /* rows computed by this call: [r0, r1) */
     const void *x;    /* n_tok activation rows from mc_kernels_quant_act(wtype, ...), token t at
                          (const char *)x + t * x_stride */
-    size_t x_stride;  /* bytes between activation rows (>= act_row_bytes, multiple of 4) */
+    size_t x_stride;  /* bytes between activation rows (>= act_row_bytes, multiple of 4; ignored
+                         when n_tok == 1) */
     int64_t n_tok;    /* tokens, >= 1 */
     float *y;         /* output: Y[t][r] at y[t * y_stride + r] (rows outside [r0, r1) untouched) */
     int64_t y_stride; /* floats between output rows */
 } mc_matmul;
 
-/* Y[t][r] = sum_c W[r][c] * X[t][c] for r in [r0, r1), t in [0, n_tok). Allocates nothing. */
+/* Y[t][r] = sum_c W[r][c] * X[t][c] for r in [r0, r1), t in [0, n_tok). Allocates nothing; uses
+ * up to ~150 KiB of stack (the calling thread needs a stack of 256 KiB or more). */
 void mc_kernels_matmul(const mc_matmul *mm);
 
 /* ---- f32 helpers of the forward pass ---------------------------------------------------------*/
@@ -131,11 +133,13 @@ void mc_kernels_attn_accum(float *out, const float *p, const void *v, mc_dtype v
 /* ---- measurement kernels (benchmarks and the machine probe) ---------------------------------
  * mc_kernels_read_sum: reads `bytes` (a multiple of 64) at p (64-byte aligned) with the active
  * ISA's widest loads and returns a checksum (the sum of the 64-bit words), so the read cannot be
- * optimised away: the reference for "memory read bandwidth".
+ * optimised away: the reference for "memory read bandwidth". streams = 1: one plain sequential
+ * pass (what STREAM-like probes measure); streams = 4: four interleaved sequential streams with
+ * software prefetch (the most one core reads on the machines measured so far).
  * mc_kernels_fma_loop: runs `iters` iterations of independent f32 FMA chains that fill the FMA
  * units of the active ISA (12 chains of ymm for avx2, of zmm for avx512); returns the number of
  * floating-point operations performed (2 per lane per FMA): the reference for "peak FLOP/s". */
-uint64_t mc_kernels_read_sum(const void *p, size_t bytes);
+uint64_t mc_kernels_read_sum(const void *p, size_t bytes, int streams);
 double mc_kernels_fma_loop(int64_t iters);
 
 /* ---- scalar conversions (exact, round to nearest even; identical to F16C) --------------------*/

@@ -37,7 +37,8 @@ MC_AI void store_i8x32_scaled(float *y, __m256i q, __m256 d)
     __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
     __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
     for (int k = 0; k < 4; k++)
-        _mm256_storeu_ps(y + 8 * k, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[k]))));
+        _mm256_storeu_ps(y + 8 * k,
+                         _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[k]))));
 }
 
 static void deq_q8_0_avx2(const void *src, float *dst, int64_t n)
@@ -80,7 +81,8 @@ static void deq_q4_k_avx2(const void *src, float *dst, int64_t n)
             store_u8x32_affine(y, _mm256_and_si256(q, m4), _mm256_set1_ps(d * sm[2 * c]),
                                _mm256_set1_ps(dmin * sm[8 + 2 * c]));
             store_u8x32_affine(y + 32, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
-                               _mm256_set1_ps(d * sm[2 * c + 1]), _mm256_set1_ps(dmin * sm[9 + 2 * c]));
+                               _mm256_set1_ps(d * sm[2 * c + 1]),
+                               _mm256_set1_ps(dmin * sm[9 + 2 * c]));
         }
     }
 }
@@ -98,11 +100,16 @@ static void deq_q6_k_avx2(const void *src, float *dst, int64_t n)
                 __m256i s = _mm256_sub_epi8(q[k], _mm256_set1_epi8(32));
                 float *y = dst + i * MC_QK_K + 128 * h + 32 * k;
                 __m128i lo = _mm256_castsi256_si128(s), hi = _mm256_extracti128_si256(s, 1);
-                __m256 d0 = _mm256_set1_ps(d * b[i].scales[j]), d1 = _mm256_set1_ps(d * b[i].scales[j + 1]);
-                _mm256_storeu_ps(y, _mm256_mul_ps(d0, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
-                _mm256_storeu_ps(y + 8, _mm256_mul_ps(d0, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
-                _mm256_storeu_ps(y + 16, _mm256_mul_ps(d1, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
-                _mm256_storeu_ps(y + 24, _mm256_mul_ps(d1, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+                __m256 d0 = _mm256_set1_ps(d * b[i].scales[j]),
+                       d1 = _mm256_set1_ps(d * b[i].scales[j + 1]);
+                _mm256_storeu_ps(y,
+                                 _mm256_mul_ps(d0, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+                _mm256_storeu_ps(y + 8, _mm256_mul_ps(d0, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                                              _mm_srli_si128(lo, 8)))));
+                _mm256_storeu_ps(y + 16,
+                                 _mm256_mul_ps(d1, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+                _mm256_storeu_ps(y + 24, _mm256_mul_ps(d1, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                                               _mm_srli_si128(hi, 8)))));
             }
         }
     }
@@ -129,7 +136,8 @@ static void q_bf16_avx2(const float *x, void *dst, int64_t n)
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(x + i));
-        __m256i r = _mm256_add_epi32(v, _mm256_add_epi32(bias, _mm256_and_si256(_mm256_srli_epi32(v, 16), one)));
+        __m256i r = _mm256_add_epi32(
+            v, _mm256_add_epi32(bias, _mm256_and_si256(_mm256_srli_epi32(v, 16), one)));
         __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(v, absmask), inf);
         r = _mm256_blendv_epi8(r, _mm256_or_si256(v, _mm256_set1_epi32(0x400000)), nan);
         r = _mm256_srli_epi32(r, 16);
@@ -176,8 +184,14 @@ MC_AI void act_q8_off_avx2(const float *x, void *dst, int64_t n, int32_t off)
     }
 }
 
-static void act_q8_0_avx2(const float *x, void *dst, int64_t n) { act_q8_off_avx2(x, dst, n, 128); }
-static void act_q4_0_avx2(const float *x, void *dst, int64_t n) { act_q8_off_avx2(x, dst, n, 8); }
+static void act_q8_0_avx2(const float *x, void *dst, int64_t n)
+{
+    act_q8_off_avx2(x, dst, n, 128);
+}
+static void act_q4_0_avx2(const float *x, void *dst, int64_t n)
+{
+    act_q8_off_avx2(x, dst, n, 8);
+}
 
 static void act_q8k_avx2(const float *x, void *dst, int64_t n)
 {
@@ -187,7 +201,8 @@ static void act_q8k_avx2(const float *x, void *dst, int64_t n)
         o[i].d = act_quant_vecs(x + i * MC_QK_K, 32, o[i].qs);
         for (int j = 0; j < 16; j++) {
             __m128i q = _mm_loadu_si128((const __m128i *)(o[i].qs + 16 * j));
-            o[i].bsums[j] = (int16_t)hsum256_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(q), ones));
+            o[i].bsums[j] =
+                (int16_t)hsum256_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(q), ones));
         }
     }
 }
@@ -237,8 +252,10 @@ static void rope_head_neox(float *v, int64_t n_rot, const float *cs)
     int64_t half = n_rot / 2, i = 0;
     for (; i + 8 <= half; i += 8) {
         __m256 a = _mm256_loadu_ps(cs + 2 * i), b = _mm256_loadu_ps(cs + 2 * i + 8);
-        __m256 c = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
-        __m256 s = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+        __m256 c = _mm256_castpd_ps(
+            _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+        __m256 s = _mm256_castpd_ps(
+            _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
         __m256 x0 = _mm256_loadu_ps(v + i), x1 = _mm256_loadu_ps(v + i + half);
         _mm256_storeu_ps(v + i, _mm256_fmsub_ps(x0, c, _mm256_mul_ps(x1, s)));
         _mm256_storeu_ps(v + i + half, _mm256_fmadd_ps(x0, s, _mm256_mul_ps(x1, c)));
@@ -327,7 +344,8 @@ static void axpy_avx2(float *y, float a, const float *x, int64_t n)
     __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        _mm256_storeu_ps(y + i,
+                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++)
         y[i] += a * x[i];
 }
@@ -401,7 +419,7 @@ MC_AI void accum_chunk(float *out, const float *p, const char *v, size_t vs, int
 }
 
 MC_AI void accum_avx2(float *out, const float *p, const void *v, size_t vs, int64_t n, int64_t hd,
-                       int f16)
+                      int f16)
 {
     int64_t j = 0;
     for (; j + 64 <= hd; j += 64)
@@ -432,22 +450,46 @@ static void accum_f16_avx2(float *out, const float *p, const void *v, size_t vs,
 
 /* ---- measurement ---- */
 
-static uint64_t read_sum_avx2(const void *p, size_t bytes)
+static uint64_t read_sum1_avx2(const void *p, size_t bytes)
 {
     const __m256i *v = p;
-    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
-    for (size_t i = 0; i < bytes / 32; i += 4) {
-        _mm_prefetch((const char *)(v + i) + 2048, _MM_HINT_T0); /* as the matmul streams do */
-        _mm_prefetch((const char *)(v + i) + 2048 + 64, _MM_HINT_T0);
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+    for (size_t i = 0; i < bytes / 32; i += 2) {
         s0 = _mm256_add_epi64(s0, _mm256_load_si256(v + i));
         s1 = _mm256_add_epi64(s1, _mm256_load_si256(v + i + 1));
-        s2 = _mm256_add_epi64(s2, _mm256_load_si256(v + i + 2));
-        s3 = _mm256_add_epi64(s3, _mm256_load_si256(v + i + 3));
     }
-    s0 = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
-    uint64_t o[4];
-    _mm256_storeu_si256((__m256i *)o, s0);
-    return o[0] + o[1] + o[2] + o[3];
+    uint64_t o4[4];
+    _mm256_storeu_si256((__m256i *)o4, _mm256_add_epi64(s0, s1));
+    return o4[0] + o4[1] + o4[2] + o4[3];
+}
+
+/* streams = 1: a plain sequential sum. streams = 4: four interleaved sequential streams (a
+ * quarter of the buffer each), prefetched like the matmul weight streams: one core reads
+ * ~16.7 GB/s this way here, ~14 from a single stream. */
+static uint64_t read_sum_avx2(const void *p, size_t bytes, int streams)
+{
+    if (streams == 1)
+        return read_sum1_avx2(p, bytes);
+    const char *base = p;
+    size_t part = bytes / 4 / 64 * 64;
+    __m256i s[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                    _mm256_setzero_si256()};
+    for (size_t o = 0; o < part; o += 64) {
+        for (int k = 0; k < 4; k++) {
+            const char *q = base + (size_t)k * part + o;
+            _mm_prefetch(q + 4096, _MM_HINT_T1);
+            _mm_prefetch(q + 512, _MM_HINT_T0);
+            s[k] = _mm256_add_epi64(s[k],
+                                    _mm256_add_epi64(_mm256_load_si256((const __m256i *)q),
+                                                     _mm256_load_si256((const __m256i *)(q + 32))));
+        }
+    }
+    for (size_t o = 4 * part; o < bytes; o += 32) /* the tail */
+        s[0] = _mm256_add_epi64(s[0], _mm256_load_si256((const __m256i *)(base + o)));
+    __m256i t = _mm256_add_epi64(_mm256_add_epi64(s[0], s[1]), _mm256_add_epi64(s[2], s[3]));
+    uint64_t o4[4];
+    _mm256_storeu_si256((__m256i *)o4, t);
+    return o4[0] + o4[1] + o4[2] + o4[3];
 }
 
 #define FMA12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)

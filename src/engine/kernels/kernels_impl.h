@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MC_QK 32   /* Q8_0 / Q4_0 block */
+#define MC_QK 32    /* Q8_0 / Q4_0 block */
 #define MC_QK_K 256 /* K-quant super-block */
 
 /* ---- weight blocks (GGUF layouts) ---- */
@@ -24,14 +24,14 @@ typedef struct mc_blk_q8_0 {
 } mc_blk_q8_0;
 
 typedef struct mc_blk_q4_0 {
-    uint16_t d;             /* f16 scale */
+    uint16_t d;            /* f16 scale */
     uint8_t qs[MC_QK / 2]; /* element j in low nibble of qs[j] (j < 16), element 16+j in high */
 } mc_blk_q4_0;
 
 typedef struct mc_blk_q4_k {
-    uint16_t d;          /* f16 super-scale of the 6-bit scales */
-    uint16_t dmin;       /* f16 super-scale of the 6-bit mins */
-    uint8_t scales[12];  /* 8 x (scale, min), 6 bits each, packed (see mc_q4k_scales) */
+    uint16_t d;              /* f16 super-scale of the 6-bit scales */
+    uint16_t dmin;           /* f16 super-scale of the 6-bit mins */
+    uint8_t scales[12];      /* 8 x (scale, min), 6 bits each, packed (see mc_q4k_scales) */
     uint8_t qs[MC_QK_K / 2]; /* chunk c of 64: qs[32c + l] = q[64c + l] | q[64c + 32 + l] << 4 */
 } mc_blk_q4_k;
 
@@ -72,10 +72,10 @@ typedef void (*mc_mm_fn)(const mc_matmul *mm);
 
 typedef struct mc_kernel_table {
     const char *isa;
-    mc_deq_fn dequant[MC_DT_COUNT];   /* by weight type */
-    mc_q_fn quant[MC_DT_COUNT];       /* weight/KV quantisers, by type */
-    mc_q_fn quant_act[MC_DT_COUNT];   /* activation preparation, by WEIGHT type */
-    mc_mm_fn matmul[MC_DT_COUNT];     /* by weight type */
+    mc_deq_fn dequant[MC_DT_COUNT]; /* by weight type */
+    mc_q_fn quant[MC_DT_COUNT];     /* weight/KV quantisers, by type */
+    mc_q_fn quant_act[MC_DT_COUNT]; /* activation preparation, by WEIGHT type */
+    mc_mm_fn matmul[MC_DT_COUNT];   /* by weight type */
     void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
     void (*rope)(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs,
                  int neox);
@@ -89,7 +89,7 @@ typedef struct mc_kernel_table {
                            int64_t head_dim, float scale);
     void (*attn_accum[2])(float *out, const float *p, const void *v, size_t v_stride, int64_t n,
                           int64_t head_dim);
-    uint64_t (*read_sum)(const void *p, size_t bytes);
+    uint64_t (*read_sum)(const void *p, size_t bytes, int streams); /* streams 1 or 4 */
     double (*fma_loop)(int64_t iters);
 } mc_kernel_table;
 
@@ -200,13 +200,10 @@ static inline size_t mc_act_bytes(mc_dtype wt, int64_t n)
 {
     switch (wt) {
     case MC_DT_Q8_0:
-    case MC_DT_Q4_0:
-        return (size_t)(n / MC_QK) * sizeof(mc_act_q8);
+    case MC_DT_Q4_0: return (size_t)(n / MC_QK) * sizeof(mc_act_q8);
     case MC_DT_Q4_K:
-    case MC_DT_Q6_K:
-        return (size_t)(n / MC_QK_K) * sizeof(mc_act_q8k);
-    default:
-        return (size_t)n * 4;
+    case MC_DT_Q6_K: return (size_t)(n / MC_QK_K) * sizeof(mc_act_q8k);
+    default: return (size_t)n * 4;
     }
 }
 
@@ -230,21 +227,14 @@ static inline void mc_act_row_to_f32(mc_dtype wt, const void *xrow, float *dst, 
 static inline size_t mc_type_bytes(mc_dtype t, int64_t n)
 {
     switch (t) {
-    case MC_DT_F32:
-        return (size_t)n * 4;
+    case MC_DT_F32: return (size_t)n * 4;
     case MC_DT_F16:
-    case MC_DT_BF16:
-        return (size_t)n * 2;
-    case MC_DT_Q8_0:
-        return (size_t)(n / MC_QK) * sizeof(mc_blk_q8_0);
-    case MC_DT_Q4_0:
-        return (size_t)(n / MC_QK) * sizeof(mc_blk_q4_0);
-    case MC_DT_Q4_K:
-        return (size_t)(n / MC_QK_K) * sizeof(mc_blk_q4_k);
-    case MC_DT_Q6_K:
-        return (size_t)(n / MC_QK_K) * sizeof(mc_blk_q6_k);
-    default:
-        return 0;
+    case MC_DT_BF16: return (size_t)n * 2;
+    case MC_DT_Q8_0: return (size_t)(n / MC_QK) * sizeof(mc_blk_q8_0);
+    case MC_DT_Q4_0: return (size_t)(n / MC_QK) * sizeof(mc_blk_q4_0);
+    case MC_DT_Q4_K: return (size_t)(n / MC_QK_K) * sizeof(mc_blk_q4_k);
+    case MC_DT_Q6_K: return (size_t)(n / MC_QK_K) * sizeof(mc_blk_q6_k);
+    default: return 0;
     }
 }
 

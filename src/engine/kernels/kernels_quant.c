@@ -8,7 +8,10 @@
 
 #include <math.h>
 
-static int clampi(long v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : (int)v; }
+static int clampi(long v, int lo, int hi)
+{
+    return v < lo ? lo : v > hi ? hi : (int)v;
+}
 
 /* Q8_0: d = amax / 127, q = round(x / d). */
 void mc_quant_q8_0_ref(const float *x, void *dst, int64_t n)

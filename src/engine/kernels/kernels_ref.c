@@ -93,7 +93,10 @@ static void deq_q6_k_ref(const void *src, float *dst, int64_t n)
 
 /* ---- float row writers ---- */
 
-static void q_f32_ref(const float *x, void *dst, int64_t n) { memcpy(dst, x, (size_t)n * 4); }
+static void q_f32_ref(const float *x, void *dst, int64_t n)
+{
+    memcpy(dst, x, (size_t)n * 4);
+}
 
 static void q_f16_ref(const float *x, void *dst, int64_t n)
 {
@@ -135,8 +138,14 @@ static void act_q8_off_ref(const float *x, void *dst, int64_t n, int32_t off)
     }
 }
 
-static void act_q8_0_ref(const float *x, void *dst, int64_t n) { act_q8_off_ref(x, dst, n, 128); }
-static void act_q4_0_ref(const float *x, void *dst, int64_t n) { act_q8_off_ref(x, dst, n, 8); }
+static void act_q8_0_ref(const float *x, void *dst, int64_t n)
+{
+    act_q8_off_ref(x, dst, n, 128);
+}
+static void act_q4_0_ref(const float *x, void *dst, int64_t n)
+{
+    act_q8_off_ref(x, dst, n, 8);
+}
 
 static void act_q8k_ref(const float *x, void *dst, int64_t n)
 {
@@ -213,7 +222,8 @@ static double dot_q4_0_ref(const void *w, const void *x, int64_t n)
     return s;
 }
 
-/* Q4_K: sum = dx * (d * sum_j sc_j * sum_{i in j} q_i x_i  -  dmin * sum_j m_j * sum_{i in j} x_i) */
+/* Q4_K: sum = dx * (d * sum_j sc_j * sum_{i in j} q_i x_i  -  dmin * sum_j m_j * sum_{i in j} x_i)
+ */
 static double dot_q4_k_ref(const void *w, const void *x, int64_t n)
 {
     const mc_blk_q4_k *a = w;
@@ -266,13 +276,34 @@ static void matmul_with(const mc_matmul *m, dot_fn dot)
                 (float)dot(w + (size_t)r * rb, x + (size_t)t * m->x_stride, m->cols);
 }
 
-static void mm_f32_ref(const mc_matmul *m) { matmul_with(m, dot_f32_ref); }
-static void mm_f16_ref(const mc_matmul *m) { matmul_with(m, dot_f16_ref); }
-static void mm_bf16_ref(const mc_matmul *m) { matmul_with(m, dot_bf16_ref); }
-static void mm_q8_0_ref(const mc_matmul *m) { matmul_with(m, dot_q8_0_ref); }
-static void mm_q4_0_ref(const mc_matmul *m) { matmul_with(m, dot_q4_0_ref); }
-static void mm_q4_k_ref(const mc_matmul *m) { matmul_with(m, dot_q4_k_ref); }
-static void mm_q6_k_ref(const mc_matmul *m) { matmul_with(m, dot_q6_k_ref); }
+static void mm_f32_ref(const mc_matmul *m)
+{
+    matmul_with(m, dot_f32_ref);
+}
+static void mm_f16_ref(const mc_matmul *m)
+{
+    matmul_with(m, dot_f16_ref);
+}
+static void mm_bf16_ref(const mc_matmul *m)
+{
+    matmul_with(m, dot_bf16_ref);
+}
+static void mm_q8_0_ref(const mc_matmul *m)
+{
+    matmul_with(m, dot_q8_0_ref);
+}
+static void mm_q4_0_ref(const mc_matmul *m)
+{
+    matmul_with(m, dot_q4_0_ref);
+}
+static void mm_q4_k_ref(const mc_matmul *m)
+{
+    matmul_with(m, dot_q4_k_ref);
+}
+static void mm_q6_k_ref(const mc_matmul *m)
+{
+    matmul_with(m, dot_q6_k_ref);
+}
 
 /* ---- f32 helpers ---- */
 
@@ -378,8 +409,9 @@ static void accum_f16_ref(float *out, const float *p, const void *v, size_t vs, 
 
 /* ---- measurement ---- */
 
-static uint64_t read_sum_ref(const void *p, size_t bytes)
+static uint64_t read_sum_ref(const void *p, size_t bytes, int streams)
 {
+    (void)streams; /* one pass either way: the order of a sum of words does not matter */
     const uint64_t *w = p;
     uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     for (size_t i = 0; i < bytes / 8; i += 4) {

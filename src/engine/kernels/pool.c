@@ -21,12 +21,12 @@
 #define POOL_MAX_THREADS 256
 
 struct mc_pool {
-    alignas(64) atomic_uint gen;  /* job generation; futex word */
-    atomic_int sleepers;          /* workers inside (or entering) FUTEX_WAIT */
+    alignas(64) atomic_uint gen; /* job generation; futex word */
+    atomic_int sleepers;         /* workers inside (or entering) FUTEX_WAIT */
     atomic_int stop;
-    alignas(64) atomic_llong next; /* next chunk start */
+    alignas(64) atomic_llong next;  /* next chunk start */
     alignas(64) atomic_int pending; /* workers still running the current job */
-    alignas(64) mc_pool_fn fn;     /* the current job, written before gen is bumped */
+    alignas(64) mc_pool_fn fn;      /* the current job, written before gen is bumped */
     void *ctx;
     int64_t n, chunk;
     int n_threads;
@@ -70,7 +70,8 @@ static void run_chunks(mc_pool *p, int worker)
 /* Waits until gen differs from seen; returns the new generation. */
 static unsigned wait_gen(mc_pool *p, unsigned seen)
 {
-    mc_ns limit = mc_now_ns() + (mc_ns)atomic_load_explicit(&p->spin_us, memory_order_relaxed) * 1000u;
+    mc_ns limit =
+        mc_now_ns() + (mc_ns)atomic_load_explicit(&p->spin_us, memory_order_relaxed) * 1000u;
     for (unsigned i = 1;; i++) {
         unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
         if (g != seen)
@@ -149,7 +150,10 @@ void mc_pool_free(mc_pool *p)
     mc_free(p);
 }
 
-int mc_pool_threads(const mc_pool *p) { return p->n_threads; }
+int mc_pool_threads(const mc_pool *p)
+{
+    return p->n_threads;
+}
 
 void mc_pool_set_spin_us(mc_pool *p, int spin_us)
 {

@@ -10,6 +10,17 @@
 
 #define MC_AI static inline __attribute__((always_inline))
 
+MC_AI __m256i ld256(const void *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* every 16-bit lane of both 128-bit halves = 16-bit element j (0..7) of v's halves */
+MC_AI __m256i word_bcast(__m256i v, int j)
+{
+    return _mm256_shuffle_epi8(v, _mm256_set1_epi16((short)(((2 * j + 1) << 8) | (2 * j))));
+}
+
 MC_AI float hsum256(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -46,7 +57,10 @@ MC_AI __m256 load_bf16x8(const uint16_t *p)
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
-MC_AI float f16s(uint16_t h) { return _cvtsh_ss(h); }
+MC_AI float f16s(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
 
 /* sum of a*b over 32 signed bytes as 8 int32 partial sums (sign trick: maddubs wants unsigned
  * first operand; |a| <= 128 and |b| <= 127 cannot saturate the int16 pair sums). */
@@ -72,9 +86,12 @@ MC_AI void unpack_q6_k(const mc_blk_q6_k *b, int n, __m256i q[4])
     __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * n));
     __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * n + 32));
     __m256i h = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * n));
-    q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30));
-    q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30));
-    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(h, m30));
+    q[0] =
+        _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30));
+    q[1] =
+        _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30));
+    q[2] =
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(h, m30));
     q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                            _mm256_and_si256(_mm256_srli_epi16(h, 2), m30));
 }
@@ -98,20 +115,25 @@ MC_AI __m256 exp256(__m256 x)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
-/* Q4_K: 12 scale bytes -> (8 scales, 8 mins) as bytes 0..7 and 8..15 of the result. */
+/* Q4_K: 12 scale bytes -> (8 scales, 8 mins) as bytes 0..7 and 8..15 of the result. With
+ * u0, u1, u2 the three 32-bit words: scales 0..3 = u0 & 63, mins 0..3 = u1 & 63,
+ * scales 4..7 = (u2 & 15) | (u0 >> 6 & 3) << 4, mins 4..7 = (u2 >> 4 & 15) | (u1 >> 6 & 3) << 4
+ * (byte-wise; mc_q4k_scales is the scalar form). Reads 16 bytes: the 4 after the scales are the
+ * block's first nibbles, always present. */
 MC_AI __m128i q4k_scales_vec(const uint8_t *s)
 {
-    uint32_t u[4];
-    memcpy(u, s, 12);
-    const uint32_t m6 = 0x3f3f3f3fu, m4 = 0x0f0f0f0fu, m2 = 0x03030303u;
-    uint32_t sc_lo = u[0] & m6, mn_lo = u[1] & m6;
-    uint32_t sc_hi = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);
-    uint32_t mn_hi = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);
-    return _mm_set_epi32((int)mn_hi, (int)mn_lo, (int)sc_hi, (int)sc_lo);
+    __m128i v = _mm_loadu_si128((const __m128i *)s);
+    __m128i lo = _mm_and_si128(v, _mm_set1_epi8(63)); /* [sc 0..3, mn 0..3, ..] */
+    __m128i u2 = _mm_shuffle_epi32(v, 0xAA);
+    __m128i nib = _mm_and_si128(_mm_srlv_epi32(u2, _mm_setr_epi32(0, 4, 0, 0)), _mm_set1_epi8(15));
+    __m128i top = _mm_and_si128(_mm_srli_epi32(v, 6), _mm_set1_epi8(3));
+    __m128i hi = _mm_or_si128(nib, _mm_slli_epi32(top, 4)); /* [sc 4..7, mn 4..7, ..] */
+    return _mm_unpacklo_epi32(lo, hi); /* [sc 0..3, sc 4..7, mn 0..3, mn 4..7] */
 }
 
 #endif

@@ -1,0 +1,531 @@
+/* bench_engine.c: the embedded engine against this machine's own limits (issue targets in
+ * docs/ENGINE.md, "Performance").
+ *
+ * References, measured first in the same run with `moecap probe`'s code (mc_probe_run) at the
+ * bench's thread count: memory read bandwidth and peak f32 FMA FLOP/s. Model: --model PATH, or a
+ * random MoE generated once into the cache (make-model --embd 2048 --layers 8 --experts 16
+ * --top-k 2 --ff 1024 --heads 16 --kv-heads 4, the llama-spm vocabulary, --type T: about 1 GB at
+ * q8_0). Cases (one JSON line each on stdout; a summary on stderr):
+ *   decode    batch-1 decode after a 16-token prompt: tokens/s, and S-MBU = the bytes the step
+ *             really reads (mc_cap_pass_bytes over the engine's own record: attention, norms,
+ *             router, the distinct experts hit, LM head, embedding row, KV) / latency / bandwidth
+ *   prefill   one 512-token step: S-MFU = FLOPs of the pass (mc_cap_pass_flops) / latency / peak
+ *   batch     decode with B sequences per step: tokens/s against what the bytes per step predict
+ *             from batch 1 (b x tok/s(1) x bytes(1) / bytes(b))
+ *   trace     decode with the per-pass record (tokens per expert too) against an engine opened
+ *             with no_trace: the recording's share of the step time
+ * One warm-up and --reps repetitions per case. Checks: logits are finite, and the greedy tokens of
+ * sequence 0 in the batched runs equal the batch-1 run's; "check": "FAIL" and exit 1 otherwise. */
+#include "cap.h"
+#include "engine.h"
+#include "engine_impl.h" /* the trace functions, timed directly in case_trace */
+#include "hw.h"
+#include "makemodel.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_B 64
+#define PROMPT 16
+
+typedef struct bopts {
+    const char *model;
+    mc_dtype type;
+    int threads, reps, steps, prefill, n_b, b[8];
+    char cases[128];
+    double bw_GBps, fma_GFLOPs; /* 0 = probe */
+    double wait_quiet_s;        /* wait up to this long before each case for idle CPUs */
+} bopts;
+
+static bopts O;
+static char g_commit[64], g_cpu[128], g_path[4096];
+static double g_bw, g_fma; /* bytes/s and FLOP/s */
+static int g_fail;
+
+static void read_line_of(const char *cmd, char *out, size_t n)
+{
+    out[0] = 0;
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return;
+    if (fgets(out, (int)n, f))
+        out[strcspn(out, "\n")] = 0;
+    pclose(f);
+}
+
+typedef struct stats {
+    double mean, sd;
+    int n;
+} stats;
+
+static stats stats_of(const double *v, int n)
+{
+    stats s = {0, 0, n};
+    for (int i = 0; i < n; i++)
+        s.mean += v[i] / n;
+    for (int i = 0; i < n && n > 1; i++)
+        s.sd += (v[i] - s.mean) * (v[i] - s.mean) / (n - 1);
+    s.sd = sqrt(s.sd);
+    return s;
+}
+
+/* One JSON line: the common fields, tok/s (mean, sd, best) and up to 4 more (key, value). */
+static void emit(const char *cs, int batch, stats tok, double best, const char *isa,
+                 const char *const *k, const double *v, int nk)
+{
+    printf("{\"bench\":\"engine\",\"case\":\"%s\",\"commit\":\"%s\",\"cpu\":\"%s\",\"isa\":\"%s\","
+           "\"threads\":%d,\"type\":\"%s\",\"batch\":%d,\"samples\":%d,\"mean_tok_s\":%.4g,"
+           "\"sd_tok_s\":%.3g,\"best_tok_s\":%.4g",
+           cs, g_commit, g_cpu, isa, O.threads, mc_dtype_name(O.type), batch, tok.n, tok.mean,
+           tok.sd, best);
+    for (int i = 0; i < nk; i++)
+        printf(",\"%s\":%.4g", k[i], v[i]);
+    printf(",\"probe_bw_GBps\":%.4g,\"probe_fma_GFLOPs\":%.4g,\"check\":\"%s\"}\n", g_bw / 1e9,
+           g_fma / 1e9, g_fail ? "FAIL" : "ok");
+    fflush(stdout);
+}
+
+/* ---- a shared machine ------------------------------------------------------------------------ */
+
+static void *spin(void *arg)
+{
+    /* CPU time this thread gets while spinning 200 ms of wall time: its share of a core */
+    struct timespec c0, c1;
+    mc_ns w0 = mc_now_ns();
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    while (mc_now_ns() - w0 < 200000000u)
+        ;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + 1e-9 * (double)(c1.tv_nsec - c0.tv_nsec);
+    *(double *)arg = cpu / mc_ns_to_s(mc_now_ns() - w0);
+    return NULL;
+}
+
+/* Waits (up to --wait-quiet seconds) until O.threads spinning threads each get 90% of a core. */
+static void wait_quiet(void)
+{
+    mc_ns give_up = mc_now_ns() + (mc_ns)(O.wait_quiet_s * 1e9);
+    for (;;) {
+        pthread_t t[64];
+        double share[64], sum = 0;
+        int n = O.threads < 64 ? O.threads : 64;
+        for (int i = 0; i < n; i++)
+            pthread_create(&t[i], NULL, spin, &share[i]);
+        for (int i = 0; i < n; i++) {
+            pthread_join(t[i], NULL);
+            sum += share[i];
+        }
+        if (sum >= 0.9 * n || mc_now_ns() >= give_up)
+            return;
+        sleep(2);
+    }
+}
+
+/* ---- setup ----------------------------------------------------------------------------------- */
+
+static int probe(void)
+{
+    if (O.bw_GBps > 0 && O.fma_GFLOPs > 0) {
+        g_bw = O.bw_GBps * 1e9;
+        g_fma = O.fma_GFLOPs * 1e9;
+        return 1;
+    }
+    mc_probe_opts po = {.max_threads = O.threads, .repeats = 3};
+    mc_probe_result r;
+    mc_diag d;
+    if (mc_probe_run(&po, &r, &d) != MC_OK) {
+        fprintf(stderr, "bench_engine: probe: %s\n", d.msg);
+        return 0;
+    }
+    g_bw = r.bw_Bps_by_threads[r.n_threads - 1];
+    g_fma = r.fma_flops;
+    snprintf(g_cpu, sizeof g_cpu, "%s", r.cpu_model);
+    return 1;
+}
+
+static const char *model_path(void)
+{
+    if (O.model)
+        return O.model;
+    mc_diag d;
+    snprintf(g_path, sizeof g_path, "%s/bench-engine", mc_cache_dir());
+    if (mc_mkdirs(g_path, &d) != MC_OK) {
+        fprintf(stderr, "bench_engine: %s\n", d.msg);
+        return NULL;
+    }
+    snprintf(g_path, sizeof g_path, "%s/bench-engine/moe-2048x8-e16k2-%s.gguf", mc_cache_dir(),
+             mc_dtype_name(O.type));
+    struct stat st;
+    if (stat(g_path, &st) == 0)
+        return g_path;
+    char vocab[4096];
+    snprintf(vocab, sizeof vocab, "%s/vocab/ggml-vocab-llama-spm.gguf", mc_data_dir());
+    mc_make_opts mo;
+    mc_make_opts_default(&mo);
+    mo.embd = 2048;
+    mo.layers = 8;
+    mo.experts = 16;
+    mo.top_k = 2;
+    mo.ff = 1024;
+    mo.heads = 16;
+    mo.kv_heads = 4;
+    mo.type = O.type;
+    mo.vocab_from = stat(vocab, &st) == 0 ? vocab : NULL;
+    mo.vocab = 32000;
+    fprintf(stderr, "bench_engine: writing %s ...\n", g_path);
+    if (mc_make_model(&mo, g_path, &d) != MC_OK) {
+        fprintf(stderr, "bench_engine: make-model: %s\n", d.msg);
+        return NULL;
+    }
+    return g_path;
+}
+
+static mc_engine *open_engine(const char *path, int no_trace)
+{
+    mc_engine_opts o;
+    mc_engine_opts_default(&o);
+    o.model_path = path;
+    o.n_threads = O.threads;
+    o.max_seqs = MAX_B;
+    o.n_ctx = 1024;
+    o.max_step_tokens = O.prefill > MAX_B ? O.prefill : MAX_B;
+    o.trace_tokens = 1;
+    o.no_trace = no_trace;
+    mc_engine *e = NULL;
+    mc_diag d;
+    if (mc_engine_open(&o, &e, &d) != MC_OK)
+        fprintf(stderr, "bench_engine: %s\n", d.msg);
+    return e;
+}
+
+/* ---- runs ------------------------------------------------------------------------------------ */
+
+static int32_t argmax_finite(const float *l, int64_t n)
+{
+    int32_t b = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(l[i]))
+            g_fail = 1;
+        if (l[i] > l[b])
+            b = (int32_t)i;
+    }
+    return b;
+}
+
+typedef struct run {
+    double time_s, bytes, flops; /* sums over the timed steps */
+    double best_s;               /* fastest timed step */
+    int steps;
+    int32_t tok0[256]; /* greedy tokens of sequence 0 */
+} run;
+
+/* B sequences: a PROMPT-token prefill each (one step), then `steps` decode steps of all B;
+ * the first `warm` decode steps are not timed. */
+static int decode_run(mc_engine *e, int B, int warm, int steps, float *logits, run *r)
+{
+    int64_t V = mc_engine_vocab(e);
+    static int32_t prompt[MAX_B][PROMPT];
+    int32_t cur[MAX_B];
+    mc_batch_item it[MAX_B];
+    memset(r, 0, sizeof *r);
+    for (int s = 0; s < B; s++) /* a different prompt per sequence: different experts */
+        for (int i = 0; i < PROMPT; i++)
+            prompt[s][i] = (int32_t)((100 + 37 * i + 7919 * s) % V);
+    for (int s = 0; s < B; s++) {
+        mc_engine_seq_reset(e, s);
+        it[s] = (mc_batch_item){.seq = s,
+                                .tokens = prompt[s],
+                                .n_tokens = PROMPT,
+                                .logits = MC_LOGITS_LAST,
+                                .logits_out = logits + s * V};
+    }
+    mc_diag d;
+    for (int s = 0; s < B; s += 8) /* prompts in steps of at most 8 x 16 tokens */
+        if (mc_engine_step(e, it + s, B - s < 8 ? B - s : 8, &d) != MC_OK) {
+            fprintf(stderr, "bench_engine: %s\n", d.msg);
+            return 0;
+        }
+    for (int k = 0; k < warm + steps; k++) {
+        for (int s = 0; s < B; s++) {
+            cur[s] = argmax_finite(logits + s * V, V);
+            it[s].tokens = &cur[s];
+            it[s].n_tokens = 1;
+        }
+        if (k - warm >= 0 && k - warm < 256)
+            r->tok0[k - warm] = cur[0];
+        mc_ns t0 = mc_now_ns();
+        if (mc_engine_step(e, it, B, &d) != MC_OK) {
+            fprintf(stderr, "bench_engine: %s\n", d.msg);
+            return 0;
+        }
+        double dt = mc_ns_to_s(mc_now_ns() - t0);
+        const mc_pass *p = mc_engine_last_pass(e);
+        mc_pass_bytes pb = {0};
+        mc_pass_flops pf = {0};
+        if (p && mc_cap_pass_bytes(mc_engine_model(e), p, &pb, NULL) != MC_OK)
+            g_fail = 1;
+        if (p)
+            mc_cap_pass_flops(mc_engine_model(e), p, &pf);
+        if (k >= warm) {
+            r->best_s = r->steps == 0 || dt < r->best_s ? dt : r->best_s;
+            r->time_s += dt;
+            r->bytes += pb.total;
+            r->flops += pf.total;
+            r->steps++;
+        }
+    }
+    return 1;
+}
+
+static void case_decode(mc_engine *e, float *logits, double *tok1, double *bytes1, run *base)
+{
+    double ts[64], smbu[64], best = 1e30;
+    run r;
+    decode_run(e, 1, 4, 8, logits, &r); /* warm-up */
+    for (int i = 0; i < O.reps; i++) {
+        if (!decode_run(e, 1, 2, O.steps, logits, &r))
+            g_fail = 1;
+        ts[i] = r.steps / r.time_s;
+        smbu[i] = r.bytes / r.time_s / g_bw;
+        best = r.best_s < best ? r.best_s : best;
+        *bytes1 = r.bytes / r.steps;
+        if (i == 0)
+            *base = r;
+    }
+    stats t = stats_of(ts, O.reps), m = stats_of(smbu, O.reps);
+    *tok1 = 1.0 / best;
+    const char *k[] = {"MB_per_step", "smbu", "smbu_sd", "smbu_best"};
+    double v[] = {*bytes1 / 1e6, m.mean, m.sd, *bytes1 / best / g_bw};
+    emit("decode", 1, t, 1.0 / best, mc_engine_isa(e), k, v, 4);
+    fprintf(stderr,
+            "decode b=1: %.2f +- %.2f tok/s (best step %.2f), %.1f MB/step, S-MBU %.3f +- "
+            "%.3f (best step %.3f)\n",
+            t.mean, t.sd, 1.0 / best, *bytes1 / 1e6, m.mean, m.sd, v[3]);
+}
+
+/* Batch B against what the bytes predict from batch 1 (best steps of each). */
+static void case_batch(mc_engine *e, float *logits, int B, double tok1, double bytes1,
+                       const run *base)
+{
+    double ts[64], best = 1e30, bytes = 0, flops = 0;
+    run r;
+    decode_run(e, B, 2, 4, logits, &r);
+    for (int i = 0; i < O.reps; i++) {
+        if (!decode_run(e, B, 2, O.steps, logits, &r))
+            g_fail = 1;
+        ts[i] = B * r.steps / r.time_s;
+        best = r.best_s < best ? r.best_s : best;
+        bytes += r.bytes / r.steps / O.reps;
+        flops += r.flops / r.steps / O.reps;
+        for (int k = 0; k < r.steps && k < base->steps && k < 256; k++)
+            if (r.tok0[k] != base->tok0[k])
+                g_fail = 1;
+    }
+    stats t = stats_of(ts, O.reps);
+    double pred = B * tok1 * bytes1 / bytes;
+    const char *k[] = {"MB_per_step", "predicted_tok_s", "best_over_predicted", "GFLOP_per_step",
+                       "best_GFLOP_s"};
+    double v[] = {bytes / 1e6, pred, B / best / pred, flops / 1e9, flops / best / 1e9};
+    emit("batch", B, t, B / best, mc_engine_isa(e), k, v, 5);
+    fprintf(stderr,
+            "decode b=%d: %.2f +- %.2f tok/s (best step %.2f), %.1f MB/step, predicted "
+            "%.2f: best / predicted %.3f; %.2f GFLOP/step, %.1f GFLOP/s at the best step\n",
+            B, t.mean, t.sd, B / best, bytes / 1e6, pred, v[2], v[3], v[4]);
+}
+
+static void case_prefill(mc_engine *e, float *logits)
+{
+    int64_t V = mc_engine_vocab(e), n = O.prefill;
+    int32_t *tok = malloc((size_t)n * sizeof *tok);
+    double ts[64], smfu[64];
+    for (int64_t i = 0; i < n; i++)
+        tok[i] = (int32_t)((7 + 101 * i) % V);
+    for (int i = -1; i < O.reps; i++) {
+        mc_engine_seq_reset(e, 0);
+        mc_batch_item it = {
+            .seq = 0, .tokens = tok, .n_tokens = n, .logits = MC_LOGITS_LAST, .logits_out = logits};
+        mc_ns t0 = mc_now_ns();
+        if (mc_engine_step(e, &it, 1, NULL) != MC_OK)
+            g_fail = 1;
+        double dt = mc_ns_to_s(mc_now_ns() - t0);
+        argmax_finite(logits, V);
+        mc_pass_flops pf;
+        mc_cap_pass_flops(mc_engine_model(e), mc_engine_last_pass(e), &pf);
+        if (i >= 0) {
+            ts[i] = (double)n / dt;
+            smfu[i] = pf.total / dt / g_fma;
+        }
+    }
+    free(tok);
+    stats t = stats_of(ts, O.reps), m = stats_of(smfu, O.reps);
+    double best = 0, bsmfu = 0;
+    for (int i = 0; i < O.reps; i++) {
+        best = ts[i] > best ? ts[i] : best;
+        bsmfu = smfu[i] > bsmfu ? smfu[i] : bsmfu;
+    }
+    const char *k[] = {"tokens", "smfu", "smfu_sd", "smfu_best"};
+    double v[] = {(double)n, m.mean, m.sd, bsmfu};
+    emit("prefill", 1, t, best, mc_engine_isa(e), k, v, 4);
+    fprintf(stderr,
+            "prefill %lld: %.1f +- %.1f tok/s (best %.1f), S-MFU %.3f +- %.3f (best %.3f)\n",
+            (long long)n, t.mean, t.sd, best, m.mean, m.sd, bsmfu);
+}
+
+/* The recording code alone, after a decode step: every MoE layer's entry and the rest of the
+ * record, n times (what a step spends on it besides two clock reads). */
+static double trace_ns_per_step(mc_engine *e, float *logits)
+{
+    run r;
+    decode_run(e, 1, 0, 1, logits, &r);
+    int32_t tok = 1;
+    mc_batch_item it = {.seq = 0, .tokens = &tok, .n_tokens = 1};
+    int n = 20000;
+    mc_ns t0 = mc_now_ns();
+    for (int k = 0; k < n; k++) {
+        for (int64_t l = 0; l < e->n_layers; l++)
+            if (e->L[l].moe)
+                eng_trace_layer(e, &e->L[l], 1);
+        eng_trace_end(e, &it, 1, t0, t0 + 1000);
+    }
+    return (double)(mc_now_ns() - t0) / n;
+}
+
+/* Alternates traced and untraced engines (same model) over decode runs. */
+static void case_trace(const char *path, float *logits)
+{
+    mc_engine *on = open_engine(path, 0), *off = open_engine(path, 1);
+    double t_on[64], t_off[64], share[64], b_on = 1e30, b_off = 1e30;
+    run r;
+    if (!on || !off) {
+        g_fail = 1;
+        goto out;
+    }
+    decode_run(on, 1, 4, 8, logits, &r);
+    decode_run(off, 1, 4, 8, logits, &r);
+    for (int i = 0; i < O.reps; i++) {
+        decode_run(off, 1, 2, O.steps, logits, &r);
+        t_off[i] = r.time_s / r.steps;
+        b_off = r.best_s < b_off ? r.best_s : b_off;
+        decode_run(on, 1, 2, O.steps, logits, &r);
+        t_on[i] = r.time_s / r.steps;
+        b_on = r.best_s < b_on ? r.best_s : b_on;
+        share[i] = (t_on[i] - t_off[i]) / t_off[i];
+    }
+    stats a = stats_of(t_on, O.reps), b = stats_of(t_off, O.reps), s = stats_of(share, O.reps);
+    stats tok = {1.0 / a.mean, 0, O.reps};
+    double direct = trace_ns_per_step(on, logits);
+    const char *k[] = {"ms_traced",        "ms_untraced",       "trace_share",
+                       "trace_share_best", "trace_ns_per_step", "trace_share_direct"};
+    double v[] = {a.mean * 1e3,           b.mean * 1e3, s.mean,
+                  (b_on - b_off) / b_off, direct,       direct * 1e-9 / b_off};
+    emit("trace", 1, tok, 1.0 / b_on, mc_engine_isa(on), k, v, 6);
+    fprintf(stderr,
+            "trace: %.3f ms/step traced, %.3f untraced: %+.2f%% (sd %.2f%%); best steps "
+            "%.3f vs %.3f ms: %+.2f%%; the recording code alone: %.0f ns/step = %.4f%% of "
+            "the best untraced step\n",
+            a.mean * 1e3, b.mean * 1e3, 100 * s.mean, 100 * s.sd, b_on * 1e3, b_off * 1e3,
+            100 * v[3], direct, 100 * v[5]);
+out:
+    mc_engine_free(on);
+    mc_engine_free(off);
+}
+
+/* ---- main ------------------------------------------------------------------------------------ */
+
+static int parse(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"model", 1, 0, 'm'}, {"type", 1, 0, 'T'},       {"threads", 1, 0, 't'},
+        {"reps", 1, 0, 'r'},  {"steps", 1, 0, 'n'},      {"prefill", 1, 0, 'p'},
+        {"batch", 1, 0, 'b'}, {"cases", 1, 0, 'c'},      {"bw", 1, 0, 'W'},
+        {"fma", 1, 0, 'F'},   {"wait-quiet", 1, 0, 'Q'}, {0, 0, 0, 0}};
+    int64_t v;
+    double f;
+    for (int c; (c = getopt_long(argc, argv, "m:t:r:n:p:b:c:", lo, NULL)) != -1;) {
+        if (c == 'm')
+            O.model = optarg;
+        else if (c == 'T' && mc_dtype_parse(optarg, &O.type) == MC_OK)
+            continue;
+        else if (c == 't' && mc_parse_i64(optarg, 1, 256, &v) == MC_OK)
+            O.threads = (int)v;
+        else if (c == 'r' && mc_parse_i64(optarg, 1, 64, &v) == MC_OK)
+            O.reps = (int)v;
+        else if (c == 'n' && mc_parse_i64(optarg, 1, 256, &v) == MC_OK)
+            O.steps = (int)v;
+        else if (c == 'p' && mc_parse_i64(optarg, 1, 4096, &v) == MC_OK)
+            O.prefill = (int)v;
+        else if (c == 'b' && O.n_b < 8 && mc_parse_i64(optarg, 2, MAX_B, &v) == MC_OK)
+            O.b[O.n_b++] = (int)v;
+        else if (c == 'c')
+            snprintf(O.cases, sizeof O.cases, "%s", optarg);
+        else if (c == 'W' && mc_parse_f64(optarg, &f) == MC_OK && f > 0)
+            O.bw_GBps = f;
+        else if (c == 'F' && mc_parse_f64(optarg, &f) == MC_OK && f > 0)
+            O.fma_GFLOPs = f;
+        else if (c == 'Q' && mc_parse_f64(optarg, &f) == MC_OK && f >= 0)
+            O.wait_quiet_s = f;
+        else
+            return 0;
+    }
+    return optind == argc;
+}
+
+int main(int argc, char **argv)
+{
+    O = (bopts){.type = MC_DT_Q8_0, .threads = 2, .reps = 5, .steps = 32, .prefill = 512};
+    snprintf(O.cases, sizeof O.cases, "decode,prefill,batch,trace");
+    if (!parse(argc, argv)) {
+        fprintf(stderr, "usage: bench_engine [--model GGUF | --type T] [-t THREADS] [-r REPS] "
+                        "[-n STEPS] [-p PREFILL] [-b B]... [-c decode,prefill,batch,trace] "
+                        "[--bw GBps --fma GFLOPs] [--wait-quiet S]\n");
+        return 2;
+    }
+    if (O.n_b == 0) {
+        O.b[0] = 4;
+        O.b[1] = 16;
+        O.n_b = 2;
+    }
+    read_line_of("git -C " MC_SOURCE_DIR " describe --always --dirty 2>/dev/null", g_commit,
+                 sizeof g_commit);
+    read_line_of("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'", g_cpu,
+                 sizeof g_cpu);
+    const char *path = model_path();
+    wait_quiet();
+    if (!path || !probe())
+        return 1;
+    fprintf(stderr, "bench_engine: %s, commit %s, %d threads, probe %.2f GB/s, %.1f GFLOP/s\n",
+            g_cpu, g_commit, O.threads, g_bw / 1e9, g_fma / 1e9);
+    mc_engine *e = open_engine(path, 0);
+    if (!e)
+        return 1;
+    float *logits = malloc((size_t)MAX_B * (size_t)mc_engine_vocab(e) * sizeof *logits);
+    double tok1 = 0, bytes1 = 0;
+    run base;
+    memset(&base, 0, sizeof base);
+    if (strstr(O.cases, "decode") || strstr(O.cases, "batch")) {
+        wait_quiet();
+        case_decode(e, logits, &tok1, &bytes1, &base);
+    }
+    for (int i = 0; strstr(O.cases, "batch") && i < O.n_b; i++) {
+        wait_quiet();
+        case_batch(e, logits, O.b[i], tok1, bytes1, &base);
+    }
+    if (strstr(O.cases, "prefill")) {
+        wait_quiet();
+        case_prefill(e, logits);
+    }
+    mc_engine_free(e);
+    if (strstr(O.cases, "trace")) {
+        wait_quiet();
+        case_trace(path, logits);
+    }
+    free(logits);
+    return g_fail ? 1 : 0;
+}
