@@ -296,8 +296,7 @@ int main(int argc, char **argv)
         pclose(f);
     const char *path = model_path();
     mc_engine_opts eo;
-    memset(&eo, 0, sizeof eo);
-    eo.kv_type = MC_DT_F16;
+    mc_engine_opts_default(&eo);
     eo.model_path = path;
     eo.n_threads = O.threads;
     eo.n_ctx = 1024;

@@ -8,6 +8,7 @@ PKGS=(
   clang libclang-rt-14-dev          # libFuzzer harnesses, sanitizer runtimes
   libcjson-dev                      # JSON: configs, records, HTTP bodies
   libcurl4-openssl-dev              # load generator / HTTP client
+  libssl-dev                        # SHA-256 of evaluation data files (libcrypto)
   libmicrohttpd-dev                 # moecap serve
   libyaml-dev                       # moecap run config files
   libpcre2-dev                      # BPE pre-tokenizers (Unicode classes)

@@ -35,6 +35,9 @@ MC_CMD(metrics)
 MC_CMD(predict)
 MC_CMD(make_model)
 MC_CMD(bench)
+MC_CMD(eval)
+MC_CMD(generate)
+MC_CMD(bench_engine)
 MC_CMD(serve)
 #undef MC_CMD
 

@@ -126,7 +126,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
                                          {"trace-tokens", no_argument, NULL, 'T'},
                                          {"shutdown-timeout", required_argument, NULL, 'S'},
                                          {NULL, 0, NULL, 0}};
-    memset(&a->eo, 0, sizeof a->eo); /* zeros are the engine's defaults (engine.h) */
+    mc_engine_opts_default(&a->eo);
     mc_server_opts_default(&a->so);
     a->shutdown_timeout_s = 10;
     int64_t iv[N_INT_OPTS];

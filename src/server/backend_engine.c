@@ -40,15 +40,11 @@ void mc_srv_backend_engine_close(mc_srv_backend *b)
     eng_backend *eb = (eng_backend *)b;
     if (!eb)
         return;
-#ifdef MC_SERVER_HAVE_ENGINE
     mc_engine_free(eb->e);
-#endif
     mc_free(eb->model_id);
     mc_free(eb->tmpl);
     mc_free(eb);
 }
-
-#ifdef MC_SERVER_HAVE_ENGINE
 
 static mc_err be_step(void *ctx, const mc_batch_item *items, int n, mc_diag *d)
 {
@@ -80,13 +76,15 @@ mc_err mc_srv_backend_engine_open(const mc_engine_opts *eo, mc_srv_backend **out
     o.max_step_tokens = o.max_step_tokens > 0 ? o.max_step_tokens : 512;
     if (o.max_step_tokens < o.max_seqs)
         return mc_fail(d, MC_ERR_ARG,
-                       "the step budget (%lld tokens) must be at least "
-                       "--parallel (%d)",
+                       "the step budget (%lld tokens) must be at least --parallel (%d)",
                        (long long)o.max_step_tokens, o.max_seqs);
     eng_backend *eb = mc_calloc(1, sizeof *eb);
     if (!eb)
         return mc_fail(d, MC_ERR_NOMEM, "engine backend: out of memory");
     mc_err e = mc_engine_open(&o, &eb->e, d);
+    if (!e && !mc_engine_tok(eb->e)) /* the server reads and writes text */
+        e = mc_fail(d, MC_ERR_UNSUPPORTED, "%s: no usable tokenizer: %s", o.model_path,
+                    mc_engine_tok_error(eb->e) ? mc_engine_tok_error(eb->e) : "absent");
     if (!e && !(eb->model_id = model_name(o.model_path)))
         e = mc_fail(d, MC_ERR_NOMEM, "engine backend: out of memory");
     if (e) {
@@ -109,18 +107,3 @@ mc_err mc_srv_backend_engine_open(const mc_engine_opts *eo, mc_srv_backend **out
     *out = &eb->b;
     return MC_OK;
 }
-
-#else /* the engine has not landed on this branch yet */
-
-mc_err mc_srv_backend_engine_open(const mc_engine_opts *eo, mc_srv_backend **out, mc_diag *d)
-{
-    (void)model_name;
-    (void)chat_template;
-    *out = NULL;
-    return mc_fail(d, MC_ERR_UNSUPPORTED,
-                   "%s: this build has no inference engine (mc_engine_open is not in "
-                   "src/engine yet)",
-                   eo->model_path ? eo->model_path : "");
-}
-
-#endif

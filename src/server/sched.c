@@ -380,7 +380,8 @@ static int add_prefills(mc_srv_sched *s, int n, int64_t budget)
                                       .tokens = r->prompt + sl->n_fed,
                                       .n_tokens = take,
                                       .logits = logits,
-                                      .logits_out = out};
+                                      .logits_out = out,
+                                      .more_chunks = take < rest};
         s->info[n++] = (item_info){i, 1, take == rest, all};
         budget -= take;
     }

@@ -116,8 +116,17 @@ static uint32_t prompt_tokens(const cJSON *req, int chat)
     return n;
 }
 
+void mock_job_clear(mock_job *j)
+{
+    mc_free(j->stext);
+    mc_free(j->soff);
+    j->stext = NULL;
+    j->soff = NULL;
+}
+
 static void read_request(struct mc_mock *m, mock_job *j, const cJSON *req, int chat)
 {
+    mock_job_clear(j);
     memset(j, 0, sizeof *j);
     j->chat = chat;
     j->ttft = (mc_ns)(m->o.ttft_ms * 1e6);
@@ -151,6 +160,31 @@ static const char *token_text(const mock_job *j, uint32_t i, char *buf)
     return buf;
 }
 
+/* A scripted token, JSON-escaped, appended to b. */
+static void append_script_token(mc_buf *b, const mock_job *j, uint32_t i)
+{
+    for (uint32_t k = j->soff[i]; k < j->soff[i + 1]; k++) {
+        unsigned char ch = (unsigned char)j->stext[k];
+        if (ch == '"' || ch == '\\')
+            mc_buf_printf(b, "\\%c", ch);
+        else if (ch < 0x20)
+            mc_buf_printf(b, "\\u%04x", ch);
+        else
+            mc_buf_append(b, &j->stext[k], 1);
+    }
+}
+
+static void append_token(mc_buf *b, const mock_job *j, uint32_t i)
+{
+    char tb[8];
+    if (j->stext) {
+        append_script_token(b, j, i);
+        return;
+    }
+    const char *t = token_text(j, i, tb);
+    mc_buf_append(b, t, strlen(t));
+}
+
 static uint32_t n_events(const mock_job *j)
 {
     return (j->tokens + j->per_chunk - 1) / j->per_chunk;
@@ -179,17 +213,14 @@ static const struct {
 
 static void append_token_event(mock_conn *c, mock_job *j)
 {
-    char tb[8];
     uint32_t k =
         j->tokens - j->sent_tokens < j->per_chunk ? j->tokens - j->sent_tokens : j->per_chunk;
     int last = j->events + 1 == n_events(j) && j->fault != F_NO_DONE;
     if (j->chat && j->events == 0)
         mc_buf_append(&c->out, role_event.s, role_event.n);
     mc_buf_append(&c->out, ev_head[j->chat].s, ev_head[j->chat].n);
-    for (uint32_t i = 0; i < k; i++) {
-        const char *t = token_text(j, j->sent_tokens + i, tb);
-        mc_buf_append(&c->out, t, strlen(t));
-    }
+    for (uint32_t i = 0; i < k; i++)
+        append_token(&c->out, j, j->sent_tokens + i);
     mc_buf_append(&c->out, ev_tail[j->chat][last].s, ev_tail[j->chat][last].n);
     j->sent_tokens += k;
     j->events++;
@@ -361,14 +392,13 @@ static int whole_due(struct mc_mock *m, mock_conn *c)
     }
     mc_buf body;
     mc_buf_init(&body, 0);
-    char tb[8];
     mc_buf_printf(&body,
                   "{\"id\":\"cmpl-mock\",\"object\":\"%s\",\"created\":0,"
                   "\"model\":\"mock-model\",\"choices\":[{\"index\":0,%s\"",
                   j->chat ? "chat.completion" : "text_completion",
                   j->chat ? "\"message\":{\"role\":\"assistant\",\"content\":" : "\"text\":");
     for (uint32_t i = 0; i < j->tokens; i++)
-        mc_buf_printf(&body, "%s", token_text(j, i, tb));
+        append_token(&body, j, i);
     mc_buf_printf(&body,
                   "\"%s,\"logprobs\":null,\"finish_reason\":\"length\"}],"
                   "\"usage\":{\"prompt_tokens\":%u,\"total_tokens\":%u,"
@@ -412,6 +442,51 @@ static int immediate_fault(struct mc_mock *m, mock_conn *c)
     return 0;
 }
 
+/* Cuts a scripted text into tokens of at most 4 bytes at UTF-8 character boundaries. */
+static int script_tokens(mock_job *j, char *text)
+{
+    size_t n = strlen(text);
+    j->soff = mc_calloc(n + 2, sizeof *j->soff);
+    if (!j->soff) {
+        mc_free(text);
+        return -1;
+    }
+    j->stext = text;
+    uint32_t k = 0;
+    for (size_t i = 0; i < n;) {
+        size_t e = i + 4 < n ? i + 4 : n;
+        while (e > i + 1 && e < n && ((unsigned char)text[e] & 0xC0) == 0x80)
+            e--;
+        while (e < n && ((unsigned char)text[e] & 0xC0) == 0x80)
+            e++;
+        j->soff[++k] = (uint32_t)e;
+        i = e;
+    }
+    j->tokens = k;
+    return 0;
+}
+
+/* Scripted mode: 1 when the reply was sent whole (status or raw body), 0 to go on generating
+ * the scripted text, -1 on failure. */
+static int script_reply(struct mc_mock *m, mock_conn *c, const char *body, size_t len)
+{
+    static const char err[] = "{\"error\":{\"message\":\"scripted failure\"}}";
+    mc_mock_reply r = {0, NULL, NULL};
+    m->o.script(body, len, &r, m->o.script_ctx);
+    int rc = 0;
+    if (r.status != 0 && r.status != 200) {
+        rc = mock_respond(c, r.status, "application/json", err, sizeof err - 1) ? -1 : 1;
+    } else if (r.raw) {
+        rc = mock_respond(c, 200, "application/json", r.raw, strlen(r.raw)) ? -1 : 1;
+    } else if (r.text) {
+        rc = script_tokens(&c->j, r.text);
+        r.text = NULL;
+    }
+    mc_free(r.raw);
+    mc_free(r.text);
+    return rc;
+}
+
 int mock_generate(struct mc_mock *m, mock_conn *c, int chat, const char *body, size_t len)
 {
     cJSON *req = cJSON_ParseWithLength(body, len);
@@ -425,6 +500,9 @@ int mock_generate(struct mc_mock *m, mock_conn *c, int chat, const char *body, s
     cJSON_Delete(req);
     parse_marker(&c->j, body, len);
     atomic_fetch_add_explicit(&m->st_generations, 1, memory_order_relaxed);
+    int sr = m->o.script ? script_reply(m, c, body, len) : 0;
+    if (sr != 0)
+        return sr < 0 ? (mock_close(m, c, 0), -1) : 0;
     mock_job *j = &c->j;
     mc_ns now = mc_now_ns();
     j->t0 = now;

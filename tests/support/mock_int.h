@@ -42,6 +42,8 @@ typedef struct mock_job {
     uint32_t prompt_tokens;
     size_t size; /* huge_event bytes */
     mc_ns t0, ttft, itl;
+    char *stext;    /* scripted text (heap), NULL otherwise */
+    uint32_t *soff; /* [tokens + 1] byte offsets of its tokens */
 } mock_job;
 
 typedef struct mock_conn {
@@ -88,5 +90,6 @@ int mock_generate(struct mc_mock *m, mock_conn *c, int chat, const char *body, s
 /* Timer or writable: continues the response; returns -1 when the connection was closed. */
 int mock_continue(struct mc_mock *m, mock_conn *c, mc_ns now);
 int mock_tokenize(struct mc_mock *m, mock_conn *c, const char *body, size_t len);
+void mock_job_clear(mock_job *j); /* frees a scripted reply's text */
 
 #endif

@@ -129,6 +129,7 @@ void mock_close(struct mc_mock *m, mock_conn *c, int rst)
         c->next->prev = c->prev;
     mc_buf_deinit(&c->in);
     mc_buf_deinit(&c->out);
+    mock_job_clear(&c->j);
     mc_free(c);
     m->nconns--;
 }

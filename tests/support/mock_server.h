@@ -35,12 +35,29 @@
 
 #include "base.h"
 
+/* Scripted mode (tests that score answers): when mc_mock_opts.script is set it is called on the
+ * mock's thread for every completion request, with the raw request body, and fills a reply:
+ *   status  0 or 200: answer; any other: that status with a JSON error body
+ *   raw     heap (mc_malloc) JSON body sent as is with status 200 (e.g. echo + logprobs)
+ *   text    heap generated text, sent as tokens of up to 4 bytes (never splitting a UTF-8
+ *           character), streamed at the configured times or whole, JSON-escaped
+ * The mock frees raw and text. Faults and timing markers still apply to text replies. */
+typedef struct mc_mock_reply {
+    int status;
+    char *raw;
+    char *text;
+} mc_mock_reply;
+
+typedef void (*mc_mock_script_fn)(const char *body, size_t len, mc_mock_reply *reply, void *ctx);
+
 typedef struct mc_mock_opts {
     double ttft_ms;            /* request received -> first token event */
     double itl_ms;             /* between token events */
     uint32_t tokens;           /* when the request has no max_tokens; 0 = 16 */
     uint32_t tokens_per_chunk; /* 0 = 1 */
     uint32_t max_conns;        /* 0 = 8192 */
+    mc_mock_script_fn script;  /* NULL: the usual " w<i>" tokens */
+    void *script_ctx;
 } mc_mock_opts;
 
 typedef struct mc_mock mc_mock;

@@ -1,8 +1,10 @@
 /* mock_server_main.c: `mc_mock_server`, the tests' mock OpenAI server as a program, for scripts,
  * integration tests and benchmarks against an out-of-process server. Prints its URL on the first
- * line of stdout (and into --port-file), then serves until SIGINT/SIGTERM. Test support only. */
+ * line of stdout (and into --port-file), then serves until SIGINT/SIGTERM. With --answers FILE
+ * or --echo-logprobs it runs in scripted mode (the eval integration tests). Test support only. */
 #include "mock_server.h"
 
+#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,8 +14,13 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mc_mock_server [--ttft-ms MS] [--itl-ms MS] [--tokens N] [--chunk N]\n"
                "                      [--max-conns N] [--port-file PATH]\n"
+               "                      [--answers FILE] [--echo-logprobs]\n"
                "Listens on 127.0.0.1 (a free port), prints http://127.0.0.1:PORT, serves until\n"
-               "SIGINT/SIGTERM. Faults and overrides: see tests/support/mock_server.h.\n");
+               "SIGINT/SIGTERM. Faults and overrides: see tests/support/mock_server.h.\n"
+               "--answers FILE: JSON Lines {\"match\": S, \"text\": T | \"status\": N}; a request\n"
+               "whose prompt (or messages) contains S gets T or that status (first match wins).\n"
+               "--echo-logprobs: echo requests get the prompt's words as tokens, each with\n"
+               "log-probability -0.1 x its bytes, byte text_offset and itself as top_logprobs.\n");
 }
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -25,6 +32,126 @@ static int parse_u32(const char *s, uint32_t *out)
     return 0;
 }
 
+/* ---- scripted mode ----------------------------------------------------------------------- */
+
+typedef struct rule {
+    char *match, *text;
+    int status;
+} rule;
+
+typedef struct rules {
+    rule *r;
+    size_t n;
+    int echo;
+} rules;
+
+static int load_rules(const char *path, rules *rs)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    mc_diag d = {{0}};
+    if (mc_read_file(path, (size_t)1 << 30, &buf, &len, &d) != MC_OK) {
+        fprintf(stderr, "mc_mock_server: %s\n", d.msg);
+        return -1;
+    }
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        const char *m = cJSON_GetStringValue(cJSON_GetObjectItem(j, "match"));
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(j, "text"));
+        const cJSON *st = cJSON_GetObjectItem(j, "status");
+        rule *nr = m ? mc_reallocarray(rs->r, rs->n + 1, sizeof *nr) : NULL;
+        if (nr) {
+            rs->r = nr;
+            rs->r[rs->n++] = (rule){mc_strdup(m), t ? mc_strdup(t) : NULL,
+                                    cJSON_IsNumber(st) ? (int)st->valuedouble : 0};
+        }
+        cJSON_Delete(j);
+        if (!nr) {
+            fprintf(stderr, "mc_mock_server: %s: bad rule '%.60s'\n", path, line);
+            mc_free(buf);
+            return -1;
+        }
+    }
+    mc_free(buf);
+    return 0;
+}
+
+/* The prompt, or every message's content joined by newlines. */
+static char *prompt_of(const cJSON *req)
+{
+    const char *p = cJSON_GetStringValue(cJSON_GetObjectItem(req, "prompt"));
+    if (p)
+        return mc_strdup(p);
+    mc_buf b;
+    mc_buf_init(&b, 0);
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItem(req, "messages"))
+    {
+        const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(m, "content"));
+        mc_buf_printf(&b, "%s\n", c ? c : "");
+    }
+    mc_buf_append(&b, "", 0);
+    return b.data;
+}
+
+static char *echo_reply(const char *prompt)
+{
+    cJSON *o = cJSON_CreateObject(), *ch = cJSON_AddArrayToObject(o, "choices");
+    cJSON *c0 = cJSON_CreateObject();
+    cJSON_AddItemToArray(ch, c0);
+    cJSON_AddStringToObject(c0, "text", prompt);
+    cJSON *lp = cJSON_AddObjectToObject(c0, "logprobs");
+    cJSON *toks = cJSON_AddArrayToObject(lp, "tokens");
+    cJSON *lps = cJSON_AddArrayToObject(lp, "token_logprobs");
+    cJSON *tops = cJSON_AddArrayToObject(lp, "top_logprobs");
+    cJSON *offs = cJSON_AddArrayToObject(lp, "text_offset");
+    size_t n = strlen(prompt);
+    for (size_t i = 0; i < n;) {
+        size_t e = i + 1;
+        while (e < n && prompt[e] != ' ')
+            e++;
+        char *piece = mc_strndup(prompt + i, e - i);
+        double v = -0.1 * (double)(e - i);
+        cJSON_AddItemToArray(toks, cJSON_CreateString(piece ? piece : ""));
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)i));
+        cJSON_AddItemToArray(lps, i == 0 ? cJSON_CreateNull() : cJSON_CreateNumber(v));
+        cJSON *t = i == 0 ? cJSON_CreateNull() : cJSON_CreateObject();
+        if (i > 0)
+            cJSON_AddNumberToObject(t, piece ? piece : "", v);
+        cJSON_AddItemToArray(tops, t);
+        mc_free(piece);
+        i = e;
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    char *r = s ? mc_strdup(s) : NULL;
+    cJSON_free(s);
+    cJSON_Delete(o);
+    return r;
+}
+
+static void main_script(const char *body, size_t len, mc_mock_reply *r, void *ctx)
+{
+    const rules *rs = ctx;
+    cJSON *req = cJSON_ParseWithLength(body, len);
+    char *prompt = req ? prompt_of(req) : NULL;
+    int echo = cJSON_IsTrue(cJSON_GetObjectItem(req, "echo"));
+    if (!prompt) {
+        r->status = 400;
+    } else if (echo && rs->echo) {
+        r->raw = echo_reply(prompt);
+    } else {
+        r->status = 404;
+        for (size_t i = 0; i < rs->n; i++)
+            if (strstr(prompt, rs->r[i].match)) {
+                r->status = rs->r[i].status;
+                r->text = rs->r[i].text ? mc_strdup(rs->r[i].text) : NULL;
+                break;
+            }
+    }
+    mc_free(prompt);
+    cJSON_Delete(req);
+}
+
 static int parse_args(int argc, char **argv, mc_mock_opts *o, const char **port_file)
 {
     static const struct option opts[] = {{"ttft-ms", required_argument, 0, 't'},
@@ -33,6 +160,8 @@ static int parse_args(int argc, char **argv, mc_mock_opts *o, const char **port_
                                          {"chunk", required_argument, 0, 'c'},
                                          {"max-conns", required_argument, 0, 'm'},
                                          {"port-file", required_argument, 0, 'p'},
+                                         {"answers", required_argument, 0, 'a'},
+                                         {"echo-logprobs", no_argument, 0, 'e'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int ch;
@@ -50,6 +179,10 @@ static int parse_args(int argc, char **argv, mc_mock_opts *o, const char **port_
             bad = parse_u32(optarg, &o->max_conns);
         else if (ch == 'p')
             *port_file = optarg;
+        else if (ch == 'a')
+            bad = load_rules(optarg, o->script_ctx);
+        else if (ch == 'e')
+            ((rules *)o->script_ctx)->echo = 1;
         else if (ch == 'h')
             return usage(stdout), 1;
         else
@@ -64,9 +197,12 @@ static int parse_args(int argc, char **argv, mc_mock_opts *o, const char **port_
 
 int main(int argc, char **argv)
 {
-    mc_mock_opts o = {0};
+    static rules rs;
+    mc_mock_opts o = {.script_ctx = &rs};
     const char *port_file = NULL;
     int rc = parse_args(argc, argv, &o, &port_file);
+    if (rs.n > 0 || rs.echo)
+        o.script = main_script;
     if (rc != 0) {
         if (rc < 0)
             usage(stderr);

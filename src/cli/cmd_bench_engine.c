@@ -1,0 +1,381 @@
+/* cmd_bench_engine.c: `moecap bench-engine`: benchmarks the embedded CPU engine on a GGUF model.
+ * After a warm-up, each repetition prefills a p-token prompt of seeded random token ids and then,
+ * for each batch size b, decodes n tokens with b sequences together (each first gets its own
+ * p-token prompt, untimed). Figures come from the engine's own per-pass records (copied per step)
+ * through mc_cap_summarise against a hardware entry (default `local`, the probe's): tokens/s,
+ * S-MBU and S-MFU of prefill and decode, mean +- sd over repetitions. Parses options and prints;
+ * engine driving is engine_run.c's. Must not depend on the server or loadgen. */
+#include "cli.h"
+#include "engine_run.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <string.h>
+
+#define CMD "bench-engine"
+#define MAX_NB 8
+#define MAX_REPS 100
+#define MAX_BATCH 64
+
+void usage_bench_engine(FILE *f)
+{
+    fprintf(f,
+            "usage: moecap bench-engine -m MODEL.gguf [-t THREADS] [-p 512] [-n 128] [-b 1,4,16]\n"
+            "         [-r 5] [--hardware H] [--kernels ref|avx2|avx512] [--seed S] [--json]\n\n"
+            "Benchmarks moecap's embedded CPU engine. After a warm-up, each repetition prefills\n"
+            "a P-token prompt of seeded random token ids (in chunks of up to 512 tokens), then for\n"
+            "each batch size B gives B sequences their own P-token prompt (untimed) and decodes N\n"
+            "tokens with all B together. Reported per phase, mean +- sd over repetitions:\n"
+            "tokens/s and S-MBU / S-MFU (the engine's per-pass records through moecap's CAP\n"
+            "metrics, time-weighted, against the hardware's peak bandwidth and dense FLOP/s).\n\n"
+            "  -m, --model FILE    GGUF model\n"
+            "  -t, --threads N     threads (default: all CPUs)\n"
+            "  -p, --prompt N      prompt tokens (default 512)\n"
+            "  -n, --gen N         decode steps per batch size (default 128)\n"
+            "  -b, --batch LIST    comma-separated batch sizes, 1..64 (default 1,4,16)\n"
+            "  -r, --reps N        repetitions (default 5)\n"
+            "  --hardware H        hardware entry for S-MBU / S-MFU (default local: run\n"
+            "                      `moecap probe` first)\n"
+            "  --kernels ISA       ref, avx2 or avx512 (default: best for this CPU)\n"
+            "  --seed S            prompt token seed (default 1)\n"
+            "  --json              print one JSON document\n");
+}
+
+typedef struct bargs {
+    er_open eo;
+    int64_t p, n;
+    int b[MAX_NB], nb, reps, json;
+    const char *hw;
+    uint64_t seed;
+} bargs;
+
+enum { O_HW = 256, O_KERN, O_SEED, O_JSON };
+
+static const struct option opts[] = {
+    {"model", required_argument, NULL, 'm'},  {"threads", required_argument, NULL, 't'},
+    {"prompt", required_argument, NULL, 'p'}, {"gen", required_argument, NULL, 'n'},
+    {"batch", required_argument, NULL, 'b'},  {"reps", required_argument, NULL, 'r'},
+    {"hardware", required_argument, NULL, O_HW}, {"kernels", required_argument, NULL, O_KERN},
+    {"seed", required_argument, NULL, O_SEED}, {"json", no_argument, NULL, O_JSON},
+    {NULL, 0, NULL, 0}};
+
+static const char *opt_name(int c)
+{
+    for (const struct option *p = opts; p->name; p++)
+        if (p->val == c)
+            return p->name;
+    return "?";
+}
+
+static int parse_batches(bargs *a, const char *s)
+{
+    char tmp[16];
+    a->nb = 0;
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        int64_t v;
+        if (a->nb == MAX_NB || len == 0 || len >= sizeof tmp)
+            return 0;
+        memcpy(tmp, s, len);
+        tmp[len] = 0;
+        if (mc_parse_i64(tmp, 1, MAX_BATCH, &v) != MC_OK)
+            return 0;
+        a->b[a->nb++] = (int)v;
+        s += len + (s[len] == ',');
+    }
+    return a->nb > 0;
+}
+
+/* One option with a value; 1 = ok. */
+static int parse_one(bargs *a, int c)
+{
+    int64_t v = 0;
+    if (c == 'm' || c == O_HW || c == O_KERN) {
+        *(c == 'm' ? &a->eo.model : c == O_HW ? &a->hw : &a->eo.kernels) = optarg;
+        return 1;
+    }
+    if (c == 'b')
+        return parse_batches(a, optarg);
+    if (c == O_SEED)
+        return mc_parse_u64(optarg, &a->seed) == MC_OK;
+    int64_t hi = c == 't' ? 1024 : c == 'r' ? MAX_REPS : 1 << 20;
+    if (mc_parse_i64(optarg, 1, hi, &v) != MC_OK)
+        return 0;
+    if (c == 't')
+        a->eo.threads = (int)v;
+    else if (c == 'p')
+        a->p = v;
+    else if (c == 'n')
+        a->n = v;
+    else if (c == 'r')
+        a->reps = (int)v;
+    return 1;
+}
+
+static int parse_args(int argc, char **argv, bargs *a)
+{
+    memset(a, 0, sizeof *a);
+    a->p = 512;
+    a->n = 128;
+    a->reps = 5;
+    a->hw = "local";
+    a->seed = 1;
+    parse_batches(a, "1,4,16");
+    optind = 1;
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, ":m:t:p:n:b:r:", opts, NULL)) != -1;) {
+        if (c == O_JSON)
+            a->json = 1;
+        else if (c == '?' || c == ':')
+            return mc_cli_usage_error(CMD, "bad or incomplete option '%s'", argv[optind - 1]);
+        else if (!parse_one(a, c))
+            return mc_cli_usage_error(CMD, "bad value '%s' for --%s", optarg, opt_name(c));
+    }
+    if (optind < argc)
+        return mc_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!a->eo.model)
+        return mc_cli_usage_error(CMD, "-m MODEL.gguf is required");
+    int maxb = 1;
+    for (int i = 0; i < a->nb; i++)
+        maxb = a->b[i] > maxb ? a->b[i] : maxb;
+    a->eo.max_seqs = maxb;
+    a->eo.step_tokens = maxb > 512 ? maxb : 512;
+    a->eo.ctx = a->p + a->n + 1;
+    return 0;
+}
+
+/* Figures per repetition: tok/s, S-MBU, S-MFU, mean distinct experts per MoE layer. */
+enum { F_TPS = 0, F_SMBU, F_SMFU, F_ACT, F_COUNT };
+
+typedef struct bench {
+    const bargs *a;
+    mc_engine *e;
+    mc_hw_deploy dep;
+    mc_cap_peak pk;
+    int32_t *prompt; /* [max_seqs][p] */
+    float *logits;   /* [max_seqs][vocab] */
+    double pre[F_COUNT][MAX_REPS];
+    double dec[MAX_NB][F_COUNT][MAX_REPS];
+} bench;
+
+/* Summarises the records into f[.][rep]. */
+static mc_err record(bench *B, const er_passes *ps, double f[F_COUNT][MAX_REPS], int rep,
+                     mc_diag *d)
+{
+    mc_cap_summary s;
+    mc_err err = mc_cap_summarise(mc_engine_model(B->e), &B->pk, ps->v, ps->n, &s, d);
+    if (err != MC_OK)
+        return err;
+    f[F_TPS][rep] = s.all.tok_per_s;
+    f[F_SMBU][rep] = s.all.smbu_tw;
+    f[F_SMFU][rep] = s.all.smfu_tw;
+    f[F_ACT][rep] = er_mean_experts(ps->v, ps->n, 0);
+    return MC_OK;
+}
+
+static mc_err prefill_seq(bench *B, int s, er_passes *ps, mc_diag *d)
+{
+    const bargs *a = B->a;
+    int64_t V = mc_engine_vocab(B->e);
+    mc_engine_seq_reset(B->e, s);
+    return er_prefill(B->e, s, B->prompt + (int64_t)s * a->p, a->p, a->eo.step_tokens,
+                      B->logits + (int64_t)s * V, ps, NULL, d);
+}
+
+/* b sequences with their prompts, then `steps` greedy decode steps of all b; records into ps. */
+static mc_err decode_run(bench *B, int b, int64_t steps, er_passes *ps, mc_diag *d)
+{
+    int64_t V = mc_engine_vocab(B->e);
+    int32_t cur[MAX_BATCH];
+    mc_sampler g;
+    mc_sampler_default(&g);
+    mc_err err = MC_OK;
+    for (int s = 0; s < b && err == MC_OK; s++)
+        err = prefill_seq(B, s, NULL, d);
+    for (int64_t k = 0; k < steps && err == MC_OK; k++) {
+        for (int s = 0; s < b; s++)
+            cur[s] = mc_engine_sample(B->e, B->logits + (int64_t)s * V, &g, NULL);
+        err = er_decode_step(B->e, cur, b, B->logits, ps, NULL, d);
+    }
+    return err;
+}
+
+static mc_err one_rep(bench *B, int rep, mc_diag *d)
+{
+    er_passes ps = {0};
+    mc_err err = prefill_seq(B, 0, &ps, d);
+    if (err == MC_OK)
+        err = record(B, &ps, B->pre, rep, d);
+    for (int i = 0; i < B->a->nb && err == MC_OK; i++) {
+        er_passes_deinit(&ps);
+        err = decode_run(B, B->a->b[i], B->a->n, &ps, d);
+        if (err == MC_OK)
+            err = record(B, &ps, B->dec[i], rep, d);
+    }
+    er_passes_deinit(&ps);
+    return err;
+}
+
+static mc_err setup(bench *B, mc_diag *d)
+{
+    const bargs *a = B->a;
+    mc_err err = mc_hw_parse_deploy(a->hw, &B->dep, d);
+    if (err != MC_OK)
+        return err;
+    err = er_engine_open(&a->eo, &B->e, d);
+    if (err == MC_OK)
+        err = mc_cap_peak_of(mc_engine_model(B->e), &B->dep, &B->pk, d);
+    if (err != MC_OK)
+        return err;
+    /* The probe (`local`) measures only f32 FMA, and this engine computes in f32 after
+     * dequantising: without a figure at the storage type's precision, use the f32 peak. */
+    if (!(B->pk.flops > 0) && B->dep.hw.flops[MC_PREC_FP32] > 0) {
+        B->pk.flops = B->dep.count * B->dep.hw.flops[MC_PREC_FP32];
+        B->pk.prec = MC_PREC_FP32;
+    }
+    int64_t V = mc_engine_vocab(B->e), S = a->eo.max_seqs;
+    B->prompt = mc_mallocarray((size_t)(S * a->p), sizeof *B->prompt);
+    B->logits = mc_mallocarray((size_t)(S * V), sizeof *B->logits);
+    if (!B->prompt || !B->logits)
+        return mc_fail(d, MC_ERR_NOMEM, "out of memory for %lld prompts", (long long)S);
+    mc_rng rng;
+    mc_rng_seed(&rng, a->seed);
+    for (int64_t i = 0; i < S * a->p; i++)
+        B->prompt[i] = (int32_t)mc_rng_below(&rng, (uint64_t)V);
+    return MC_OK;
+}
+
+static mc_err run(bench *B, mc_diag *d)
+{
+    er_passes warm = {0};
+    mc_err err = setup(B, d);
+    if (err == MC_OK) /* warm-up: page the weights in, spin the thread pool up */
+        err = decode_run(B, 1, B->a->n < 4 ? B->a->n : 4, &warm, d);
+    er_passes_deinit(&warm);
+    for (int r = 0; r < B->a->reps && err == MC_OK; r++)
+        err = one_rep(B, r, d);
+    return err;
+}
+
+typedef struct msd {
+    double mean, sd; /* sd: sample standard deviation (0 for one repetition) */
+} msd;
+
+static msd msd_of(const double *v, int n)
+{
+    msd m = {0, 0};
+    for (int i = 0; i < n; i++)
+        m.mean += v[i] / n;
+    for (int i = 0; i < n && n > 1; i++)
+        m.sd += (v[i] - m.mean) * (v[i] - m.mean) / (n - 1);
+    m.sd = sqrt(m.sd);
+    return m;
+}
+
+static void print_phase(const char *what, double f[F_COUNT][MAX_REPS], int reps)
+{
+    msd t = msd_of(f[F_TPS], reps), u = msd_of(f[F_SMBU], reps), m = msd_of(f[F_SMFU], reps);
+    msd x = msd_of(f[F_ACT], reps);
+    printf("%-22s %10.2f +- %-8.2f tok/s  S-MBU %7.3g +- %-7.2g %%  S-MFU %7.3g +- %-7.2g %%", what,
+           t.mean, t.sd, 100 * u.mean, 100 * u.sd, 100 * m.mean, 100 * m.sd);
+    if (!isnan(x.mean))
+        printf("  experts/MoE layer %.2f", x.mean);
+    printf("\n");
+}
+
+static void report_text(const bench *B)
+{
+    const bargs *a = B->a;
+    char what[64];
+    printf("model %s: %s kernels, %d threads; hardware %s x%d: %.1f GB/s, %.4g GFLOP/s dense %s\n",
+           a->eo.model, mc_engine_isa(B->e), mc_engine_threads(B->e), B->dep.hw.name,
+           B->dep.count, B->pk.bw_Bps / 1e9, B->pk.flops / 1e9, mc_prec_name(B->pk.prec));
+    printf("%d repetitions (mean +- sd); S-MBU / S-MFU time-weighted over the engine's passes\n",
+           a->reps);
+    snprintf(what, sizeof what, "prefill p=%lld", (long long)a->p);
+    print_phase(what, (double(*)[MAX_REPS])B->pre, a->reps);
+    for (int i = 0; i < a->nb; i++) {
+        snprintf(what, sizeof what, "decode b=%d n=%lld", a->b[i], (long long)a->n);
+        print_phase(what, (double(*)[MAX_REPS])B->dec[i], a->reps);
+    }
+}
+
+static void add_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+static cJSON *phase_json(const double f[F_COUNT][MAX_REPS], int reps)
+{
+    static const char *names[F_COUNT] = {"tok_per_s", "smbu", "smfu", "experts_per_moe_layer"};
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; k < F_COUNT; k++) {
+        char key[64];
+        msd m = msd_of(f[k], reps);
+        snprintf(key, sizeof key, "%s_mean", names[k]);
+        add_num(o, key, m.mean);
+        snprintf(key, sizeof key, "%s_sd", names[k]);
+        add_num(o, key, m.sd);
+    }
+    return o;
+}
+
+static int report_json(const bench *B)
+{
+    const bargs *a = B->a;
+    cJSON *j = cJSON_CreateObject(), *h, *dec;
+    cJSON_AddStringToObject(j, "model", a->eo.model);
+    cJSON_AddStringToObject(j, "kernels", mc_engine_isa(B->e));
+    cJSON_AddNumberToObject(j, "threads", mc_engine_threads(B->e));
+    cJSON_AddNumberToObject(j, "reps", a->reps);
+    cJSON_AddNumberToObject(j, "prompt_tokens", (double)a->p);
+    cJSON_AddNumberToObject(j, "gen_tokens", (double)a->n);
+    cJSON_AddStringToObject(j, "units", "tok_per_s: tokens/s; smbu, smfu: fractions of the peak");
+    cJSON_AddItemToObject(j, "hardware", h = cJSON_CreateObject());
+    cJSON_AddStringToObject(h, "name", B->dep.hw.name);
+    cJSON_AddNumberToObject(h, "count", B->dep.count);
+    cJSON_AddNumberToObject(h, "peak_bw_GBps", B->pk.bw_Bps / 1e9);
+    cJSON_AddNumberToObject(h, "peak_TFLOPs", B->pk.flops / 1e12);
+    cJSON_AddStringToObject(h, "prec", mc_prec_name(B->pk.prec));
+    cJSON_AddItemToObject(j, "prefill", phase_json((const double(*)[MAX_REPS])B->pre, a->reps));
+    cJSON_AddItemToObject(j, "decode", dec = cJSON_CreateArray());
+    for (int i = 0; i < a->nb; i++) {
+        cJSON *o = phase_json((const double(*)[MAX_REPS])B->dec[i], a->reps);
+        cJSON_AddNumberToObject(o, "batch", a->b[i]);
+        cJSON_AddItemToArray(dec, o);
+    }
+    char *s = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!s)
+        return mc_cli_fail(CMD, MC_ERR_NOMEM, NULL);
+    printf("%s\n", s);
+    cJSON_free(s);
+    return 0;
+}
+
+int cmd_bench_engine(int argc, char **argv)
+{
+    bargs a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc;
+    bench *B = mc_calloc(1, sizeof *B);
+    if (!B)
+        return mc_cli_fail(CMD, MC_ERR_NOMEM, NULL);
+    B->a = &a;
+    mc_diag d = {0};
+    mc_err err = run(B, &d);
+    if (err == MC_OK)
+        rc = a.json ? report_json(B) : (report_text(B), 0);
+    else
+        rc = mc_cli_fail(CMD, err, &d);
+    mc_engine_free(B->e);
+    mc_free(B->prompt);
+    mc_free(B->logits);
+    mc_free(B);
+    return rc;
+}
