@@ -33,7 +33,7 @@ grep -q -- "-m MODEL.gguf is required" "$tmp/err" || fail "serve without -m: $(c
 # ---- a tiny model ----
 "$bin" make-model -o "$tmp/tiny.gguf" --layers 2 --embd 64 --ff 128 --experts 4 --top-k 2 \
     --heads 2 --vocab 300 --ctx 256 --type f32 --seed 5 >/dev/null 2>"$tmp/err" ||
-    { echo "make-model failed: $(cat "$tmp/err"): skipped"; exit 77; }
+    { fail "make-model: $(cat "$tmp/err")"; exit 1; }
 
 "$bin" serve -m "$tmp/tiny.gguf" --port 0 --parallel 4 --ctx 256 -t 2 --max-step-tokens 32 \
     --hardware xeon-8480plus --shutdown-timeout 0 >"$tmp/serve.out" 2>"$tmp/serve.err" &
