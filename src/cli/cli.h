@@ -38,6 +38,7 @@ MC_CMD(bench)
 MC_CMD(eval)
 MC_CMD(generate)
 MC_CMD(bench_engine)
+MC_CMD(serve)
 #undef MC_CMD
 
 #endif

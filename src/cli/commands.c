@@ -23,6 +23,8 @@ const mc_cmd mc_cli_commands[] = {
      cmd_generate, usage_generate},
     {"bench-engine", "benchmark the embedded engine: prefill/decode tok/s, S-MBU, S-MFU",
      cmd_bench_engine, usage_bench_engine},
+    {"serve", "OpenAI-compatible HTTP server on the engine, with CAP per-pass records", cmd_serve,
+     usage_serve},
     {NULL, NULL, NULL, NULL},
 };
 

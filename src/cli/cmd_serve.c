@@ -1,0 +1,200 @@
+/* cmd_serve.c: `moecap serve`: opens the engine on a GGUF model and serves it over HTTP
+ * (OpenAI-compatible completions and chat, CAP per-pass recording; docs/SERVER.md) until SIGINT or
+ * SIGTERM, then shuts down gracefully and exits 0. Parses options and wires src/engine to
+ * src/server; prints the bound address on stdout. */
+#include "cli.h"
+#include "server.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct serve_args {
+    mc_engine_opts eo;
+    mc_server_opts so;
+    double shutdown_timeout_s;
+} serve_args;
+
+void usage_serve(FILE *f)
+{
+    fprintf(f,
+            "usage: moecap serve -m MODEL.gguf [--host H] [--port P] [--parallel N] [--ctx N]\n"
+            "                    [-t THREADS] [--max-queue N] [--max-body BYTES] [--hardware H]\n"
+            "                    [--kernels ISA] [--max-step-tokens N] [--max-records N]\n"
+            "                    [--trace-tokens] [--shutdown-timeout S]\n\n"
+            "OpenAI-compatible HTTP server on the embedded engine, with continuous batching and\n"
+            "per-forward-pass CAP records (docs/SERVER.md). Runs until SIGINT/SIGTERM.\n\n"
+            "  -m, --model FILE        GGUF model\n"
+            "  --host H                numeric address to listen on (default 127.0.0.1)\n"
+            "  --port P                TCP port, 0 = any free port (default 8080); the bound\n"
+            "                          address is printed on stdout\n"
+            "  --parallel N            requests decoded together = KV slots (default 1)\n"
+            "  --ctx N                 context per request (default min(model, 4096))\n"
+            "  -t, --threads N         engine threads (default: online CPUs)\n"
+            "  --max-queue N           requests waiting for a slot; more get 503 (default 64)\n"
+            "  --max-body BYTES        largest request body, e.g. 8M (default 8 MiB)\n"
+            "  --hardware H            device name put in the records' gpu_raw_type (gpu_num 1);\n"
+            "                          default \"cpu\" with gpu_num 0\n"
+            "  --kernels ISA           ref, avx2 or avx512 (default: best for this CPU)\n"
+            "  --max-step-tokens N     tokens one forward pass may carry (default 512)\n"
+            "  --max-records N         per-pass records kept while recording (default 100000)\n"
+            "  --trace-tokens          records carry tokens_per_expert too\n"
+            "  --shutdown-timeout S    seconds running requests may finish after a signal\n"
+            "                          (default 10); the rest are cancelled\n");
+}
+
+/* Integer options: parsed into iv[] (by table position), copied into the options afterwards. */
+static const struct int_opt {
+    int c;
+    const char *name;
+    int64_t lo, hi;
+} int_opts[] = {{'P', "--port", 0, 65535},           {'n', "--parallel", 1, 1024},
+                {'c', "--ctx", 16, 1 << 24},         {'t', "--threads", 1, 1024},
+                {'q', "--max-queue", 1, 1 << 20},    {'s', "--max-step-tokens", 1, 1 << 20},
+                {'r', "--max-records", 1, 100000000}};
+enum { N_INT_OPTS = sizeof int_opts / sizeof int_opts[0] };
+
+static int int_opt(int c, const char *v, int64_t *iv)
+{
+    for (int i = 0; i < N_INT_OPTS; i++) {
+        const struct int_opt *o = &int_opts[i];
+        if (o->c != c)
+            continue;
+        if (mc_parse_i64(v, o->lo, o->hi, &iv[i]) != MC_OK)
+            return mc_cli_usage_error("serve", "%s must be an integer in [%lld, %lld], got '%s'",
+                                      o->name, (long long)o->lo, (long long)o->hi, v);
+        return 0;
+    }
+    return -1; /* not an integer option */
+}
+
+static void apply_ints(serve_args *a, const int64_t *iv)
+{
+    if (iv[0] >= 0)
+        a->so.port = (int)iv[0];
+    a->eo.max_seqs = (int)(iv[1] > 0 ? iv[1] : 0);
+    a->eo.n_ctx = iv[2] > 0 ? iv[2] : 0;
+    a->eo.n_threads = (int)(iv[3] > 0 ? iv[3] : 0);
+    if (iv[4] > 0)
+        a->so.max_queue = iv[4];
+    a->eo.max_step_tokens = iv[5] > 0 ? iv[5] : 0;
+    if (iv[6] > 0)
+        a->so.max_records = iv[6];
+}
+
+static int set_opt(serve_args *a, int c, const char *v, int64_t *iv)
+{
+    uint64_t n = 0;
+    int rc = int_opt(c, v, iv);
+    if (rc >= 0)
+        return rc;
+    switch (c) {
+    case 'm': a->eo.model_path = v; return 0;
+    case 'h': a->so.host = v; return 0;
+    case 'H': a->so.hardware = v; return 0;
+    case 'k': a->eo.kernels = v; return 0;
+    case 'T': a->eo.trace_tokens = 1; return 0;
+    case 'b':
+        if (mc_parse_size(v, &n) != MC_OK || n == 0 || n > ((uint64_t)1 << 32))
+            return mc_cli_usage_error("serve", "--max-body must be a size from 1 to 4G, got '%s'",
+                                      v);
+        a->so.max_body_bytes = (size_t)n;
+        return 0;
+    case 'S':
+        if (mc_parse_f64(v, &a->shutdown_timeout_s) != MC_OK || a->shutdown_timeout_s < 0)
+            return mc_cli_usage_error("serve", "--shutdown-timeout must be seconds >= 0");
+        return 0;
+    default: return 2;
+    }
+}
+
+static int parse_args(int argc, char **argv, serve_args *a)
+{
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"host", required_argument, NULL, 'h'},
+                                         {"port", required_argument, NULL, 'P'},
+                                         {"parallel", required_argument, NULL, 'n'},
+                                         {"ctx", required_argument, NULL, 'c'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"max-queue", required_argument, NULL, 'q'},
+                                         {"max-body", required_argument, NULL, 'b'},
+                                         {"hardware", required_argument, NULL, 'H'},
+                                         {"kernels", required_argument, NULL, 'k'},
+                                         {"max-step-tokens", required_argument, NULL, 's'},
+                                         {"max-records", required_argument, NULL, 'r'},
+                                         {"trace-tokens", no_argument, NULL, 'T'},
+                                         {"shutdown-timeout", required_argument, NULL, 'S'},
+                                         {NULL, 0, NULL, 0}};
+    mc_engine_opts_default(&a->eo);
+    mc_server_opts_default(&a->so);
+    a->shutdown_timeout_s = 10;
+    int64_t iv[N_INT_OPTS];
+    for (int i = 0; i < N_INT_OPTS; i++)
+        iv[i] = -1;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":m:t:", opts, NULL)) != -1) {
+        if (c == ':')
+            return mc_cli_usage_error("serve", "%s needs a value", argv[optind - 1]);
+        if (c == '?')
+            return mc_cli_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
+        int rc = set_opt(a, c, optarg, iv);
+        if (rc)
+            return rc;
+    }
+    apply_ints(a, iv);
+    if (optind < argc)
+        return mc_cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    if (!a->eo.model_path)
+        return mc_cli_usage_error("serve", "-m MODEL.gguf is required");
+    return 0;
+}
+
+/* SIGINT/SIGTERM are blocked in every thread (set before any is created) and taken here. */
+static void block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void print_address(const mc_server_opts *so, int port, const mc_srv_backend *be)
+{
+    const char *h = so->host ? so->host : "127.0.0.1";
+    int v6 = strchr(h, ':') != NULL;
+    printf("moecap serve: listening on http://%s%s%s:%d (model %s, %d slots, ctx %lld)\n",
+           v6 ? "[" : "", h, v6 ? "]" : "", port, be->model_id, be->max_seqs, (long long)be->n_ctx);
+    fflush(stdout);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    serve_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc;
+    sigset_t set;
+    block_signals(&set);
+    mc_diag d = {{0}};
+    mc_srv_backend *be = NULL;
+    mc_server *s = NULL;
+    mc_err e = mc_srv_backend_engine_open(&a.eo, &be, &d);
+    if (!e)
+        e = mc_server_new(be, &a.so, &s, &d);
+    if (!e)
+        e = mc_server_start(s, &d);
+    if (!e) {
+        print_address(&a.so, mc_server_port(s), be);
+        int sig = 0;
+        sigwait(&set, &sig);
+        fprintf(stderr, "moecap serve: %s: shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        mc_server_shutdown(s, a.shutdown_timeout_s);
+    }
+    mc_server_free(s);
+    mc_srv_backend_engine_close(be);
+    return e ? mc_cli_fail("serve", e, &d) : 0;
+}
