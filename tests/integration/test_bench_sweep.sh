@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-label: timing
 # test_bench_sweep.sh: `moecap bench --sweep` and `--find max-rate` against the tests' mock
 # server: one directory per value with its own requests and summary, sweep.json rows equal to the
 # sub-runs' summaries, the search's probes and verdicts consistent with their own p99s, the result
