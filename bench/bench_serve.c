@@ -1,9 +1,11 @@
 /* bench_serve.c: what does the HTTP server cost over the engine it serves (issue 5's targets,
  * docs/SERVER.md "Performance")? One process: the engine behind `moecap serve`'s server on an
- * ephemeral loopback port, and a libcurl client. Cases, repeated in turn (engine, http_1, http_4)
+ * ephemeral loopback port, and a libcurl client. Every sequence has its own prompt (identical
+ * ones would route to the same experts and flatter batching). Cases, repeated in turn
  * so that a busy moment of a shared machine hits all of them alike:
  *   engine    batch-1 decode driven directly (the scheduler's calls: one step per token, greedy),
  *             after a 16-token prompt: tokens / decode time
+ *   engine_4  the same with 4 sequences per step (their own prompts): the engine's batching
  *   http_1    one streaming completion (same prompt, greedy, ignore_eos): decode tokens/s seen by
  *             the client = (events - 1) / (last event - first event)
  *   http_4    4 concurrent streams on --parallel 4: events of all streams inside the window where
@@ -39,7 +41,7 @@ static struct {
 
 static mc_srv_backend *be;
 static char base[64], g_commit[64], g_path[4096];
-static int32_t prompt[PROMPT];
+static int32_t prompt[PARALLEL][PROMPT]; /* distinct prompts: distinct experts per sequence */
 
 /* ---- statistics and output ---- */
 
@@ -107,35 +109,40 @@ static void wait_quiet(void)
 
 /* ---- the engine directly ---- */
 
-static double engine_decode(void)
+/* b sequences (their own prompts) prefilled, then O.tokens greedy decode steps with all of them:
+ * tokens/s over the decode steps. Runs on the caller's thread while the server is idle. */
+static double engine_decode(int b)
 {
     const mc_srv_backend_ops *ops = be->ops;
-    float *logits = mc_mallocarray((size_t)be->vocab, sizeof(float));
+    float *logits = mc_mallocarray((size_t)be->vocab * PARALLEL, sizeof(float));
+    int32_t tok[PARALLEL];
+    mc_batch_item it[PARALLEL];
     mc_sampler greedy = {0, 1, 0, 0};
     mc_rng rng;
     mc_rng_seed(&rng, 1);
-    ops->seq_reset(be->ctx, 0);
-    mc_batch_item it = {.seq = 0,
-                        .tokens = prompt,
-                        .n_tokens = PROMPT,
-                        .logits = MC_LOGITS_LAST,
-                        .logits_out = logits};
-    int32_t tok = 0;
-    mc_err e = ops->step(be->ctx, &it, 1, NULL);
+    for (int k = 0; k < b; k++) {
+        ops->seq_reset(be->ctx, k);
+        it[k] = (mc_batch_item){.seq = k,
+                                .tokens = prompt[k],
+                                .n_tokens = PROMPT,
+                                .logits = MC_LOGITS_LAST,
+                                .logits_out = logits + k * be->vocab};
+    }
+    mc_err e = ops->step(be->ctx, it, b, NULL);
     mc_ns t0 = mc_now_ns();
     for (int i = 0; !e && i < O.tokens; i++) {
-        tok = ops->sample(be->ctx, logits, &greedy, &rng);
-        it = (mc_batch_item){.seq = 0,
-                             .tokens = &tok,
-                             .n_tokens = 1,
-                             .logits = MC_LOGITS_LAST,
-                             .logits_out = logits};
-        e = ops->step(be->ctx, &it, 1, NULL);
+        for (int k = 0; k < b; k++) {
+            tok[k] = ops->sample(be->ctx, logits + k * be->vocab, &greedy, &rng);
+            it[k].tokens = &tok[k];
+            it[k].n_tokens = 1;
+        }
+        e = ops->step(be->ctx, it, b, NULL);
     }
     double s = mc_ns_to_s(mc_now_ns() - t0);
-    ops->seq_reset(be->ctx, 0);
+    for (int k = 0; k < b; k++)
+        ops->seq_reset(be->ctx, k);
     mc_free(logits);
-    return e ? 0 : O.tokens / s;
+    return e ? 0 : b * O.tokens / s;
 }
 
 /* ---- the client ---- */
@@ -164,12 +171,18 @@ static size_t on_body(char *p, size_t sz, size_t nmemb, void *ud)
     return n;
 }
 
-static char *body_json(void)
+static size_t on_text(char *p, size_t sz, size_t n, void *ud)
+{
+    mc_buf_append(ud, p, sz * n);
+    return sz * n;
+}
+
+static char *body_json(int seq)
 {
     char *b = mc_malloc(512);
     int k = snprintf(b, 512, "{\"prompt\":[");
     for (int i = 0; i < PROMPT; i++)
-        k += snprintf(b + k, (size_t)(512 - k), "%s%d", i ? "," : "", prompt[i]);
+        k += snprintf(b + k, (size_t)(512 - k), "%s%d", i ? "," : "", prompt[seq][i]);
     snprintf(b + k, (size_t)(512 - k),
              "],\"max_tokens\":%d,\"temperature\":0,\"ignore_eos\":true,\"stream\":true}",
              O.tokens + 1);
@@ -189,15 +202,39 @@ static CURL *request(stream *s, const char *body)
     return c;
 }
 
+/* The client saw the last chunk before the scheduler freed the slots: wait until it has (the
+ * engine is then the main thread's again). */
+static void wait_idle(void)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s/health", base);
+    for (int i = 0; i < 1000; i++) {
+        mc_buf b;
+        mc_buf_init(&b, 0);
+        CURL *c = curl_easy_init();
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_text);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+        int idle = curl_easy_perform(c) == CURLE_OK && b.data &&
+                   strstr(b.data, "\"running\":0,\"queued\":0");
+        curl_easy_cleanup(c);
+        mc_buf_deinit(&b);
+        if (idle)
+            return;
+        usleep(1000);
+    }
+}
+
 /* Tokens per second of n concurrent streams inside the window where all of them decode. */
 static double http_streams(int n)
 {
     static stream st[PARALLEL];
     CURL *cs[PARALLEL];
-    char *body = body_json();
+    char *body[PARALLEL];
     CURLM *m = curl_multi_init();
     for (int i = 0; i < n; i++) {
-        cs[i] = request(&st[i], body);
+        body[i] = body_json(i);
+        cs[i] = request(&st[i], body[i]);
         curl_multi_add_handle(m, cs[i]);
     }
     for (int running = 1; running;) {
@@ -212,9 +249,10 @@ static double http_streams(int n)
         w1 = st[i].n > 2 && st[i].t[st[i].n - 2] < w1 ? st[i].t[st[i].n - 2] : w1;
         curl_multi_remove_handle(m, cs[i]);
         curl_easy_cleanup(cs[i]);
+        mc_free(body[i]);
     }
     curl_multi_cleanup(m);
-    mc_free(body);
+    wait_idle();
     int64_t events = 0;
     for (int i = 0; i < n; i++)
         for (int k = 0; k < st[i].n - 1; k++)
@@ -312,21 +350,25 @@ int main(int argc, char **argv)
         return 1;
     }
     snprintf(base, sizeof base, "http://127.0.0.1:%d", mc_server_port(s));
-    for (int i = 0; i < PROMPT; i++)
-        prompt[i] = (int32_t)((i * 97 + 11) % be->vocab);
+    for (int k = 0; k < PARALLEL; k++)
+        for (int i = 0; i < PROMPT; i++)
+            prompt[k][i] = (int32_t)((i * 97 + 11 + k * 7919) % be->vocab);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    stats eng = {0}, h1 = {0}, h4 = {0};
-    engine_decode(); /* warm-up */
+    stats eng = {0}, eng4 = {0}, h1 = {0}, h4 = {0};
+    engine_decode(1); /* warm-up */
     http_streams(1);
     for (int r = 0; r < O.reps; r++) {
         wait_quiet();
-        add(&eng, engine_decode());
+        add(&eng, engine_decode(1));
         add(&h1, http_streams(1));
+        add(&eng4, engine_decode(PARALLEL));
         add(&h4, http_streams(PARALLEL));
     }
     char extra[128];
     double r1 = h1.mean / eng.mean, r4 = h4.mean / h1.mean;
     emit("engine", 1, &eng, "");
+    snprintf(extra, sizeof extra, ",\"of_engine_1\":%.4g", eng4.mean / eng.mean);
+    emit("engine_4", PARALLEL, &eng4, extra);
     snprintf(extra, sizeof extra, ",\"of_engine\":%.4g,\"check\":\"%s\"", r1,
              r1 >= 0.95 ? "ok" : "FAIL");
     emit("http_1", 1, &h1, extra);
@@ -334,9 +376,11 @@ int main(int argc, char **argv)
              r4 >= 2 ? "ok" : "FAIL");
     emit("http_4", PARALLEL, &h4, extra);
     fprintf(stderr,
-            "engine %.2f +- %.2f tok/s; http 1 stream %.2f +- %.2f (%.1f%%); "
-            "4 streams %.2f +- %.2f (%.2fx)\n",
-            eng.mean, eng.sd, h1.mean, h1.sd, 100 * r1, h4.mean, h4.sd, r4);
+            "engine %.2f +- %.2f tok/s, 4 sequences %.2f +- %.2f (%.2fx); http 1 stream %.2f +- "
+            "%.2f (%.1f%% of the engine); 4 streams %.2f +- %.2f (%.2fx, %.1f%% of the engine's "
+            "4)\n",
+            eng.mean, eng.sd, eng4.mean, eng4.sd, eng4.mean / eng.mean, h1.mean, h1.sd, 100 * r1,
+            h4.mean, h4.sd, r4, 100 * h4.mean / eng4.mean);
     mc_server_shutdown(s, 5);
     mc_server_free(s);
     mc_srv_backend_engine_close(be);
