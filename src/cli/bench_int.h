@@ -90,7 +90,8 @@ typedef struct bench_srv_run {
     bench_est est;
     mc_buf prom_before, prom_after;
     int have_before, have_after;
-    char warn[640]; /* records and options disagree (e.g. device count) */
+    int settled_before, settled_after; /* the counters had stopped moving (bench_server.c) */
+    char warn[640];                    /* records and options disagree (e.g. device count) */
 } bench_srv_run;
 
 /* Server-side state kept across the runs of one command. */

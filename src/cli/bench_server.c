@@ -13,9 +13,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PROM_MAX_BYTES ((size_t)16 << 20)
 #define CONTROL_MAX_BYTES ((size_t)1 << 20)
+#define SETTLE_MS 20
+#define SETTLE_TRIES 25 /* at most ~0.5 s */
 
 static const char *const start_path[] = {
     [REC_MOECAP] = "/moecap/record/start", [REC_VLLM] = "/start_batch_recording"};
@@ -95,7 +98,8 @@ static int ok_status(long st)
     return st >= 200 && st < 300;
 }
 
-/* GET /metrics into b when the server has it (learnt at the first scrape). */
+/* GET /metrics into b (replacing what it held) when the server has it (learnt at the first
+ * scrape). */
 static int scrape(bench_srv *v, mc_buf *b)
 {
     long st = 0;
@@ -116,8 +120,93 @@ static int scrape(bench_srv *v, mc_buf *b)
         return 0;
     }
     v->prom = 1;
+    mc_buf_deinit(b);
     mc_buf_init(b, 0);
     return mc_buf_append(b, text, n) == MC_OK;
+}
+
+/* Series that may move without requests: the standard runtime collectors (process CPU, garbage
+ * collector) and duration sums (the scrape itself takes time). */
+static int restless(const char *key)
+{
+    size_t n = strcspn(key, "{");
+    return strncmp(key, "process_", 8) == 0 || strncmp(key, "python_", 7) == 0 ||
+           strncmp(key, "go_", 3) == 0 || (n >= 4 && memcmp(key + n - 4, "_sum", 4) == 0);
+}
+
+/* The last two pages and the increases between the last three. */
+typedef struct settle {
+    mc_lg_prom page[2];
+    mc_lg_prom_delta *d[2];
+    size_t n[2];
+    int pages;
+} settle;
+
+static const mc_lg_prom_delta *find_delta(const mc_lg_prom_delta *d, size_t n, size_t hint,
+                                          const char *key)
+{
+    if (hint < n && strcmp(d[hint].key, key) == 0)
+        return &d[hint];
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(d[i].key, key) == 0)
+            return &d[i];
+    return NULL;
+}
+
+/* Did every steady series increase by the same amount in the last two intervals? */
+static int same_motion(const settle *t)
+{
+    for (size_t i = 0; i < t->n[1]; i++) {
+        const mc_lg_prom_delta *b = &t->d[1][i];
+        const mc_lg_prom_delta *a =
+            restless(b->key) ? NULL : find_delta(t->d[0], t->n[0], i, b->key);
+        if (!restless(b->key) && (!a || a->delta != b->delta || b->reset || b->is_new))
+            return 0;
+    }
+    return 1;
+}
+
+/* Adds the page in b; 1 when the counters move only as the scrapes themselves make them. */
+static int settle_add(settle *t, const mc_buf *b)
+{
+    mc_free(t->d[0]); /* its keys pointed into page[0], dropped next */
+    t->d[0] = t->d[1];
+    t->n[0] = t->n[1];
+    t->d[1] = NULL;
+    t->n[1] = 0;
+    mc_lg_prom_deinit(&t->page[0]);
+    t->page[0] = t->page[1];
+    mc_lg_prom_init(&t->page[1]);
+    if (mc_lg_prom_parse(b->data, b->len, 0, &t->page[1], NULL) != MC_OK ||
+        (++t->pages >= 2 && mc_lg_prom_deltas(&t->page[0], &t->page[1], &t->d[1], &t->n[1], NULL)))
+        return 0;
+    return t->pages >= 3 && same_motion(t);
+}
+
+/* A server may count a request after its last bytes left (moecap serve counts it finished
+ * then), so when the client has seen every response end its counters can still move. Scrapes
+ * SETTLE_MS apart until two successive increases agree (every counter moves only by what the
+ * scrapes add, e.g. an HTTP request counter), at most SETTLE_TRIES times; *settled says whether
+ * they did. The last page is kept in b. */
+static int scrape_settled(bench_srv *v, mc_buf *b, int *settled)
+{
+    settle t;
+    memset(&t, 0, sizeof t);
+    *settled = 0;
+    int ok = scrape(v, b);
+    if (ok)
+        settle_add(&t, b);
+    for (int i = 1; ok && i < SETTLE_TRIES && !*settled; i++) {
+        struct timespec ts = {0, SETTLE_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        ok = scrape(v, b);
+        *settled = ok && settle_add(&t, b);
+    }
+    for (int k = 0; k < 2; k++) {
+        mc_free(t.d[k]);
+        mc_lg_prom_deinit(&t.page[k]);
+    }
+    return ok;
 }
 
 /* Starting recording doubles as detection: 404/405 means the server does not speak it. */
@@ -173,7 +262,7 @@ static void start_recording(bench_state *s)
 void bench_srv_window_start(void *state)
 {
     bench_state *s = state;
-    s->r.srv.have_before = scrape(&s->srv, &s->r.srv.prom_before);
+    s->r.srv.have_before = scrape_settled(&s->srv, &s->r.srv.prom_before, &s->r.srv.settled_before);
     start_recording(s);
 }
 
@@ -243,7 +332,7 @@ void bench_srv_window_end(bench_state *s)
     if (r->recording)
         stop_and_fetch(s);
     if (r->have_before) {
-        r->have_after = scrape(&s->srv, &r->prom_after);
+        r->have_after = scrape_settled(&s->srv, &r->prom_after, &r->settled_after);
         if (save(s, "metrics-before.prom", &r->prom_before, &q) ||
             (r->have_after && save(s, "metrics-after.prom", &r->prom_after, &q)))
             fprintf(stderr, "moecap bench: %s\n", q.msg);

@@ -242,6 +242,8 @@ static void json_prometheus(const bench_state *s, cJSON *srv)
         cJSON_AddStringToObject(o, "after", "metrics-after.prom");
     else
         cJSON_AddNullToObject(o, "after");
+    cJSON_AddBoolToObject(o, "before_settled", r->settled_before);
+    cJSON_AddBoolToObject(o, "after_settled", r->have_after && r->settled_after);
     bench_json_num(o, "samples_before", (double)b.n);
     bench_json_num(o, "samples_after", r->have_after ? (double)a.n : NAN);
     int resets = 0, cut = 0;

@@ -54,6 +54,8 @@ assert len(ok) == 16 and all(l["status"] == "ok" for l in ok)
 want = sorted(l["usage_prompt_tokens"] + l["usage_completion_tokens"] - 1 for l in ok)
 assert sorted(ext.values()) == want, (sorted(ext.values()), want)
 # in total: the records against the server's own counters over the same window
+# the server counts a request finished after its last bytes left: the scrapes wait for that
+assert srv["prometheus"]["before_settled"] and srv["prometheus"]["after_settled"]
 dl = srv["prometheus"]["counter_deltas"]
 assert sum(r["new_tokens"] for r in recs) == dl["moecap_forward_pass_tokens_total"]
 passes = sum(v for k, v in dl.items() if k.startswith("moecap_forward_passes_total"))

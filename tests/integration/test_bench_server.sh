@@ -66,6 +66,8 @@ act = srv["expert_activation"]
 assert act["value"] == 2 and act["estimate"] is False and srv["estimate"] is None, act
 p = srv["prometheus"]
 assert p["before"] == "metrics-before.prom" and p["after"] == "metrics-after.prom"
+# the scrapes waited until the counters moved only by the scrapes' own requests
+assert p["before_settled"] is True and p["after_settled"] is True, p
 dl = p["counter_deltas"]
 # the window is the measured phase: warm-up generations are not in the deltas
 assert dl['mock_generations_total{model="mock-model"}'] == 12, dl
