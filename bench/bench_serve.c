@@ -47,29 +47,38 @@ static int32_t prompt[PARALLEL][PROMPT]; /* distinct prompts: distinct experts p
 
 typedef struct stats {
     int n;
-    double v[64], mean, sd;
+    double v[64], mean, sd, median;
 } stats;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
 
 static void add(stats *s, double x)
 {
     if (s->n < 64)
         s->v[s->n++] = x;
-    double sum = 0, sq = 0;
+    double sum = 0, sq = 0, sorted[64];
     for (int i = 0; i < s->n; i++)
         sum += s->v[i];
     s->mean = sum / s->n;
     for (int i = 0; i < s->n; i++)
         sq += (s->v[i] - s->mean) * (s->v[i] - s->mean);
     s->sd = sqrt(sq / s->n);
+    memcpy(sorted, s->v, (size_t)s->n * sizeof *sorted);
+    qsort(sorted, (size_t)s->n, sizeof *sorted, cmp_double);
+    s->median = s->n % 2 ? sorted[s->n / 2] : (sorted[s->n / 2 - 1] + sorted[s->n / 2]) / 2;
 }
 
 static void emit(const char *cs, int streams, const stats *s, const char *extra)
 {
     printf("{\"bench\":\"serve\",\"case\":\"%s\",\"commit\":\"%s\",\"isa\":\"%s\",\"threads\":%d,"
            "\"model\":\"%s\",\"streams\":%d,\"tokens\":%d,\"samples\":%d,\"mean_tok_s\":%.4g,"
-           "\"sd_tok_s\":%.3g%s}\n",
+           "\"sd_tok_s\":%.3g,\"median_tok_s\":%.4g%s}\n",
            cs, g_commit, be->isa, O.threads, be->model_id, streams, O.tokens, s->n, s->mean, s->sd,
-           extra);
+           s->median, extra);
     fflush(stdout);
 }
 
