@@ -24,7 +24,7 @@ asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMOECAP_SANITIZE="address;undefined" >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		ctest --output-on-failure -j $(JOBS) -LE slow
+		ctest --output-on-failure -j $(JOBS) -LE 'slow|timing'
 
 # libFuzzer builds (clang). FUZZ_SECONDS per target; `make fuzz FUZZ_SECONDS=600` for campaigns.
 FUZZ_SECONDS ?= 10

@@ -149,7 +149,12 @@ typedef struct mc_cap_peak {
     int devices;
     double bw_Bps;   /* devices x peak memory bandwidth */
     double flops;    /* devices x dense peak FLOP/s at prec; 0 = not available (S-MFU is NaN) */
-    mc_prec prec;    /* mc_dtype_compute_prec of the routed-expert storage type */
+    mc_prec prec;    /* mc_dtype_compute_prec of the routed-expert storage type, or the
+                        fallback precision actually used */
+    int fallback;    /* 1: the device has no peak at the weights' compute precision, so the
+                        bf16 (then fp32) peak is used: the weights are dequantised and computed
+                        at that precision (e.g. int4 on GPUs, any GGUF type on the CPU engine,
+                        whose probe measures only f32 FMA) */
 } mc_cap_peak;
 
 /* Fails when the deployment has no devices or no bandwidth figure. */

@@ -247,23 +247,12 @@ static void memory(const mc_model *m, const mc_hw_deploy *dep, const mc_predict_
     out->host_Bps = (double)dep->count * dep->hw.host_link_Bps;
 }
 
-/* The peaks: mc_cap_peak_of, with the bf16 (then fp32) peak when the device has none at the
- * weights' compute precision (the weights are then dequantised, as for int4). */
+/* The peaks: mc_cap_peak_of (with its bf16 / fp32 fallback, flagged). */
 static mc_err peaks(const mc_model *m, const mc_hw_deploy *dep, mc_predict *out, mc_diag *d)
 {
     mc_err e = mc_cap_peak_of(m, dep, &out->peak, d);
-    if (e || out->peak.flops > 0)
-        return e;
-    static const mc_prec fallback[] = {MC_PREC_BF16, MC_PREC_FP32};
-    for (size_t i = 0; i < sizeof fallback / sizeof fallback[0]; i++) {
-        if (dep->hw.flops[fallback[i]] > 0) {
-            out->peak.prec = fallback[i];
-            out->peak.flops = (double)dep->count * dep->hw.flops[fallback[i]];
-            out->peak_fallback = 1;
-            break;
-        }
-    }
-    return MC_OK;
+    out->peak_fallback = out->peak.fallback;
+    return e;
 }
 
 /* ---- roofline time of one pass (predict.tpot, predict.ttft) ---- */

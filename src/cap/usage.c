@@ -258,6 +258,14 @@ mc_err mc_cap_peak_of(const mc_model *m, const mc_hw_deploy *dep, mc_cap_peak *o
     out->prec = mc_dtype_compute_prec(m->n_moe_layers ? m->st.expert : m->st.dense);
     out->bw_Bps = dep->count * dep->hw.mem_bw_Bps;
     double f = dep->hw.flops[out->prec];
+    static const mc_prec fallback[] = {MC_PREC_BF16, MC_PREC_FP32};
+    for (size_t i = 0; !(f > 0) && i < sizeof fallback / sizeof fallback[0]; i++) {
+        if (dep->hw.flops[fallback[i]] > 0) {
+            out->prec = fallback[i];
+            out->fallback = 1;
+            f = dep->hw.flops[fallback[i]];
+        }
+    }
     out->flops = f > 0 ? dep->count * f : 0;
     return MC_OK;
 }

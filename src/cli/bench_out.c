@@ -1,5 +1,5 @@
-/* bench_out.c: what `moecap bench` writes. Each finished request becomes one JSON line in
- * requests.jsonl (written with one write() as it completes) and, unless it was warm-up or
+/* bench_out.c: what one run of `moecap bench` writes. Each finished request becomes one JSON line
+ * in requests.jsonl (written with one write() as it completes) and, unless it was warm-up or
  * cancelled, one src/cap request timing; at the end every statistic (TTFT, TPOT, ITL, E2E,
  * throughput, goodput, percentiles) is computed by src/cap and written to summary.json and as a
  * table. Formats: docs/LOADGEN.md; definitions: docs/METRICS.md. */
@@ -75,15 +75,15 @@ static void json_opt(mc_buf *b, const char *key, int defined, double v)
 static void line_times(bench_state *s, const mc_lg_result *r, const mc_req_timing *t)
 {
     mc_buf *b = &s->line;
-    json_ns(b, "sched_ns", r->sched_ns, s->origin);
-    json_ns(b, "send_ns", r->send_ns, s->origin);
-    json_ns(b, "first_byte_ns", r->first_byte_ns, s->origin);
-    json_ns(b, "first_token_ns", r->first_token_ns, s->origin);
-    json_ns(b, "last_token_ns", r->last_token_ns, s->origin);
-    json_ns(b, "end_ns", r->end_ns, s->origin);
+    json_ns(b, "sched_ns", r->sched_ns, s->r.origin);
+    json_ns(b, "send_ns", r->send_ns, s->r.origin);
+    json_ns(b, "first_byte_ns", r->first_byte_ns, s->r.origin);
+    json_ns(b, "first_token_ns", r->first_token_ns, s->r.origin);
+    json_ns(b, "last_token_ns", r->last_token_ns, s->r.origin);
+    json_ns(b, "end_ns", r->end_ns, s->r.origin);
     mc_buf_append(b, ",\"chunk_ns\":[", 13);
     for (size_t i = 0; i < r->n_chunk_ns; i++)
-        mc_buf_printf(b, i ? ",%lld" : "%lld", (long long)(r->chunk_ns[i] - s->origin));
+        mc_buf_printf(b, i ? ",%lld" : "%lld", (long long)(r->chunk_ns[i] - s->r.origin));
     mc_buf_append(b, "]", 1);
     double ttft = 0, tpot = 0, e2e = 0; /* per request, through src/cap */
     int has_ttft = mc_cap_ttft_s(t, &ttft) == 0, has_tpot = mc_cap_tpot_s(t, &tpot) == 0;
@@ -133,18 +133,18 @@ static void write_line(bench_state *s, const mc_lg_result *r, const mc_req_timin
     line_times(s, r, t);
     line_counts(s, r, t);
     if (mc_buf_append(b, "}\n", 2) != MC_OK) {
-        s->write_err = mc_fail(&s->write_diag, MC_ERR_NOMEM,
-                               "out of memory formatting a "
-                               "request line");
+        s->r.write_err = mc_fail(&s->r.write_diag, MC_ERR_NOMEM,
+                                 "out of memory formatting a "
+                                 "request line");
         return;
     }
-    for (size_t off = 0; off < b->len && s->write_err == MC_OK;) {
-        ssize_t w = write(s->req_fd, b->data + off, b->len - off);
+    for (size_t off = 0; off < b->len && s->r.write_err == MC_OK;) {
+        ssize_t w = write(s->r.req_fd, b->data + off, b->len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            s->write_err = mc_fail(&s->write_diag, MC_ERR_IO, "%s/requests.jsonl: %s", s->out_dir,
-                                   strerror(errno));
+            s->r.write_err = mc_fail(&s->r.write_diag, MC_ERR_IO, "%s/requests.jsonl: %s", s->r.dir,
+                                     strerror(errno));
         else
             off += (size_t)w;
     }
@@ -154,7 +154,7 @@ static void write_line(bench_state *s, const mc_lg_result *r, const mc_req_timin
 
 static double rel_s(const bench_state *s, mc_ns t)
 {
-    return mc_ns_to_s(t - s->origin);
+    return mc_ns_to_s(t - s->r.origin);
 }
 
 static mc_req_timing to_timing(const bench_state *s, const mc_lg_result *r)
@@ -204,11 +204,12 @@ static void collect_itl(bench_state *s, const mc_lg_result *r, mc_req_timing *t)
         s->stamps_s[i] = rel_s(s, r->chunk_ns[i]);
     t->chunk_s = s->stamps_s;
     t->n_chunks = (int64_t)r->n_chunk_ns;
-    grow((void **)&s->itl, &s->cap_itl, s->n_itl + r->n_chunk_ns, sizeof *s->itl, s->a.max_itl);
-    size_t room = s->cap_itl - s->n_itl;
-    size_t k = mc_cap_collect(t, 1, MC_LAT_ITL, s->itl + s->n_itl, room);
-    s->itl_total += k;
-    s->n_itl += k < room ? k : room;
+    grow((void **)&s->r.itl, &s->r.cap_itl, s->r.n_itl + r->n_chunk_ns, sizeof *s->r.itl,
+         s->a.max_itl);
+    size_t room = s->r.cap_itl - s->r.n_itl;
+    size_t k = mc_cap_collect(t, 1, MC_LAT_ITL, s->r.itl + s->r.n_itl, room);
+    s->r.itl_total += k;
+    s->r.n_itl += k < room ? k : room;
     t->chunk_s = NULL;
     t->n_chunks = 0;
 }
@@ -216,52 +217,66 @@ static void collect_itl(bench_state *s, const mc_lg_result *r, mc_req_timing *t)
 static void collect(bench_state *s, const mc_lg_result *r, mc_req_timing *t)
 {
     collect_itl(s, r, t);
-    if (grow((void **)&s->t, &s->cap_t, s->nt + 1, sizeof *s->t, SIZE_MAX / 2) == 0)
-        s->t[s->nt++] = *t;
-    if (grow((void **)&s->lag, &s->cap_lag, s->n_lag + 1, sizeof *s->lag, SIZE_MAX / 2) == 0)
-        s->lag[s->n_lag++] = mc_ns_to_s(r->send_ns - r->sched_ns);
+    if (grow((void **)&s->r.t, &s->r.cap_t, s->r.nt + 1, sizeof *s->r.t, SIZE_MAX / 2) == 0)
+        s->r.t[s->r.nt++] = *t;
+    if (grow((void **)&s->r.lag, &s->r.cap_lag, s->r.n_lag + 1, sizeof *s->r.lag, SIZE_MAX / 2) ==
+        0)
+        s->r.lag[s->r.n_lag++] = mc_ns_to_s(r->send_ns - r->sched_ns);
     if (!t->ok)
         return;
-    s->chunk_out += r->n_chunks;
+    s->r.chunk_out += r->n_chunks;
     if (r->usage_completion_tokens >= 0) {
-        s->usage_out += (uint64_t)r->usage_completion_tokens;
-        s->out_discrepancy += r->usage_completion_tokens - (int64_t)r->n_chunks;
+        s->r.usage_out += (uint64_t)r->usage_completion_tokens;
+        s->r.out_discrepancy += r->usage_completion_tokens - (int64_t)r->n_chunks;
     } else {
-        s->no_usage++;
+        s->r.no_usage++;
     }
-    if (r->usage_prompt_tokens >= 0)
-        s->usage_in++;
+    if (r->usage_prompt_tokens >= 0) {
+        int64_t diff = r->usage_prompt_tokens - s->w.p[r->id % s->w.n].input_tokens;
+        s->r.usage_in++;
+        s->r.in_discrepancy += diff;
+        s->r.in_mismatch += diff != 0;
+    }
 }
 
 static void progress(bench_state *s)
 {
     mc_ns now = mc_now_ns();
-    if (!s->tty || now - s->progress_ns < 500000000ull)
+    if (!s->tty || now - s->r.progress_ns < 500000000ull)
         return;
-    s->progress_ns = now;
-    uint64_t failed = s->done - s->warm_done - s->fails[MC_LG_OK];
-    double el = mc_ns_to_s(now - s->origin);
-    fprintf(stderr, "\rmoecap bench: %llu done, %llu failed, %.1f req/s, %.0f s   ",
-            (unsigned long long)s->done, (unsigned long long)failed,
-            el > 0 ? (double)s->done / el : 0.0, el);
+    s->r.progress_ns = now;
+    uint64_t failed = s->r.done - s->r.warm_done - s->r.fails[MC_LG_OK];
+    double el = mc_ns_to_s(now - s->r.origin);
+    fprintf(stderr, "\rmoecap bench: %s%s%llu done, %llu failed, %.1f req/s, %.0f s   ", s->label,
+            *s->label ? ": " : "", (unsigned long long)s->r.done, (unsigned long long)failed,
+            el > 0 ? (double)s->r.done / el : 0.0, el);
 }
 
 void bench_on_result(const mc_lg_result *r, void *ctx)
 {
     bench_state *s = ctx;
     mc_req_timing t = to_timing(s, r);
-    s->done++;
-    if (s->write_err == MC_OK)
+    s->r.done++;
+    if (s->r.write_err == MC_OK)
         write_line(s, r, &t);
     if (r->tag) {
-        s->warm_done++;
+        s->r.warm_done++;
     } else if (r->fail == MC_LG_FAIL_CANCELLED) {
-        s->cancelled++;
+        s->r.cancelled++;
     } else {
-        s->fails[r->fail]++;
+        s->r.fails[r->fail]++;
         collect(s, r, &t);
     }
     progress(s);
+}
+
+void bench_run_reset(bench_run *r)
+{
+    mc_free(r->t);
+    mc_free(r->itl);
+    mc_free(r->lag);
+    memset(r, 0, sizeof *r);
+    r->req_fd = -1;
 }
 
 /* ---- statistics (all through src/cap) ------------------------------------------------------ */
@@ -269,34 +284,34 @@ void bench_on_result(const mc_lg_result *r, void *ctx)
 mc_err bench_compute(bench_state *s, bench_stats *st, mc_diag *d)
 {
     memset(st, 0, sizeof *st);
-    double *v = mc_mallocarray(s->nt ? s->nt : 1, sizeof *v);
+    double *v = mc_mallocarray(s->r.nt ? s->r.nt : 1, sizeof *v);
     if (!v)
         return mc_fail(d, MC_ERR_NOMEM, "out of memory for statistics");
     const mc_lat_kind kinds[3] = {MC_LAT_TTFT, MC_LAT_TPOT, MC_LAT_E2E};
     mc_cap_stats *out[3] = {&st->ttft, &st->tpot, &st->e2e};
     mc_err e = MC_OK;
     for (int k = 0; k < 3 && !e; k++) {
-        size_t n = mc_cap_collect(s->t, s->nt, kinds[k], v, s->nt);
+        size_t n = mc_cap_collect(s->r.t, s->r.nt, kinds[k], v, s->r.nt);
         e = mc_cap_stats_of(v, n, out[k], d);
     }
     mc_free(v);
     if (!e)
-        e = mc_cap_stats_of(s->itl, s->n_itl, &st->itl, d);
+        e = mc_cap_stats_of(s->r.itl, s->r.n_itl, &st->itl, d);
     if (!e)
-        e = mc_cap_stats_of(s->lag, s->n_lag, &st->lag, d);
-    if (e || s->fails[MC_LG_OK] == 0)
+        e = mc_cap_stats_of(s->r.lag, s->r.n_lag, &st->lag, d);
+    if (e || s->r.fails[MC_LG_OK] == 0)
         return e; /* no successful request: no window, no throughput */
     st->have_tp = 1;
     mc_cap_window w = {0, 0}; /* first request due -> last successful completion */
-    e = mc_cap_throughput_of(s->t, s->nt, w, &st->tp, d);
+    e = mc_cap_throughput_of(s->r.t, s->r.nt, w, &st->tp, d);
     if (!e && s->a.have_slo)
-        e = mc_cap_goodput_of(s->t, s->nt, &s->a.slo, w, &st->gp, d);
+        e = mc_cap_goodput_of(s->r.t, s->r.nt, &s->a.slo, w, &st->gp, d);
     return e;
 }
 
 /* ---- summary.json -------------------------------------------------------------------------- */
 
-static void add_num(cJSON *o, const char *key, double v)
+void bench_json_num(cJSON *o, const char *key, double v)
 {
     if (isfinite(v))
         cJSON_AddNumberToObject(o, key, v);
@@ -304,7 +319,7 @@ static void add_num(cJSON *o, const char *key, double v)
         cJSON_AddNullToObject(o, key);
 }
 
-static cJSON *json_stats(const mc_cap_stats *x)
+cJSON *bench_json_stats(const mc_cap_stats *x)
 {
     cJSON *o = cJSON_CreateObject();
     const struct {
@@ -313,9 +328,9 @@ static cJSON *json_stats(const mc_cap_stats *x)
     } f[] = {{"mean", x->mean}, {"sd", x->sd},      {"min", x->min},
              {"p50", x->p50},   {"p90", x->p90},    {"p95", x->p95},
              {"p99", x->p99},   {"p99.9", x->p999}, {"max", x->max}};
-    add_num(o, "n", (double)x->n);
+    bench_json_num(o, "n", (double)x->n);
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        add_num(o, f[i].k, x->n ? f[i].v : NAN);
+        bench_json_num(o, f[i].k, x->n ? f[i].v : NAN);
     return o;
 }
 
@@ -336,16 +351,23 @@ static void json_load(cJSON *root, const bench_state *s)
     const bench_args *a = &s->a;
     cJSON *o = cJSON_AddObjectToObject(root, "load");
     cJSON_AddStringToObject(o, "mode", bench_mode_name(a->mode));
-    add_num(o, "concurrency", a->mode == MC_LG_BATCH ? NAN : (double)a->concurrency);
-    add_num(o, "batch", a->mode == MC_LG_BATCH ? (double)a->batch : NAN);
-    add_num(o, "rate_per_s", a->mode == MC_LG_OPEN ? a->rate : NAN);
-    add_num(o, "burstiness", a->mode == MC_LG_OPEN ? a->burstiness : NAN);
-    add_num(o, "num_requests", a->num_requests ? (double)a->num_requests : NAN);
-    add_num(o, "duration_s", a->duration_s > 0 ? a->duration_s : NAN);
-    add_num(o, "warmup", a->warmup);
-    add_num(o, "ramp_up_s", a->ramp_s);
-    add_num(o, "seed", (double)a->seed);
-    add_num(o, "timeout_s", a->timeout_s);
+    bench_json_num(o, "concurrency", a->mode == MC_LG_BATCH ? NAN : (double)a->concurrency);
+    bench_json_num(o, "batch", a->mode == MC_LG_BATCH ? (double)a->batch : NAN);
+    bench_json_num(o, "rate_per_s", a->mode == MC_LG_OPEN ? a->rate : NAN);
+    bench_json_num(o, "burstiness", a->mode == MC_LG_OPEN ? a->burstiness : NAN);
+    bench_json_num(o, "num_requests", a->num_requests ? (double)a->num_requests : NAN);
+    bench_json_num(o, "duration_s", a->duration_s > 0 ? a->duration_s : NAN);
+    bench_json_num(o, "warmup", a->warmup);
+    bench_json_num(o, "ramp_up_s", a->ramp_s);
+    bench_json_num(o, "seed", (double)a->seed);
+    bench_json_num(o, "timeout_s", a->timeout_s);
+}
+
+static const char *counted_by(int method)
+{
+    return method == TOKM_SERVER  ? "server /tokenize"
+           : method == TOKM_LOCAL ? "local GGUF tokenizer"
+                                  : "approximation: 4 chars/token";
 }
 
 static void json_workload(cJSON *root, const bench_state *s)
@@ -353,10 +375,18 @@ static void json_workload(cJSON *root, const bench_state *s)
     const bench_args *a = &s->a;
     cJSON *o = cJSON_AddObjectToObject(root, "workload");
     cJSON_AddStringToObject(o, "source", a->dataset ? a->dataset : "synthetic");
-    add_num(o, "prompts", (double)s->w.n);
-    cJSON_AddBoolToObject(o, "input_tokens_exact", s->input_exact);
-    cJSON_AddStringToObject(o, "input_tokens_counted_by",
-                            s->input_exact ? "server /tokenize" : "approximation: 4 chars/token");
+    bench_json_num(o, "prompts", (double)s->w.n);
+    cJSON_AddBoolToObject(o, "input_tokens_exact", s->tok_method != TOKM_APPROX);
+    cJSON_AddStringToObject(o, "input_tokens_counted_by", counted_by(s->tok_method));
+    cJSON *tk = cJSON_AddObjectToObject(o, "tokenizer");
+    cJSON_AddStringToObject(tk, "method",
+                            s->tok_method == TOKM_SERVER  ? "server"
+                            : s->tok_method == TOKM_LOCAL ? "local"
+                                                          : "approximate");
+    if (s->tok_method == TOKM_LOCAL)
+        cJSON_AddStringToObject(tk, "file", a->tokenizer);
+    else
+        cJSON_AddNullToObject(tk, "file");
     if (!a->dataset) {
         cJSON *in = cJSON_AddArrayToObject(o, "input_len");
         cJSON_AddItemToArray(in, cJSON_CreateNumber(a->in_min));
@@ -366,81 +396,85 @@ static void json_workload(cJSON *root, const bench_state *s)
     cJSON_AddItemToArray(out, cJSON_CreateNumber(a->out_min));
     cJSON_AddItemToArray(out, cJSON_CreateNumber(a->out_max));
     cJSON_AddBoolToObject(o, "ignore_eos", a->ignore_eos);
-    add_num(o, "temperature", a->temperature);
+    bench_json_num(o, "temperature", a->temperature);
 }
 
 static void json_requests(cJSON *root, const bench_state *s)
 {
     cJSON *o = cJSON_AddObjectToObject(root, "requests");
-    add_num(o, "sent", (double)s->info.sent);
-    add_num(o, "completed", (double)s->nt);
-    add_num(o, "ok", (double)s->fails[MC_LG_OK]);
-    add_num(o, "failed", (double)(s->nt - s->fails[MC_LG_OK]));
-    add_num(o, "cancelled", (double)s->cancelled);
-    add_num(o, "warmup", (double)s->warm_done);
+    bench_json_num(o, "sent", (double)s->r.info.sent);
+    bench_json_num(o, "completed", (double)s->r.nt);
+    bench_json_num(o, "ok", (double)s->r.fails[MC_LG_OK]);
+    bench_json_num(o, "failed", (double)(s->r.nt - s->r.fails[MC_LG_OK]));
+    bench_json_num(o, "cancelled", (double)s->r.cancelled);
+    bench_json_num(o, "warmup", (double)s->r.warm_done);
     cJSON *f = cJSON_AddObjectToObject(o, "failures");
     for (int k = 1; k < MC_LG_FAIL_COUNT_; k++)
         if (k != MC_LG_FAIL_CANCELLED)
-            add_num(f, mc_lg_fail_name((mc_lg_fail)k), (double)s->fails[k]);
+            bench_json_num(f, mc_lg_fail_name((mc_lg_fail)k), (double)s->r.fails[k]);
 }
 
 static void json_window_tp(cJSON *root, const bench_state *s, const bench_stats *st)
 {
     cJSON *w = cJSON_AddObjectToObject(root, "window");
     cJSON_AddStringToObject(w, "definition", "first request due -> last successful completion");
-    add_num(w, "duration_s", st->have_tp ? st->tp.duration_s : NAN);
+    bench_json_num(w, "duration_s", st->have_tp ? st->tp.duration_s : NAN);
     cJSON *o = cJSON_AddObjectToObject(root, "throughput.requests");
-    add_num(o, "requests_per_s", st->have_tp ? st->tp.req_per_s : NAN);
-    add_num(o, "input_tokens_per_s", st->have_tp ? st->tp.in_tok_per_s : NAN);
-    add_num(o, "output_tokens_per_s", st->have_tp ? st->tp.out_tok_per_s : NAN);
-    add_num(o, "total_tokens_per_s", st->have_tp ? st->tp.total_tok_per_s : NAN);
-    add_num(o, "input_tokens", (double)st->tp.in_tokens);
-    add_num(o, "output_tokens", (double)st->tp.out_tokens);
+    bench_json_num(o, "requests_per_s", st->have_tp ? st->tp.req_per_s : NAN);
+    bench_json_num(o, "input_tokens_per_s", st->have_tp ? st->tp.in_tok_per_s : NAN);
+    bench_json_num(o, "output_tokens_per_s", st->have_tp ? st->tp.out_tok_per_s : NAN);
+    bench_json_num(o, "total_tokens_per_s", st->have_tp ? st->tp.total_tok_per_s : NAN);
+    bench_json_num(o, "input_tokens", (double)st->tp.in_tokens);
+    bench_json_num(o, "output_tokens", (double)st->tp.out_tokens);
     if (!s->a.have_slo) {
         cJSON_AddNullToObject(root, "goodput");
         return;
     }
     cJSON *g = cJSON_AddObjectToObject(root, "goodput");
     cJSON *slo = cJSON_AddObjectToObject(g, "slo");
-    add_num(slo, "ttft_s", s->a.slo.ttft_s > 0 ? s->a.slo.ttft_s : NAN);
-    add_num(slo, "tpot_s", s->a.slo.tpot_s > 0 ? s->a.slo.tpot_s : NAN);
-    add_num(slo, "e2e_s", s->a.slo.e2e_s > 0 ? s->a.slo.e2e_s : NAN);
-    add_num(g, "good", (double)st->gp.good);
-    add_num(g, "good_fraction", st->have_tp ? st->gp.good_fraction : 0);
-    add_num(g, "requests_per_s", st->have_tp ? st->gp.req_per_s : NAN);
-    add_num(g, "output_tokens_per_s", st->have_tp ? st->gp.out_tok_per_s : NAN);
+    bench_json_num(slo, "ttft_s", s->a.slo.ttft_s > 0 ? s->a.slo.ttft_s : NAN);
+    bench_json_num(slo, "tpot_s", s->a.slo.tpot_s > 0 ? s->a.slo.tpot_s : NAN);
+    bench_json_num(slo, "e2e_s", s->a.slo.e2e_s > 0 ? s->a.slo.e2e_s : NAN);
+    bench_json_num(g, "good", (double)st->gp.good);
+    bench_json_num(g, "good_fraction", st->have_tp ? st->gp.good_fraction : 0);
+    bench_json_num(g, "requests_per_s", st->have_tp ? st->gp.req_per_s : NAN);
+    bench_json_num(g, "output_tokens_per_s", st->have_tp ? st->gp.out_tok_per_s : NAN);
 }
 
 static void json_latency(cJSON *root, const bench_state *s, const bench_stats *st)
 {
     cJSON *o = cJSON_AddObjectToObject(root, "latency");
     cJSON_AddStringToObject(o, "unit", "s");
-    cJSON_AddItemToObject(o, "latency.ttft", json_stats(&st->ttft));
-    cJSON_AddItemToObject(o, "latency.tpot", json_stats(&st->tpot));
-    cJSON *itl = json_stats(&st->itl);
-    cJSON_AddBoolToObject(itl, "truncated", s->itl_total > s->n_itl);
-    add_num(itl, "gaps_seen", (double)s->itl_total);
+    cJSON_AddItemToObject(o, "latency.ttft", bench_json_stats(&st->ttft));
+    cJSON_AddItemToObject(o, "latency.tpot", bench_json_stats(&st->tpot));
+    cJSON *itl = bench_json_stats(&st->itl);
+    cJSON_AddBoolToObject(itl, "truncated", s->r.itl_total > s->r.n_itl);
+    bench_json_num(itl, "gaps_seen", (double)s->r.itl_total);
     cJSON_AddItemToObject(o, "latency.itl", itl);
-    cJSON_AddItemToObject(o, "latency.e2e", json_stats(&st->e2e));
-    cJSON_AddItemToObject(root, "schedule_lag_s", json_stats(&st->lag));
+    cJSON_AddItemToObject(o, "latency.e2e", bench_json_stats(&st->e2e));
+    cJSON_AddItemToObject(root, "schedule_lag_s", bench_json_stats(&st->lag));
 }
 
 static void json_tokens_client(cJSON *root, const bench_state *s, const bench_stats *st)
 {
     cJSON *o = cJSON_AddObjectToObject(root, "tokens");
-    add_num(o, "usage_completion_tokens", (double)s->usage_out);
-    add_num(o, "chunk_count", (double)s->chunk_out);
-    add_num(o, "ok_requests_without_usage", (double)s->no_usage);
-    add_num(o, "usage_minus_chunks", (double)s->out_discrepancy);
+    bench_json_num(o, "usage_completion_tokens", (double)s->r.usage_out);
+    bench_json_num(o, "chunk_count", (double)s->r.chunk_out);
+    bench_json_num(o, "ok_requests_without_usage", (double)s->r.no_usage);
+    bench_json_num(o, "usage_minus_chunks", (double)s->r.out_discrepancy);
+    bench_json_num(o, "ok_requests_with_prompt_usage", (double)s->r.usage_in);
+    bench_json_num(o, "prompt_usage_minus_workload", (double)s->r.in_discrepancy);
+    bench_json_num(o, "prompt_count_mismatches", (double)s->r.in_mismatch);
     cJSON_AddStringToObject(o, "output_tokens_source",
-                            s->no_usage == 0 ? "usage"
-                            : s->usage_out   ? "mixed"
-                                             : "chunks");
+                            s->r.no_usage == 0 ? "usage"
+                            : s->r.usage_out   ? "mixed"
+                                               : "chunks");
     cJSON *c = cJSON_AddObjectToObject(root, "client");
-    add_num(c, "slots", (double)mc_lg_client_slots(s->client));
-    add_num(c, "cpu_s", s->cpu_s);
-    add_num(c, "cpu_us_per_request", s->done ? s->cpu_s / (double)s->done * 1e6 : NAN);
-    add_num(c, "cpu_ns_per_chunk", s->chunk_out ? s->cpu_s / (double)s->chunk_out * 1e9 : NAN);
+    bench_json_num(c, "slots", (double)mc_lg_client_slots(s->client));
+    bench_json_num(c, "cpu_s", s->r.cpu_s);
+    bench_json_num(c, "cpu_us_per_request", s->r.done ? s->r.cpu_s / (double)s->r.done * 1e6 : NAN);
+    bench_json_num(c, "cpu_ns_per_chunk",
+                   s->r.chunk_out ? s->r.cpu_s / (double)s->r.chunk_out * 1e9 : NAN);
     (void)st;
 }
 
@@ -448,11 +482,11 @@ static void json_tokens_client(cJSON *root, const bench_state *s, const bench_st
 static void json_vllm(cJSON *root, const bench_state *s, const bench_stats *st)
 {
     cJSON *o = cJSON_AddObjectToObject(root, "vllm_names");
-    add_num(o, "completed", (double)s->fails[MC_LG_OK]);
-    add_num(o, "request_throughput", st->have_tp ? st->tp.req_per_s : NAN);
-    add_num(o, "output_throughput", st->have_tp ? st->tp.out_tok_per_s : NAN);
-    add_num(o, "total_token_throughput", st->have_tp ? st->tp.total_tok_per_s : NAN);
-    add_num(o, "request_goodput", s->a.have_slo && st->have_tp ? st->gp.req_per_s : NAN);
+    bench_json_num(o, "completed", (double)s->r.fails[MC_LG_OK]);
+    bench_json_num(o, "request_throughput", st->have_tp ? st->tp.req_per_s : NAN);
+    bench_json_num(o, "output_throughput", st->have_tp ? st->tp.out_tok_per_s : NAN);
+    bench_json_num(o, "total_token_throughput", st->have_tp ? st->tp.total_tok_per_s : NAN);
+    bench_json_num(o, "request_goodput", s->a.have_slo && st->have_tp ? st->gp.req_per_s : NAN);
     const struct {
         const char *name;
         const mc_cap_stats *x;
@@ -461,13 +495,13 @@ static void json_vllm(cJSON *root, const bench_state *s, const bench_stats *st)
     for (size_t i = 0; i < 4; i++) {
         const mc_cap_stats *x = k[i].x;
         snprintf(key, sizeof key, "mean_%s_ms", k[i].name);
-        add_num(o, key, x->n ? x->mean * 1e3 : NAN);
+        bench_json_num(o, key, x->n ? x->mean * 1e3 : NAN);
         snprintf(key, sizeof key, "median_%s_ms", k[i].name);
-        add_num(o, key, x->n ? x->p50 * 1e3 : NAN);
+        bench_json_num(o, key, x->n ? x->p50 * 1e3 : NAN);
         snprintf(key, sizeof key, "std_%s_ms", k[i].name);
-        add_num(o, key, x->n ? x->sd * 1e3 : NAN);
+        bench_json_num(o, key, x->n ? x->sd * 1e3 : NAN);
         snprintf(key, sizeof key, "p99_%s_ms", k[i].name);
-        add_num(o, key, x->n ? x->p99 * 1e3 : NAN);
+        bench_json_num(o, key, x->n ? x->p99 * 1e3 : NAN);
     }
 }
 
@@ -478,7 +512,7 @@ static void json_vllm(cJSON *root, const bench_state *s, const bench_stats *st)
  * client (or this machine) was late, and latencies include its delay. */
 int bench_self_ok(const bench_state *s, const bench_stats *st)
 {
-    return s->info.queued > 0 || st->lag.n == 0 || st->lag.p99 <= LAG_LIMIT_S;
+    return s->r.info.queued > 0 || st->lag.n == 0 || st->lag.p99 <= LAG_LIMIT_S;
 }
 
 static void json_self_check(cJSON *root, const bench_state *s, const bench_stats *st)
@@ -486,15 +520,52 @@ static void json_self_check(cJSON *root, const bench_state *s, const bench_stats
     cJSON *o = cJSON_AddObjectToObject(root, "self_check");
     int ok = bench_self_ok(s, st);
     cJSON_AddBoolToObject(o, "ok", ok);
-    add_num(o, "schedule_lag_p99_s", st->lag.n ? st->lag.p99 : NAN);
-    add_num(o, "lag_limit_s", LAG_LIMIT_S);
-    add_num(o, "queued_for_slot", (double)s->info.queued);
+    bench_json_num(o, "schedule_lag_p99_s", st->lag.n ? st->lag.p99 : NAN);
+    bench_json_num(o, "lag_limit_s", LAG_LIMIT_S);
+    bench_json_num(o, "queued_for_slot", (double)s->r.info.queued);
     cJSON_AddStringToObject(o, "note",
                             !ok ? "the client could not keep the schedule: latencies include its "
                                   "own delay"
-                            : s->info.queued ? "requests waited for a free slot (concurrency cap):"
-                                               " schedule lag is queueing behind the server"
-                                             : "the client kept the schedule");
+                            : s->r.info.queued
+                                ? "requests waited for a free slot (concurrency cap):"
+                                  " schedule lag is queueing behind the server"
+                                : "the client kept the schedule");
+}
+
+/* Which experiment a sub-run belongs to (a sweep's value, a search's probe). */
+static void json_experiment(cJSON *root, const bench_state *s)
+{
+    const bench_args *b = &s->base;
+    if (!b->sweep && !b->find)
+        return;
+    cJSON *o = cJSON_AddObjectToObject(root, "experiment");
+    cJSON_AddStringToObject(o, "kind", b->sweep ? "sweep" : "find max-rate");
+    cJSON_AddStringToObject(o, "parameter", b->sweep ? bench_sweep_name(b->sweep) : "rate");
+    double v = b->sweep == SWEEP_CONCURRENCY ? s->a.concurrency
+               : b->sweep == SWEEP_BATCH     ? s->a.batch
+                                             : s->a.rate;
+    bench_json_num(o, "value", v);
+    cJSON_AddStringToObject(o, "top_directory", s->top_dir);
+}
+
+/* Writes j (pretty, '\n'-terminated) atomically to path (NULL = none) and/or to stdout. */
+mc_err bench_write_json(const char *path, const cJSON *j, int to_stdout, mc_diag *d)
+{
+    char *text = cJSON_Print(j);
+    if (!text)
+        return mc_fail(d, MC_ERR_NOMEM, "out of memory formatting JSON");
+    mc_buf b;
+    mc_buf_init(&b, 0);
+    mc_err e = mc_buf_append(&b, text, strlen(text)) || mc_buf_append(&b, "\n", 1)
+                   ? mc_fail(d, MC_ERR_NOMEM, "out of memory")
+                   : MC_OK;
+    cJSON_free(text);
+    if (!e && path)
+        e = mc_write_file_atomic(path, b.data, b.len, d);
+    if (!e && to_stdout)
+        fputs(b.data, stdout);
+    mc_buf_deinit(&b);
+    return e;
 }
 
 cJSON *bench_summary_json(const bench_state *s, const bench_stats *st)
@@ -503,7 +574,8 @@ cJSON *bench_summary_json(const bench_state *s, const bench_stats *st)
     cJSON_AddStringToObject(root, "command", "bench");
     cJSON_AddStringToObject(root, "moecap_version", MC_VERSION);
     cJSON_AddStringToObject(root, "definitions", "docs/METRICS.md, docs/LOADGEN.md");
-    cJSON_AddBoolToObject(root, "partial", s->stopped);
+    cJSON_AddBoolToObject(root, "partial", s->r.stopped);
+    json_experiment(root, s);
     json_target(root, s);
     json_load(root, s);
     json_workload(root, s);
@@ -513,9 +585,10 @@ cJSON *bench_summary_json(const bench_state *s, const bench_stats *st)
     json_tokens_client(root, s, st);
     json_self_check(root, s, st);
     json_vllm(root, s, st);
+    bench_srv_json(s, root);
     cJSON *f = cJSON_AddObjectToObject(root, "files");
     cJSON_AddStringToObject(f, "requests", "requests.jsonl");
-    cJSON_AddStringToObject(f, "directory", s->out_dir);
+    cJSON_AddStringToObject(f, "directory", s->r.dir);
     return root;
 }
 
@@ -534,16 +607,36 @@ static void row(const char *name, const mc_cap_stats *x, double scale)
 
 static void print_failures(const bench_state *s)
 {
-    uint64_t failed = s->nt - s->fails[MC_LG_OK];
-    printf("requests      %llu ok, %llu failed", (unsigned long long)s->fails[MC_LG_OK],
+    uint64_t failed = s->r.nt - s->r.fails[MC_LG_OK];
+    printf("requests      %llu ok, %llu failed", (unsigned long long)s->r.fails[MC_LG_OK],
            (unsigned long long)failed);
     for (int k = 1; k < MC_LG_FAIL_COUNT_; k++)
-        if (s->fails[k])
-            printf(" %s=%llu", mc_lg_fail_name((mc_lg_fail)k), (unsigned long long)s->fails[k]);
-    if (s->cancelled)
-        printf(", %llu cancelled", (unsigned long long)s->cancelled);
-    printf(" (+%llu warm-up)%s\n", (unsigned long long)s->warm_done,
-           s->stopped ? "  PARTIAL: interrupted" : "");
+        if (s->r.fails[k])
+            printf(" %s=%llu", mc_lg_fail_name((mc_lg_fail)k), (unsigned long long)s->r.fails[k]);
+    if (s->r.cancelled)
+        printf(", %llu cancelled", (unsigned long long)s->r.cancelled);
+    printf(" (+%llu warm-up)%s\n", (unsigned long long)s->r.warm_done,
+           s->r.stopped ? "  PARTIAL: interrupted" : "");
+}
+
+/* Token counts (and where they came from) and the client's own CPU. */
+static void print_tokens_client(const bench_state *s, const bench_stats *st)
+{
+    printf("\ninput tokens  %lld (%s; prompts built with %s)\n", (long long)st->tp.in_tokens,
+           s->r.usage_in == s->r.fails[MC_LG_OK] ? "server usage" : "workload count",
+           s->tok_method == TOKM_APPROX ? "APPROXIMATE lengths: 4 characters per token"
+                                        : counted_by(s->tok_method));
+    if (s->r.in_mismatch)
+        printf("              %llu requests' prompt_tokens differ from the workload's count "
+               "(usage - count: %+lld in total)\n",
+               (unsigned long long)s->r.in_mismatch, (long long)s->r.in_discrepancy);
+    printf("output tokens %lld (usage %llu, chunks %llu, usage - chunks %lld, %llu without "
+           "usage)\n",
+           (long long)st->tp.out_tokens, (unsigned long long)s->r.usage_out,
+           (unsigned long long)s->r.chunk_out, (long long)s->r.out_discrepancy,
+           (unsigned long long)s->r.no_usage);
+    printf("client CPU    %.3f s (%.1f us/request)\n", s->r.cpu_s,
+           s->r.done ? s->r.cpu_s / (double)s->r.done * 1e6 : 0.0);
 }
 
 void bench_print_table(const bench_state *s, const bench_stats *st)
@@ -573,27 +666,18 @@ void bench_print_table(const bench_state *s, const bench_stats *st)
            "p99", "p99.9", "max");
     row("TTFT", &st->ttft, 1e3);
     row("TPOT", &st->tpot, 1e3);
-    row(s->itl_total > s->n_itl ? "ITL (trunc.)" : "ITL", &st->itl, 1e3);
+    row(s->r.itl_total > s->r.n_itl ? "ITL (trunc.)" : "ITL", &st->itl, 1e3);
     row("E2E", &st->e2e, 1e3);
     row("sched. lag", &st->lag, 1e3);
-    printf("\ninput tokens  %lld (%s)\n", (long long)st->tp.in_tokens,
-           s->usage_in == s->fails[MC_LG_OK] ? "server usage"
-           : s->input_exact                  ? "server /tokenize"
-                                             : "APPROXIMATE: 4 characters per token");
-    printf("output tokens %lld (usage %llu, chunks %llu, usage - chunks %lld, %llu without "
-           "usage)\n",
-           (long long)st->tp.out_tokens, (unsigned long long)s->usage_out,
-           (unsigned long long)s->chunk_out, (long long)s->out_discrepancy,
-           (unsigned long long)s->no_usage);
-    printf("client CPU    %.3f s (%.1f us/request)\n", s->cpu_s,
-           s->done ? s->cpu_s / (double)s->done * 1e6 : 0.0);
-    if (s->info.queued)
+    print_tokens_client(s, st);
+    if (s->r.info.queued)
         printf("queued        %llu requests waited for a free slot (the server fell behind "
                "the offered rate)\n",
-               (unsigned long long)s->info.queued);
+               (unsigned long long)s->r.info.queued);
     if (!bench_self_ok(s, st))
         printf("WARNING       p99 schedule lag %.1f ms: the client could not keep the schedule;"
                " latencies include its own delay\n",
                st->lag.p99 * 1e3);
-    printf("results       %s/requests.jsonl, %s/summary.json\n", s->out_dir, s->out_dir);
+    bench_srv_print(s);
+    printf("results       %s/requests.jsonl, %s/summary.json\n", s->r.dir, s->r.dir);
 }

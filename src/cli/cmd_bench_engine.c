@@ -228,12 +228,6 @@ static mc_err setup(bench *B, mc_diag *d)
         err = mc_cap_peak_of(mc_engine_model(B->e), &B->dep, &B->pk, d);
     if (err != MC_OK)
         return err;
-    /* The probe (`local`) measures only f32 FMA, and this engine computes in f32 after
-     * dequantising: without a figure at the storage type's precision, use the f32 peak. */
-    if (!(B->pk.flops > 0) && B->dep.hw.flops[MC_PREC_FP32] > 0) {
-        B->pk.flops = B->dep.count * B->dep.hw.flops[MC_PREC_FP32];
-        B->pk.prec = MC_PREC_FP32;
-    }
     int64_t V = mc_engine_vocab(B->e), S = a->eo.max_seqs;
     B->prompt = mc_mallocarray((size_t)(S * a->p), sizeof *B->prompt);
     B->logits = mc_mallocarray((size_t)(S * V), sizeof *B->logits);

@@ -205,7 +205,8 @@ static void print_header(const metrics_run *r)
            mc_dtype_name(m->st.kv));
     printf("hardware  %d x %s: %.2f TB/s, ", r->dep.count, r->dep.hw.name, r->pk.bw_Bps / 1e12);
     if (r->pk.flops > 0)
-        printf("%.1f TFLOP/s dense %s\n", r->pk.flops / 1e12, mc_prec_name(r->pk.prec));
+        printf("%.1f TFLOP/s dense %s%s\n", r->pk.flops / 1e12, mc_prec_name(r->pk.prec),
+               r->pk.fallback ? " (no peak at the weights' precision: dequantised)" : "");
     else
         printf("no %s peak (S-MFU n/a)\n", mc_prec_name(r->pk.prec));
     printf("formula   %s (definitions: docs/METRICS.md)\n\n",
@@ -410,6 +411,7 @@ static cJSON *json_inputs(const metrics_run *r)
     add_num(h, "bw_Bps", r->pk.bw_Bps);
     add_num(h, "peak_flops", r->pk.flops > 0 ? r->pk.flops : NAN);
     cJSON_AddStringToObject(h, "precision", mc_prec_name(r->pk.prec));
+    cJSON_AddBoolToObject(h, "peak_fallback", r->pk.fallback);
     return root;
 }
 

@@ -4,7 +4,8 @@
  * interpreter (chunk.c); the HTTP client, libcurl multi on one epoll loop per client
  * (client.c, client_result.c); arrival schedules (schedule.c); the load models that drive a client
  * (run.c); workloads, i.e. prompts and request bodies (workload.c, dataset.c, synth.c); probing a
- * server for its model id and token counts (probe.c).
+ * server for its model id and token counts (probe.c); blocking calls to side endpoints such as
+ * recording control and /metrics (http.c) and the Prometheus text format (prom.c).
  *
  * loadgen never includes src/cap: it emits plain per-request records (mc_lg_result) with raw
  * monotonic timestamps; statistics are the caller's business. Nothing here prints.
@@ -301,6 +302,75 @@ mc_err mc_lg_tokenizer_count(void *tokenizer, const char *text, size_t len, int6
                              mc_diag *d);
 uint64_t mc_lg_tokenizer_calls(const mc_lg_tokenizer *t);
 
+/* ==== blocking HTTP calls (side endpoints: recording control, records, /metrics) =============
+ * One keep-alive connection to the server root; used before and after measured phases, never
+ * while requests are timed. Not thread safe. */
+typedef struct mc_lg_http mc_lg_http;
+
+/* base as for mc_lg_url_root; timeout_s per call (0 = 30 s). */
+mc_err mc_lg_http_new(const char *base, const char *api_key, double timeout_s, mc_lg_http **out,
+                      mc_diag *d);
+void mc_lg_http_free(mc_lg_http *h);
+/* method "GET" or "POST" (body NULL = empty body) to root + path. Any HTTP status is MC_OK with
+ * *status set (0 when no response); MC_ERR_NET for a transport failure, MC_ERR_RANGE when the
+ * body exceeds max_bytes (> 0). The body and headers stay readable until the next call. */
+mc_err mc_lg_http_call(mc_lg_http *h, const char *method, const char *path, const char *body,
+                       size_t max_bytes, long *status, mc_diag *d);
+const char *mc_lg_http_body(const mc_lg_http *h, size_t *len); /* NUL-terminated */
+/* A response header of the last call (case-insensitive name; value trimmed, at most 255 bytes,
+ * valid until the next call), NULL when absent. */
+const char *mc_lg_http_header(mc_lg_http *h, const char *name);
+
+/* ==== Prometheus text format (GET /metrics) =================================================
+ * Samples with the kind of their family (from "# TYPE" lines); lines that are not samples are
+ * skipped and counted. A sample is cumulative when the increase between two scrapes means
+ * something: a counter (its name or name_total), or a histogram's / summary's _sum or _count. */
+typedef enum mc_prom_kind {
+    MC_PROM_UNTYPED = 0,
+    MC_PROM_COUNTER,
+    MC_PROM_GAUGE,
+    MC_PROM_HISTOGRAM,
+    MC_PROM_SUMMARY
+} mc_prom_kind;
+
+typedef struct mc_lg_prom_sample {
+    char *key;       /* name and label set as written, e.g. requests_total{code="200"} */
+    size_t name_len; /* the metric name is key[0 .. name_len) */
+    mc_prom_kind kind;
+    int cumulative;
+    double value; /* may be NaN or +-Inf */
+} mc_lg_prom_sample;
+
+typedef struct mc_lg_prom_type {
+    char *family;
+    mc_prom_kind kind;
+} mc_lg_prom_type;
+
+typedef struct mc_lg_prom {
+    mc_lg_prom_sample *v;
+    size_t n, cap;
+    size_t n_skipped; /* lines that were neither comments nor samples */
+    mc_lg_prom_type *types;
+    size_t n_types, cap_types;
+} mc_lg_prom;
+
+void mc_lg_prom_init(mc_lg_prom *p);
+void mc_lg_prom_deinit(mc_lg_prom *p);
+/* Appends the samples of text to out (initialised). MC_ERR_RANGE beyond max_samples (0 = 10^6). */
+mc_err mc_lg_prom_parse(const char *text, size_t len, size_t max_samples, mc_lg_prom *out,
+                        mc_diag *d);
+
+typedef struct mc_lg_prom_delta {
+    const char *key; /* points into the `after` set */
+    double delta;    /* after - before; after alone for a new series or after a reset */
+    int reset;       /* the value went down (the server restarted): delta = after */
+    int is_new;      /* absent before */
+} mc_lg_prom_delta;
+
+/* The increase of every finite cumulative series of `after`, in its order. *out: heap (mc_free). */
+mc_err mc_lg_prom_deltas(const mc_lg_prom *before, const mc_lg_prom *after, mc_lg_prom_delta **out,
+                         size_t *n, mc_diag *d);
+
 /* ==== load models ===========================================================================
  * Drives a client with a workload. Request i (0-based over the whole run, warm-up first) uses
  * prompt i mod n. Results go to the client's on_result; mc_lg_result.tag is 1 for warm-up
@@ -323,6 +393,11 @@ typedef struct mc_lg_run_opts {
     double ramp_up_s;       /* closed loop: concurrency rises linearly from 1 to C over this;
                                open loop: see mc_lg_sched_opts.ramp_s */
     const volatile sig_atomic_t *stop; /* when it becomes non-zero: stop sending and cancel */
+    /* Called once after the warm-up drained (nothing in flight), right before the measured
+     * phase's clock starts, e.g. to start server-side recording; may block. NULL = none. Not
+     * called when the run stopped during warm-up. */
+    void (*on_measure)(void *ctx);
+    void *on_measure_ctx;
 } mc_lg_run_opts;
 
 typedef struct mc_lg_run_info {

@@ -252,6 +252,8 @@ mc_err mc_lg_run(mc_lg_client *c, const mc_lg_workload *w, const mc_lg_run_opts 
             return e;
         }
     }
+    if (o->on_measure)
+        o->on_measure(o->on_measure_ctx);
     phase m = {.c = c,
                .w = w,
                .o = o,

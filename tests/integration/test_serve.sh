@@ -33,10 +33,10 @@ grep -q -- "-m MODEL.gguf is required" "$tmp/err" || fail "serve without -m: $(c
 
 # ---- a tiny model ----
 "$bin" make-model -o "$tmp/tiny.gguf" --layers 2 --embd 64 --ff 128 --experts 4 --top-k 2 \
-    --heads 2 --vocab 300 --ctx 256 --type f32 --seed 5 >/dev/null 2>"$tmp/err" ||
+    --heads 2 --vocab 300 --ctx 4096 --type f32 --seed 5 >/dev/null 2>"$tmp/err" ||
     { fail "make-model: $(cat "$tmp/err")"; exit 1; }
 
-"$bin" serve -m "$tmp/tiny.gguf" --port 0 --parallel 4 --ctx 256 -t 2 --max-step-tokens 32 \
+"$bin" serve -m "$tmp/tiny.gguf" --port 0 --parallel 4 --ctx 4096 -t 2 --max-step-tokens 32 \
     --hardware xeon-8480plus --shutdown-timeout 0 >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
 port=
@@ -55,7 +55,7 @@ fi
 
 # ---- greedy reference: `moecap generate` ----
 gen_ref="$tmp/generate.json"
-"$bin" generate -m "$tmp/tiny.gguf" -p "Hello world" -n 8 --temp 0 --ctx 256 --ignore-eos \
+"$bin" generate -m "$tmp/tiny.gguf" -p "Hello world" -n 8 --temp 0 --ctx 4096 --ignore-eos \
     -t 2 --json >"$gen_ref" 2>"$tmp/err" || fail "generate: $(cat "$tmp/err")"
 
 python3 - "$port" "$tmp" <<'EOF' || fail "HTTP checks"
@@ -175,12 +175,13 @@ EOF
     --hardware xeon-8480plus --json >"$tmp/metrics.json" 2>"$tmp/err" ||
     fail "metrics on the server's records: $(cat "$tmp/err")"
 
-# SIGTERM while a long stream runs (grace period 0): the stream still ends with [DONE]
+# SIGTERM while a long stream runs (grace period 0): the stream still ends with [DONE]. 4000
+# tokens keep the stream running well past the signal even on a fast machine (200 did not).
 python3 - "$port" "$pid" <<'EOF' || fail "shutdown during a stream"
 import http.client, json, os, signal, sys
 port, pid = int(sys.argv[1]), int(sys.argv[2])
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-c.request("POST", "/v1/completions", body=json.dumps({"prompt": "a", "max_tokens": 200,
+c.request("POST", "/v1/completions", body=json.dumps({"prompt": "a", "max_tokens": 4000,
           "ignore_eos": True, "stream": True}), headers={"Content-Type": "application/json"})
 r = c.getresponse()
 first = r.readline()

@@ -340,8 +340,10 @@ static int stream_due(struct mc_mock *m, mock_conn *c, mc_ns now)
         }
         if (j->events >= total || j->t0 + j->ttft + j->events * j->itl > now)
             break;
+        uint32_t before = j->sent_tokens;
         append_token_event(c, j);
         atomic_fetch_add_explicit(&m->st_tokens, j->per_chunk, memory_order_relaxed);
+        mock_record_event(m, j, j->sent_tokens - before);
     }
     if (j->events == total && !pending) {
         append_tail(c, j);
@@ -504,6 +506,7 @@ int mock_generate(struct mc_mock *m, mock_conn *c, int chat, const char *body, s
     if (sr != 0)
         return sr < 0 ? (mock_close(m, c, 0), -1) : 0;
     mock_job *j = &c->j;
+    mock_note_generation(m, j);
     mc_ns now = mc_now_ns();
     j->t0 = now;
     int f = immediate_fault(m, c);

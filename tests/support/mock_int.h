@@ -71,7 +71,16 @@ struct mc_mock {
     mc_ns armed;
     uint32_t nconns;
     mock_conn *conns;
-    uint32_t active; /* connections generating a response */
+    uint32_t active;    /* connections generating a response */
+    uint32_t streaming; /* of those, streamed responses */
+    /* recording and /metrics (mock_rec.c); touched by the loop thread only */
+    int rec_on;
+    mc_buf rec; /* JSON Lines of the records kept */
+    uint64_t rec_n, rec_dropped, rec_pass_id;
+    uint64_t prompt_tokens_total, stream_tokens_total;
+    uint64_t ttft_buckets[4]; /* le 0.01, 0.1, 1, +Inf (cumulative when printed) */
+    double ttft_sum_s;
+    _Atomic uint64_t st_records;
     _Atomic uint64_t st_peak_active;
     _Atomic uint64_t st_conns, st_requests, st_generations, st_tokens, st_faults, st_tokenize;
 };
@@ -82,6 +91,16 @@ int mock_flush(struct mc_mock *m, mock_conn *c);         /* -1: connection must 
 void mock_close(struct mc_mock *m, mock_conn *c, int rst);
 void mock_set_state(struct mc_mock *m, mock_conn *c, enum mock_state st); /* counts active */
 int mock_respond(mock_conn *c, int status, const char *ctype, const char *body, size_t len);
+
+int mock_respond_hdr(mock_conn *c, int status, const char *ctype, const char *extra_headers,
+                     const char *body, size_t len);
+
+/* mock_rec.c */
+/* Recording and /metrics routes; returns 1 when it answered the request. */
+int mock_side_route(struct mc_mock *m, mock_conn *c, int post, const char *path);
+void mock_note_generation(struct mc_mock *m, const mock_job *j); /* counters behind /metrics */
+void mock_record_event(struct mc_mock *m, const mock_job *j, uint32_t tokens); /* one record */
+void mock_rec_deinit(struct mc_mock *m);
 
 /* mock_gen.c */
 uint32_t mock_count_tokens(const char *s, size_t n);

@@ -107,6 +107,7 @@ static int generating(enum mock_state st)
 void mock_set_state(struct mc_mock *m, mock_conn *c, enum mock_state st)
 {
     m->active += generating(st) - generating(c->state);
+    m->streaming += (st == ST_STREAM) - (c->state == ST_STREAM);
     c->state = st;
     if (m->active > atomic_load_explicit(&m->st_peak_active, memory_order_relaxed))
         atomic_store_explicit(&m->st_peak_active, m->active, memory_order_relaxed);
@@ -186,13 +187,20 @@ static const char *reason(int status)
     }
 }
 
-int mock_respond(mock_conn *c, int status, const char *ctype, const char *body, size_t len)
+int mock_respond_hdr(mock_conn *c, int status, const char *ctype, const char *extra_headers,
+                     const char *body, size_t len)
 {
     if (mc_buf_printf(&c->out,
-                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n", status,
-                      reason(status), ctype, len, c->close_after ? "Connection: close\r\n" : ""))
+                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                      status, reason(status), ctype, len, extra_headers,
+                      c->close_after ? "Connection: close\r\n" : ""))
         return -1;
     return mc_buf_append(&c->out, body, len) ? -1 : 0;
+}
+
+int mock_respond(mock_conn *c, int status, const char *ctype, const char *body, size_t len)
+{
+    return mock_respond_hdr(c, status, ctype, "", body, len);
 }
 
 /* ---- HTTP requests ------------------------------------------------------------------------- */
@@ -290,8 +298,10 @@ static int route(struct mc_mock *m, mock_conn *c, const mock_req *r)
         return mock_generate(m, c, 0, r->body, r->body_len);
     if (post && strcmp(r->path, "/v1/chat/completions") == 0)
         return mock_generate(m, c, 1, r->body, r->body_len);
-    if (post && strcmp(r->path, "/tokenize") == 0)
+    if (post && strcmp(r->path, "/tokenize") == 0 && !m->o.no_tokenize)
         return mock_tokenize(m, c, r->body, r->body_len);
+    if ((post || get) && mock_side_route(m, c, post, r->path))
+        return 0;
     if (get && strcmp(r->path, "/v1/models") == 0)
         mock_respond(c, 200, "application/json", models_json, sizeof models_json - 1);
     else if (get && strcmp(r->path, "/health") == 0)
@@ -519,6 +529,13 @@ mc_err mc_mock_start(const mc_mock_opts *o, mc_mock **out, mc_diag *d)
         m->o.tokens_per_chunk = 1;
     if (!m->o.max_conns)
         m->o.max_conns = 8192;
+    if (!m->o.rec_experts)
+        m->o.rec_experts = 8;
+    if (!m->o.rec_top_k)
+        m->o.rec_top_k = 2;
+    if (!m->o.rec_max_bytes)
+        m->o.rec_max_bytes = (size_t)64 << 20;
+    mc_buf_init(&m->rec, m->o.rec_max_bytes);
     m->lfd = m->epfd = m->tfd = m->efd = -1;
     mc_err e = mock_listen(m, d);
     if (!e)
@@ -554,6 +571,7 @@ void mc_mock_stats_get(const mc_mock *m, mc_mock_stats *s)
     s->faults = atomic_load(&m->st_faults);
     s->tokenize = atomic_load(&m->st_tokenize);
     s->peak_active = atomic_load(&m->st_peak_active);
+    s->records = atomic_load(&m->st_records);
 }
 
 /* Closes every connection still open (the loop has stopped). */
@@ -580,5 +598,6 @@ void mc_mock_stop(mc_mock *m)
         if (fds[i] >= 0)
             close(fds[i]);
     mc_free(m->heap);
+    mock_rec_deinit(m);
     mc_free(b);
 }

@@ -10,6 +10,22 @@
  *   POST /v1/completions, /v1/chat/completions   streamed (SSE) or whole JSON
  *   POST /tokenize    {"content": s} -> {"tokens": [...]}; {"prompt": s} -> {"count", "tokens"}
  *   GET  /v1/models   {"data": [{"id": "mock-model"}]};   GET /health
+ * and, when the options ask for them (else 404, as on a server without them):
+ *   POST /moecap/record/start, /moecap/record/stop   -> {"status", "recording", "total_records"}
+ *   GET  /moecap/records  JSON Lines, one per-pass record per line; headers X-Moecap-Records,
+ *                         X-Moecap-Dropped (the moecap recording protocol, docs/LOADGEN.md)
+ *   POST /start_batch_recording, /stop_batch_recording, /dump_batch_recording (vLLM-style
+ *        aliases of the MoE-CAP reference; the dump is {"status", "records": [...],
+ *        "total_records"})
+ *   GET  /metrics     Prometheus text: counters of requests, generations, prompt and generated
+ *                     tokens, a gauge of active streams, a TTFT histogram
+ * Recorded passes are synthetic but consistent with what the mock served: while recording, every
+ * token event of a streamed response adds one record: the first event of a response a "prefill"
+ * record (batch_size 1, new_tokens = prompt tokens, latency = its TTFT), every later one a
+ * "decode" record with batch_size B = responses streaming at that moment, new_tokens = B x the
+ * event's tokens, seq_lens_sum = B x (prompt + tokens so far), latency = its ITL, and
+ * expert_activation = min(rec_experts, rec_top_k x new_tokens). (There is no global step: each
+ * stream's event is its own record.) Non-streamed responses add no records.
  * Token i of a response has the text " w<i mod 10>"; with marker utf8=1 the texts cycle through
  * "é", "€", "😀", "a". The mock tokenizer counts a whitespace-separated word of L bytes as
  * 1 + (L - 1) / 6 tokens. max_tokens in the request sets the response length.
@@ -56,9 +72,22 @@ typedef struct mc_mock_opts {
     uint32_t tokens;           /* when the request has no max_tokens; 0 = 16 */
     uint32_t tokens_per_chunk; /* 0 = 1 */
     uint32_t max_conns;        /* 0 = 8192 */
+    int recording;             /* MC_MOCK_REC_*: which recording endpoints exist */
+    int metrics;               /* serve GET /metrics */
+    int no_tokenize;           /* /tokenize answers 404 (a server without one) */
+    uint32_t rec_experts;      /* routed experts behind expert_activation; 0 = 8 */
+    uint32_t rec_top_k;        /* 0 = 2 */
+    size_t rec_max_bytes;      /* bytes of records kept while recording (records beyond it
+                                  are dropped and counted); 0 = 64 MiB */
     mc_mock_script_fn script;  /* NULL: the usual " w<i>" tokens */
     void *script_ctx;
 } mc_mock_opts;
+
+enum {
+    MC_MOCK_REC_NONE = 0, /* no recording endpoints */
+    MC_MOCK_REC_MOECAP,   /* /moecap/record/... and the vLLM-style aliases */
+    MC_MOCK_REC_VLLM      /* the vLLM-style aliases only */
+};
 
 typedef struct mc_mock mc_mock;
 
@@ -70,6 +99,7 @@ typedef struct mc_mock_stats {
     uint64_t faults;      /* faults injected */
     uint64_t tokenize;    /* /tokenize requests */
     uint64_t peak_active; /* most responses being generated at the same time */
+    uint64_t records;     /* per-pass records made while recording (since the last start) */
 } mc_mock_stats;
 
 mc_err mc_mock_start(const mc_mock_opts *o, mc_mock **out, mc_diag *d);

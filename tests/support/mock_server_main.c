@@ -13,8 +13,9 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mc_mock_server [--ttft-ms MS] [--itl-ms MS] [--tokens N] [--chunk N]\n"
-               "                      [--max-conns N] [--port-file PATH]\n"
-               "                      [--answers FILE] [--echo-logprobs]\n"
+               "                      [--max-conns N] [--port-file PATH] [--record moecap|vllm]\n"
+               "                      [--rec-experts N] [--rec-top-k K] [--metrics]\n"
+               "                      [--no-tokenize] [--answers FILE] [--echo-logprobs]\n"
                "Listens on 127.0.0.1 (a free port), prints http://127.0.0.1:PORT, serves until\n"
                "SIGINT/SIGTERM. Faults and overrides: see tests/support/mock_server.h.\n"
                "--answers FILE: JSON Lines {\"match\": S, \"text\": T | \"status\": N}; a request\n"
@@ -29,6 +30,17 @@ static int parse_u32(const char *s, uint32_t *out)
     if (mc_parse_i64(s, 0, UINT32_MAX, &v) != MC_OK)
         return -1;
     *out = (uint32_t)v;
+    return 0;
+}
+
+static int side_opt(const char *v, mc_mock_opts *o)
+{
+    if (strcmp(v, "moecap") == 0)
+        o->recording = MC_MOCK_REC_MOECAP;
+    else if (strcmp(v, "vllm") == 0)
+        o->recording = MC_MOCK_REC_VLLM;
+    else
+        return 1;
     return 0;
 }
 
@@ -160,6 +172,11 @@ static int parse_args(int argc, char **argv, mc_mock_opts *o, const char **port_
                                          {"chunk", required_argument, 0, 'c'},
                                          {"max-conns", required_argument, 0, 'm'},
                                          {"port-file", required_argument, 0, 'p'},
+                                         {"record", required_argument, 0, 'r'},
+                                         {"rec-experts", required_argument, 0, 'E'},
+                                         {"rec-top-k", required_argument, 0, 'K'},
+                                         {"metrics", no_argument, 0, 'M'},
+                                         {"no-tokenize", no_argument, 0, 'T'},
                                          {"answers", required_argument, 0, 'a'},
                                          {"echo-logprobs", no_argument, 0, 'e'},
                                          {"help", no_argument, 0, 'h'},
@@ -179,6 +196,16 @@ static int parse_args(int argc, char **argv, mc_mock_opts *o, const char **port_
             bad = parse_u32(optarg, &o->max_conns);
         else if (ch == 'p')
             *port_file = optarg;
+        else if (ch == 'r')
+            bad = side_opt(optarg, o);
+        else if (ch == 'E')
+            bad = parse_u32(optarg, &o->rec_experts);
+        else if (ch == 'K')
+            bad = parse_u32(optarg, &o->rec_top_k);
+        else if (ch == 'M')
+            o->metrics = 1;
+        else if (ch == 'T')
+            o->no_tokenize = 1;
         else if (ch == 'a')
             bad = load_rules(optarg, o->script_ctx);
         else if (ch == 'e')

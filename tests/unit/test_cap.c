@@ -606,11 +606,25 @@ TEST(peak_errors)
     dep.hw.mem_bw_Bps = 0;
     CHECK_EQ_INT(mc_cap_peak_of(m, &dep, &pk, &d), MC_ERR_UNSUPPORTED);
     CHECK_CONTAINS(d.msg, "h100-test");
-    /* no fp8 peak: S-MFU is not available (NaN), S-MBU still is */
+    /* no fp8 peak: the weights are dequantised, the bf16 peak is used and flagged */
     mc_model_set_weight_dtype(m, MC_DT_FP8, NULL);
     dep = h100(1);
     CHECK_EQ_INT(mc_cap_peak_of(m, &dep, &pk, &d), MC_OK);
-    CHECK_EQ_INT(pk.prec, MC_PREC_FP8);
+    CHECK_EQ_INT(pk.prec, MC_PREC_BF16);
+    CHECK_EQ_INT(pk.fallback, 1);
+    CHECK_NEAR(pk.flops, dep.hw.flops[MC_PREC_BF16], 0);
+    /* only an fp32 figure (a CPU probe): fp32 */
+    for (int i = 0; i < MC_PREC_COUNT; i++)
+        if (i != MC_PREC_FP32)
+            dep.hw.flops[i] = 0;
+    dep.hw.flops[MC_PREC_FP32] = 1e12;
+    CHECK_EQ_INT(mc_cap_peak_of(m, &dep, &pk, &d), MC_OK);
+    CHECK_EQ_INT(pk.prec, MC_PREC_FP32);
+    CHECK_NEAR(pk.flops, 1e12, 0);
+    /* no peak at all: S-MFU is not available (NaN), S-MBU still is */
+    dep.hw.flops[MC_PREC_FP32] = 0;
+    CHECK_EQ_INT(mc_cap_peak_of(m, &dep, &pk, &d), MC_OK);
+    CHECK_EQ_INT(pk.fallback, 0);
     mc_pass p = parse_ok(DECODE_REC);
     mc_pass_usage u;
     CHECK_EQ_INT(mc_cap_pass_usage(m, &pk, &p, &u, NULL), MC_OK);
