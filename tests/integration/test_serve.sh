@@ -3,8 +3,8 @@
 # errors (exit 2) and a missing model (exit 1, one line); the server on an ephemeral loopback
 # port (the address read from stdout); every endpoint through a real HTTP client (python3's
 # http.client), streaming and not; greedy completions equal `moecap generate`'s; bad requests
-# get 4xx with the OpenAI error body; the CAP records read by `moecap metrics`; SIGTERM during a stream: the stream ends properly and the server exits 0;
-# --json start-up line; SIGINT.
+# get 4xx with the OpenAI error body; the CAP records read by `moecap metrics`; SIGTERM during a
+# stream: the stream ends properly and the server exits 0; the --json start-up line; SIGINT.
 set -u
 bin=${MOECAP_BIN:?MOECAP_BIN is not set}
 command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
