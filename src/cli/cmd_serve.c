@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "server.h"
 
+#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@ typedef struct serve_args {
     mc_engine_opts eo;
     mc_server_opts so;
     double shutdown_timeout_s;
+    int json;
 } serve_args;
 
 void usage_serve(FILE *f)
@@ -22,7 +24,7 @@ void usage_serve(FILE *f)
             "usage: moecap serve -m MODEL.gguf [--host H] [--port P] [--parallel N] [--ctx N]\n"
             "                    [-t THREADS] [--max-queue N] [--max-body BYTES] [--hardware H]\n"
             "                    [--kernels ISA] [--max-step-tokens N] [--max-records N]\n"
-            "                    [--trace-tokens] [--shutdown-timeout S]\n\n"
+            "                    [--trace-tokens] [--shutdown-timeout S] [--json]\n\n"
             "OpenAI-compatible HTTP server on the embedded engine, with continuous batching and\n"
             "per-forward-pass CAP records (docs/SERVER.md). Runs until SIGINT/SIGTERM.\n\n"
             "  -m, --model FILE        GGUF model\n"
@@ -40,6 +42,8 @@ void usage_serve(FILE *f)
             "  --max-step-tokens N     tokens one forward pass may carry (default 512)\n"
             "  --max-records N         per-pass records kept while recording (default 100000)\n"
             "  --trace-tokens          records carry tokens_per_expert too\n"
+            "  --json                  the start-up line as one JSON document (url, host, port,\n"
+            "                          model, slots, ctx, kernels, chat_template)\n"
             "  --shutdown-timeout S    seconds running requests may finish after a signal\n"
             "                          (default 10); the rest are cancelled\n");
 }
@@ -95,6 +99,7 @@ static int set_opt(serve_args *a, int c, const char *v, int64_t *iv)
     case 'H': a->so.hardware = v; return 0;
     case 'k': a->eo.kernels = v; return 0;
     case 'T': a->eo.trace_tokens = 1; return 0;
+    case 'j': a->json = 1; return 0;
     case 'b':
         if (mc_parse_size(v, &n) != MC_OK || n == 0 || n > ((uint64_t)1 << 32))
             return mc_cli_usage_error("serve", "--max-body must be a size from 1 to 4G, got '%s'",
@@ -124,6 +129,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
                                          {"max-step-tokens", required_argument, NULL, 's'},
                                          {"max-records", required_argument, NULL, 'r'},
                                          {"trace-tokens", no_argument, NULL, 'T'},
+                                         {"json", no_argument, NULL, 'j'},
                                          {"shutdown-timeout", required_argument, NULL, 'S'},
                                          {NULL, 0, NULL, 0}};
     mc_engine_opts_default(&a->eo);
@@ -162,13 +168,33 @@ static void block_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static void print_address(const mc_server_opts *so, int port, const mc_srv_backend *be)
+static void print_address(const serve_args *a, const mc_server *s, const mc_srv_backend *be)
 {
-    const char *h = so->host ? so->host : "127.0.0.1";
+    const char *h = a->so.host ? a->so.host : "127.0.0.1";
     int v6 = strchr(h, ':') != NULL;
-    printf("moecap serve: listening on http://%s%s%s:%d (model %s, %d slots, ctx %lld)\n",
-           v6 ? "[" : "", h, v6 ? "]" : "", port, be->model_id, be->max_seqs, (long long)be->n_ctx);
+    char url[128];
+    int port = mc_server_port(s);
+    snprintf(url, sizeof url, "http://%s%s%s:%d", v6 ? "[" : "", h, v6 ? "]" : "", port);
+    if (!a->json) {
+        printf("moecap serve: listening on %s (model %s, %d slots, ctx %lld)\n", url, be->model_id,
+               be->max_seqs, (long long)be->n_ctx);
+        fflush(stdout);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "url", url);
+    cJSON_AddStringToObject(o, "host", h);
+    cJSON_AddNumberToObject(o, "port", port);
+    cJSON_AddStringToObject(o, "model", be->model_id);
+    cJSON_AddNumberToObject(o, "slots", be->max_seqs);
+    cJSON_AddNumberToObject(o, "ctx", (double)be->n_ctx);
+    cJSON_AddStringToObject(o, "kernels", be->isa ? be->isa : "");
+    cJSON_AddStringToObject(o, "chat_template", mc_server_chat_format(s));
+    char *txt = cJSON_PrintUnformatted(o);
+    printf("%s\n", txt ? txt : "{}");
     fflush(stdout);
+    cJSON_free(txt);
+    cJSON_Delete(o);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -188,7 +214,7 @@ int cmd_serve(int argc, char **argv)
     if (!e)
         e = mc_server_start(s, &d);
     if (!e) {
-        print_address(&a.so, mc_server_port(s), be);
+        print_address(&a, s, be);
         int sig = 0;
         sigwait(&set, &sig);
         fprintf(stderr, "moecap serve: %s: shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");

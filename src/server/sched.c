@@ -240,15 +240,6 @@ static void release_slot(mc_srv_sched *s, int i)
     pthread_mutex_unlock(&s->mu);
 }
 
-static void finished_metrics(mc_srv_sched *s, const mc_srv_req *r)
-{
-    pthread_mutex_lock(&s->m->mu);
-    s->m->requests[MC_OUT_FINISHED]++;
-    s->m->generation_tokens += (uint64_t)r->n_out;
-    mc_srv_hist_add(&s->m->e2e, mc_ns_to_s(r->t_end - r->t_arrival));
-    pthread_mutex_unlock(&s->m->mu);
-}
-
 /* ---- admission and cancellation (scheduler thread) ---- */
 
 static void admit(mc_srv_sched *s, int i, mc_srv_req *r)
@@ -455,19 +446,30 @@ static void prompt_logprobs(mc_srv_sched *s, slot *sl, int64_t n, const float *r
     }
 }
 
-/* Samples the next token of slot i from row (modified) and hands it to the request. */
-static void next_token(mc_srv_sched *s, int i, float *row)
+/* Counts the token (TTFT or ITL) and, for the last one, the request's end, before its client can
+ * see it: /metrics never lags what a client has received. Caller holds r->mu (m->mu is a leaf). */
+static void token_metrics(mc_srv_sched *s, const slot *sl, const mc_srv_req *r, int res, mc_ns now)
+{
+    int first = r->n_out == 1;
+    pthread_mutex_lock(&s->m->mu);
+    mc_srv_hist_add(first ? &s->m->ttft : &s->m->itl,
+                    mc_ns_to_s(now - (first ? r->t_arrival : sl->t_last)));
+    if (res == 1) {
+        s->m->requests[MC_OUT_FINISHED]++;
+        s->m->generation_tokens += (uint64_t)r->n_out;
+        mc_srv_hist_add(&s->m->e2e, mc_ns_to_s(now - r->t_arrival));
+    } else if (res < 0) {
+        s->m->requests[MC_OUT_FAILED]++;
+    }
+    pthread_mutex_unlock(&s->m->mu);
+}
+
+/* Hands token id (its log-probabilities in the scratch) to slot i's request; returns
+ * mc_srv_gen_push's result. */
+static int hand_over(mc_srv_sched *s, int i, int32_t id, double lp, mc_ns now)
 {
     slot *sl = &s->slots[i];
     mc_srv_req *r = sl->req;
-    const mc_srv_backend *be = s->be;
-    if (r->p.logprobs)
-        memcpy(s->raw, row, (size_t)be->vocab * sizeof(float));
-    int32_t id = be->ops->sample(be->ctx, row, &r->p.samp, &sl->rng);
-    double lp = r->p.logprobs ? be->ops->logprob(s->raw, be->vocab, id) : 0;
-    if (r->n_top > 0)
-        be->ops->top_logprobs(s->raw, be->vocab, r->n_top, s->top_ids, s->top_lps);
-    mc_ns now = mc_now_ns();
     pthread_mutex_lock(&r->mu);
     int64_t k = r->n_out;
     size_t n_ev = r->n_ev;
@@ -481,22 +483,32 @@ static void next_token(mc_srv_sched *s, int i, float *row)
         r->t_first = now;
         r->prompt_done = 1;
     }
-    int res = mc_srv_gen_push(&sl->gen, be->tok, r, id);
+    int res = mc_srv_gen_push(&sl->gen, s->be->tok, r, id);
     if (res != 0)
         r->t_end = now;
+    token_metrics(s, sl, r, res, now);
     if (r->wake && (k == 0 || res != 0 || r->n_ev != n_ev))
         r->wake(r);
     pthread_mutex_unlock(&r->mu);
-    pthread_mutex_lock(&s->m->mu);
-    mc_srv_hist_add(k == 0 ? &s->m->ttft : &s->m->itl,
-                    mc_ns_to_s(now - (k == 0 ? r->t_arrival : sl->t_last)));
-    pthread_mutex_unlock(&s->m->mu);
+    return res;
+}
+
+/* Samples the next token of slot i from row (modified) and hands it to the request. */
+static void next_token(mc_srv_sched *s, int i, float *row)
+{
+    slot *sl = &s->slots[i];
+    mc_srv_req *r = sl->req;
+    const mc_srv_backend *be = s->be;
+    if (r->p.logprobs)
+        memcpy(s->raw, row, (size_t)be->vocab * sizeof(float));
+    int32_t id = be->ops->sample(be->ctx, row, &r->p.samp, &sl->rng);
+    double lp = r->p.logprobs ? be->ops->logprob(s->raw, be->vocab, id) : 0;
+    if (r->n_top > 0)
+        be->ops->top_logprobs(s->raw, be->vocab, r->n_top, s->top_ids, s->top_lps);
+    mc_ns now = mc_now_ns();
+    int res = hand_over(s, i, id, lp, now);
     sl->t_last = now;
     sl->last = id;
-    if (res == 1)
-        finished_metrics(s, r);
-    else if (res < 0)
-        count(s, MC_OUT_FAILED);
     if (res != 0)
         release_slot(s, i);
 }

@@ -105,6 +105,11 @@ int mc_server_port(const mc_server *s)
     return s->port;
 }
 
+const char *mc_server_chat_format(const mc_server *s)
+{
+    return mc_chat_kind_name(s->mi.chat);
+}
+
 void mc_server_shutdown(mc_server *s, double timeout_s)
 {
     if (!s || s->shut)

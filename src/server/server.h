@@ -81,6 +81,9 @@ mc_err mc_server_new(const mc_srv_backend *be, const mc_server_opts *o, mc_serve
  * (the message names host and port). */
 mc_err mc_server_start(mc_server *s, mc_diag *d);
 int mc_server_port(const mc_server *s); /* the bound port (after start) */
+/* The chat format recognised in the model's template: "chatml", "llama2", "mistral", "llama3"
+ * or "fallback" (docs/SERVER.md "Chat templates"). Static string. */
+const char *mc_server_chat_format(const mc_server *s);
 
 /* Graceful stop: no new connections, new requests get 503; running and queued requests may
  * finish for up to timeout_s seconds, then the rest are cancelled (finish_reason "abort");

@@ -2,8 +2,9 @@
 # test_serve.sh: `moecap serve` end to end on a tiny model written by `moecap make-model`: option
 # errors (exit 2) and a missing model (exit 1, one line); the server on an ephemeral loopback
 # port (the address read from stdout); every endpoint through a real HTTP client (python3's
-# http.client), streaming and not; greedy completions equal `moecap generate`'s; bad requests get 4xx with the OpenAI error body; the CAP records read by
-# `moecap metrics`; SIGTERM during a stream: the stream ends properly and the server exits 0.
+# http.client), streaming and not; greedy completions equal `moecap generate`'s; bad requests
+# get 4xx with the OpenAI error body; the CAP records read by `moecap metrics`; SIGTERM during a
+# stream: the stream ends properly and the server exits 0; the --json start-up line; SIGINT.
 set -u
 bin=${MOECAP_BIN:?MOECAP_BIN is not set}
 command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
@@ -196,6 +197,21 @@ kill -0 "$pid" 2>/dev/null && { fail "serve still runs 10 s after SIGTERM"; kill
 wait "$pid"; rc=$?; pid=
 [ "$rc" -eq 0 ] || fail "serve exit $rc after SIGTERM, want 0: $(cat "$tmp/serve.err")"
 grep -q "SIGTERM: shutting down" "$tmp/serve.err" || fail "no shutdown message"
+
+# --json: the start-up line as one JSON document; SIGINT on an idle server: exit 0
+"$bin" serve -m "$tmp/tiny.gguf" --port 0 -t 1 --json >"$tmp/serve2.out" 2>"$tmp/serve2.err" &
+pid=$!
+for _ in $(seq 1 200); do [ -s "$tmp/serve2.out" ] && break; sleep 0.05; done
+python3 - "$tmp/serve2.out" <<'EOF2' || fail "serve --json start-up line: $(cat "$tmp/serve2.out")"
+import json, sys
+d = json.loads(open(sys.argv[1]).read())
+assert d["url"] == "http://127.0.0.1:%d" % d["port"] and d["model"] == "tiny" and d["slots"] == 1
+assert d["chat_template"] == "fallback" and d["ctx"] > 0, d
+EOF2
+kill -INT "$pid"
+wait "$pid"; rc=$?; pid=
+[ "$rc" -eq 0 ] || fail "serve exit $rc after SIGINT, want 0"
+grep -q "SIGINT: shutting down" "$tmp/serve2.err" || fail "no SIGINT message: $(cat "$tmp/serve2.err")"
 
 [ "$fails" -eq 0 ] || exit 1
 echo "test_serve: all checks passed"
