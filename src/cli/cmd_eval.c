@@ -94,7 +94,7 @@ static int u64_arg(const char *opt, const char *v, uint64_t lo, uint64_t hi, uin
 
 static int u32_arg(const char *opt, const char *v, uint32_t lo, uint32_t hi, uint32_t *out)
 {
-    uint64_t x;
+    uint64_t x = 0;
     int rc = u64_arg(opt, v, lo, hi, &x);
     *out = (uint32_t)x;
     return rc;
@@ -260,7 +260,7 @@ static int prompt_opt(eval_args *a, int c, const char *v)
 
 static int load_opt(eval_args *a, int c, const char *v)
 {
-    uint64_t x;
+    uint64_t x = 0;
     switch (c) {
     case O_MAXTOK: return u32_arg("--max-tokens", v, 1, 10000000, &a->max_tokens);
     case O_TEMP: return num_arg("--temperature", v, 0, 100, &a->temperature);
