@@ -61,6 +61,12 @@ typedef struct mc_pass {
     int64_t *tokens_per_expert;/* [tpe_rows][tpe_cols] row-major: tokens routed to each expert */
     int64_t n_chunks;
     mc_req_chunk *chunks;      /* per_req_info */
+    /* expert offloading (docs/METRICS.md "pass.cache"); absent unless an expert cache ran */
+    int64_t n_cache_layers;    /* entries of cache_hits / cache_misses (0 = absent) */
+    int64_t *cache_hits;       /* per MoE layer: activated experts found in the fast tier */
+    int64_t *cache_misses;     /* per MoE layer: activated experts read from the slow tier */
+    int64_t slow_bytes;        /* bytes read from the slow tier by this pass; -1 = not recorded */
+    double slow_stall_s;       /* seconds the pass waited on the slow tier; -1 = not recorded */
     int gpu_num;               /* devices that ran the pass; 0 = not recorded */
     char gpu_raw_type[96];     /* "" = not recorded */
     int64_t line;              /* line of the records file it came from; 0 = not from a file */

@@ -27,6 +27,8 @@ void mc_pass_init(mc_pass *p)
     p->forward_pass_id = -1;
     p->mode = MC_PASS_MIXED;
     p->expert_activation = -1;
+    p->slow_bytes = -1;
+    p->slow_stall_s = -1;
 }
 
 void mc_pass_deinit(mc_pass *p)
@@ -34,6 +36,8 @@ void mc_pass_deinit(mc_pass *p)
     mc_free(p->experts_per_layer);
     mc_free(p->tokens_per_expert);
     mc_free(p->chunks);
+    mc_free(p->cache_hits);
+    mc_free(p->cache_misses);
     mc_pass_init(p);
 }
 
@@ -169,6 +173,46 @@ static mc_err get_layer_experts(const cJSON *o, mc_pass *p, mc_diag *d)
         p->experts_per_layer[i] = v->valuedouble;
     }
     return MC_OK;
+}
+
+/* One per-layer count array of the expert cache (cache_hits, cache_misses). */
+static mc_err cache_counts(const cJSON *a, const char *key, int64_t n, int64_t *dst, mc_diag *d)
+{
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n)
+        return mc_fail(d, MC_ERR_FORMAT, "%s: not an array of %lld counts", key, (long long)n);
+    int i = 0;
+    for (const cJSON *v = a->child; v; v = v->next, i++) {
+        char k[64];
+        snprintf(k, sizeof k, "%s[%d]", key, i);
+        mc_err e = num_i64(v, k, 0, INT64_MAX / 4, &dst[i], d);
+        if (e)
+            return e;
+    }
+    return MC_OK;
+}
+
+/* cache_hits and cache_misses (both or neither, same length), slow_tier_bytes, slow_tier_stall. */
+static mc_err get_cache(const cJSON *o, mc_pass *p, mc_diag *d)
+{
+    int seen;
+    mc_err e = get_i64(o, "slow_tier_bytes", 0, INT64_MAX / 4, &p->slow_bytes, &seen, d);
+    if (!e)
+        e = get_f64(o, "slow_tier_stall", 0, &p->slow_stall_s, &seen, d);
+    const cJSON *h = field(o, "cache_hits"), *m = field(o, "cache_misses");
+    if (e || (!h && !m))
+        return e;
+    int n = h ? cJSON_GetArraySize(h) : 0;
+    if (!h || !m || !cJSON_IsArray(h) || n < 1 || n > MAX_LAYER_ENTRIES)
+        return mc_fail(d, MC_ERR_FORMAT,
+                       "cache_hits / cache_misses: need both, arrays of 1..%d counts",
+                       MAX_LAYER_ENTRIES);
+    p->cache_hits = mc_mallocarray((size_t)n, sizeof(int64_t));
+    p->cache_misses = mc_mallocarray((size_t)n, sizeof(int64_t));
+    if (!p->cache_hits || !p->cache_misses)
+        return mc_fail(d, MC_ERR_NOMEM, "cache_hits: out of memory");
+    p->n_cache_layers = n;
+    e = cache_counts(h, "cache_hits", n, p->cache_hits, d);
+    return e ? e : cache_counts(m, "cache_misses", n, p->cache_misses, d);
 }
 
 static mc_err tpe_row(const cJSON *row, int r, mc_pass *p, mc_diag *d)
@@ -370,6 +414,8 @@ static mc_err parse_object(const cJSON *o, mc_pass *p, mc_diag *d)
     if (!e)
         e = get_chunks(o, p, d);
     if (!e)
+        e = get_cache(o, p, d);
+    if (!e)
         e = parse_counts(o, p, d); /* last: its defaults use the chunks */
     return e;
 }
@@ -446,6 +492,25 @@ static int add_arrays(cJSON *o, const mc_pass *p)
     return 0;
 }
 
+static int add_cache(cJSON *o, const mc_pass *p)
+{
+    if (p->slow_bytes >= 0 && !add_number(o, "slow_tier_bytes", (double)p->slow_bytes))
+        return -1;
+    if (p->slow_stall_s >= 0 && !add_number(o, "slow_tier_stall", p->slow_stall_s))
+        return -1;
+    const char *keys[2] = {"cache_hits", "cache_misses"};
+    const int64_t *vals[2] = {p->cache_hits, p->cache_misses};
+    for (int k = 0; k < 2 && p->n_cache_layers > 0; k++) {
+        cJSON *a = cJSON_AddArrayToObject(o, keys[k]);
+        if (!a)
+            return -1;
+        for (int64_t i = 0; i < p->n_cache_layers; i++)
+            if (!cJSON_AddItemToArray(a, exact_number((double)vals[k][i])))
+                return -1;
+    }
+    return 0;
+}
+
 static int add_chunks(cJSON *o, const mc_pass *p)
 {
     if (p->n_chunks == 0)
@@ -485,7 +550,7 @@ static cJSON *pass_object(const mc_pass *p)
     bad |= !add_number(o, "latency", p->latency_s);
     if (p->expert_activation >= 0)
         bad |= !add_number(o, "expert_activation", p->expert_activation);
-    bad |= add_arrays(o, p) != 0 || add_chunks(o, p) != 0;
+    bad |= add_arrays(o, p) != 0 || add_chunks(o, p) != 0 || add_cache(o, p) != 0;
     if (p->gpu_num > 0)
         bad |= !add_number(o, "gpu_num", p->gpu_num);
     if (p->gpu_raw_type[0])

@@ -226,6 +226,15 @@ TEST(parse_errors)
          "\"0123456789012345678901234567890123456789012345678901234567890123\"}]}",
          MC_ERR_FORMAT, "per_req_info[0].req_id: not an integer or a string of < 64 bytes"},
         {"{\"latency\": 0.1, \"gpu_raw_type\": 5}", MC_ERR_FORMAT, "gpu_raw_type: not a string"},
+        {"{\"latency\": 0.1, \"cache_hits\": [1, 2]}", MC_ERR_FORMAT,
+         "cache_hits / cache_misses: need both"},
+        {"{\"latency\": 0.1, \"cache_hits\": [1, 2], \"cache_misses\": [1]}", MC_ERR_FORMAT,
+         "cache_misses: not an array of 2 counts"},
+        {"{\"latency\": 0.1, \"cache_hits\": [1, -2], \"cache_misses\": [1, 0]}", MC_ERR_RANGE,
+         "cache_hits[1]: -2 out of range"},
+        {"{\"latency\": 0.1, \"slow_tier_bytes\": -1}", MC_ERR_RANGE, "slow_tier_bytes: -1 out"},
+        {"{\"latency\": 0.1, \"slow_tier_stall\": -0.5}", MC_ERR_RANGE,
+         "slow_tier_stall: -0.5 is below 0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mc_pass p;
@@ -246,6 +255,7 @@ TEST(format_round_trip)
     CHECK_EQ_INT(mc_pass_format(&p, &b, NULL), MC_OK);
     CHECK_STR(b.data, "{\"forward_mode\":\"prefill\",\"batch_size\":1,\"new_tokens\":4000,"
                       "\"seq_lens_sum\":4000,\"latency\":0.25,\"expert_activation\":8}\n");
+    CHECK(p.n_cache_layers == 0 && p.slow_bytes == -1 && p.slow_stall_s == -1); /* absent */
     mc_pass_deinit(&p);
 
     const char *full =
@@ -253,7 +263,9 @@ TEST(format_round_trip)
         "\"new_tokens\": 2, \"seq_lens_sum\": 130, \"latency\": 0.0123456789012345, "
         "\"experts_per_layer\": [1.5, 2], \"tokens_per_expert\": [[1, 0], [0, 2]], "
         "\"per_req_info\": [{\"req_id\": \"r\", \"extend_len\": 1, \"total_len\": 65, "
-        "\"is_last_chunk\": false}], \"gpu_num\": 2, \"gpu_raw_type\": \"x\"}";
+        "\"is_last_chunk\": false}], \"gpu_num\": 2, \"gpu_raw_type\": \"x\", "
+        "\"cache_hits\": [3, 0], \"cache_misses\": [1, 4], \"slow_tier_bytes\": 123456789, "
+        "\"slow_tier_stall\": 0.003}";
     mc_pass a = parse_ok(full), c;
     mc_buf_reset(&b);
     CHECK_EQ_INT(mc_pass_format(&a, &b, NULL), MC_OK);
@@ -268,6 +280,11 @@ TEST(format_round_trip)
     CHECK_EQ_INT(c.gpu_num, 2);
     CHECK_STR(c.gpu_raw_type, "x");
     CHECK(c.expert_activation < 0);
+    CHECK_EQ_INT(c.n_cache_layers, 2);
+    CHECK_EQ_INT(c.cache_hits[0], 3);
+    CHECK_EQ_INT(c.cache_misses[1], 4);
+    CHECK_EQ_INT(c.slow_bytes, 123456789);
+    CHECK_NEAR(c.slow_stall_s, 0.003, 0);
     mc_pass_deinit(&a);
     mc_pass_deinit(&c);
 
