@@ -25,6 +25,10 @@ const mc_cmd mc_cli_commands[] = {
      cmd_bench_engine, usage_bench_engine},
     {"serve", "OpenAI-compatible HTTP server on the engine, with CAP per-pass records", cmd_serve,
      usage_serve},
+    {"report", "self-contained HTML report (CAP radar, latency CDFs, experts) of run directories",
+     cmd_report, usage_report},
+    {"radar", "the CAP radar (SVG/PNG) and its normalised radii from a list of systems",
+     cmd_radar, usage_radar},
     {NULL, NULL, NULL, NULL},
 };
 
