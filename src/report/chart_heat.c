@@ -22,6 +22,8 @@ static void heat_layout(const mc_heat *h, heat_geom *g)
     g->cw = floor(clampd(560.0 / (double)h->cols, 3, 28));
     g->ch = floor(clampd(320.0 / (double)h->rows, 3, 22));
     g->w = LEFT + g->cw * (double)h->cols + 130;
+    if (g->w < 460)
+        g->w = 460; /* room for the title */
     g->h = TOP + g->ch * (double)h->rows + 44;
     if (g->h < TOP + 200)
         g->h = TOP + 200; /* room for the legend */

@@ -121,10 +121,27 @@ static void distinct_series(series_buf *b, const mc_rsys *s, size_t color)
     size_t m = new_series(b, s->name, "", color, 0);
     for (size_t i = 0; i < s->n_bs; i++)
         add_point(b, m, s->bs[i], s->bs_sum[i] / (double)s->bs_cnt[i]);
+}
+
+/* experts.expected_uniform for each distinct (experts, top-k) of the systems, in the colour of
+ * the first system with that shape, up to the largest batch any of them ran. */
+static void uniform_series(series_buf *b, const mc_report *r, size_t i)
+{
+    const mc_rsys *s = &r->sys[i];
     if (!(s->n_experts > 0 && s->top_k > 0))
         return;
-    size_t u = new_series(b, s->name, " uniform", color, 1);
     double mx = max_concurrency(s);
+    for (size_t k = 0; k < r->n_sys; k++) {
+        const mc_rsys *o = &r->sys[k];
+        if (o->n_experts == s->n_experts && o->top_k == s->top_k) {
+            if (k < i)
+                return; /* drawn with system k */
+            mx = fmax(mx, max_concurrency(o));
+        }
+    }
+    char name[80];
+    snprintf(name, sizeof name, "uniform E=%g k=%g", s->n_experts, s->top_k);
+    size_t u = new_series(b, name, "", i, 1);
     for (double t = 1; b->s[u].n < MAX_POINTS; t *= 2) { /* 1, 2, 4, ... up to the largest */
         add_point(b, u, t, mc_cap_expected_distinct_uniform(s->n_experts, s->top_k, t));
         if (t >= mx)
@@ -139,7 +156,9 @@ static mc_err distinct_chart(mc_svg *h, const mc_report *r, mc_diag *d)
         return h->err = mc_fail(d, MC_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < r->n_sys; i++)
         distinct_series(b, &r->sys[i], i);
-    mc_chart c = {"Distinct experts per layer, decode (experts.expected_uniform dashed)",
+    for (size_t i = 0; i < r->n_sys; i++)
+        uniform_series(b, r, i);
+    mc_chart c = {"Distinct experts per layer (decode)",
                   "decode batch size", "distinct experts per layer", CHART_W, CHART_H, 1, 1};
     mc_err e = mc_chart_xy(&c, b->s, b->n, h->b, d);
     mc_free(b);
@@ -159,7 +178,7 @@ static mc_err heat_map(mc_svg *h, const mc_rsys *s, mc_diag *d)
         mc_svg_raw(h, ")</div>\n");
         return h->err;
     }
-    snprintf(title, sizeof title, "%s: tokens per expert, %zu decode passes", s->name,
+    snprintf(title, sizeof title, "%s: tokens per expert (%zu decode passes)", s->name,
              s->heat_passes);
     mc_heat hm = {title, "layer", "expert", "tokens", s->heat_rows, s->heat_cols, s->heat};
     mc_err e = mc_chart_heat(&hm, h->b, d);
@@ -171,9 +190,8 @@ static mc_err heat_map(mc_svg *h, const mc_rsys *s, mc_diag *d)
 mc_err mc_html_experts_section(mc_svg *h, const mc_report *r, mc_diag *d)
 {
     mc_svg_raw(h, "<section id=\"experts\">\n<h2>Expert activation</h2>\n<p class=\"cap\">"
-                  "From records.jsonl: mean distinct experts per layer of decode passes by batch "
-                  "size, beside uniform routing; tokens routed to each expert, summed over decode "
-                  "passes.</p>\n<div class=\"row\">\n");
+                  "records.jsonl, decode passes: mean distinct experts per layer by batch size "
+                  "beside uniform routing (experts.expected_uniform); tokens per expert, summed.</p>\n<div class=\"row\">\n");
     distinct_chart(h, r, d);
     mc_svg_raw(h, "</div>\n<div class=\"row\" style=\"margin-top:16px\">\n");
     for (size_t i = 0; i < r->n_sys && !h->err; i++)
