@@ -10,10 +10,11 @@ PKGS=(
   libcurl4-openssl-dev              # load generator / HTTP client
   libssl-dev                        # SHA-256 of evaluation data files (libcrypto)
   libmicrohttpd-dev                 # moecap serve
-  libyaml-dev                       # moecap run config files
+  libyaml-dev                       # moecap run config files, moecap radar input
   libpcre2-dev                      # BPE pre-tokenizers (Unicode classes)
   libbz2-dev                        # HellaSwag .bz2 data
-  libcairo2-dev                     # radar PNG output
+  libcairo2-dev                     # radar PNG output; the PNG probe of the browser test
+  chromium                          # renders the HTML report in tests (headless, offline)
 )
 
 missing=()
