@@ -58,7 +58,7 @@ static void perf_series(series_buf *b, const mc_rsys *s, size_t color, const cha
     int any = 0;
     cJSON_ArrayForEach(pt, mc_jget(s->j, "perf"))
     {
-        double c = mc_jnum(pt, "concurrency");
+        double c = mc_perf_point(pt);
         double pv = fig_scaled(mc_jget(pt, "predicted"), pkey, pct);
         add_point(b, m, c, fig_scaled(pt, key, pct));
         add_point(b, p, c, pv);
@@ -107,7 +107,7 @@ static double max_concurrency(const mc_rsys *s)
     const cJSON *pt;
     cJSON_ArrayForEach(pt, mc_jget(s->j, "perf"))
     {
-        double c = mc_jnum(pt, "concurrency");
+        double c = mc_perf_point(pt);
         if (isfinite(c) && c > mx)
             mx = c;
     }

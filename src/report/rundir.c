@@ -42,6 +42,12 @@ static mc_err load_cap_json(mc_report *r, const char *dir, mc_diag *d)
     return MC_OK;
 }
 
+double mc_perf_point(const cJSON *perf)
+{
+    double c = mc_jnum(perf, "concurrency");
+    return isfinite(c) ? c : mc_jnum(perf, "batch_size"); /* perf-b<B> points */
+}
+
 static void status_of(mc_rsys *s)
 {
     const cJSON *st = mc_jget(s->j, "status");
@@ -68,7 +74,7 @@ static void headline_of(mc_rsys *s)
     s->head_conc = isfinite(c) ? (int64_t)c : -1;
     cJSON_ArrayForEach(p, (cJSON_IsArray(perf) ? perf : NULL))
     {
-        double pc = mc_jnum(p, "concurrency");
+        double pc = mc_perf_point(p);
         if (s->head_conc < 0 || (isfinite(pc) && (int64_t)pc == s->head_conc)) {
             s->head_perf = p;
             if (s->head_conc < 0 && isfinite(pc))

@@ -13,7 +13,7 @@
 
 #define SIDE_MAX_BYTES ((size_t)512 << 20)
 #define SAMPLES_MAX ((size_t)10000000)
-#define HEAT_MAX_CELLS ((int64_t)1 << 20)
+#define HEAT_MAX_CELLS ((int64_t)1 << 16) /* 256 layers x 256 experts: a readable heat map */
 
 static int inside_run(const char *rel)
 {
@@ -30,11 +30,12 @@ void mc_rsys_perf_path(const mc_report *r, const mc_rsys *s, const cJSON *perf, 
 {
     char fallback[256];
     const char *dir = mc_jstr(perf, "dir");
-    double c = mc_jnum(perf, "concurrency");
+    double c = mc_perf_point(perf);
+    int batch = !isfinite(mc_jnum(perf, "concurrency"));
     out[0] = 0;
     if (!dir) { /* RUNDIR.md's layout when cap.json does not say */
-        snprintf(fallback, sizeof fallback, "systems/%s/perf-c%lld", mc_jstr(s->j, "name"),
-                 isfinite(c) ? (long long)c : 0LL);
+        snprintf(fallback, sizeof fallback, "systems/%s/perf-%c%lld", mc_jstr(s->j, "name"),
+                 batch ? 'b' : 'c', isfinite(c) ? (long long)c : 0LL);
         dir = fallback;
     }
     if (!inside_run(dir)) {
@@ -152,8 +153,10 @@ static mc_err add_heat(mc_rsys *s, const mc_pass *p, size_t *mismatch, mc_diag *
     if (p->tpe_rows <= 0 || p->tpe_cols <= 0)
         return MC_OK;
     if (!s->heat) {
-        if (p->tpe_rows > HEAT_MAX_CELLS / p->tpe_cols)
+        if (p->tpe_rows > HEAT_MAX_CELLS / p->tpe_cols) {
+            (*mismatch)++; /* too many cells to draw */
             return MC_OK;
+        }
         s->heat = mc_calloc((size_t)(p->tpe_rows * p->tpe_cols), sizeof *s->heat);
         if (!s->heat)
             return mc_fail(d, MC_ERR_NOMEM, "out of memory");
@@ -225,9 +228,10 @@ static mc_err load_records(const mc_report *r, mc_rsys *s, mc_diag *d)
     }
     sort_batches(s);
     if (!files)
-        snprintf(s->heat_note, MC_NOTE, "no perf points%s%s", note[0] ? ": " : "", note);
+        snprintf(s->heat_note, MC_NOTE, "no perf points%s%.600s", note[0] ? ": " : "", note);
     else if (!s->heat)
-        snprintf(s->heat_note, MC_NOTE, "no decode pass with tokens_per_expert in records.jsonl");
+        snprintf(s->heat_note, MC_NOTE, "no decode pass with tokens_per_expert in records.jsonl"
+                 "%s", mismatch ? " (or more than 65,536 layer x expert cells)" : "");
     else if (mismatch || bad)
         snprintf(s->heat_note, MC_NOTE, "%zu passes of another shape and %zu bad record lines "
                  "left out", mismatch, bad);

@@ -47,6 +47,8 @@ struct mc_report {
     char radar_err[MC_NOTE];       /* the radar could not be normalised: why */
 };
 
+/* A perf[] entry's x: its concurrency, else its batch_size (NaN when neither). */
+double mc_perf_point(const struct cJSON *perf);
 /* Reads the side files of system s (requests.jsonl, records.jsonl); never fails on their
  * content, only on memory (the notes say what was missing). */
 mc_err mc_rsys_load_files(const mc_report *r, mc_rsys *s, mc_diag *d);
