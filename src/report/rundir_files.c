@@ -174,7 +174,7 @@ static mc_err add_heat(mc_rsys *s, const mc_pass *p, size_t *mismatch, mc_diag *
 }
 
 static mc_err records_file(const char *path, mc_rsys *s, size_t *mismatch, size_t *bad,
-                           mc_diag *d)
+                           size_t *read, mc_diag *d)
 {
     char *text = NULL;
     size_t len = 0;
@@ -183,6 +183,7 @@ static mc_err records_file(const char *path, mc_rsys *s, size_t *mismatch, size_
     mc_err e = mc_read_file(path, SIDE_MAX_BYTES, &text, &len, NULL);
     if (e) /* a perf point without records (e.g. a URL target): nothing to add */
         return MC_OK;
+    (*read)++;
     mc_diag pd = {{0}};
     e = mc_pass_parse_jsonl(text, len, 0, 0, &set, &pd);
     mc_free(text);
@@ -214,7 +215,7 @@ static void sort_batches(mc_rsys *s)
 static mc_err load_records(const mc_report *r, mc_rsys *s, mc_diag *d)
 {
     const cJSON *p;
-    size_t mismatch = 0, bad = 0, files = 0;
+    size_t mismatch = 0, bad = 0, files = 0, read = 0;
     char path[4096], note[MC_NOTE] = "";
     cJSON_ArrayForEach(p, mc_jget(s->j, "perf"))
     {
@@ -222,13 +223,16 @@ static mc_err load_records(const mc_report *r, mc_rsys *s, mc_diag *d)
         if (!path[0])
             continue;
         files++;
-        mc_err e = records_file(path, s, &mismatch, &bad, d);
+        mc_err e = records_file(path, s, &mismatch, &bad, &read, d);
         if (e)
             return e;
     }
     sort_batches(s);
     if (!files)
         snprintf(s->heat_note, MC_NOTE, "no perf points%s%.600s", note[0] ? ": " : "", note);
+    else if (!read)
+        snprintf(s->heat_note, MC_NOTE, "no records.jsonl in its %zu perf point%s", files,
+                 files == 1 ? "" : "s");
     else if (!s->heat)
         snprintf(s->heat_note, MC_NOTE, "no decode pass with tokens_per_expert in records.jsonl"
                  "%s", mismatch ? " (or more than 65,536 layer x expert cells)" : "");
@@ -236,7 +240,8 @@ static mc_err load_records(const mc_report *r, mc_rsys *s, mc_diag *d)
         snprintf(s->heat_note, MC_NOTE, "%zu passes of another shape and %zu bad record lines "
                  "left out", mismatch, bad);
     if (s->n_bs == 0)
-        snprintf(s->bs_note, MC_NOTE, "no decode pass with expert activation in records.jsonl");
+        snprintf(s->bs_note, MC_NOTE, "%s", read ? "no decode pass with expert activation in "
+                 "records.jsonl" : "no records.jsonl");
     return MC_OK;
 }
 

@@ -429,6 +429,7 @@ TEST(report_fixture)
     CHECK_NEAR(f16->bs_sum[1] / f16->bs_cnt[1], 3.5, 0);
     CHECK_NEAR(q4->bs_sum[0] / q4->bs_cnt[0], 2, 0); /* from tokens_per_expert */
     CHECK(c25->heat == NULL && c25->failed);
+    CHECK_STR(c25->heat_note, "no records.jsonl in its 1 perf point");
     CHECK_CONTAINS(c25->status_note, "failed: perf-c2: serve exited with status 1");
     /* radar: 50 / 40 / 150 ms, $8,920 / $3,800 / $3,800 (ceiling 8000), 0.911 / - / 0.8 */
     const mc_radar_chart *c = mc_report_radar(r);
