@@ -6,9 +6,10 @@
  * system refuses O_DIRECT, said in the output). Model: --model PATH, or the demo's random MoE
  * (scripts/demo.sh: make-model --layers 8 --embd 2048 --ff 1024 --experts 16 --top-k 2 --heads
  * 16 --kv-heads 4, q8_0, about 1.1 GB) generated once into $MOECAP_CACHE_DIR/demo.
- * Cases: batch-1 greedy decode after a 16-token prompt with no cache, then caches of 100%, 50%
- * and 25% of the experts (slots = that share of the routed experts), each without and with
- * prefetch, LRU. Per case, a warm-up of 48 decode steps and --reps repetitions of --gen decode
+ * Cases: batch-1 greedy decode after a 16-token prompt with no cache and with caches of 100%, 50%
+ * and 25% of the experts (slots = that share of the routed experts), LRU, in pairs that
+ * alternate repetition by repetition: no cache vs 100%; then 100%, 50% and 25% each without vs
+ * with prefetch. Per case, a warm-up of 48 decode steps and --reps repetitions of --gen decode
  * steps (each after the same prompt, so the cache is warm as in steady serving): tokens/s
  * (mean, sd, best), hit rate, slow-tier bytes/s while reads are in flight, stall share of the
  * step time. One JSON line per case on stdout, a summary on stderr.
@@ -39,7 +40,7 @@ static struct {
 
 static char g_commit[64], g_path[4096];
 static double g_seq_Bps;
-static int g_seq_direct, g_fail;
+static int g_seq_direct, g_fail, g_have_ref;
 static int32_t g_ref[MAX_GEN];
 
 static void read_line_of(const char *cmd, char *out, size_t n)
@@ -228,33 +229,63 @@ static void emit(const char *name, double share, int prefetch, const mc_engine_x
     fprintf(stderr, "\n");
 }
 
-/* One case: share of the experts in the cache (0 = no cache). */
-static int run_case(const char *path, double share, int prefetch, int64_t slot, int64_t experts)
+typedef struct side {
+    double share;
+    int prefetch;
+    mc_engine *e;
+    float *logits;
+    fig v[64];
+} side;
+
+static int side_open(const char *path, side *s, int64_t slot, int64_t experts)
 {
-    int64_t slots = (int64_t)(share * (double)experts + 0.5);
-    mc_engine *e = open_engine(path, share > 0 ? slots * slot : 0, prefetch);
-    if (!e)
-        return 0;
-    float *logits = mc_mallocarray((size_t)mc_engine_vocab(e), sizeof *logits);
+    int64_t slots = (int64_t)(s->share * (double)experts + 0.5);
     int32_t toks[MAX_GEN];
-    fig v[64], warm;
+    fig warm;
+    s->e = open_engine(path, s->share > 0 ? slots * slot : 0, s->prefetch);
+    s->logits = s->e ? mc_mallocarray((size_t)mc_engine_vocab(s->e), sizeof *s->logits) : NULL;
     /* warm-up: 48 tokens, so a cache of every expert has read (nearly) all of them */
-    int ok = logits && decode(e, 48, logits, toks, &warm);
-    for (int r = 0; ok && r < O.reps; r++) {
-        ok = decode(e, O.gen, logits, toks, &v[r]);
-        if (share == 0 && r == 0)
-            memcpy(g_ref, toks, sizeof(int32_t) * (size_t)O.gen);
-        if (ok && memcmp(g_ref, toks, sizeof(int32_t) * (size_t)O.gen) != 0)
-            g_fail = 1;
-    }
+    return s->logits && decode(s->e, 48, s->logits, toks, &warm);
+}
+
+static void side_emit(const side *s, int n)
+{
     char name[32];
-    snprintf(name, sizeof name, share > 0 ? "cache-%.0f%%" : "no-cache", 100 * share);
     mc_engine_xstats xs;
-    mc_engine_xcache_stats(e, &xs);
-    if (ok)
-        emit(name, share, prefetch, &xs, v, O.reps);
-    mc_free(logits);
-    mc_engine_free(e);
+    snprintf(name, sizeof name, s->share > 0 ? "cache-%.0f%%" : "no-cache", 100 * s->share);
+    mc_engine_xcache_stats(s->e, &xs);
+    emit(name, s->share, s->prefetch, &xs, s->v, n);
+}
+
+/* Two configurations alternating repetition by repetition (a shared machine's load hits both
+ * alike); the greedy tokens of every repetition must equal the first uncached run's. */
+static int run_pair(const char *path, side *a, side *b, int64_t slot, int64_t experts)
+{
+    int32_t toks[MAX_GEN];
+    int ok = side_open(path, a, slot, experts) && side_open(path, b, slot, experts);
+    for (int r = 0; ok && r < O.reps; r++)
+        for (int k = 0; ok && k < 2; k++) {
+            side *s = k ? b : a;
+            ok = decode(s->e, O.gen, s->logits, toks, &s->v[r]);
+            if (!g_have_ref) {
+                memcpy(g_ref, toks, sizeof(int32_t) * (size_t)O.gen);
+                g_have_ref = 1;
+            }
+            if (ok && memcmp(g_ref, toks, sizeof(int32_t) * (size_t)O.gen) != 0)
+                g_fail = 1;
+        }
+    if (ok) {
+        side_emit(a, O.reps);
+        side_emit(b, O.reps);
+        double sd, best, ta = mean_of(a->v, O.reps, offsetof(fig, tok_s), &sd, &best);
+        double tb = mean_of(b->v, O.reps, offsetof(fig, tok_s), &sd, &best);
+        fprintf(stderr, "  -> second / first: %.3f (means of alternated repetitions)\n", tb / ta);
+    }
+    for (int k = 0; k < 2; k++) {
+        side *s = k ? b : a;
+        mc_free(s->logits);
+        mc_engine_free(s->e);
+    }
     return ok;
 }
 
@@ -289,10 +320,14 @@ int main(int argc, char **argv)
     if (!e || !mc_engine_xcache_stats(e, &xs))
         return 1;
     mc_engine_free(e);
-    static const double shares[4] = {1.0, 0.5, 0.25, 0};
-    int ok = run_case(path, 0, 0, xs.slot_bytes, xs.experts);
-    for (int i = 0; ok && i < 3; i++)
-        for (int p = 0; ok && p < 2; p++)
-            ok = run_case(path, shares[i], p, xs.slot_bytes, xs.experts);
+    /* no cache vs every expert cached; then 100%, 50%, 25% without vs with prefetch */
+    static const double pairs[4][4] = {{0, 0, 1.0, 0}, {1.0, 0, 1.0, 1}, {0.5, 0, 0.5, 1},
+                                       {0.25, 0, 0.25, 1}};
+    int ok = 1;
+    for (int i = 0; ok && i < 4; i++) {
+        side a = {.share = pairs[i][0], .prefetch = (int)pairs[i][1]};
+        side b = {.share = pairs[i][2], .prefetch = (int)pairs[i][3]};
+        ok = run_pair(path, &a, &b, xs.slot_bytes, xs.experts);
+    }
     return !ok || g_fail;
 }

@@ -21,6 +21,10 @@
  * F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K (src/engine/kernels). Anything else: an error naming the
  * tensor and type at open.
  *
+ * Expert offloading (expert_cache_bytes > 0): the routed experts live in a bounded cache and a
+ * miss reads them from the GGUF file with O_DIRECT on the engine's I/O threads; the records then
+ * carry per-layer cache hits and misses, slow-tier bytes and stall (docs/ENGINE.md).
+ *
  * Thread safety: one mc_engine is driven by one thread at a time (the server's scheduler);
  * the engine parallelises internally. Ownership: mc_engine_free releases everything. */
 #ifndef MC_ENGINE_H

@@ -323,6 +323,15 @@ static void queue_load_locked(eng_xcache *c, int64_t s, int64_t x)
     }
 }
 
+/* The last read error's message (written by the I/O threads under mu) as the step's error. */
+static mc_err io_error(eng_xcache *c, mc_diag *d)
+{
+    pthread_mutex_lock(&c->mu);
+    mc_err err = mc_fail(d, MC_ERR_IO, "%s", c->io_msg);
+    pthread_mutex_unlock(&c->mu);
+    return err;
+}
+
 static int slot_ready(eng_xcache *c, int64_t s)
 {
     return atomic_load_explicit(&c->pending[s], memory_order_acquire) == 0;
@@ -444,7 +453,7 @@ static mc_err pin_static(const mc_engine *e, eng_xcache *c, const char *profile,
         for (int64_t i = 0; i < c->pinned; i++)
             wait_slot(c, i);
         if (atomic_load(&c->n_err))
-            err = mc_fail(d, MC_ERR_IO, "%s", c->io_msg);
+            err = io_error(c, d);
         c->pass_stall = 0; /* loading at open is no pass's stall */
     }
     mc_free(tok);
@@ -608,7 +617,7 @@ mc_err eng_xc_round(mc_engine *e, const eng_layer *L, int round, int *more, mc_d
         int64_t s = c->dir.slot_of[base + x];
         wait_slot(c, s);
         if (atomic_load(&c->err[s]) && !err)
-            err = mc_fail(d, MC_ERR_IO, "%s", c->io_msg);
+            err = io_error(c, d);
     }
     return err;
 }
