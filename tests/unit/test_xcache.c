@@ -181,6 +181,11 @@ static void same_as_uncached(const char *path, const xopts *x, const float *ref,
     CHECK(run(e, lg, tok, NULL));
     CHECK(memcmp(lg, ref, sizeof lg) == 0);
     CHECK(memcmp(tok, rt, sizeof tok) == 0);
+    /* steps with misses (and prefetch) allocate nothing */
+    uint64_t a0 = mc_alloc_count();
+    for (int k = 0; k < 4; k++)
+        CHECK(ef_step(e, 1, ef_prompt + 7 * k, 1 + k, MC_LOGITS_LAST, lg) == MC_OK);
+    CHECK_EQ_INT(mc_alloc_count() - a0, 0);
     mc_engine_xstats s;
     CHECK(mc_engine_xcache_stats(e, &s) == 1);
     CHECK(s.misses > 0);
