@@ -147,10 +147,13 @@ typedef struct fig {
 /* Prompt (untimed), then n greedy decode steps; figures of the decode steps into *f. */
 static int decode(mc_engine *e, int n, float *logits, int32_t *toks, fig *f)
 {
-    static const int32_t prompt[PROMPT] = {1, 17, 250, 3, 99, 42, 7, 281, 5, 64, 128, 2, 33, 160, 77,
-                                           201};
+    static const int32_t prompt[PROMPT] = {1, 17, 250, 3, 99, 42,  7,  281,
+                                           5, 64, 128, 2, 33, 160, 77, 201};
     mc_engine_seq_reset(e, 0);
-    mc_batch_item it = {.seq = 0, .tokens = prompt, .n_tokens = PROMPT, .logits = MC_LOGITS_LAST,
+    mc_batch_item it = {.seq = 0,
+                        .tokens = prompt,
+                        .n_tokens = PROMPT,
+                        .logits = MC_LOGITS_LAST,
                         .logits_out = logits};
     mc_diag d;
     if (mc_engine_step(e, &it, 1, &d) != MC_OK)
@@ -164,8 +167,8 @@ static int decode(mc_engine *e, int n, float *logits, int32_t *toks, fig *f)
     for (int k = 0; k < n; k++) {
         int32_t t = mc_engine_sample(e, logits, &g, NULL);
         toks[k] = t;
-        it = (mc_batch_item){.seq = 0, .tokens = &t, .n_tokens = 1, .logits = MC_LOGITS_LAST,
-                             .logits_out = logits};
+        it = (mc_batch_item){
+            .seq = 0, .tokens = &t, .n_tokens = 1, .logits = MC_LOGITS_LAST, .logits_out = logits};
         if (mc_engine_step(e, &it, 1, &d) != MC_OK)
             goto fail;
         const mc_pass *p = mc_engine_last_pass(e);
@@ -221,11 +224,11 @@ static void emit(const char *name, double share, int prefetch, const mc_engine_x
            isnan(stall) ? -1 : stall, g_seq_Bps / 1e9, xs->slots ? xs->direct : g_seq_direct,
            g_fail ? "FAIL" : "ok");
     fflush(stdout);
-    fprintf(stderr, "%-14s prefetch %d: %7.2f +- %5.2f tok/s (best %6.2f)", name, prefetch, tok,
-            sd, best);
+    fprintf(stderr, "%-14s prefetch %d: %7.2f +- %5.2f tok/s (best %6.2f)", name, prefetch, tok, sd,
+            best);
     if (xs->slots)
-        fprintf(stderr, "  hit %.3f  slow tier %.2f GB/s (%.0f%% of sequential)  stall %.0f%%",
-                hit, bw / 1e9, 100 * bw / g_seq_Bps, 100 * stall);
+        fprintf(stderr, "  hit %.3f  slow tier %.2f GB/s (%.0f%% of sequential)  stall %.0f%%", hit,
+                bw / 1e9, 100 * bw / g_seq_Bps, 100 * stall);
     fprintf(stderr, "\n");
 }
 
@@ -321,8 +324,8 @@ int main(int argc, char **argv)
         return 1;
     mc_engine_free(e);
     /* no cache vs every expert cached; then 100%, 50%, 25% without vs with prefetch */
-    static const double pairs[4][4] = {{0, 0, 1.0, 0}, {1.0, 0, 1.0, 1}, {0.5, 0, 0.5, 1},
-                                       {0.25, 0, 0.25, 1}};
+    static const double pairs[4][4] = {
+        {0, 0, 1.0, 0}, {1.0, 0, 1.0, 1}, {0.5, 0, 0.5, 1}, {0.25, 0, 0.25, 1}};
     int ok = 1;
     for (int i = 0; ok && i < 4; i++) {
         side a = {.share = pairs[i][0], .prefetch = (int)pairs[i][1]};

@@ -14,8 +14,8 @@
  * Prefetch applies the next MoE layer's router to the current layer's normalised input and queues
  * the predicted experts' reads while the current layer computes.
  * Depends on the engine's state, par.c (the predictor's matmul) and POSIX I/O and threads. */
-#include "engine_impl.h"
 #include "xcache.h"
+#include "engine_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +32,7 @@
 
 typedef struct xc_req {
     int64_t slot, expert;
-    int k; /* 0 gate, 1 up, 2 down */
+    int k;                     /* 0 gate, 1 up, 2 down */
     uint64_t aoff, alen, need; /* aligned file range; bytes that must arrive */
     uint8_t *dst;
 } xc_req;
@@ -41,8 +41,8 @@ struct eng_xcache {
     xc_dir dir;
     int64_t n_slots, n_exp, max_exp, n_moe, max_topk;
     uint64_t slot_bytes, sub_off[3];
-    uint64_t *foff, *flen; /* [n_exp * 3]: each expert matrix's file offset and length */
-    eng_mat *mats;         /* [n_moe][3][max_exp]: the views the matmuls use (slot pointers) */
+    uint64_t *foff, *flen;      /* [n_exp * 3]: each expert matrix's file offset and length */
+    eng_mat *mats;              /* [n_moe][3][max_exp]: the views the matmuls use (slot pointers) */
     const eng_layer **layer_of; /* [n_moe] */
     uint8_t *arena;
     void *map;
@@ -119,8 +119,10 @@ static mc_err layout(mc_engine *e, eng_xcache *c, mc_diag *d)
     c->sub_off[2] = reg[0] + reg[1];
     c->slot_bytes = reg[0] + reg[1] + reg[2];
     if (c->slot_bytes == 0)
-        return mc_fail(d, MC_ERR_ARG, "engine: %s: an expert cache needs routed experts (the "
-                       "model has none)", mc_gguf_name(e->g));
+        return mc_fail(d, MC_ERR_ARG,
+                       "engine: %s: an expert cache needs routed experts (the "
+                       "model has none)",
+                       mc_gguf_name(e->g));
     return MC_OK;
 }
 
@@ -236,8 +238,8 @@ static int do_read(eng_xcache *c, const xc_req *r, uint64_t *got)
 {
     *got = 0;
     while (*got < r->need) {
-        ssize_t n = c->pread_fn(c->fd, r->dst + *got, (size_t)(r->alen - *got),
-                                (off_t)(r->aoff + *got));
+        ssize_t n =
+            c->pread_fn(c->fd, r->dst + *got, (size_t)(r->alen - *got), (off_t)(r->aoff + *got));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -247,8 +249,10 @@ static int do_read(eng_xcache *c, const xc_req *r, uint64_t *got)
                      "engine: expert cache: reading MoE layer %lld expert %lld (%s) from %.240s at "
                      "offset %llu: %s (%llu of %llu bytes)",
                      (long long)(r->expert / c->max_exp), (long long)(r->expert % c->max_exp),
-                     r->k == 0 ? "gate" : r->k == 1 ? "up" : "down", c->path,
-                     (unsigned long long)r->aoff, n < 0 ? strerror(code) : "short read",
+                     r->k == 0   ? "gate"
+                     : r->k == 1 ? "up"
+                                 : "down",
+                     c->path, (unsigned long long)r->aoff, n < 0 ? strerror(code) : "short read",
                      (unsigned long long)*got, (unsigned long long)r->need);
             pthread_mutex_unlock(&c->mu);
             return code ? code : EIO;
@@ -317,8 +321,13 @@ static void queue_load_locked(eng_xcache *c, int64_t s, int64_t x)
     for (int k = 0; k < 3; k++) {
         uint64_t off = c->foff[x * 3 + k], len = c->flen[x * 3 + k];
         xc_req *r = &c->q[(c->q_head + c->q_n++) % c->q_cap];
-        *r = (xc_req){s, x, k, floor4k(off), ceil4k(off + len) - floor4k(off),
-                      off + len - floor4k(off), slot + c->sub_off[k]};
+        *r = (xc_req){s,
+                      x,
+                      k,
+                      floor4k(off),
+                      ceil4k(off + len) - floor4k(off),
+                      off + len - floor4k(off),
+                      slot + c->sub_off[k]};
         c->mats[(ml * 3 + k) * c->max_exp + j].p = r->dst + (off - floor4k(off));
     }
 }
@@ -365,7 +374,8 @@ static void load_many(eng_xcache *c, const int64_t *slots, const int64_t *expert
     pthread_mutex_unlock(&c->mu);
 }
 
-/* ---- the static policy's pinned set ----------------------------------------------------------- */
+/* ---- the static policy's pinned set -----------------------------------------------------------
+ */
 
 /* Total tokens per expert [n_exp] from a records file's tokens_per_expert. */
 static mc_err profile_tokens(const mc_engine *e, eng_xcache *c, const char *path, int64_t *tok,
@@ -404,7 +414,8 @@ static mc_err profile_tokens(const mc_engine *e, eng_xcache *c, const char *path
     if (!err && used == 0)
         err = mc_fail(d, MC_ERR_FORMAT,
                       "engine: expert profile %s: no record has tokens_per_expert (record with "
-                      "--trace-tokens)", path);
+                      "--trace-tokens)",
+                      path);
     mc_pass_set_deinit(&set);
     mc_free(buf);
     return err;
@@ -434,7 +445,8 @@ static int64_t hottest(int64_t *tok, int64_t n_exp, int64_t max, int64_t *out)
 static mc_err pin_static(const mc_engine *e, eng_xcache *c, const char *profile, mc_diag *d)
 {
     if (!profile || !*profile)
-        return mc_fail(d, MC_ERR_ARG, "engine: the static expert cache policy needs a profile "
+        return mc_fail(d, MC_ERR_ARG,
+                       "engine: the static expert cache policy needs a profile "
                        "(--expert-profile records.jsonl with tokens_per_expert)");
     int64_t *tok = mc_calloc((size_t)c->n_exp, sizeof *tok);
     int64_t *pins = mc_calloc((size_t)c->n_slots, sizeof *pins);
@@ -462,7 +474,8 @@ static mc_err pin_static(const mc_engine *e, eng_xcache *c, const char *profile,
     return err;
 }
 
-/* ---- open / free ------------------------------------------------------------------------------ */
+/* ---- open / free ------------------------------------------------------------------------------
+ */
 
 static mc_err xc_setup(mc_engine *e, eng_xcache *c, const mc_engine_opts *o, mc_diag *d)
 {
@@ -470,7 +483,8 @@ static mc_err xc_setup(mc_engine *e, eng_xcache *c, const mc_engine_opts *o, mc_
         return mc_fail(d, MC_ERR_ARG, "engine: expert cache policy %d (0 lru, 1 lfu, 2 static)",
                        o->expert_cache_policy);
     if (o->expert_cache_policy != MC_XCACHE_STATIC && o->expert_profile && *o->expert_profile)
-        return mc_fail(d, MC_ERR_ARG, "engine: an expert profile is only used by the static "
+        return mc_fail(d, MC_ERR_ARG,
+                       "engine: an expert profile is only used by the static "
                        "policy (--expert-cache-policy static)");
     snprintf(c->path, sizeof c->path, "%s", o->model_path);
     c->pread_fn = o->expert_pread ? o->expert_pread : pread;
@@ -502,8 +516,10 @@ mc_err eng_xc_open(mc_engine *e, const mc_engine_opts *o, mc_diag *d)
         return mc_fail(d, MC_ERR_ARG, "engine: expert cache of %lld bytes",
                        (long long)o->expert_cache_bytes);
     if (e->n_moe_layers == 0)
-        return mc_fail(d, MC_ERR_ARG, "engine: %s: an expert cache needs routed experts (the "
-                       "model is dense)", mc_gguf_name(e->g));
+        return mc_fail(d, MC_ERR_ARG,
+                       "engine: %s: an expert cache needs routed experts (the "
+                       "model is dense)",
+                       mc_gguf_name(e->g));
     eng_xcache *c = mc_calloc(1, sizeof *c);
     if (!c)
         return mc_fail(d, MC_ERR_NOMEM, "engine: out of memory");
@@ -535,9 +551,9 @@ void eng_xc_free(mc_engine *e)
         close(c->fd);
     if (c->map)
         munmap(c->map, c->map_len);
-    void *ptrs[] = {c->foff, c->flen, c->mats, c->layer_of, c->want, c->slot,
-                    c->sub,  c->take, c->on,   c->mark,     c->ids,  c->pass_hits,
-                    c->pass_misses, c->pending, c->err, c->q};
+    void *ptrs[] = {c->foff,        c->flen,    c->mats, c->layer_of, c->want, c->slot,
+                    c->sub,         c->take,    c->on,   c->mark,     c->ids,  c->pass_hits,
+                    c->pass_misses, c->pending, c->err,  c->q};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
         mc_free(ptrs[i]);
     xc_dir_deinit(&c->dir);
@@ -546,7 +562,8 @@ void eng_xc_free(mc_engine *e)
     e->xc_on = NULL;
 }
 
-/* ---- a step ----------------------------------------------------------------------------------- */
+/* ---- a step -----------------------------------------------------------------------------------
+ */
 
 const eng_mat *eng_xc_mats(const mc_engine *e, const eng_layer *L, int k)
 {
@@ -707,7 +724,8 @@ void eng_xc_step_end(mc_engine *e, int ok)
     p->slow_stall_s = mc_ns_to_s(c->pass_stall);
 }
 
-/* ---- getters ---------------------------------------------------------------------------------- */
+/* ---- getters ----------------------------------------------------------------------------------
+ */
 
 int mc_engine_xcache_stats(const mc_engine *e, mc_engine_xstats *out)
 {

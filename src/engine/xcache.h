@@ -15,7 +15,7 @@
 /* Slot directory. Experts are numbered 0..n_exp-1 by the caller (the engine: moe_layer *
  * max_exp + expert). A slot is guarded when the current layer round needs it: never a victim. */
 typedef struct xc_dir {
-    int policy;       /* MC_XCACHE_* (STATIC: LRU over the slots that are not pinned) */
+    int policy; /* MC_XCACHE_* (STATIC: LRU over the slots that are not pinned) */
     int64_t n_slots, n_exp;
     int64_t *slot_of; /* [n_exp]: slot holding the expert, or -1 */
     int64_t *freq;    /* [n_exp]: uses over the engine's life (LFU; kept across evictions) */

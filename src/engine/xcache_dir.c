@@ -161,8 +161,8 @@ mc_err xc_simulate(const xc_sim *s, const int64_t *seq, const int64_t *group_len
     xc_dir dir;
     *hits = *misses = 0;
     if (s->n_pins >= s->n_slots && s->n_pins > 0)
-        return mc_fail(d, MC_ERR_ARG, "xcache: %lld pins fill all %lld slots",
-                       (long long)s->n_pins, (long long)s->n_slots);
+        return mc_fail(d, MC_ERR_ARG, "xcache: %lld pins fill all %lld slots", (long long)s->n_pins,
+                       (long long)s->n_slots);
     mc_err err = xc_dir_init(&dir, s->policy, s->n_slots, s->n_exp, d);
     if (err)
         return err;

@@ -410,7 +410,8 @@ TEST(startup_errors)
     snprintf(bad, sizeof bad, "%s/bad.jsonl", harness_tmpdir());
     FILE *f = fopen(bad, "w");
     fputs("{\"latency\":0.1,\"batch_size\":1,\"new_tokens\":1,\"seq_lens_sum\":1,"
-          "\"tokens_per_expert\":[[1,2,3,4,5,6,7,8]]}\n", f);
+          "\"tokens_per_expert\":[[1,2,3,4,5,6,7,8]]}\n",
+          f);
     fclose(f);
     x.profile = bad;
     CHECK(open_x(p, &x, &d) == NULL);
