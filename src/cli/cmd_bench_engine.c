@@ -22,13 +22,18 @@ void usage_bench_engine(FILE *f)
 {
     fprintf(f,
             "usage: moecap bench-engine -m MODEL.gguf [-t THREADS] [-p 512] [-n 128] [-b 1,4,16]\n"
-            "         [-r 5] [--hardware H] [--kernels ref|avx2|avx512] [--seed S] [--json]\n\n"
+            "         [-r 5] [--hardware H] [--kernels ref|avx2|avx512] [--seed S] [--json]\n"
+            "         [--expert-cache-mb N [--expert-cache-policy lru|lfu|static]\n"
+            "          [--expert-profile FILE] [--prefetch] [--no-direct]]\n\n"
             "Benchmarks moecap's embedded CPU engine. After a warm-up, each repetition prefills\n"
             "a P-token prompt of seeded random token ids (in chunks of up to 512 tokens), then for\n"
             "each batch size B gives B sequences their own P-token prompt (untimed) and decodes N\n"
             "tokens with all B together. Reported per phase, mean +- sd over repetitions:\n"
             "tokens/s and S-MBU / S-MFU (the engine's per-pass records through moecap's CAP\n"
-            "metrics, time-weighted, against the hardware's peak bandwidth and dense FLOP/s).\n\n"
+            "metrics, time-weighted, against the hardware's peak bandwidth and dense FLOP/s).\n"
+            "With an expert cache also: hit rate, slow-tier bandwidth while reads are in flight\n"
+            "(bytes / time with at least one read in flight) and the share of step time stalled\n"
+            "on the slow tier.\n\n"
             "  -m, --model FILE    GGUF model\n"
             "  -t, --threads N     threads (default: all CPUs)\n"
             "  -p, --prompt N      prompt tokens (default 512)\n"
@@ -39,7 +44,8 @@ void usage_bench_engine(FILE *f)
             "                      `moecap probe` first)\n"
             "  --kernels ISA       ref, avx2 or avx512 (default: best for this CPU)\n"
             "  --seed S            prompt token seed (default 1)\n"
-            "  --json              print one JSON document\n");
+            "  --json              print one JSON document\n"
+            ER_XCACHE_USAGE);
 }
 
 typedef struct bargs {
@@ -58,7 +64,7 @@ static const struct option opts[] = {
     {"batch", required_argument, NULL, 'b'},  {"reps", required_argument, NULL, 'r'},
     {"hardware", required_argument, NULL, O_HW}, {"kernels", required_argument, NULL, O_KERN},
     {"seed", required_argument, NULL, O_SEED}, {"json", no_argument, NULL, O_JSON},
-    {NULL, 0, NULL, 0}};
+    ER_XCACHE_LONGOPTS, {NULL, 0, NULL, 0}};
 
 static const char *opt_name(int c)
 {
@@ -125,6 +131,11 @@ static int parse_args(int argc, char **argv, bargs *a)
     optind = 1;
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, ":m:t:p:n:b:r:", opts, NULL)) != -1;) {
+        int rc = er_xcache_opt(&a->eo.xc, c, optarg, CMD);
+        if (rc > 0)
+            return rc;
+        if (rc == 0)
+            continue;
         if (c == O_JSON)
             a->json = 1;
         else if (c == '?' || c == ':')
@@ -142,11 +153,13 @@ static int parse_args(int argc, char **argv, bargs *a)
     a->eo.max_seqs = maxb;
     a->eo.step_tokens = maxb > 512 ? maxb : 512;
     a->eo.ctx = a->p + a->n + 1;
-    return 0;
+    return er_xcache_check(&a->eo.xc, CMD);
 }
 
-/* Figures per repetition: tok/s, S-MBU, S-MFU, mean distinct experts per MoE layer. */
-enum { F_TPS = 0, F_SMBU, F_SMFU, F_ACT, F_COUNT };
+/* Figures per repetition: tok/s, S-MBU, S-MFU, mean distinct experts per MoE layer; with an
+ * expert cache the hit rate, the slow tier's bytes/s while reads are in flight and the share of
+ * the step time stalled on it (NaN without a cache). */
+enum { F_TPS = 0, F_SMBU, F_SMFU, F_ACT, F_HIT, F_BW, F_STALL, F_COUNT };
 
 typedef struct bench {
     const bargs *a;
@@ -159,10 +172,35 @@ typedef struct bench {
     double dec[MAX_NB][F_COUNT][MAX_REPS];
 } bench;
 
-/* Summarises the records into f[.][rep]. */
-static mc_err record(bench *B, const er_passes *ps, double f[F_COUNT][MAX_REPS], int rep,
-                     mc_diag *d)
+/* The expert cache's figures of the passes ps, read from the engine's totals since s0. */
+static void cache_figures(const bench *B, const er_passes *ps, const mc_engine_xstats *s0,
+                          double f[F_COUNT][MAX_REPS], int rep)
 {
+    mc_engine_xstats s1;
+    f[F_HIT][rep] = f[F_BW][rep] = f[F_STALL][rep] = NAN;
+    if (!mc_engine_xcache_stats(B->e, &s1))
+        return;
+    double hits = 0, misses = 0, stall = 0, lat = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        const mc_pass *p = &ps->v[i];
+        for (int64_t l = 0; l < p->n_cache_layers; l++) {
+            hits += (double)p->cache_hits[l];
+            misses += (double)p->cache_misses[l];
+        }
+        stall += p->slow_stall_s > 0 ? p->slow_stall_s : 0;
+        lat += p->latency_s;
+    }
+    double rd = s1.read_s - s0->read_s;
+    f[F_HIT][rep] = hits + misses > 0 ? hits / (hits + misses) : NAN;
+    f[F_BW][rep] = rd > 0 ? (double)(s1.bytes - s0->bytes) / rd : NAN;
+    f[F_STALL][rep] = lat > 0 ? stall / lat : NAN;
+}
+
+/* Summarises the records into f[.][rep]. */
+static mc_err record(bench *B, const er_passes *ps, const mc_engine_xstats *s0,
+                     double f[F_COUNT][MAX_REPS], int rep, mc_diag *d)
+{
+    cache_figures(B, ps, s0, f, rep);
     mc_cap_summary s;
     mc_err err = mc_cap_summarise(mc_engine_model(B->e), &B->pk, ps->v, ps->n, &s, d);
     if (err != MC_OK)
@@ -183,8 +221,10 @@ static mc_err prefill_seq(bench *B, int s, er_passes *ps, mc_diag *d)
                       B->logits + (int64_t)s * V, ps, NULL, d);
 }
 
-/* b sequences with their prompts, then `steps` greedy decode steps of all b; records into ps. */
-static mc_err decode_run(bench *B, int b, int64_t steps, er_passes *ps, mc_diag *d)
+/* b sequences with their prompts, then `steps` greedy decode steps of all b; records into ps,
+ * the cache's totals before the decode steps into s0. */
+static mc_err decode_run(bench *B, int b, int64_t steps, er_passes *ps, mc_engine_xstats *s0,
+                         mc_diag *d)
 {
     int64_t V = mc_engine_vocab(B->e);
     int32_t cur[MAX_BATCH];
@@ -193,6 +233,7 @@ static mc_err decode_run(bench *B, int b, int64_t steps, er_passes *ps, mc_diag 
     mc_err err = MC_OK;
     for (int s = 0; s < b && err == MC_OK; s++)
         err = prefill_seq(B, s, NULL, d);
+    mc_engine_xcache_stats(B->e, s0);
     for (int64_t k = 0; k < steps && err == MC_OK; k++) {
         for (int s = 0; s < b; s++)
             cur[s] = mc_engine_sample(B->e, B->logits + (int64_t)s * V, &g, NULL);
@@ -204,14 +245,16 @@ static mc_err decode_run(bench *B, int b, int64_t steps, er_passes *ps, mc_diag 
 static mc_err one_rep(bench *B, int rep, mc_diag *d)
 {
     er_passes ps = {0};
+    mc_engine_xstats s0;
+    mc_engine_xcache_stats(B->e, &s0);
     mc_err err = prefill_seq(B, 0, &ps, d);
     if (err == MC_OK)
-        err = record(B, &ps, B->pre, rep, d);
+        err = record(B, &ps, &s0, B->pre, rep, d);
     for (int i = 0; i < B->a->nb && err == MC_OK; i++) {
         er_passes_deinit(&ps);
-        err = decode_run(B, B->a->b[i], B->a->n, &ps, d);
+        err = decode_run(B, B->a->b[i], B->a->n, &ps, &s0, d);
         if (err == MC_OK)
-            err = record(B, &ps, B->dec[i], rep, d);
+            err = record(B, &ps, &s0, B->dec[i], rep, d);
     }
     er_passes_deinit(&ps);
     return err;
@@ -243,9 +286,10 @@ static mc_err setup(bench *B, mc_diag *d)
 static mc_err run(bench *B, mc_diag *d)
 {
     er_passes warm = {0};
+    mc_engine_xstats s0;
     mc_err err = setup(B, d);
     if (err == MC_OK) /* warm-up: page the weights in, spin the thread pool up */
-        err = decode_run(B, 1, B->a->n < 4 ? B->a->n : 4, &warm, d);
+        err = decode_run(B, 1, B->a->n < 4 ? B->a->n : 4, &warm, &s0, d);
     er_passes_deinit(&warm);
     for (int r = 0; r < B->a->reps && err == MC_OK; r++)
         err = one_rep(B, r, d);
@@ -275,6 +319,10 @@ static void print_phase(const char *what, double f[F_COUNT][MAX_REPS], int reps)
            t.mean, t.sd, 100 * u.mean, 100 * u.sd, 100 * m.mean, 100 * m.sd);
     if (!isnan(x.mean))
         printf("  experts/MoE layer %.2f", x.mean);
+    msd h = msd_of(f[F_HIT], reps), b = msd_of(f[F_BW], reps), st = msd_of(f[F_STALL], reps);
+    if (!isnan(h.mean))
+        printf("\n%-22s hit rate %.3f +- %.3f  slow tier %.1f MB/s while reading  stalled %.1f %%",
+               "", h.mean, h.sd, isnan(b.mean) ? 0 : b.mean / 1e6, 100 * st.mean);
     printf("\n");
 }
 
@@ -287,6 +335,7 @@ static void report_text(const bench *B)
            B->dep.count, B->pk.bw_Bps / 1e9, B->pk.flops / 1e9, mc_prec_name(B->pk.prec));
     printf("%d repetitions (mean +- sd); S-MBU / S-MFU time-weighted over the engine's passes\n",
            a->reps);
+    er_xcache_report(stdout, B->e);
     snprintf(what, sizeof what, "prefill p=%lld", (long long)a->p);
     print_phase(what, (double(*)[MAX_REPS])B->pre, a->reps);
     for (int i = 0; i < a->nb; i++) {
@@ -305,10 +354,13 @@ static void add_num(cJSON *o, const char *k, double v)
 
 static cJSON *phase_json(const double f[F_COUNT][MAX_REPS], int reps)
 {
-    static const char *names[F_COUNT] = {"tok_per_s", "smbu", "smfu", "experts_per_moe_layer"};
+    static const char *names[F_COUNT] = {"tok_per_s", "smbu", "smfu", "experts_per_moe_layer",
+                                         "cache_hit_rate", "slow_tier_Bps", "stall_fraction"};
     cJSON *o = cJSON_CreateObject();
     for (int k = 0; k < F_COUNT; k++) {
         char key[64];
+        if (k >= F_HIT && isnan(f[F_HIT][0]))
+            continue; /* no expert cache */
         msd m = msd_of(f[k], reps);
         snprintf(key, sizeof key, "%s_mean", names[k]);
         add_num(o, key, m.mean);
@@ -335,6 +387,9 @@ static int report_json(const bench *B)
     cJSON_AddNumberToObject(h, "peak_bw_GBps", B->pk.bw_Bps / 1e9);
     cJSON_AddNumberToObject(h, "peak_TFLOPs", B->pk.flops / 1e12);
     cJSON_AddStringToObject(h, "prec", mc_prec_name(B->pk.prec));
+    cJSON *xc = er_xcache_json(B->e);
+    if (xc)
+        cJSON_AddItemToObject(j, "expert_cache", xc);
     cJSON_AddItemToObject(j, "prefill", phase_json((const double(*)[MAX_REPS])B->pre, a->reps));
     cJSON_AddItemToObject(j, "decode", dec = cJSON_CreateArray());
     for (int i = 0; i < a->nb; i++) {
@@ -363,6 +418,8 @@ int cmd_bench_engine(int argc, char **argv)
     B->a = &a;
     mc_diag d = {0};
     mc_err err = run(B, &d);
+    if (B->e)
+        er_xcache_note(stderr, CMD, B->e);
     if (err == MC_OK)
         rc = a.json ? report_json(B) : (report_text(B), 0);
     else

@@ -3,6 +3,7 @@
  * SIGTERM, then shuts down gracefully and exits 0. Parses options and wires src/engine to
  * src/server; prints the bound address on stdout. */
 #include "cli.h"
+#include "engine_run.h"
 #include "server.h"
 
 #include <cjson/cJSON.h>
@@ -13,6 +14,7 @@
 
 typedef struct serve_args {
     mc_engine_opts eo;
+    er_xcache xc;
     mc_server_opts so;
     double shutdown_timeout_s;
     int json;
@@ -24,7 +26,9 @@ void usage_serve(FILE *f)
             "usage: moecap serve -m MODEL.gguf [--host H] [--port P] [--parallel N] [--ctx N]\n"
             "                    [-t THREADS] [--max-queue N] [--max-body BYTES] [--hardware H]\n"
             "                    [--kernels ISA] [--max-step-tokens N] [--max-records N]\n"
-            "                    [--trace-tokens] [--shutdown-timeout S] [--json]\n\n"
+            "                    [--trace-tokens] [--shutdown-timeout S] [--json]\n"
+            "                    [--expert-cache-mb N [--expert-cache-policy lru|lfu|static]\n"
+            "                     [--expert-profile FILE] [--prefetch] [--no-direct]]\n\n"
             "OpenAI-compatible HTTP server on the embedded engine, with continuous batching and\n"
             "per-forward-pass CAP records (docs/SERVER.md). Runs until SIGINT/SIGTERM.\n\n"
             "  -m, --model FILE        GGUF model\n"
@@ -45,7 +49,8 @@ void usage_serve(FILE *f)
             "  --json                  the start-up line as one JSON document (url, host, port,\n"
             "                          model, slots, ctx, kernels, chat_template)\n"
             "  --shutdown-timeout S    seconds running requests may finish after a signal\n"
-            "                          (default 10); the rest are cancelled\n");
+            "                          (default 10); the rest are cancelled\n"
+            ER_XCACHE_USAGE);
 }
 
 /* Integer options: parsed into iv[] (by table position), copied into the options afterwards. */
@@ -131,7 +136,9 @@ static int parse_args(int argc, char **argv, serve_args *a)
                                          {"trace-tokens", no_argument, NULL, 'T'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"shutdown-timeout", required_argument, NULL, 'S'},
+                                         ER_XCACHE_LONGOPTS,
                                          {NULL, 0, NULL, 0}};
+    memset(a, 0, sizeof *a);
     mc_engine_opts_default(&a->eo);
     mc_server_opts_default(&a->so);
     a->shutdown_timeout_s = 10;
@@ -146,16 +153,19 @@ static int parse_args(int argc, char **argv, serve_args *a)
             return mc_cli_usage_error("serve", "%s needs a value", argv[optind - 1]);
         if (c == '?')
             return mc_cli_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
-        int rc = set_opt(a, c, optarg, iv);
+        int rc = er_xcache_opt(&a->xc, c, optarg, "serve");
+        if (rc < 0)
+            rc = set_opt(a, c, optarg, iv);
         if (rc)
             return rc;
     }
     apply_ints(a, iv);
+    er_xcache_apply(&a->xc, &a->eo);
     if (optind < argc)
         return mc_cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     if (!a->eo.model_path)
         return mc_cli_usage_error("serve", "-m MODEL.gguf is required");
-    return 0;
+    return er_xcache_check(&a->xc, "serve");
 }
 
 /* SIGINT/SIGTERM are blocked in every thread (set before any is created) and taken here. */
@@ -209,6 +219,8 @@ int cmd_serve(int argc, char **argv)
     mc_srv_backend *be = NULL;
     mc_server *s = NULL;
     mc_err e = mc_srv_backend_engine_open(&a.eo, &be, &d);
+    if (!e)
+        er_xcache_note(stderr, "serve", be->ctx); /* the backend's context is the engine */
     if (!e)
         e = mc_server_new(be, &a.so, &s, &d);
     if (!e)

@@ -22,6 +22,7 @@ void mc_engine_opts_default(mc_engine_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->kv_type = MC_DT_F16;
+    o->expert_direct = 1;
 }
 
 /* ---- options and architecture ---------------------------------------------------------------- */
@@ -364,6 +365,8 @@ mc_err mc_engine_open(const mc_engine_opts *o, mc_engine **out, mc_diag *d)
     if (!err)
         err = eng_bind(e, d);
     if (!err)
+        err = eng_xc_open(e, o, d);
+    if (!err)
         err = eng_place_weights(e, o->weights, d);
     if (!err)
         err = size_engine(e, o);
@@ -388,6 +391,7 @@ void mc_engine_free(mc_engine *e)
 {
     if (!e)
         return;
+    eng_xc_free(e);
     mc_pool_free(e->pool);
     mc_tok_free(e->tok);
     free_buffers(e);

@@ -113,6 +113,8 @@ struct mc_engine {
     void *wcopy; /* the weights' huge-page copy (weights.c), NULL when mapped */
     size_t wcopy_len;
     eng_mat *exp_mats; /* backing store of the layers' expert matrix arrays */
+    struct eng_xcache *xc; /* the expert cache (xcache.c), NULL when every expert is resident */
+    const uint8_t *xc_on;  /* [max_exp]: experts of the current layer round (NULL: no cache) */
 
     /* KV cache: [seq][layer][K|V][kv_head][pos][hd] of kv_t */
     mc_dtype kv_t;
@@ -212,7 +214,26 @@ void eng_norm_rows(mc_engine *e, const float *in, float *out, const float *w, in
 void eng_residual(mc_engine *e, const float *bias, int64_t n_tok);
 
 /* ---- ffn.c ---- */
-void eng_ffn(mc_engine *e, const eng_layer *L, int64_t n_tok);
+/* Fails only with an expert cache (a read error on the slow tier). */
+mc_err eng_ffn(mc_engine *e, const eng_layer *L, int64_t n_tok, mc_diag *d);
+/* Top-k of p[0..n): descending, lower id first on ties. */
+void eng_top_k(const float *p, int64_t n, int64_t k, int32_t *ids);
+
+/* ---- xcache.c (expert offloading; all but eng_xc_open only with e->xc) ---- */
+typedef struct eng_xcache eng_xcache;
+/* With o->expert_cache_bytes > 0: the cache, its I/O threads, the static policy's pinned set. */
+mc_err eng_xc_open(mc_engine *e, const mc_engine_opts *o, mc_diag *d);
+void eng_xc_free(mc_engine *e); /* no cache: nothing */
+/* Expert matrix views of layer L (k: 0 gate, 1 up, 2 down) pointing into the cache slots. */
+const eng_mat *eng_xc_mats(const mc_engine *e, const eng_layer *L, int k);
+void eng_xc_step_begin(mc_engine *e);
+/* Makes the next round of layer L's activated experts (e->exp_cnt) resident and marks them in
+ * e->xc_on; *more = 1 when some are left for another round (more experts than slots). */
+mc_err eng_xc_round(mc_engine *e, const eng_layer *L, int round, int *more, mc_diag *d);
+/* Predicts the next MoE layer's experts from e->xn and queues their reads (expert_prefetch). */
+void eng_xc_prefetch(mc_engine *e, const eng_layer *L, int64_t n_tok);
+/* Waits for reads in flight; ok: the step succeeded, so its figures go into the record. */
+void eng_xc_step_end(mc_engine *e, int ok);
 
 /* ---- trace.c ---- */
 mc_err eng_trace_alloc(mc_engine *e, mc_diag *d);

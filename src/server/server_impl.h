@@ -268,6 +268,9 @@ typedef struct mc_srv_metrics {
     int64_t queue_depth, running, batch_size;
     int64_t n_layers;   /* MoE layers of expert_act */
     double *expert_act; /* [n_layers] sum over passes of the distinct experts the layer used */
+    /* expert cache (pass.cache of the records; 0 without a cache) */
+    uint64_t xc_hits, xc_misses, xc_bytes;
+    double xc_stall_s;
 } mc_srv_metrics;
 
 mc_err mc_srv_metrics_init(mc_srv_metrics *m, int64_t n_moe_layers);
