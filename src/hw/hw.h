@@ -85,6 +85,10 @@ mc_err mc_probe_run(const mc_probe_opts *o, mc_probe_result *r, mc_diag *d);
 /* Saves the result as the `local` hardware entry (mc_cache_dir()/local-hw.json, written
  * atomically; the directory is created). */
 mc_err mc_probe_save_local(const mc_probe_result *r, mc_diag *d);
+/* mc_probe_save_local keeps the slow tier of an entry already saved when r has none (a memory
+ * probe without --slow-tier does not forget the disk). mc_probe_save_slow_tier updates only the
+ * slow tier of the saved entry (MC_ERR_NOT_FOUND when there is none: run the probe first). */
+mc_err mc_probe_save_slow_tier(double bw_Bps, const char *method, mc_diag *d);
 /* Where mc_probe_save_local writes (static buffer; follows MOECAP_CACHE_DIR at each call). */
 const char *mc_probe_local_path(void);
 
@@ -108,6 +112,7 @@ typedef struct mc_probe_slow_result {
     double run_Bps[100];    /* each run */
     int repeats;
     int direct;             /* 1: O_DIRECT reads; 0: buffered after DONTNEED */
+    int ram_backed;         /* 1: dir is on tmpfs / ramfs, so this measured memory, not a disk */
     double size_bytes;      /* bytes read per run */
     double block_bytes;
     int depth;
