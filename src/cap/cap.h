@@ -380,6 +380,26 @@ mc_err mc_radar_accuracy(const double *v, size_t n, double b, double *r, mc_diag
  * definitions (docs/METRICS.md section 11). Workload: B sequences, I prompt tokens and O output
  * tokens each, run together (static batch). */
 
+#define MC_CAP_CACHE_LAYERS 256 /* per-layer arrays of the cache figures hold this many layers */
+
+typedef enum mc_cache_policy {
+    MC_CACHE_LRU = 0, /* least recently used: Che's approximation under independent references */
+    MC_CACHE_LFU,     /* least frequently used: converges to STATIC under independent references */
+    MC_CACHE_STATIC,  /* the hottest experts that fit, fixed */
+    MC_CACHE_POLICY_COUNT
+} mc_cache_policy;
+
+/* The cache part alone for T routed tokens (T = B for a decode step, B x I for a prefill):
+ * expected hit rate, per-layer hit rates, misses and miss bytes. Used by mc_predict_cache and by
+ * mc_predict_run when a device holds only part of the experts. cache_bytes 0 = no cache (every
+ * activated expert is a miss); otherwise it must hold the top_k experts of a layer. */
+typedef struct mc_cache_expect {
+    double hit_rate, experts_per_layer, misses, slow_bytes, expert_bytes, cached_fraction;
+    double active_bytes; /* bytes of the expected activated experts, all MoE layers */
+    double che_tokens;
+    int64_t n_layers;
+    double layer_hit_rate[MC_CAP_CACHE_LAYERS];
+} mc_cache_expect;
 #define MC_PREDICT_MAX 16777216 /* upper limit of batch, input_len and output_len (2^24) */
 
 typedef enum mc_predict_act {
@@ -404,6 +424,15 @@ typedef struct mc_predict_opts {
      * route_cols = the experts of each MoE layer. NULL = uniform routing. Borrowed. */
     const double *route_freq;
     size_t route_rows, route_cols;
+    /* Expert cache (predict.tpot_offload). expert_cache_bytes > 0: routed experts live in a
+     * cache of that many bytes and misses are read from the slow tier; 0: all weights are
+     * resident, unless memory is short (then the experts that do not fit are cached the same
+     * way over the host link, predict.offload). slow_Bps: the slow tier, 0 = devices x host
+     * link. prefetch_overlap: fraction of the slow-tier time hidden behind compute, [0, 1]. */
+    double expert_cache_bytes;
+    double slow_Bps;
+    mc_cache_policy cache_policy;
+    double prefetch_overlap;
     /* Prices and powers; `devices` is ignored (the deployment's count is used). A device price
      * of 0 without a cloud price makes the cost unknown (NaN), never free; a device power of 0
      * makes the energy unknown. */
@@ -415,6 +444,13 @@ void mc_predict_opts_default(mc_predict_opts *o, const mc_hw_deploy *dep);
 
 typedef enum mc_predict_bound { MC_PREDICT_MEMORY = 0, MC_PREDICT_COMPUTE } mc_predict_bound;
 
+typedef enum mc_predict_cache_mode {
+    MC_PREDICT_CACHE_NONE = 0, /* every weight resident, or the share-of-every-byte offload */
+    MC_PREDICT_CACHE_GIVEN,    /* expert_cache_bytes was given */
+    MC_PREDICT_CACHE_MEMORY    /* the device holds only part of the experts */
+} mc_predict_cache_mode;
+const char *mc_predict_cache_mode_name(mc_predict_cache_mode c); /* "none", "given", "memory" */
+
 /* One modelled pass (predict.decode_step or predict.prefill). */
 typedef struct mc_predict_pass {
     mc_pass_bytes bytes;  /* bytes.pass of the synthetic pass (distinct_mean = experts/layer) */
@@ -424,6 +460,7 @@ typedef struct mc_predict_pass {
     double offload_s;     /* non-resident share x bytes / (devices x host link); +inf when
                              something must be offloaded and there is no host link */
     double time_s;        /* max(mem_s, compute_s) + offload_s */
+    mc_cache_expect cache;/* expert cache figures of the pass (cache_mode != NONE) */
     mc_predict_bound bound;
     double smbu;          /* bytes / time_s / (devices x peak bandwidth) */
     double smfu;          /* FLOPs / time_s / (devices x dense peak); NaN without a peak */
@@ -444,6 +481,13 @@ typedef struct mc_predict {
     double offload_bytes;         /* max(0, need - mem) */
     double nonresident;           /* offload_bytes / need_bytes */
     double host_Bps;              /* devices x host link */
+    /* nonresident: without an expert cache the share of every byte of a pass read over the host
+     * link (offload_bytes / need_bytes); in cache mode "memory" the share of the non-expert
+     * bytes (weights other than routed experts, KV) that do not fit; 0 in mode "given" */
+    /* predict.cache_hit_rate: routed experts in a bounded cache */
+    mc_predict_cache_mode cache_mode;
+    double cache_bytes;           /* the cache: given, or what memory leaves for experts */
+    double slow_Bps;              /* its slow tier (0 = none: a miss never completes) */
     /* peaks used: mc_cap_peak_of; when the device has no peak at the weights' compute
      * precision the bf16 (then fp32) peak is used and peak_fallback is 1 */
     mc_cap_peak peak;
@@ -511,7 +555,6 @@ mc_err mc_predict_calibrate(const mc_predict *p, double tpot_s, double ttft_s,
  * deployment's memory (mc_cap_peak bw_Bps); the slow tier's bandwidth is given (probe's
  * slow_tier_Bps, --slow-bw, or the host link). docs/METRICS.md sections 3 and 11. */
 
-#define MC_CAP_CACHE_LAYERS 256 /* per-layer arrays of the cache figures hold this many layers */
 
 /* Per-tier figures of one pass (smbu.fast, smbu.slow, cache.slow_bw, cache.hit_rate); NaN where
  * the record or the slow-tier bandwidth does not say. */
@@ -573,12 +616,6 @@ mc_err mc_cap_route_freq(const mc_model *m, const mc_pass *p, size_t n, double *
 
 /* ==== predict.cache_hit_rate, predict.tpot_offload: routed experts in a bounded cache ========= */
 
-typedef enum mc_cache_policy {
-    MC_CACHE_LRU = 0, /* least recently used: Che's approximation under independent references */
-    MC_CACHE_LFU,     /* least frequently used: converges to STATIC under independent references */
-    MC_CACHE_STATIC,  /* the hottest experts that fit, fixed */
-    MC_CACHE_POLICY_COUNT
-} mc_cache_policy;
 
 const char *mc_cache_policy_name(mc_cache_policy p); /* "lru", "lfu", "static" */
 mc_err mc_cache_policy_parse(const char *s, mc_cache_policy *out, mc_diag *d);
@@ -625,21 +662,14 @@ typedef struct mc_predict_cache_out {
 mc_err mc_predict_cache(const mc_model *m, const mc_predict_cache_in *in, mc_predict_cache_out *out,
                         mc_diag *d);
 
-/* The cache part alone for T routed tokens (T = B for a decode step, B x I for a prefill):
- * expected hit rate, per-layer hit rates, misses and miss bytes. Used by mc_predict_cache and by
- * mc_predict_run when a device holds only part of the experts. */
-typedef struct mc_cache_expect {
-    double hit_rate, experts_per_layer, misses, slow_bytes, expert_bytes, cached_fraction;
-    double che_tokens;
-    int64_t n_layers;
-    double layer_hit_rate[MC_CAP_CACHE_LAYERS];
-} mc_cache_expect;
 mc_err mc_cache_expect_of(const mc_model *m, double tokens, double cache_bytes,
                           mc_cache_policy policy, const double *freq, size_t rows, size_t cols,
                           mc_cache_expect *out, mc_diag *d);
 
 /* The smallest expert cache a model can run with: max over MoE layers of top_k x one expert. */
 double mc_cache_min_bytes(const mc_model *m);
+/* Bytes of every routed expert of the model. */
+double mc_cache_expert_bytes(const mc_model *m);
 
 /* ==== cost.memory_capital: the purchase price of the memory a system needs ===================== */
 

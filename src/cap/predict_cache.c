@@ -41,7 +41,7 @@ double mc_cache_min_bytes(const mc_model *m)
     return v;
 }
 
-static double all_expert_bytes(const mc_model *m)
+double mc_cache_expert_bytes(const mc_model *m)
 {
     double v = 0;
     for (int64_t l = 0; l < m->n_layers; l++)
@@ -95,7 +95,7 @@ static mc_err check_expect(const mc_model *m, double tokens, double cache_bytes,
     if ((unsigned)policy >= MC_CACHE_POLICY_COUNT)
         return mc_fail(d, MC_ERR_ARG, "cache: unknown policy %d", (int)policy);
     double min = mc_cache_min_bytes(m);
-    if (!(cache_bytes >= min) || !isfinite(cache_bytes))
+    if (cache_bytes != 0 && (!(cache_bytes >= min) || !isfinite(cache_bytes)))
         return mc_fail(d, MC_ERR_RANGE, "cache: %.0f bytes cannot hold the top-%lld experts of "
                        "one layer (%.0f bytes)", cache_bytes, (long long)m->max_top_k, min);
     return MC_OK;
@@ -166,7 +166,9 @@ static double resid_lru(const double *f, size_t rows, size_t cols, const double 
     for (size_t k = 0; k < nk; k++)
         for (size_t i = 0; i < cols; i++)
             all += freq_at(f, rows, cols, k, i) > 0 ? size[k] : 0;
-    if (cache < all) {
+    if (!(cache > 0))
+        tau = 0; /* no cache: nothing is ever resident */
+    else if (cache < all) {
         double lo = 0, hi = 1;
         while (che_bytes(f, rows, cols, size, nk, hi) < cache && hi < 1e300)
             lo = hi, hi *= 2;
@@ -201,6 +203,7 @@ static void tally_uniform(const mc_model *m, double tokens, double frac, mc_cach
         double e = mc_cap_expected_distinct_uniform((double)L->n_experts, (double)L->top_k,
                                                     tokens); /* experts.expected_uniform */
         o->experts_per_layer += e;
+        o->active_bytes += e * L->b_expert;
         o->misses += e * (1 - frac);
         o->slow_bytes += e * (1 - frac) * L->b_expert;
         o->layer_hit_rate[k++] = frac;
@@ -222,6 +225,7 @@ static void tally_freq(const double *f, size_t rows, size_t cols, const double *
             hk += q * h[k * cols + i];
         }
         o->experts_per_layer += e;
+        o->active_bytes += e * size[k];
         o->misses += e - hk;
         o->slow_bytes += (e - hk) * size[k];
         o->layer_hit_rate[k] = e > 0 ? hk / e : NAN;
@@ -262,7 +266,7 @@ mc_err mc_cache_expect_of(const mc_model *m, double tokens, double cache_bytes,
     if (e)
         return e;
     out->n_layers = m->n_moe_layers;
-    out->expert_bytes = all_expert_bytes(m);
+    out->expert_bytes = mc_cache_expert_bytes(m);
     out->cached_fraction = fmin(1, cache_bytes / out->expert_bytes);
     if (!freq) {
         /* uniform routing: no expert is hotter than another, so every policy holds the cached
@@ -342,6 +346,8 @@ mc_err mc_predict_cache(const mc_model *m, const mc_predict_cache_in *in,
     mc_cache_expect x;
     mc_pass_bytes b;
     mc_err e = check_in(in, d);
+    if (!e && !(in->cache_bytes > 0))
+        e = mc_fail(d, MC_ERR_RANGE, "cache: size %g bytes must be > 0", in->cache_bytes);
     if (!e)
         e = mc_cache_expect_of(m, (double)in->batch, in->cache_bytes, in->policy, in->freq,
                                in->freq_rows, in->freq_cols, &x, d);

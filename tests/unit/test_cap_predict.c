@@ -193,8 +193,13 @@ TEST(monotonic_in_batch)
 }
 
 /* fit: floor((2,000,000 - 1,094,272) / (120 x 256)) = floor(29.48) = 29. Batch 29 needs
- * 1,985,152 B; batch 30 needs 2,015,872 B: 15,872 B offloaded, non-resident share
- * 15,872 / 2,015,872; the step's share of its bytes crosses the 0.1 GB/s host link. */
+ * 1,985,152 B; batch 30 needs 2,015,872 B: 15,872 B do not fit. Everything but the routed
+ * experts (1,094,272 - 786,432 = 307,840 B of weights + 921,600 B of KV) fits, so the experts
+ * are cached in what is left, 770,560 B (predict.offload, cache mode "memory"): under uniform
+ * routing each activated expert misses with probability 15,872 / 786,432, and a miss crosses the
+ * 0.1 GB/s host link. Decode: 2 layers x E(30) = 8 (1 - 0.75^30) experts -> 16 (1 - 0.75^30) x
+ * 49,152 x 15,872 / 786,432 = 15,868.4 B = 158.68 us; prefill (3000 tokens, E = 8): 15,872 B =
+ * 158.72 us. */
 TEST(memory_fit_and_offload)
 {
     mc_model *m = tiny();
@@ -208,11 +213,27 @@ TEST(memory_fit_and_offload)
     CHECK(!b.fits);
     CHECK_NEAR(b.need_bytes, 2015872, 0);
     CHECK_NEAR(b.offload_bytes, 15872, 0);
-    CHECK_NEAR(b.nonresident, 15872.0 / 2015872, 1e-15);
-    CHECK_NEAR(b.decode.offload_s, 15872.0 / 2015872 * b.decode.bytes.total / 1e8, 1e-15);
+    CHECK_EQ_INT(b.cache_mode, MC_PREDICT_CACHE_MEMORY);
+    CHECK_NEAR(b.cache_bytes, 770560, 0);
+    CHECK_NEAR(b.nonresident, 0, 0);
+    double miss = 15872.0 / 786432, act30 = 8 * (1 - pow(0.75, 30));
+    CHECK_NEAR(b.decode.cache.hit_rate, 1 - miss, 1e-15);
+    CHECK_NEAR(b.decode.cache.slow_bytes, 2 * act30 * 49152 * miss, 1e-9);
+    CHECK_NEAR(b.decode.offload_s, 2 * act30 * 49152 * miss / 1e8, 1e-15);
     CHECK_NEAR(b.tpot_s, fmax(b.decode.mem_s, b.decode.compute_s) + b.decode.offload_s, 1e-15);
-    CHECK_NEAR(b.ttft_s, b.prefill.compute_s + 15872.0 / 2015872 * b.prefill.bytes.total / 1e8,
-               1e-15);
+    CHECK_NEAR(b.prefill.cache.slow_bytes, 15872, 1e-6);
+    CHECK_NEAR(b.ttft_s, b.prefill.compute_s + 15872 / 1e8, 1e-12);
+    /* weights other than the experts + KV exceed memory (300,000 B at batch 1: 307,840 +
+     * 30,720 = 338,560 B): nothing is cached, every activated expert streams (2 x 2 x 49,152 =
+     * 196,608 B) and the non-fitting share 38,560 / 338,560 of the step's other bytes
+     * (404,736 - 196,608) crosses too */
+    mc_hw_deploy tight = tiny_dev(1, 300000);
+    mc_predict t = run(m, &tight, 1, 100, 20);
+    CHECK_EQ_INT(t.cache_mode, MC_PREDICT_CACHE_MEMORY);
+    CHECK_NEAR(t.cache_bytes, 0, 0);
+    CHECK_NEAR(t.decode.cache.hit_rate, 0, 0);
+    CHECK_NEAR(t.nonresident, 38560.0 / 338560, 1e-15);
+    CHECK_NEAR(t.decode.offload_s, (196608 + 38560.0 / 338560 * (404736 - 196608)) / 1e8, 1e-12);
     /* memory exactly equal to what batch 29 needs: 29 fits (nothing offloaded), 30 offloads
      * exactly one sequence's KV, 120 x 256 = 30,720 B */
     mc_hw_deploy exact = tiny_dev(1, 1985152);
@@ -645,6 +666,43 @@ TEST(cache_bad_input)
     mc_model_free(m);
 }
 
+/* mc_predict_run with a given cache agrees with mc_predict_cache (one code path): batch 1,
+ * I 100, O 20, 4 experts (196,608 B) at 0.1 GB/s: TPOT 0.404736 + 1.47456 = 1.879296 ms;
+ * memory needed 1,124,992 - (786,432 - 196,608) = 535,168 B; the prefill (100 tokens, E = 8 -
+ * 2.6e-12 per layer) misses 0.75 of 16 experts: 589,824 B = 5.89824 ms after its 2.74944 ms. */
+TEST(cache_in_predict_run)
+{
+    mc_model *m = tiny();
+    mc_hw_deploy dep = tiny_dev(1, 2e6);
+    mc_predict_opts o;
+    mc_predict_opts_default(&o, &dep);
+    o.batch = 1;
+    o.input_len = 100;
+    o.output_len = 20;
+    o.expert_cache_bytes = 196608;
+    o.slow_Bps = 1e8;
+    mc_predict p;
+    mc_diag d = {{0}};
+    CHECK_EQ_INT(mc_predict_run(m, &dep, &o, &p, &d), MC_OK);
+    CHECK_EQ_INT(p.cache_mode, MC_PREDICT_CACHE_GIVEN);
+    CHECK_NEAR(p.need_bytes, 535168, 0);
+    CHECK_NEAR(p.decode.cache.hit_rate, 0.25, 1e-15);
+    CHECK_NEAR(p.tpot_s, 1.879296e-3, 1e-15);
+    CHECK_NEAR(p.prefill.cache.slow_bytes, 589824, 1e-3);
+    CHECK_NEAR(p.ttft_s, 2.74944e-3 + 5.89824e-3, 1e-12);
+    mc_predict_cache_in in = cache_in(1, 196608, MC_CACHE_LRU);
+    CHECK_NEAR(cache_run(m, &in).tpot_s, p.tpot_s, 1e-15);
+    o.prefetch_overlap = 0.5;
+    CHECK_EQ_INT(mc_predict_run(m, &dep, &o, &p, &d), MC_OK);
+    CHECK_NEAR(p.tpot_s, 1.142016e-3, 1e-15);
+    o.expert_cache_bytes = 1000; /* below the top-2 of a layer */
+    CHECK_EQ_INT(mc_predict_run(m, &dep, &o, &p, &d), MC_ERR_RANGE);
+    o.expert_cache_bytes = 196608;
+    o.prefetch_overlap = 2;
+    CHECK_EQ_INT(mc_predict_run(m, &dep, &o, &p, &d), MC_ERR_RANGE);
+    mc_model_free(m);
+}
+
 int main(void)
 {
     RUN(tiny_model_counts);
@@ -665,5 +723,6 @@ int main(void)
     RUN(cache_measured_routing_worked_example);
     RUN(cache_properties);
     RUN(cache_bad_input);
+    RUN(cache_in_predict_run);
     return harness_done();
 }
