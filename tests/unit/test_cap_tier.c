@@ -243,6 +243,11 @@ TEST(memory_catalogue_loads)
     if (!tab)
         fprintf(stderr, "%s\n", d.msg);
     CHECK(n >= 3);
+    /* METRICS.md cost.memory_capital: 64 GB ddr5-rdimm + 100 GB nvme-dc = 700.16 + 9.5 $ */
+    mc_mem_capital c;
+    mc_mem_capital_in in = {64e9, "ddr5-rdimm", 100e9, "nvme-dc"};
+    CHECK_EQ_INT(mc_cost_memory_capital(tab, (size_t)n, &in, &c, &d), MC_OK);
+    CHECK_NEAR(c.usd, 709.66, 1e-9);
     mc_free(tab);
 }
 
