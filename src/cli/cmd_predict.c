@@ -801,8 +801,10 @@ static int print_json(const predict_run *r)
     json_cache_assumptions(as, r);
     cJSON_AddStringToObject(as, "decode_context", "I + O/2 (mean over the O - 1 decode steps)");
     cJSON_AddStringToObject(as, "offload",
-                            "the non-resident share of the bytes a pass touches "
-                            "crosses devices x host link, after the roofline time");
+                            "MoE: routed experts cached in what memory leaves, expected "
+                            "misses cross the slow tier (predict.tpot_offload); dense: the "
+                            "non-resident share of the bytes a pass touches crosses devices x "
+                            "host link; after the roofline time");
     if (r->calibrated) {
         cJSON *c = cJSON_AddObjectToObject(root, "calibration");
         cJSON_AddNumberToObject(c, "batch", (double)r->a.batch);
