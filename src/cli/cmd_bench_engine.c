@@ -45,7 +45,14 @@ void usage_bench_engine(FILE *f)
             "  --kernels ISA       ref, avx2 or avx512 (default: best for this CPU)\n"
             "  --seed S            prompt token seed (default 1)\n"
             "  --json              print one JSON document\n"
-            ER_XCACHE_USAGE);
+            ER_XCACHE_USAGE
+            "  with an expert cache, each decode phase is compared with the analytic model\n"
+            "  (docs/METRICS.md predict.tpot_offload; uniform routing, no overlap):\n"
+            "  --slow-bw GB/s      slow tier bandwidth (default: the hardware entry's probed\n"
+            "                      slow tier, `moecap probe --slow-tier DIR`)\n"
+            "  --predict-eff F     attained fraction of the fast tier's peak bandwidth, (0, 1]:\n"
+            "                      the decode S-MBU this engine reaches without a cache on this\n"
+            "                      machine (default 0.85, see docs/ENGINE.md)\n");
 }
 
 typedef struct bargs {
@@ -54,9 +61,10 @@ typedef struct bargs {
     int b[MAX_NB], nb, reps, json;
     const char *hw;
     uint64_t seed;
+    double slow_Bps, pred_eff; /* --slow-bw (0 = the hardware entry's), --predict-eff */
 } bargs;
 
-enum { O_HW = 256, O_KERN, O_SEED, O_JSON };
+enum { O_HW = 256, O_KERN, O_SEED, O_JSON, O_SLOW, O_PEFF };
 
 static const struct option opts[] = {
     {"model", required_argument, NULL, 'm'},  {"threads", required_argument, NULL, 't'},
@@ -64,6 +72,7 @@ static const struct option opts[] = {
     {"batch", required_argument, NULL, 'b'},  {"reps", required_argument, NULL, 'r'},
     {"hardware", required_argument, NULL, O_HW}, {"kernels", required_argument, NULL, O_KERN},
     {"seed", required_argument, NULL, O_SEED}, {"json", no_argument, NULL, O_JSON},
+    {"slow-bw", required_argument, NULL, O_SLOW}, {"predict-eff", required_argument, NULL, O_PEFF},
     ER_XCACHE_LONGOPTS, {NULL, 0, NULL, 0}};
 
 static const char *opt_name(int c)
@@ -105,6 +114,12 @@ static int parse_one(bargs *a, int c)
         return parse_batches(a, optarg);
     if (c == O_SEED)
         return mc_parse_u64(optarg, &a->seed) == MC_OK;
+    if (c == O_SLOW || c == O_PEFF) {
+        double x = 0;
+        int ok = mc_parse_f64(optarg, &x) == MC_OK && x > 0 && (c == O_SLOW || x <= 1);
+        *(c == O_SLOW ? &a->slow_Bps : &a->pred_eff) = c == O_SLOW ? x * 1e9 : x;
+        return ok;
+    }
     int64_t hi = c == 't' ? 1024 : c == 'r' ? MAX_REPS : 1 << 20;
     if (mc_parse_i64(optarg, 1, hi, &v) != MC_OK)
         return 0;
@@ -127,6 +142,7 @@ static int parse_args(int argc, char **argv, bargs *a)
     a->reps = 5;
     a->hw = "local";
     a->seed = 1;
+    a->pred_eff = 0.85;
     parse_batches(a, "1,4,16");
     optind = 1;
     opterr = 0;
@@ -170,6 +186,9 @@ typedef struct bench {
     float *logits;   /* [max_seqs][vocab] */
     double pre[F_COUNT][MAX_REPS];
     double dec[MAX_NB][F_COUNT][MAX_REPS];
+    mc_predict_cache_out pred[MAX_NB]; /* the analytic model per decode phase (with a cache) */
+    int pred_ok;                       /* 1: pred[] filled; 0: pred_why says why not */
+    char pred_why[sizeof(mc_diag){0}.msg];
 } bench;
 
 /* The expert cache's figures of the passes ps, read from the engine's totals since s0. */
@@ -283,6 +302,32 @@ static mc_err setup(bench *B, mc_diag *d)
     return MC_OK;
 }
 
+/* The analytic model of each decode phase (bench_engine_pred.c); a failure is not an error of
+ * the benchmark: pred_why says why there is no prediction. */
+static void predict_phases(bench *B)
+{
+    const bargs *a = B->a;
+    mc_diag d = {0};
+    mc_engine_xstats s;
+    B->pred_ok = 0;
+    if (!mc_engine_xcache_stats(B->e, &s))
+        return;
+    double slow = a->slow_Bps > 0 ? a->slow_Bps : B->dep.hw.slow_tier_Bps;
+    mc_err err = MC_OK;
+    for (int i = 0; i < a->nb && err == MC_OK; i++) {
+        er_pred_in in = {.batch = a->b[i],
+                         .context_tok = (double)a->p + (double)(a->n + 1) / 2,
+                         .fast_Bps = B->pk.bw_Bps,
+                         .slow_Bps = slow,
+                         .eff = a->pred_eff,
+                         .policy = a->eo.xc.policy};
+        err = er_predict_cache(B->e, &in, &B->pred[i], &d);
+    }
+    B->pred_ok = err == MC_OK;
+    if (err != MC_OK)
+        snprintf(B->pred_why, sizeof B->pred_why, "%s", d.msg);
+}
+
 static mc_err run(bench *B, mc_diag *d)
 {
     er_passes warm = {0};
@@ -293,6 +338,8 @@ static mc_err run(bench *B, mc_diag *d)
     er_passes_deinit(&warm);
     for (int r = 0; r < B->a->reps && err == MC_OK; r++)
         err = one_rep(B, r, d);
+    if (err == MC_OK)
+        predict_phases(B);
     return err;
 }
 
@@ -326,6 +373,25 @@ static void print_phase(const char *what, double f[F_COUNT][MAX_REPS], int reps)
     printf("\n");
 }
 
+/* Measured TPOT of decode phase i: one step of b tokens, b / (tokens/s). */
+static double measured_tpot(const bench *B, int i)
+{
+    msd t = msd_of(B->dec[i][F_TPS], B->a->reps);
+    return t.mean > 0 ? B->a->b[i] / t.mean : NAN;
+}
+
+static void print_pred(const bench *B, int i)
+{
+    if (!B->pred_ok)
+        return;
+    const mc_predict_cache_out *p = &B->pred[i];
+    double m = measured_tpot(B, i);
+    printf("%-22s predicted: hit rate %.3f, TPOT %.2f ms (fast %.2f + slow %.2f) vs measured "
+           "%.2f ms: %+.1f %%\n",
+           "", p->hit_rate, 1e3 * p->tpot_s, 1e3 * p->fast_s, 1e3 * p->slow_s, 1e3 * m,
+           100 * (p->tpot_s - m) / m);
+}
+
 static void report_text(const bench *B)
 {
     const bargs *a = B->a;
@@ -341,7 +407,10 @@ static void report_text(const bench *B)
     for (int i = 0; i < a->nb; i++) {
         snprintf(what, sizeof what, "decode b=%d n=%lld", a->b[i], (long long)a->n);
         print_phase(what, (double(*)[MAX_REPS])B->dec[i], a->reps);
+        print_pred(B, i);
     }
+    if (mc_engine_xcache_stats(B->e, &(mc_engine_xstats){0}) && !B->pred_ok)
+        printf("no prediction: %s\n", B->pred_why);
 }
 
 static void add_num(cJSON *o, const char *k, double v)
@@ -370,6 +439,23 @@ static cJSON *phase_json(const double f[F_COUNT][MAX_REPS], int reps)
     return o;
 }
 
+/* predict.cache_hit_rate and predict.tpot_offload (s) of phase i, the measured TPOT (s) and the
+ * gap in % of the measurement. */
+static cJSON *pred_json(const bench *B, int i)
+{
+    const mc_predict_cache_out *p = &B->pred[i];
+    double m = measured_tpot(B, i);
+    cJSON *o = cJSON_CreateObject();
+    add_num(o, "predict.cache_hit_rate", p->hit_rate);
+    add_num(o, "predict.tpot_offload_s", p->tpot_s);
+    add_num(o, "fast_s", p->fast_s);
+    add_num(o, "slow_s", p->slow_s);
+    add_num(o, "measured_tpot_s", m);
+    add_num(o, "gap_pct", 100 * (p->tpot_s - m) / m);
+    add_num(o, "eff", B->a->pred_eff);
+    return o;
+}
+
 static int report_json(const bench *B)
 {
     const bargs *a = B->a;
@@ -390,11 +476,15 @@ static int report_json(const bench *B)
     cJSON *xc = er_xcache_json(B->e);
     if (xc)
         cJSON_AddItemToObject(j, "expert_cache", xc);
+    if (xc && !B->pred_ok)
+        cJSON_AddStringToObject(xc, "no_prediction", B->pred_why);
     cJSON_AddItemToObject(j, "prefill", phase_json((const double(*)[MAX_REPS])B->pre, a->reps));
     cJSON_AddItemToObject(j, "decode", dec = cJSON_CreateArray());
     for (int i = 0; i < a->nb; i++) {
         cJSON *o = phase_json((const double(*)[MAX_REPS])B->dec[i], a->reps);
         cJSON_AddNumberToObject(o, "batch", a->b[i]);
+        if (B->pred_ok)
+            cJSON_AddItemToObject(o, "predicted", pred_json(B, i));
         cJSON_AddItemToArray(dec, o);
     }
     char *s = cJSON_Print(j);

@@ -65,6 +65,17 @@ void er_xcache_report(FILE *f, const mc_engine *e);
 /* The same as a JSON object (cJSON *, caller-owned), NULL without a cache. */
 struct cJSON *er_xcache_json(const mc_engine *e);
 
+/* The analytic expert-cache prediction of one decode phase (bench_engine_pred.c): batch B at a
+ * mean sequence length context_tok, the engine's own cache (slots, policy), fast tier
+ * fast_Bps x eff, slow tier slow_Bps, uniform routing, no overlap. */
+typedef struct er_pred_in {
+    int64_t batch;
+    double context_tok, fast_Bps, slow_Bps, eff;
+    int policy; /* MC_XCACHE_* */
+} er_pred_in;
+mc_err er_predict_cache(const mc_engine *e, const er_pred_in *in, mc_predict_cache_out *out,
+                        mc_diag *d);
+
 typedef struct er_open {
     const char *model;
     int threads;        /* 0 = all CPUs */

@@ -67,12 +67,20 @@ grep -q "note: expert reads are buffered" "$tmp/err" || fail "--no-direct: no no
 
 # ---- bench-engine: cache figures per phase ----
 "$bin" bench-engine -m "$m" -p 16 -n 8 -b 1,2 -r 2 --hardware xeon-8480plus -t 2 \
-    --expert-cache-mb 0.25 --json >"$tmp/b.json" 2>"$tmp/err" || fail "bench-engine: $(cat "$tmp/err")"
+    --expert-cache-mb 0.25 --slow-bw 2 --json >"$tmp/b.json" 2>"$tmp/err" || fail "bench-engine: $(cat "$tmp/err")"
 python3 - "$tmp/b.json" <<'EOF' || fail "bench-engine json"
 import json, sys
 j = json.load(open(sys.argv[1]))
 x = j["expert_cache"]
 assert x["slots"] == 2 and x["experts"] == 8, x
+# the analytic model beside each decode phase: 2 of 8 experts per layer cached, uniform
+# routing -> predicted hit rate 2/8; the gap is (predicted - measured) / measured
+for ph in j["decode"]:
+    p = ph["predicted"]
+    assert abs(p["predict.cache_hit_rate"] - 0.25) < 1e-9, p
+    assert abs(p["predict.tpot_offload_s"] - p["fast_s"] - p["slow_s"]) < 1e-12, p
+    assert abs(p["measured_tpot_s"] - ph["batch"] / ph["tok_per_s_mean"]) < 1e-9 * p["measured_tpot_s"], p
+    assert abs(p["gap_pct"] - 100 * (p["predict.tpot_offload_s"] / p["measured_tpot_s"] - 1)) < 1e-6, p
 for ph in [j["prefill"]] + j["decode"]:
     assert 0 <= ph["cache_hit_rate_mean"] <= 1, ph
     assert ph["slow_tier_Bps_mean"] > 0, ph
