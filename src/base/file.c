@@ -67,8 +67,8 @@ mc_err mc_write_file_atomic(const char *path, const void *data, size_t len, mc_d
     char tmp[4096];
     const char *slash = strrchr(path, '/');
     int dir_len = slash ? (int)(slash - path) + 1 : 0;
-    int n = snprintf(tmp, sizeof tmp, "%.*s.%s.tmp.%ld", dir_len, path, path + dir_len,
-                     (long)getpid());
+    int n =
+        snprintf(tmp, sizeof tmp, "%.*s.%s.tmp.%ld", dir_len, path, path + dir_len, (long)getpid());
     if (n < 0 || (size_t)n >= sizeof tmp)
         return mc_fail(d, MC_ERR_ARG, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

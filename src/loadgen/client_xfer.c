@@ -277,8 +277,8 @@ static void parse_whole_body(lg_slot *s)
         char *ctype = NULL; /* a web page or proxy error instead of the API: say so first */
         curl_easy_getinfo(s->easy, CURLINFO_CONTENT_TYPE, &ctype);
         if (ctype && !strstr(ctype, "json"))
-            lg_slot_set_fail(s, MC_LG_FAIL_MALFORMED, "content type '%s', expected "
-                             "application/json: %s", ctype, d.msg);
+            lg_slot_set_fail(s, MC_LG_FAIL_MALFORMED,
+                             "content type '%s', expected application/json: %s", ctype, d.msg);
         else
             lg_slot_set_fail(s, MC_LG_FAIL_MALFORMED, "%s", d.msg);
         return;

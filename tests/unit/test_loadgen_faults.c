@@ -203,9 +203,14 @@ static void run_matrix(int stream, const fault_case *fc, size_t n)
     snprintf(url, sizeof url, "%s/v1/completions", mc_mock_url(m));
     refused_url(dead, sizeof dead);
     sink s = {mc_calloc(n + 1, sizeof(got)), 0, n + 1};
-    mc_lg_client_opts co = {.stream = stream, .max_inflight = 64, .timeout_s = 1.0,
-                            .connect_timeout_s = 1.0, .max_event_bytes = EVENT_CAP,
-                            .max_body_bytes = BODY_CAP, .on_result = collect, .ctx = &s};
+    mc_lg_client_opts co = {.stream = stream,
+                            .max_inflight = 64,
+                            .timeout_s = 1.0,
+                            .connect_timeout_s = 1.0,
+                            .max_event_bytes = EVENT_CAP,
+                            .max_body_bytes = BODY_CAP,
+                            .on_result = collect,
+                            .ctx = &s};
     mc_lg_client *c = NULL, *cd = NULL;
     co.url = url;
     CHECK_EQ_INT(mc_lg_client_new(&co, &c, NULL), MC_OK);
@@ -263,9 +268,15 @@ TEST(memory_bounded_by_caps)
     char url[128];
     snprintf(url, sizeof url, "%s/v1/completions", mc_mock_url(m));
     sink s = {mc_calloc(4, sizeof(got)), 0, 4};
-    mc_lg_client_opts co = {.url = url, .stream = 1, .max_inflight = 1, .timeout_s = 10,
-                            .max_event_bytes = EVENT_CAP, .max_body_bytes = BODY_CAP,
-                            .max_text_bytes = 4096, .on_result = collect, .ctx = &s};
+    mc_lg_client_opts co = {.url = url,
+                            .stream = 1,
+                            .max_inflight = 1,
+                            .timeout_s = 10,
+                            .max_event_bytes = EVENT_CAP,
+                            .max_body_bytes = BODY_CAP,
+                            .max_text_bytes = 4096,
+                            .on_result = collect,
+                            .ctx = &s};
     mc_lg_client *c = NULL;
     CHECK_EQ_INT(mc_lg_client_new(&co, &c, NULL), MC_OK);
     if (!c)
@@ -353,8 +364,13 @@ TEST(mixed_run_accounts_for_every_request)
     snprintf(url, sizeof url, "%s/v1/completions", mc_mock_url(m));
     size_t n = N_STREAM - 1; /* the refused case needs another server */
     sink s = {mc_calloc(2 * n, sizeof(got)), 0, 2 * n};
-    mc_lg_client_opts co = {.url = url, .stream = 1, .max_inflight = 8, .timeout_s = 1.0,
-                            .max_event_bytes = EVENT_CAP, .on_result = collect, .ctx = &s};
+    mc_lg_client_opts co = {.url = url,
+                            .stream = 1,
+                            .max_inflight = 8,
+                            .timeout_s = 1.0,
+                            .max_event_bytes = EVENT_CAP,
+                            .on_result = collect,
+                            .ctx = &s};
     mc_lg_client *c = NULL;
     CHECK_EQ_INT(mc_lg_client_new(&co, &c, NULL), MC_OK);
     mc_lg_workload w;

@@ -41,9 +41,9 @@ static void werr(worker *w, const char *what, const mc_diag *d)
 /* prompt i: 0 good, 1 HTTP 500, 2 invalid JSON event, 3 reset mid-stream */
 static int build_workload(mc_lg_workload *wl)
 {
-    static const char *const text[PROMPTS] = {
-        "plain", "[[mock:fault=http500]] x", "[[mock:fault=bad_json,after=1]] y",
-        "[[mock:fault=reset_mid,after=2]] z"};
+    static const char *const text[PROMPTS] = {"plain", "[[mock:fault=http500]] x",
+                                              "[[mock:fault=bad_json,after=1]] y",
+                                              "[[mock:fault=reset_mid,after=2]] z"};
     mc_lg_workload_init(wl);
     for (int i = 0; i < PROMPTS; i++)
         if (mc_lg_workload_add(wl, text[i], strlen(text[i]), 4, NULL) != MC_OK)
@@ -61,8 +61,12 @@ static void *work(void *arg)
     mc_lg_client *c = NULL;
     mc_lg_workload wl;
     snprintf(url, sizeof url, "%s/v1/completions", w->base);
-    mc_lg_client_opts co = {.url = url, .stream = 1, .max_inflight = 4, .timeout_s = 10,
-                            .on_result = on_result, .ctx = w};
+    mc_lg_client_opts co = {.url = url,
+                            .stream = 1,
+                            .max_inflight = 4,
+                            .timeout_s = 10,
+                            .on_result = on_result,
+                            .ctx = w};
     int wb = build_workload(&wl);
     pthread_barrier_wait(w->go);
     if (mc_lg_client_new(&co, &c, &d) != MC_OK) {
