@@ -103,7 +103,8 @@ mc_err mc_parse_size(const char *s, uint64_t *out);
 /* ---- files ---------------------------------------------------------------------------------- */
 /* Reads a whole file (at most max bytes, else MC_ERR_RANGE) into a NUL-terminated heap buffer. */
 mc_err mc_read_file(const char *path, size_t max, char **out, size_t *len, mc_diag *d);
-/* Writes data to path atomically: path.tmp.<pid> + fsync + rename. Never leaves a partial file. */
+/* Writes data to path atomically: a hidden DIR/.NAME.tmp.<pid> + fsync + rename. Never leaves a
+ * partial file at path; a process killed before the rename may leave the hidden temporary. */
 mc_err mc_write_file_atomic(const char *path, const void *data, size_t len, mc_diag *d);
 /* mkdir -p */
 mc_err mc_mkdirs(const char *path, mc_diag *d);

@@ -210,6 +210,7 @@ static void print_address(const serve_args *a, const mc_server *s, const mc_srv_
 int cmd_serve(int argc, char **argv)
 {
     serve_args a;
+    memset(&a, 0, sizeof a); /* --json and any later flag default to off (was uninitialised) */
     int rc = parse_args(argc, argv, &a);
     if (rc)
         return rc;

@@ -48,6 +48,7 @@ for _ in $(seq 1 200); do
     sleep 0.05
 done
 if [ -z "$port" ]; then
+    kill "$pid" 2>/dev/null # still running without the expected line: do not wait forever
     wait "$pid"; rc=$?; pid=
     fail "serve did not start (exit $rc): $(cat "$tmp/serve.err")"
     exit 1

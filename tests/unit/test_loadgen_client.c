@@ -1,6 +1,6 @@
 /* test_loadgen_client.c: the load generator's client against the in-process mock server: raw
- * timings against the times the mock was configured with, content, usage, keep-alive, every
- * fault kind recorded with the right reason while the run goes on, bounded memory, cancel.
+ * timings against the times the mock was configured with, content, usage, keep-alive, bounded
+ * text and stamps, cancel, load models. The fault matrix is test_loadgen_faults.c.
  * Timing checks are one-sided where the mock cannot be early and loose where a loaded CI box
  * can make it late. */
 #include "harness.h"
@@ -264,119 +264,7 @@ TEST(keepalive_reuses_one_connection)
     teardown(&f);
 }
 
-/* ---- faults -------------------------------------------------------------------------------- */
-
-typedef struct fault_case {
-    const char *marker;
-    mc_lg_fail want;
-    int status;
-    const char *msg; /* substring of the message */
-    int chunks;      /* token-bearing chunks before the fault; -1 = do not check */
-} fault_case;
-
-static const fault_case stream_faults[] = {
-    {"fault=http429", MC_LG_FAIL_HTTP_STATUS, 429, "mock failure", 0},
-    {"fault=http500", MC_LG_FAIL_HTTP_STATUS, 500, "server_error", 0},
-    {"fault=http503", MC_LG_FAIL_HTTP_STATUS, 503, "mock failure", 0},
-    {"fault=http429_empty", MC_LG_FAIL_HTTP_STATUS, 429, "HTTP 429 with an empty body", 0},
-    {"fault=http500_empty", MC_LG_FAIL_HTTP_STATUS, 500, "HTTP 500 with an empty body", 0},
-    {"fault=http503_empty", MC_LG_FAIL_HTTP_STATUS, 503, "HTTP 503 with an empty body", 0},
-    {"fault=reset_headers", MC_LG_FAIL_TRUNCATED, 0, "(no response)", 0},
-    {"fault=reset_mid,after=2", MC_LG_FAIL_TRUNCATED, 200, "curl:", 2},
-    {"fault=close_mid,after=3", MC_LG_FAIL_TRUNCATED, 200, "curl:", 3},
-    {"fault=bad_json,after=1", MC_LG_FAIL_MALFORMED, 200, "invalid JSON", 1},
-    {"fault=huge_event,after=2,size=300000", MC_LG_FAIL_MALFORMED, 200, "65536-byte limit", 2},
-    {"fault=no_done", MC_LG_FAIL_TRUNCATED, 200, "without [DONE] or finish_reason", 4},
-    {"fault=no_done_finish", MC_LG_OK, 200, "", 4},
-    {"fault=stall,after=2", MC_LG_FAIL_TIMEOUT, 200, "curl:", 2},
-    {"fault=never_answer", MC_LG_FAIL_TIMEOUT, 0, "curl:", 0},
-    {"fault=wrong_ctype", MC_LG_FAIL_MALFORMED, 200, "content type 'text/plain'", 0},
-    {"fault=error_event,after=1", MC_LG_FAIL_STREAM_ERROR, 200, "mock error event", 1},
-    {"fault=error_obj,after=3", MC_LG_FAIL_STREAM_ERROR, 200, "mock error object", 3},
-    {"utf8=1,trickle=1", MC_LG_OK, 200, "", 4},
-};
-
-static const fault_case whole_faults[] = {
-    {"fault=http500", MC_LG_FAIL_HTTP_STATUS, 500, "mock failure", 0},
-    {"fault=bad_json", MC_LG_FAIL_MALFORMED, 200, "invalid JSON", 0},
-    {"fault=error_obj", MC_LG_FAIL_STREAM_ERROR, 200, "mock error object", 0},
-    {"fault=close_mid", MC_LG_FAIL_TRUNCATED, 200, "curl:", 0},
-    {"fault=stall", MC_LG_FAIL_TIMEOUT, 0, "curl:", 0},
-    {"fault=reset_headers", MC_LG_FAIL_TRUNCATED, 0, "(no response)", 0},
-};
-
-static void run_faults(int stream, const fault_case *fc, size_t n)
-{
-    fixture f;
-    mc_mock_opts mo = {.tokens = 4};
-    mc_lg_client_opts co = {
-        .stream = stream, .max_inflight = 64, .timeout_s = 1.0, .max_event_bytes = 65536};
-    if (setup(&f, &mo, co, "/v1/completions", 2 * n + 2))
-        return;
-    static char bodies[64][256];
-    for (size_t i = 0; i < n; i++) {
-        snprintf(bodies[i], sizeof bodies[i],
-                 "{\"prompt\":\"[[mock:%s]] go\",\"max_tokens\":4,\"stream\":%s,"
-                 "\"stream_options\":{\"include_usage\":true}}",
-                 fc[i].marker, stream ? "true" : "false");
-        submit(&f, i, bodies[i]);
-    }
-    drain(f.client);
-    /* the client is still healthy: a plain request works afterwards */
-    submit(&f, 1000, stream ? STREAM_BODY("after", 4) : "{\"prompt\":\"after\",\"max_tokens\":4}");
-    drain(f.client);
-    got *ok = find(&f.s, 1000);
-    if (ok)
-        CHECK_EQ_INT(ok->r.fail, MC_LG_OK);
-    for (size_t i = 0; i < n; i++) {
-        got *g = find(&f.s, i);
-        if (!g)
-            continue;
-        if (g->r.fail != fc[i].want || g->r.http_status != fc[i].status ||
-            !strstr(g->msg, fc[i].msg) || (fc[i].chunks >= 0 && (int)g->r.n_chunks != fc[i].chunks))
-            HARNESS_FAIL_("%s %s: fail %s status %d chunks %llu msg \"%s\"",
-                          stream ? "stream" : "whole", fc[i].marker, mc_lg_fail_name(g->r.fail),
-                          g->r.http_status, (unsigned long long)g->r.n_chunks, g->msg);
-        if (strcmp(fc[i].marker, "utf8=1,trickle=1") == 0)
-            CHECK_STR(g->text, "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"
-                               "a");
-    }
-    teardown(&f);
-}
-
-TEST(stream_faults_recorded)
-{
-    run_faults(1, stream_faults, sizeof stream_faults / sizeof stream_faults[0]);
-}
-
-TEST(whole_faults_recorded)
-{
-    run_faults(0, whole_faults, sizeof whole_faults / sizeof whole_faults[0]);
-}
-
-TEST(connect_refused)
-{
-    /* a port that was free a moment ago: start a mock, note its port, stop it */
-    mc_mock *m = NULL;
-    mc_mock_opts mo = {0};
-    CHECK_EQ_INT(mc_mock_start(&mo, &m, NULL), MC_OK);
-    char url[128];
-    snprintf(url, sizeof url, "%s/v1/completions", mc_mock_url(m));
-    mc_mock_stop(m);
-    sink s = {mc_calloc(1, sizeof(got)), 0, 1};
-    mc_lg_client_opts co = {.url = url, .stream = 1, .on_result = collect, .ctx = &s};
-    mc_lg_client *c = NULL;
-    CHECK_EQ_INT(mc_lg_client_new(&co, &c, NULL), MC_OK);
-    mc_lg_request r = {.id = 1, .body = "{}", .body_len = 2};
-    CHECK_EQ_INT(mc_lg_client_submit(c, &r, NULL), MC_OK);
-    drain(c);
-    CHECK_EQ_INT(s.n, 1);
-    CHECK_EQ_INT(s.g[0].r.fail, MC_LG_FAIL_CONNECT);
-    CHECK_CONTAINS(s.g[0].msg, "curl:");
-    CHECK_EQ_INT(s.g[0].r.first_byte_ns, 0);
-    mc_lg_client_free(c);
-    mc_free(s.g);
-}
+/* ---- faults: the whole matrix is in test_loadgen_faults.c ------------------------------------ */
 
 /* ---- bounded memory, slots, cancel --------------------------------------------------------- */
 
@@ -788,9 +676,6 @@ int main(void)
     RUN(stream_chat_and_whole_responses);
     RUN(timings_match_configured_ttft_itl);
     RUN(keepalive_reuses_one_connection);
-    RUN(stream_faults_recorded);
-    RUN(whole_faults_recorded);
-    RUN(connect_refused);
     RUN(bounded_text_and_stamps);
     RUN(slots_busy_and_cancel);
     RUN(thousand_concurrent_streams);
