@@ -158,11 +158,61 @@ static mc_err bind_attention(bctx *b, int64_t l, eng_layer *L)
     return err;
 }
 
-/* qwen3moe: per-head q/k norms of head_dim; olmoe: over the full q and k widths. */
+/* The low-rank q pair (attn_q_a, its norm, attn_q_b) or the plain attn_q. */
+static mc_err bind_mla_q(bctx *b, int64_t l, eng_layer *L)
+{
+    mc_engine *e = b->e;
+    int64_t h = e->hidden, qd = e->n_heads * e->kd, r = e->q_lora;
+    if (r <= 0)
+        return bind_mat(b, tname(b, l, "attn_q", "weight"), 1, h, qd, 0,
+                        "embedding_length, head_count x key_length", &L->wq);
+    mc_err err = bind_mat(b, tname(b, l, "attn_q_a", "weight"), 1, h, r, 0,
+                          "embedding_length, q_lora_rank", &L->wq_a);
+    if (!err)
+        err = bind_vec(b, tname(b, l, "attn_q_a_norm", "weight"), 1, r, "q_lora_rank",
+                       &L->q_a_norm);
+    if (!err)
+        err = bind_mat(b, tname(b, l, "attn_q_b", "weight"), 1, r, qd, 0,
+                       "q_lora_rank, head_count x key_length", &L->wq_b);
+    return err;
+}
+
+/* deepseek2 MLA: q, the latent with the shared rope key, its norm, the decompression, output.
+ * Files that split attn_kv_b into attn_k_b / attn_v_b (llama.cpp's absorbed-MLA layout) are
+ * refused: the engine decompresses with attn_kv_b (docs/ENGINE.md). */
+static mc_err bind_attention_mla(bctx *b, int64_t l, eng_layer *L)
+{
+    mc_engine *e = b->e;
+    int64_t h = e->hidden, nh = e->n_heads, kvl = e->kv_lora;
+    if (mc_gguf_find_tensor(e->g, tname(b, l, "attn_k_b", "weight")))
+        return mc_fail(b->d, MC_ERR_UNSUPPORTED,
+                       "engine: %s: tensor '%s': the split attn_k_b/attn_v_b MLA layout is not "
+                       "supported yet (convert with attn_kv_b)",
+                       b->file, b->name);
+    mc_err err =
+        bind_vec(b, tname(b, l, "attn_norm", "weight"), 1, h, "embedding_length", &L->attn_norm);
+    if (!err)
+        err = bind_mla_q(b, l, L);
+    if (!err)
+        err = bind_mat(b, tname(b, l, "attn_kv_a_mqa", "weight"), 1, h, kvl + e->rope_d, 0,
+                       "embedding_length, kv_lora_rank + rope dims", &L->wkv_a);
+    if (!err)
+        err = bind_vec(b, tname(b, l, "attn_kv_a_norm", "weight"), 1, kvl, "kv_lora_rank",
+                       &L->kv_a_norm);
+    if (!err)
+        err = bind_mat(b, tname(b, l, "attn_kv_b", "weight"), 1, kvl, nh * (e->nope + e->vd), 0,
+                       "kv_lora_rank, head_count x (nope + value dims)", &L->wkv_b);
+    if (!err)
+        err = bind_mat(b, tname(b, l, "attn_output", "weight"), 1, nh * e->vd, h, 0,
+                       "head_count x value_length, embedding_length", &L->wo);
+    return err;
+}
+
+/* qwen3(moe): per-head q/k norms of head_dim; olmoe: over the full q and k widths. */
 static mc_err bind_qk_norms(bctx *b, int64_t l, eng_layer *L)
 {
     mc_engine *e = b->e;
-    if (e->arch != ENG_QWEN3MOE && e->arch != ENG_OLMOE)
+    if (e->arch != ENG_QWEN3MOE && e->arch != ENG_QWEN3 && e->arch != ENG_OLMOE)
         return MC_OK;
     int full = e->arch == ENG_OLMOE;
     L->qk_norm_full = full;
@@ -257,6 +307,29 @@ static mc_err bind_shared(bctx *b, int64_t l, eng_layer *L, const mc_layer *ml)
     return err;
 }
 
+/* deepseek2: the selection bias (exp_probs_b, sigmoid gating) and the expert groups. */
+static mc_err bind_route_extras(bctx *b, int64_t l, eng_layer *L)
+{
+    mc_engine *e = b->e;
+    if (e->arch != ENG_DEEPSEEK2)
+        return MC_OK;
+    if (L->n_exp > 4096 || e->n_group > 256)
+        return mc_fail(b->d, MC_ERR_UNSUPPORTED,
+                       "engine: %s: deepseek2 routing supports at most 4096 experts in at most "
+                       "256 groups (%lld experts, %lld groups)",
+                       b->file, (long long)L->n_exp, (long long)e->n_group);
+    if (e->n_group > 1 && (L->n_exp % e->n_group != 0 || e->group_used < 1 ||
+                           e->group_used > e->n_group ||
+                           L->top_k > e->group_used * (L->n_exp / e->n_group)))
+        return mc_fail(b->d, MC_ERR_FORMAT,
+                       "engine: %s: expert_group_count %lld / expert_group_used_count %lld do "
+                       "not fit %lld experts with top-%lld",
+                       b->file, (long long)e->n_group, (long long)e->group_used,
+                       (long long)L->n_exp, (long long)L->top_k);
+    return bind_vec(b, tname(b, l, "exp_probs_b", "bias"), 0, L->n_exp,
+                    "expert_count (selection bias)", &L->exp_bias);
+}
+
 static mc_err bind_moe(bctx *b, int64_t l, eng_layer *L, const mc_layer *ml)
 {
     L->moe = 1;
@@ -268,6 +341,8 @@ static mc_err bind_moe(bctx *b, int64_t l, eng_layer *L, const mc_layer *ml)
                           "embedding_length, expert_count", &L->router);
     if (!err)
         err = bind_experts(b, l, L);
+    if (!err)
+        err = bind_route_extras(b, l, L);
     return err ? err : bind_shared(b, l, L, ml);
 }
 
@@ -275,7 +350,7 @@ static mc_err bind_layer(bctx *b, int64_t l, eng_layer *L)
 {
     const mc_layer *ml = &b->e->m->layers[l];
     L->moe_index = -1;
-    mc_err err = bind_attention(b, l, L);
+    mc_err err = b->e->mla ? bind_attention_mla(b, l, L) : bind_attention(b, l, L);
     if (!err)
         err = bind_qk_norms(b, l, L);
     if (!err)
@@ -313,6 +388,16 @@ static mc_err check_all_used(bctx *b)
     return MC_OK;
 }
 
+/* Floats of every 1-D tensor the engine may bind (norms, biases, MLA norms, selection bias). */
+static int64_t vec_room(const mc_engine *e)
+{
+    int64_t per_layer = 4 * e->hidden + 2 * e->q_dim + 3 * e->kv_dim + e->q_lora + e->kv_lora;
+    int64_t n = e->hidden + e->n_layers * per_layer;
+    for (int64_t l = 0; l < e->n_layers; l++)
+        n += e->m->layers[l].ffn == MC_FFN_MOE ? e->m->layers[l].n_experts : 0;
+    return n;
+}
+
 /* Expert matrix arrays for every MoE layer, and room for every 1-D tensor. */
 static mc_err alloc_bind_storage(mc_engine *e, mc_diag *d)
 {
@@ -320,7 +405,7 @@ static mc_err alloc_bind_storage(mc_engine *e, mc_diag *d)
     for (int64_t l = 0; l < e->n_layers; l++)
         if (e->m->layers[l].ffn == MC_FFN_MOE)
             n_mats += 3 * e->m->layers[l].n_experts;
-    int64_t n_vec = e->hidden + e->n_layers * (4 * e->hidden + 2 * e->q_dim + 3 * e->kv_dim);
+    int64_t n_vec = vec_room(e);
     e->exp_mats = mc_calloc((size_t)(n_mats ? n_mats : 1), sizeof *e->exp_mats);
     e->vecs = mc_calloc((size_t)n_vec, sizeof *e->vecs);
     e->L = mc_calloc((size_t)e->n_layers, sizeof *e->L);
@@ -348,7 +433,7 @@ mc_err eng_bind(mc_engine *e, mc_diag *d)
     if (err)
         return err;
     b.vp = e->vecs;
-    b.vend = e->vecs + e->hidden + e->n_layers * (4 * e->hidden + 2 * e->q_dim + 3 * e->kv_dim);
+    b.vend = e->vecs + vec_room(e);
     b.used = mc_calloc((size_t)mc_gguf_tensor_count(e->g) + 1, 1);
     if (!b.used)
         return mc_fail(d, MC_ERR_NOMEM, "engine: out of memory");

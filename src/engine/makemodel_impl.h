@@ -7,7 +7,7 @@
 #include "gguf.h"
 #include "makemodel.h"
 
-enum mk_arch { MK_LLAMA, MK_QWEN2MOE, MK_OLMOE, MK_QWEN3MOE };
+enum mk_arch { MK_LLAMA, MK_QWEN2MOE, MK_OLMOE, MK_QWEN3MOE, MK_DEEPSEEK2, MK_QWEN2, MK_QWEN3 };
 
 /* How a tensor's rows are generated (makemodel_tensors.c). */
 typedef enum mk_kind {
@@ -39,6 +39,11 @@ struct mk {
     const char *arch_name;
     int64_t layers, embd, ff, experts, top_k, shared_ff, heads, kv, hd, vocab, ctx;
     double theta, eps, skew;
+    /* deepseek2 (resolved) */
+    int64_t dense_layers, dense_ff, q_lora, kv_lora, rope, nope, vd, n_shared, groups, gused;
+    int gating, w_norm;
+    double w_scale, yarn, yarn_log_mul;
+    int64_t yarn_orig;
     uint64_t seed;
     mc_dtype type, out_type;
     const mc_make_opts *o;

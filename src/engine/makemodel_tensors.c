@@ -169,9 +169,42 @@ static void out_proj(lst *L)
         L->m->t[L->m->n_t - 1].scale /= sqrt(2.0 * (double)L->m->layers);
 }
 
+/* The last n tensors (biases) uniform in [-0.1, 0.1]. */
+static void small(lst *L, int n)
+{
+    for (int i = 1; i <= n && !L->e; i++)
+        L->m->t[L->m->n_t - i].scale = 0.1;
+}
+
+/* deepseek2 MLA: q (plain or low-rank with its norm), latent + rope key, its norm, kv_b, o. */
+static void attention_mla(lst *L, int64_t l)
+{
+    mk *m = L->m;
+    int64_t H = m->embd, qd = m->heads * m->hd, r = m->q_lora, c = m->kv_lora;
+    mc_dtype w = m->type;
+    long long ll = (long long)l;
+    T(L, MK_ONES, MC_DT_F32, H, 0, 0, "blk.%lld.attn_norm.weight", ll);
+    if (r > 0) {
+        T(L, MK_UNIFORM, w, H, r, 0, "blk.%lld.attn_q_a.weight", ll);
+        T(L, MK_ONES, MC_DT_F32, r, 0, 0, "blk.%lld.attn_q_a_norm.weight", ll);
+        T(L, MK_UNIFORM, w, r, qd, 0, "blk.%lld.attn_q_b.weight", ll);
+    } else {
+        T(L, MK_UNIFORM, w, H, qd, 0, "blk.%lld.attn_q.weight", ll);
+    }
+    T(L, MK_UNIFORM, w, H, c + m->rope, 0, "blk.%lld.attn_kv_a_mqa.weight", ll);
+    T(L, MK_ONES, MC_DT_F32, c, 0, 0, "blk.%lld.attn_kv_a_norm.weight", ll);
+    T(L, MK_UNIFORM, w, c, m->heads * (m->nope + m->vd), 0, "blk.%lld.attn_kv_b.weight", ll);
+    T(L, MK_UNIFORM, w, m->heads * m->vd, H, 0, "blk.%lld.attn_output.weight", ll);
+    out_proj(L);
+}
+
 static void attention(lst *L, int64_t l)
 {
     mk *m = L->m;
+    if (m->arch == MK_DEEPSEEK2) {
+        attention_mla(L, l);
+        return;
+    }
     int64_t H = m->embd, q = m->heads * m->hd, kv = m->kv * m->hd;
     mc_dtype w = m->type;
     T(L, MK_ONES, MC_DT_F32, H, 0, 0, "blk.%lld.attn_norm.weight", (long long)l);
@@ -180,15 +213,14 @@ static void attention(lst *L, int64_t l)
     T(L, MK_UNIFORM, w, H, kv, 0, "blk.%lld.attn_v.weight", (long long)l);
     T(L, MK_UNIFORM, w, q, H, 0, "blk.%lld.attn_output.weight", (long long)l);
     out_proj(L);
-    if (m->arch == MK_QWEN2MOE) { /* q/k/v biases, uniform in [-0.1, 0.1] */
+    if (m->arch == MK_QWEN2MOE || m->arch == MK_QWEN2) { /* q/k/v biases */
         T(L, MK_UNIFORM, MC_DT_F32, q, 0, 0, "blk.%lld.attn_q.bias", (long long)l);
         T(L, MK_UNIFORM, MC_DT_F32, kv, 0, 0, "blk.%lld.attn_k.bias", (long long)l);
         T(L, MK_UNIFORM, MC_DT_F32, kv, 0, 0, "blk.%lld.attn_v.bias", (long long)l);
-        for (int i = 1; i <= 3 && !L->e; i++)
-            m->t[m->n_t - i].scale = 0.1;
+        small(L, 3);
     }
     int64_t qn = m->arch == MK_OLMOE ? q : m->hd, kn = m->arch == MK_OLMOE ? kv : m->hd;
-    if (m->arch == MK_OLMOE || m->arch == MK_QWEN3MOE) {
+    if (m->arch == MK_OLMOE || m->arch == MK_QWEN3MOE || m->arch == MK_QWEN3) {
         T(L, MK_ONES, MC_DT_F32, qn, 0, 0, "blk.%lld.attn_q_norm.weight", (long long)l);
         T(L, MK_ONES, MC_DT_F32, kn, 0, 0, "blk.%lld.attn_k_norm.weight", (long long)l);
     }
@@ -200,23 +232,29 @@ static void ffn(lst *L, int64_t l)
     int64_t H = m->embd, f = m->ff, E = m->experts, s = m->shared_ff;
     mc_dtype w = m->type;
     T(L, MK_ONES, MC_DT_F32, H, 0, 0, "blk.%lld.ffn_norm.weight", (long long)l);
-    if (E == 0) {
-        T(L, MK_UNIFORM, w, H, f, 0, "blk.%lld.ffn_gate.weight", (long long)l);
-        T(L, MK_UNIFORM, w, H, f, 0, "blk.%lld.ffn_up.weight", (long long)l);
-        T(L, MK_UNIFORM, w, f, H, 0, "blk.%lld.ffn_down.weight", (long long)l);
+    if (E == 0 || l < m->dense_layers) {
+        int64_t df = E == 0 ? f : m->dense_ff; /* deepseek2's leading dense blocks */
+        T(L, MK_UNIFORM, w, H, df, 0, "blk.%lld.ffn_gate.weight", (long long)l);
+        T(L, MK_UNIFORM, w, H, df, 0, "blk.%lld.ffn_up.weight", (long long)l);
+        T(L, MK_UNIFORM, w, df, H, 0, "blk.%lld.ffn_down.weight", (long long)l);
         out_proj(L);
         return;
     }
     T(L, MK_ROUTER, MC_DT_F32, H, E, 0, "blk.%lld.ffn_gate_inp.weight", (long long)l);
     if (!L->e)
         m->t[m->n_t - 1].layer = l;
+    if (m->gating == 2) { /* the V3 selection bias (e_score_correction_bias) */
+        T(L, MK_UNIFORM, MC_DT_F32, E, 0, 0, "blk.%lld.exp_probs_b.bias", (long long)l);
+        small(L, 1);
+    }
     T(L, MK_UNIFORM, w, H, f, E, "blk.%lld.ffn_gate_exps.weight", (long long)l);
     T(L, MK_UNIFORM, w, H, f, E, "blk.%lld.ffn_up_exps.weight", (long long)l);
     T(L, MK_UNIFORM, w, f, H, E, "blk.%lld.ffn_down_exps.weight", (long long)l);
     out_proj(L);
     if (s == 0)
         return;
-    T(L, MK_UNIFORM, MC_DT_F32, H, 0, 0, "blk.%lld.ffn_gate_inp_shexp.weight", (long long)l);
+    if (m->arch != MK_DEEPSEEK2) /* deepseek2's shared experts have no gate */
+        T(L, MK_UNIFORM, MC_DT_F32, H, 0, 0, "blk.%lld.ffn_gate_inp_shexp.weight", (long long)l);
     T(L, MK_UNIFORM, w, H, s, 0, "blk.%lld.ffn_gate_shexp.weight", (long long)l);
     T(L, MK_UNIFORM, w, H, s, 0, "blk.%lld.ffn_up_shexp.weight", (long long)l);
     T(L, MK_UNIFORM, w, s, H, 0, "blk.%lld.ffn_down_shexp.weight", (long long)l);
