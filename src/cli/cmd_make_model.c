@@ -24,7 +24,7 @@ void usage_make_model(FILE *f)
             "         deepseek2: [--dense-layers N] [--dense-ff N] [--q-lora N] [--kv-lora N]\n"
             "         [--rope-dim N] [--v-head-dim N] [--gating softmax|sigmoid]\n"
             "         [--weights-norm 0|1] [--weights-scale X] [--groups N --group-used N]\n"
-            "         [--yarn-factor X] [--yarn-orig-ctx N]\n\n"
+            "         [--yarn-factor X] [--yarn-orig-ctx N] [--mla-split]\n\n"
             "Writes a GGUF v3 transformer with seeded random weights that moecap and llama.cpp\n"
             "load. The same options and seed give a byte-identical file on any machine.\n\n"
             "  -o, --output FILE   file to write (atomically)\n"
@@ -70,7 +70,9 @@ void usage_make_model(FILE *f)
             "  --weights-scale X   expert_weights_scale (default 1)\n"
             "  --groups N --group-used M  group-limited routing: N groups, the best M kept\n"
             "  --yarn-factor X     YaRN RoPE scaling (> 1), original context --yarn-orig-ctx\n"
-            "                      (default --ctx), yarn_log_multiplier 0.0707\n");
+            "                      (default --ctx), yarn_log_multiplier 0.0707\n"
+            "  --mla-split         attn_k_b + attn_v_b instead of attn_kv_b (llama.cpp's\n"
+            "                      absorbed-MLA layout; the same weights)\n");
 }
 
 typedef struct args {
@@ -113,7 +115,8 @@ enum {
     O_GROUPS,
     O_GUSED,
     O_YARN,
-    O_YORIG
+    O_YORIG,
+    O_SPLIT
 };
 
 static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
@@ -151,6 +154,7 @@ static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                      {"group-used", required_argument, NULL, O_GUSED},
                                      {"yarn-factor", required_argument, NULL, O_YARN},
                                      {"yarn-orig-ctx", required_argument, NULL, O_YORIG},
+                                     {"mla-split", no_argument, NULL, O_SPLIT},
                                      {NULL, 0, NULL, 0}};
 
 static const char *opt_name(int c)
@@ -265,6 +269,8 @@ static int parse_args(int argc, char **argv, args *a)
             a->o.name = optarg;
         else if (c == O_JSON)
             a->json = 1;
+        else if (c == O_SPLIT)
+            a->o.mla_split = 1;
         else
             rc = apply(a, c, optarg);
         if (rc)

@@ -177,18 +177,93 @@ static mc_err bind_mla_q(bctx *b, int64_t l, eng_layer *L)
     return err;
 }
 
-/* deepseek2 MLA: q, the latent with the shared rope key, its norm, the decompression, output.
- * Files that split attn_kv_b into attn_k_b / attn_v_b (llama.cpp's absorbed-MLA layout) are
- * refused: the engine decompresses with attn_kv_b (docs/ENGINE.md). */
+typedef struct split_kv {
+    const mc_gguf_tensor *t[2]; /* attn_k_b, attn_v_b */
+    mc_dtype dt[2];
+    size_t rb[2];
+} split_kv;
+
+/* Head h of attn_kv_b from the split tensors into own (rows of ro bytes of type dt): k_nope's
+ * rows are the columns of k_b[h] ([kv_lora rows of nope]), v's rows are v_b[h]'s rows. */
+static void kv_b_head(const mc_engine *e, const split_kv *s, int64_t h, mc_dtype dt, size_t ro,
+                      uint8_t *own, float *kt, float *row)
+{
+    int64_t c = e->kv_lora, nope = e->nope, vd = e->vd, bw = nope + vd;
+    const uint8_t *k = s->t[0]->data, *v = s->t[1]->data;
+    for (int64_t r = 0; r < c; r++) {
+        mc_kernels_dequant_row(s->dt[0], k + (size_t)(h * c + r) * s->rb[0], row, nope);
+        for (int64_t i = 0; i < nope; i++)
+            kt[i * c + r] = row[i];
+    }
+    for (int64_t i = 0; i < nope; i++)
+        mc_kernels_quant_row(dt, kt + i * c, own + (size_t)(h * bw + i) * ro, c);
+    for (int64_t j = 0; j < vd; j++) {
+        mc_kernels_dequant_row(s->dt[1], v + (size_t)(h * vd + j) * s->rb[1], row, c);
+        mc_kernels_quant_row(dt, row, own + (size_t)(h * bw + nope + j) * ro, c);
+    }
+}
+
+static mc_err find_split(bctx *b, int64_t l, split_kv *s)
+{
+    mc_engine *e = b->e;
+    int64_t wk[3] = {e->nope, e->kv_lora, e->n_heads}, wv[3] = {e->kv_lora, e->vd, e->n_heads};
+    mc_err err = find(b, tname(b, l, "attn_k_b", "weight"), 1, 3, wk,
+                      "nope dims, kv_lora_rank, head_count", &s->t[0]);
+    if (!err)
+        err = find(b, tname(b, l, "attn_v_b", "weight"), 1, 3, wv,
+                   "kv_lora_rank, value dims, head_count", &s->t[1]);
+    for (int i = 0; !err && i < 2; i++)
+        if (!(err = check_type(b, s->t[i], &s->dt[i])))
+            err = mc_kernels_row_bytes(s->dt[i], s->t[i]->dims[0], &s->rb[i], b->d);
+    if (!err && mc_gguf_find_tensor(e->g, tname(b, l, "attn_kv_b", "weight")))
+        err = mc_fail(b->d, MC_ERR_FORMAT,
+                      "engine: %s: layer %lld has both attn_kv_b and attn_k_b / attn_v_b", b->file,
+                      (long long)l);
+    return err;
+}
+
+/* llama.cpp's absorbed-MLA layout splits attn_kv_b per head into attn_k_b [nope, kv_lora, heads]
+ * (k_nope's rows transposed) and attn_v_b [kv_lora, vd, heads]. The engine rebuilds the attn_kv_b
+ * it decompresses with, [heads x (nope + vd), kv_lora]: in the files' own type when both are f32,
+ * f16 or bf16 (a permutation of the same values: the same bytes), else in f32 (the exact values
+ * of the quantised blocks at 4 bytes per weight; docs/ENGINE.md). */
+static mc_err bind_kv_b_split(bctx *b, int64_t l, eng_layer *L)
+{
+    mc_engine *e = b->e;
+    int64_t c = e->kv_lora, rows = e->n_heads * (e->nope + e->vd);
+    split_kv s;
+    size_t ro;
+    mc_err err = find_split(b, l, &s);
+    if (err)
+        return err;
+    mc_dtype dt = s.dt[0] == s.dt[1] && (s.dt[0] == MC_DT_F32 || s.dt[0] == MC_DT_F16 ||
+                                         s.dt[0] == MC_DT_BF16)
+                      ? s.dt[0]
+                      : MC_DT_F32;
+    if ((err = mc_kernels_row_bytes(dt, c, &ro, b->d)))
+        return err;
+    float *kt = mc_mallocarray((size_t)(e->nope * c + c + e->nope), sizeof *kt);
+    uint8_t *own = mc_calloc((size_t)rows, ro);
+    if (!kt || !own) {
+        mc_free(kt);
+        mc_free(own);
+        return mc_fail(b->d, MC_ERR_NOMEM, "engine: out of memory for attn_kv_b of layer %lld",
+                       (long long)l);
+    }
+    for (int64_t h = 0; h < e->n_heads; h++)
+        kv_b_head(e, &s, h, dt, ro, own, kt, kt + e->nope * c);
+    mc_free(kt);
+    L->wkv_b_own = own;
+    L->wkv_b = (eng_mat){dt, own, rows, c, ro};
+    return MC_OK;
+}
+
+/* deepseek2 MLA: q, the latent with the shared rope key, its norm, the decompression (attn_kv_b,
+ * or the split attn_k_b / attn_v_b rebuilt into it), output. */
 static mc_err bind_attention_mla(bctx *b, int64_t l, eng_layer *L)
 {
     mc_engine *e = b->e;
     int64_t h = e->hidden, nh = e->n_heads, kvl = e->kv_lora;
-    if (mc_gguf_find_tensor(e->g, tname(b, l, "attn_k_b", "weight")))
-        return mc_fail(b->d, MC_ERR_UNSUPPORTED,
-                       "engine: %s: tensor '%s': the split attn_k_b/attn_v_b MLA layout is not "
-                       "supported yet (convert with attn_kv_b)",
-                       b->file, b->name);
     mc_err err =
         bind_vec(b, tname(b, l, "attn_norm", "weight"), 1, h, "embedding_length", &L->attn_norm);
     if (!err)
@@ -199,7 +274,9 @@ static mc_err bind_attention_mla(bctx *b, int64_t l, eng_layer *L)
     if (!err)
         err = bind_vec(b, tname(b, l, "attn_kv_a_norm", "weight"), 1, kvl, "kv_lora_rank",
                        &L->kv_a_norm);
-    if (!err)
+    if (!err && mc_gguf_find_tensor(e->g, tname(b, l, "attn_k_b", "weight")))
+        err = bind_kv_b_split(b, l, L);
+    else if (!err)
         err = bind_mat(b, tname(b, l, "attn_kv_b", "weight"), 1, kvl, nh * (e->nope + e->vd), 0,
                        "kv_lora_rank, head_count x (nope + value dims)", &L->wkv_b);
     if (!err)

@@ -480,6 +480,8 @@ void mc_engine_free(mc_engine *e)
     mc_tok_free(e->tok);
     free_buffers(e);
     mc_pass_deinit(&e->pass);
+    for (int64_t l = 0; e->L && l < e->n_layers; l++)
+        mc_free(e->L[l].wkv_b_own);
     mc_free(e->L);
     mc_free(e->vecs);
     mc_free(e->exp_mats);

@@ -57,6 +57,7 @@ typedef struct eng_layer {
     eng_mat wkv_b;           /* [heads*(nope + vd) x kv_lora]: per head k_nope then v */
     const float *q_a_norm;   /* [q_lora] */
     const float *kv_a_norm;  /* [kv_lora] */
+    void *wkv_b_own; /* engine-owned wkv_b rebuilt from a split attn_k_b / attn_v_b file */
     /* feed-forward */
     const float *ffn_norm; /* [hidden] */
     int moe;

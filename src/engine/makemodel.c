@@ -240,7 +240,7 @@ static mc_err check_mla(mk *m)
     m->vd = o->v_head_dim ? o->v_head_dim : m->hd;
     m->q_lora = o->q_lora;
     m->kv_lora = o->kv_lora ? o->kv_lora : o->embd;
-    mc_err e = range(d, "--rope-dim", m->rope, 2, m->hd);
+    mc_err e = range(d, "--rope-dim", m->rope, 2, m->hd - 1);
     if (!e && m->rope % 2)
         e = mc_fail(d, MC_ERR_ARG, ERR "--rope-dim %lld must be even", (long long)m->rope);
     if (!e)
@@ -265,6 +265,7 @@ static mc_err check_deepseek(mk *m)
     m->w_scale = o->weights_scale != 0 ? o->weights_scale : 1.0;
     m->groups = o->groups;
     m->gused = o->group_used;
+    m->split = o->mla_split != 0;
     mc_err e = check_mla(m);
     if (!e)
         e = range(d, "--dense-layers", m->dense_layers, 0, o->layers);
@@ -304,7 +305,8 @@ static mc_err check_blocks(mk *m)
                 {"--heads x --v-head-dim", m->heads * m->vd},
                 {"--q-lora", m->q_lora},
                 {"--kv-lora", m->kv_lora},
-                {"--dense-ff", m->dense_layers ? m->dense_ff : 0}};
+                {"--dense-ff", m->dense_layers ? m->dense_ff : 0},
+                {"head dim - --rope-dim (attn_k_b rows)", m->split ? m->nope : 0}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         if (rows[i].v % b != 0)
             return mc_fail(m->d, MC_ERR_ARG,
@@ -446,9 +448,15 @@ static void meta_arch(kw *k)
     u32(k, "block_count", m->layers);
     u32(k, "feed_forward_length", m->arch == MK_DEEPSEEK2 ? m->dense_ff : m->ff);
     u32(k, "attention.head_count", m->heads);
-    u32(k, "attention.head_count_kv", m->kv);
     int ds = m->arch == MK_DEEPSEEK2;
-    if (m->hd * m->heads != m->embd || m->arch == MK_QWEN3MOE || m->arch == MK_QWEN3 || ds) {
+    u32(k, "attention.head_count_kv", ds && m->split ? 1 : m->kv);
+    if (ds && m->split) { /* the latent is the key and value of llama.cpp's absorbed MQA */
+        u32(k, "attention.key_length", m->kv_lora + m->rope);
+        u32(k, "attention.value_length", m->kv_lora);
+        u32(k, "attention.key_length_mla", m->hd);
+        u32(k, "attention.value_length_mla", m->vd);
+    } else if (m->hd * m->heads != m->embd || m->arch == MK_QWEN3MOE || m->arch == MK_QWEN3 ||
+               ds) {
         u32(k, "attention.key_length", m->hd);
         u32(k, "attention.value_length", ds ? m->vd : m->hd);
     }
@@ -511,6 +519,7 @@ static void mk_free(mk *m)
     mc_free(m->hot);
     mc_free(m->row);
     mc_free(m->qrow);
+    mc_free(m->kb_cache);
     mc_gguf_free(m->vocab_src);
 }
 

@@ -87,6 +87,9 @@ typedef struct mc_make_opts {
     double yarn_factor;    /* > 1: YaRN RoPE scaling with this factor; 0 = none */
     int64_t yarn_orig_ctx; /* original_context_length; 0 = ctx */
     double yarn_log_mul;   /* yarn_log_multiplier; 0 = 0.0707 (DeepSeek-V2-Lite) */
+    int mla_split;         /* 1: llama.cpp's absorbed-MLA layout: attn_k_b + attn_v_b (the same
+                              values as attn_kv_b), key/value_length of the latent, head_count_kv
+                              1, key/value_length_mla */
 } mc_make_opts;
 
 /* Defaults: llama, 2 layers, embd 256, ff 512, 8 experts, top-2, 4 heads (kv 4), vocab 512,

@@ -67,12 +67,48 @@ static int is_hot(const mk *m, int64_t layer, int64_t expert)
     return 0;
 }
 
+/* Row r of a uniform tensor of stream seed: n values in [-scale, scale]. */
+static void uniform_row(uint64_t seed, int64_t r, int64_t n, double scale, float *out)
+{
+    uni g;
+    uni_init(&g, seed ^ mix64((uint64_t)r + 1));
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (float)(scale * uni_next(&g));
+}
+
+/* attn_k_b / attn_v_b rows from the layer's (unwritten) attn_kv_b stream (t->seed is its seed):
+ * k_b row (h, c) = column c of kv_b rows h*(nope+vd) + i; v_b row (h, j) = kv_b row
+ * h*(nope+vd) + nope + j. One head's k_nope block is cached: rows are produced in order. */
+static void split_row(const mk_tensor *t, int64_t r, float *out)
+{
+    mk *m = t->m;
+    int64_t c = m->kv_lora, nope = m->nope, bw = nope + m->vd;
+    double scale = sqrt(3.0 / (double)c);
+    if (t->kind == MK_VB) {
+        int64_t h = r / m->vd, j = r % m->vd;
+        uniform_row(t->seed, h * bw + nope + j, c, scale, out);
+        return;
+    }
+    int64_t h = r / c, col = r % c, key = t->layer * m->heads + h;
+    if (m->kb_key != key) {
+        for (int64_t i = 0; i < nope; i++)
+            uniform_row(t->seed, h * bw + i, c, scale, m->kb_cache + i * c);
+        m->kb_key = key;
+    }
+    for (int64_t i = 0; i < nope; i++)
+        out[i] = m->kb_cache[i * c + col];
+}
+
 void mk_gen_row(const mk_tensor *t, int64_t r, float *out)
 {
     const mk *m = t->m;
     uni g;
     uni_init(&g, t->seed ^ mix64((uint64_t)r + 1));
     int64_t n = t->cols;
+    if (t->kind == MK_KB || t->kind == MK_VB) {
+        split_row(t, r, out);
+        return;
+    }
     if (t->kind == MK_ONES) {
         for (int64_t i = 0; i < n; i++)
             out[i] = 1.0f;
@@ -193,7 +229,16 @@ static void attention_mla(lst *L, int64_t l)
     }
     T(L, MK_UNIFORM, w, H, c + m->rope, 0, "blk.%lld.attn_kv_a_mqa.weight", ll);
     T(L, MK_ONES, MC_DT_F32, c, 0, 0, "blk.%lld.attn_kv_a_norm.weight", ll);
-    T(L, MK_UNIFORM, w, c, m->heads * (m->nope + m->vd), 0, "blk.%lld.attn_kv_b.weight", ll);
+    if (m->split) { /* llama.cpp's absorbed layout, the same values as attn_kv_b */
+        T(L, MK_KB, w, m->nope, c, m->heads, "blk.%lld.attn_k_b.weight", ll);
+        if (!L->e)
+            m->t[m->n_t - 1].layer = l;
+        T(L, MK_VB, w, c, m->vd, m->heads, "blk.%lld.attn_v_b.weight", ll);
+        if (!L->e)
+            m->t[m->n_t - 1].layer = l;
+    } else {
+        T(L, MK_UNIFORM, w, c, m->heads * (m->nope + m->vd), 0, "blk.%lld.attn_kv_b.weight", ll);
+    }
     T(L, MK_UNIFORM, w, m->heads * m->vd, H, 0, "blk.%lld.attn_output.weight", ll);
     out_proj(L);
 }
@@ -271,6 +316,11 @@ static mc_err finish_plan(mk *m)
         if (e)
             return e;
         t->seed = name_seed(m->seed, t->name);
+        if (t->kind == MK_KB || t->kind == MK_VB) { /* the stream of the layer's attn_kv_b */
+            char kvb[64];
+            snprintf(kvb, sizeof kvb, "blk.%lld.attn_kv_b.weight", (long long)t->layer);
+            t->seed = name_seed(m->seed, kvb);
+        }
         uint64_t bytes = (uint64_t)t->row_bytes * (uint64_t)t->rows;
         s->tensor_bytes += bytes;
         s->type_bytes[t->dt] += bytes;
@@ -359,8 +409,10 @@ mc_err mk_prepare_streams(mk *m)
     m->hot = mc_calloc((size_t)nh, sizeof *m->hot);
     m->row = mc_mallocarray((size_t)m->max_cols, sizeof *m->row);
     m->qrow = mc_malloc(m->max_row_bytes);
+    m->kb_key = -1;
+    m->kb_cache = m->split ? mc_mallocarray((size_t)(m->nope * m->kv_lora), sizeof(float)) : NULL;
     mc_err e = MC_OK;
-    if (!perm || !m->u || !m->hot || !m->row || !m->qrow)
+    if (!perm || !m->u || !m->hot || !m->row || !m->qrow || (m->split && !m->kb_cache))
         e = mc_fail(m->d, MC_ERR_NOMEM, "make-model: out of memory");
     if (!e) {
         make_u(m);

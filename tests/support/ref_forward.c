@@ -124,14 +124,47 @@ static int load_experts(ref_model *r, int64_t l, rlayer *y)
     return ok;
 }
 
+/* attn_kv_b [heads x (nope + vd) rows, kv_lora] rebuilt from llama.cpp's split attn_k_b
+ * ([nope, kv_lora, heads]: element (i, c, h) is kv_b row h*(nope+vd) + i, column c) and attn_v_b
+ * ([kv_lora, vd, heads]: row (j, h) is kv_b row h*(nope+vd) + nope + j). */
+static int load_kv_b_split(ref_model *r, int64_t l, rmat *m)
+{
+    rmat kb = {0}, vb = {0};
+    int64_t c = r->kv_lora, nope = r->nope, vd = r->vd, bw = nope + vd, nh = r->nh;
+    int ok = load_mat(tensor(r, l, "attn_k_b.weight"), 0, &kb) &&
+             load_mat(tensor(r, l, "attn_v_b.weight"), 0, &vb);
+    /* load_mat read slice 0's rows only: reload every head's slice */
+    m->t = MC_DT_F32; /* the engine prepares f32 activations for it whatever the source type */
+    m->rows = nh * bw;
+    m->cols = c;
+    m->w = ok ? mc_mallocarray((size_t)(m->rows * c), sizeof(float)) : NULL;
+    for (int64_t h = 0; m->w && h < nh; h++) {
+        rmat kh = {0}, vh = {0};
+        ok = ok && load_mat(tensor(r, l, "attn_k_b.weight"), h, &kh) &&
+             load_mat(tensor(r, l, "attn_v_b.weight"), h, &vh);
+        for (int64_t i = 0; ok && i < nope; i++)
+            for (int64_t cc = 0; cc < c; cc++)
+                m->w[(h * bw + i) * c + cc] = kh.w[cc * nope + i];
+        for (int64_t j = 0; ok && j < vd; j++)
+            memcpy(m->w + (h * bw + nope + j) * c, vh.w + j * c, (size_t)c * sizeof(float));
+        mc_free(kh.w);
+        mc_free(vh.w);
+    }
+    mc_free(kb.w);
+    mc_free(vb.w);
+    return ok && m->w;
+}
+
 static int load_mla(ref_model *r, int64_t l, rlayer *y)
 {
     int ok = r->q_lora > 0 ? load_mat(tensor(r, l, "attn_q_a.weight"), 0, &y->qa) &&
                                  load_mat(tensor(r, l, "attn_q_b.weight"), 0, &y->qb) &&
                                  (y->qa_norm = load_vec(tensor(r, l, "attn_q_a_norm.weight"), NULL))
                            : load_mat(tensor(r, l, "attn_q.weight"), 0, &y->q);
+    ok = ok && (tensor(r, l, "attn_kv_b.weight") ? load_mat(tensor(r, l, "attn_kv_b.weight"), 0,
+                                                             &y->kvb)
+                                                  : load_kv_b_split(r, l, &y->kvb));
     return ok && load_mat(tensor(r, l, "attn_kv_a_mqa.weight"), 0, &y->kva) &&
-           load_mat(tensor(r, l, "attn_kv_b.weight"), 0, &y->kvb) &&
            (y->kva_norm = load_vec(tensor(r, l, "attn_kv_a_norm.weight"), NULL)) &&
            load_mat(tensor(r, l, "attn_output.weight"), 0, &y->o);
 }
@@ -203,7 +236,9 @@ static void read_deepseek(ref_model *r)
     r->nkv = r->nh;
     r->q_lora = key_i64(r, "attention.q_lora_rank", 0);
     r->kv_lora = key_i64(r, "attention.kv_lora_rank", 0);
-    r->vd = key_i64(r, "attention.value_length", r->hd);
+    r->hd = key_i64(r, "attention.key_length_mla", r->hd); /* split files: the latent is */
+    r->vd = key_i64(r, "attention.value_length_mla",         /* key_length / value_length */
+                    key_i64(r, "attention.value_length", r->hd));
     r->rope_d = r->nrot;
     r->nope = r->hd - r->rope_d;
     r->gating = (int)key_i64(r, "expert_gating_func", 1);

@@ -241,6 +241,58 @@ TEST(deepseek2_model_description_matches_the_file)
     mc_engine_free(e);
 }
 
+/* Prompt logits of every position (one 20-token prefill, then 2 decode steps). */
+static int logits_of(const char *path, float *out, int64_t V)
+{
+    mc_engine *e = ef_open(path, 2, 1, MC_DT_F16, 0);
+    int ok = e && ef_step(e, 0, ef_prompt, 20, MC_LOGITS_ALL, out) == MC_OK;
+    for (int64_t t = 20; ok && t < 22; t++)
+        ok = ef_step(e, 0, ef_prompt + t, 1, MC_LOGITS_LAST, out + t * V) == MC_OK;
+    mc_engine_free(e);
+    return ok;
+}
+
+/* llama.cpp's absorbed layout (attn_k_b + attn_v_b, latent key/value lengths, one KV head):
+ * make-model writes the same weights as attn_kv_b, so for float types the engine's rebuilt
+ * attn_kv_b is the same matrix and the logits are the same bits; quantised ones (rebuilt in
+ * f32) against the reference. */
+TEST(deepseek2_split_kv_b_layout)
+{
+    static const mc_dtype types[] = {MC_DT_F32, MC_DT_F16, MC_DT_BF16};
+    int64_t V = 300, n = 22;
+    float *a = mc_calloc((size_t)(n * V), sizeof *a), *b = mc_calloc((size_t)(n * V), sizeof *b);
+    for (size_t t = 0; t < 3; t++) {
+        mc_make_opts o = ds_v3(types[t]);
+        mc_make_summary s1, s2;
+        mc_diag d = {{0}};
+        CHECK(mc_make_model_ex(&o, path_of("kvb.gguf"), &s1, &d) == MC_OK);
+        o.mla_split = 1;
+        CHECK(mc_make_model_ex(&o, path_of("split.gguf"), &s2, &d) == MC_OK);
+        CHECK_EQ_INT(s2.tensor_bytes, s1.tensor_bytes);
+        CHECK_EQ_INT(s2.n_tensors, s1.n_tensors + 3); /* one more tensor per layer */
+        CHECK(logits_of(path_of("kvb.gguf"), a, V) && logits_of(path_of("split.gguf"), b, V));
+        CHECK(memcmp(a, b, (size_t)(n * V) * sizeof *a) == 0);
+        char label[64];
+        snprintf(label, sizeof label, "deepseek2 split layout %s", mc_dtype_name(types[t]));
+        CHECK(compare(path_of("split.gguf"), MC_DT_F32, label) < tol(types[t]));
+    }
+    mc_make_opts q = ds_tiny(MC_DT_Q8_0);
+    q.mla_split = 1;
+    q.rope_dim = 32; /* attn_k_b rows of nope = 32: whole q8_0 blocks */
+    check_model(&q, "deepseek2 split layout", MC_DT_F32, 0.1);
+    /* the engine's record of the split file: its description reads the MLA dims from the
+     * key/value_length_mla keys */
+    mc_engine *e = ef_open(path_of("m.gguf"), 1, 1, MC_DT_F32, 0);
+    CHECK(e != NULL);
+    if (e) {
+        CHECK_EQ_INT(mc_engine_model(e)->attn.qk_nope_dim, 32);
+        CHECK_EQ_INT(mc_engine_model(e)->attn.v_head_dim, 64);
+    }
+    mc_engine_free(e);
+    mc_free(a);
+    mc_free(b);
+}
+
 TEST(unsupported_deepseek2_variants_are_refused)
 {
     mc_diag d = {{0}};
@@ -248,6 +300,11 @@ TEST(unsupported_deepseek2_variants_are_refused)
     o.kv_heads = 2;
     CHECK(mc_make_model(&o, path_of("bad.gguf"), &d) == MC_ERR_ARG);
     CHECK(strstr(d.msg, "--kv-heads") != NULL);
+    o = ds_tiny(MC_DT_Q8_0);
+    o.mla_split = 1;
+    CHECK(mc_make_model(&o, path_of("bad.gguf"), &d) == MC_ERR_ARG);
+    CHECK_STR(d.msg, "make-model: head dim - --rope-dim (attn_k_b rows) = 48 is not a multiple "
+                     "of 32 (the q8_0 block size)");
     mc_make_opts q = ef_tiny("qwen2", MC_DT_F32);
     CHECK(mc_make_model(&q, path_of("bad.gguf"), &d) == MC_ERR_ARG);
     CHECK(strstr(d.msg, "dense") != NULL);
@@ -259,6 +316,7 @@ int main(void)
     RUN(dense_qwen2_qwen3_logits_match_reference);
     RUN(deepseek2_record_per_moe_layer);
     RUN(deepseek2_model_description_matches_the_file);
+    RUN(deepseek2_split_kv_b_layout);
     RUN(unsupported_deepseek2_variants_are_refused);
     return harness_done();
 }
