@@ -416,6 +416,32 @@ static mc_err size_engine(mc_engine *e, const mc_engine_opts *o)
     return MC_OK;
 }
 
+/* mc_engine_model describes what this engine holds and reads: its KV cache type, for MLA the
+ * decompressed cache (heads x (K + V) rows of hd per token and layer, not the latent of
+ * mc_model's accounting: attn_mla.c), and for a split attn_k_b / attn_v_b file of a quantised
+ * type the f32 attn_kv_b rebuilt from it in place of the two tensors' bytes. */
+static mc_err describe_engine(mc_engine *e, mc_diag *d)
+{
+    mc_model *m = e->m;
+    for (int64_t l = 0; l < e->n_layers; l++) {
+        const eng_layer *L = &e->L[l];
+        if (!L->wkv_b_own)
+            continue;
+        char k[64], v[64];
+        snprintf(k, sizeof k, "blk.%lld.attn_k_b.weight", (long long)l);
+        snprintf(v, sizeof v, "blk.%lld.attn_v_b.weight", (long long)l);
+        m->layers[l].b_attn += (double)L->wkv_b.rows * (double)L->wkv_b.row_bytes -
+                               (double)mc_gguf_find_tensor(e->g, k)->n_bytes -
+                               (double)mc_gguf_find_tensor(e->g, v)->n_bytes;
+    }
+    m->st.kv = e->kv_t;
+    mc_err err = mc_model_finalize(m, d);
+    if (!err && e->mla)
+        m->kv_bytes_per_token = (double)e->n_layers * 2.0 * (double)e->n_heads * (double)e->hd *
+                                (e->kv_t == MC_DT_F16 ? 2.0 : 4.0);
+    return err;
+}
+
 /* The file's tokenizer. A model without one, or with one this build cannot read, still runs on
  * token ids: mc_engine_tok is then NULL and mc_engine_tok_error says why. */
 static mc_err open_tokenizer(mc_engine *e, mc_diag *d)
@@ -455,6 +481,8 @@ mc_err mc_engine_open(const mc_engine_opts *o, mc_engine **out, mc_diag *d)
         err = eng_place_weights(e, o->weights, d);
     if (!err)
         err = size_engine(e, o);
+    if (!err)
+        err = describe_engine(e, d);
     if (!err)
         err = alloc_buffers(e, d);
     if (!err)

@@ -236,9 +236,18 @@ TEST(deepseek2_model_description_matches_the_file)
     CHECK_EQ_INT(m->layers[1].shared_ff, 512);
     CHECK_EQ_INT(m->total_params, s.n_params);
     CHECK_NEAR(m->total_bytes, (double)s.tensor_bytes, 0.5);
-    /* MLA latent KV accounting: (kv_lora + rope) per layer and token at f16 */
-    CHECK_NEAR(m->kv_bytes_per_token, (256.0 + 32.0) * 3 * 2, 1e-9);
+    /* the engine's cache: decompressed K and V, 4 heads x 96 wide, per layer and token, at
+     * the engine's f32 */
+    CHECK_NEAR(m->kv_bytes_per_token, 2.0 * 4 * 96 * 3 * 4, 1e-9);
     mc_engine_free(e);
+    /* the file's own description: MLA's latent (kv_lora + rope) per layer and token at f16 */
+    mc_model *fm = NULL;
+    CHECK(mc_model_load_gguf(p, &fm, &d) == MC_OK);
+    if (fm)
+        CHECK_NEAR(fm->kv_bytes_per_token, (256.0 + 32.0) * 3 * 2, 1e-9);
+    if (fm)
+        CHECK_NEAR(fm->total_bytes, (double)s.tensor_bytes, 0.5);
+    mc_model_free(fm);
 }
 
 /* Prompt logits of every position (one 20-token prefill, then 2 decode steps). */
@@ -284,10 +293,17 @@ TEST(deepseek2_split_kv_b_layout)
      * key/value_length_mla keys */
     mc_engine *e = ef_open(path_of("m.gguf"), 1, 1, MC_DT_F32, 0);
     CHECK(e != NULL);
-    if (e) {
-        CHECK_EQ_INT(mc_engine_model(e)->attn.qk_nope_dim, 32);
-        CHECK_EQ_INT(mc_engine_model(e)->attn.v_head_dim, 64);
+    mc_model *fm = NULL;
+    CHECK(mc_model_load_gguf(path_of("m.gguf"), &fm, NULL) == MC_OK);
+    if (e && fm) {
+        const mc_model *em = mc_engine_model(e);
+        CHECK_EQ_INT(em->attn.qk_nope_dim, 32);
+        CHECK_EQ_INT(em->attn.v_head_dim, 64);
+        /* the engine reads its f32 attn_kv_b (4 x (32 + 64) rows of 256) in place of the
+         * q8_0 attn_k_b (32768 weights, 34816 bytes) and attn_v_b (65536, 69632 bytes) */
+        CHECK_NEAR(em->layers[1].b_attn - fm->layers[1].b_attn, 393216.0 - 104448.0, 1e-6);
     }
+    mc_model_free(fm);
     mc_engine_free(e);
     mc_free(a);
     mc_free(b);
