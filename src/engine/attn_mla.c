@@ -44,8 +44,7 @@ void eng_rope_table(const mc_engine *e, float *cs, int64_t pos)
     }
 }
 
-static mc_err key_f64(const mc_engine *e, const char *suffix, double dflt, double *out,
-                      mc_diag *d)
+static mc_err key_f64(const mc_engine *e, const char *suffix, double dflt, double *out, mc_diag *d)
 {
     char k[128];
     snprintf(k, sizeof k, "deepseek2.%s", suffix);
@@ -54,8 +53,8 @@ static mc_err key_f64(const mc_engine *e, const char *suffix, double dflt, doubl
         return MC_OK;
     mc_err err = mc_gguf_get_f64(e->g, k, out, d);
     if (!err && !isfinite(*out))
-        err = mc_fail(d, MC_ERR_FORMAT, "engine: %s: key '%s' is not finite", mc_gguf_name(e->g),
-                      k);
+        err =
+            mc_fail(d, MC_ERR_FORMAT, "engine: %s: key '%s' is not finite", mc_gguf_name(e->g), k);
     return err;
 }
 
@@ -77,9 +76,10 @@ mc_err eng_mla_rope(mc_engine *e, mc_diag *d)
         return MC_ERR_FORMAT;
     int yarn = type.len == 4 && !memcmp(type.p, "yarn", 4);
     if (!yarn && !(type.len == 4 && !memcmp(type.p, "none", 4)))
-        return mc_fail(d, MC_ERR_UNSUPPORTED,
-                       "engine: %s: RoPE scaling '%.*s' is not supported for deepseek2 (none, yarn)",
-                       f, (int)(type.len < 32 ? type.len : 32), type.p);
+        return mc_fail(
+            d, MC_ERR_UNSUPPORTED,
+            "engine: %s: RoPE scaling '%.*s' is not supported for deepseek2 (none, yarn)", f,
+            (int)(type.len < 32 ? type.len : 32), type.p);
     mc_err err = key_f64(e, "rope.scaling.factor", 1, &factor, d);
     if (!err)
         err = key_f64(e, "rope.scaling.original_context_length", (double)e->m->max_ctx, &orig, d);
@@ -103,7 +103,8 @@ mc_err eng_mla_rope(mc_engine *e, mc_diag *d)
         e->yarn_low = floor(corr_dim(e, orig, fast));
         e->yarn_high = ceil(corr_dim(e, orig, slow));
         e->yarn_low = e->yarn_low > 0 ? e->yarn_low : 0;
-        e->yarn_high = e->yarn_high < (double)(e->n_rot - 1) ? e->yarn_high : (double)(e->n_rot - 1);
+        e->yarn_high =
+            e->yarn_high < (double)(e->n_rot - 1) ? e->yarn_high : (double)(e->n_rot - 1);
         mscale = 1.0 + log_mul * log(factor);
     }
     e->mla_qscale = (float)(mscale * mscale * sqrt((double)e->hd / (double)e->kd));

@@ -169,8 +169,8 @@ static mc_err bind_mla_q(bctx *b, int64_t l, eng_layer *L)
     mc_err err = bind_mat(b, tname(b, l, "attn_q_a", "weight"), 1, h, r, 0,
                           "embedding_length, q_lora_rank", &L->wq_a);
     if (!err)
-        err = bind_vec(b, tname(b, l, "attn_q_a_norm", "weight"), 1, r, "q_lora_rank",
-                       &L->q_a_norm);
+        err =
+            bind_vec(b, tname(b, l, "attn_q_a_norm", "weight"), 1, r, "q_lora_rank", &L->q_a_norm);
     if (!err)
         err = bind_mat(b, tname(b, l, "attn_q_b", "weight"), 1, r, qd, 0,
                        "q_lora_rank, head_count x key_length", &L->wq_b);
@@ -236,8 +236,8 @@ static mc_err bind_kv_b_split(bctx *b, int64_t l, eng_layer *L)
     mc_err err = find_split(b, l, &s);
     if (err)
         return err;
-    mc_dtype dt = s.dt[0] == s.dt[1] && (s.dt[0] == MC_DT_F32 || s.dt[0] == MC_DT_F16 ||
-                                         s.dt[0] == MC_DT_BF16)
+    mc_dtype dt = s.dt[0] == s.dt[1] &&
+                          (s.dt[0] == MC_DT_F32 || s.dt[0] == MC_DT_F16 || s.dt[0] == MC_DT_BF16)
                       ? s.dt[0]
                       : MC_DT_F32;
     if ((err = mc_kernels_row_bytes(dt, c, &ro, b->d)))
@@ -395,9 +395,9 @@ static mc_err bind_route_extras(bctx *b, int64_t l, eng_layer *L)
                        "engine: %s: deepseek2 routing supports at most 4096 experts in at most "
                        "256 groups (%lld experts, %lld groups)",
                        b->file, (long long)L->n_exp, (long long)e->n_group);
-    if (e->n_group > 1 && (L->n_exp % e->n_group != 0 || e->group_used < 1 ||
-                           e->group_used > e->n_group ||
-                           L->top_k > e->group_used * (L->n_exp / e->n_group)))
+    if (e->n_group > 1 &&
+        (L->n_exp % e->n_group != 0 || e->group_used < 1 || e->group_used > e->n_group ||
+         L->top_k > e->group_used * (L->n_exp / e->n_group)))
         return mc_fail(b->d, MC_ERR_FORMAT,
                        "engine: %s: expert_group_count %lld / expert_group_used_count %lld do "
                        "not fit %lld experts with top-%lld",

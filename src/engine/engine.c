@@ -56,13 +56,10 @@ static mc_err read_arch(mc_engine *e, mc_diag *d)
         eng_arch a;
         int neox, norm_topk;
     } archs[] = {
-        {"llama", ENG_LLAMA, 0, 1},
-        {"qwen2moe", ENG_QWEN2MOE, 1, 0},
-        {"qwen3moe", ENG_QWEN3MOE, 1, 1},
-        {"olmoe", ENG_OLMOE, 1, 0},
+        {"llama", ENG_LLAMA, 0, 1},         {"qwen2moe", ENG_QWEN2MOE, 1, 0},
+        {"qwen3moe", ENG_QWEN3MOE, 1, 1},   {"olmoe", ENG_OLMOE, 1, 0},
         {"deepseek2", ENG_DEEPSEEK2, 0, 0}, /* norm_topk: expert_weights_norm (read_routing) */
-        {"qwen2", ENG_QWEN2, 1, 0},
-        {"qwen3", ENG_QWEN3, 1, 0},
+        {"qwen2", ENG_QWEN2, 1, 0},         {"qwen3", ENG_QWEN3, 1, 0},
     };
     mc_gguf_str s;
     mc_err err = mc_gguf_get_str(e->g, "general.architecture", &s, d);
@@ -268,10 +265,9 @@ static void act_strides(mc_engine *e)
     size_t a = 0, gx = 0, gd = 0;
     for (int64_t l = 0; l < e->n_layers; l++) {
         const eng_layer *L = &e->L[l];
-        const eng_mat *all[] = {&L->wq,     &L->wk,   &L->wv,     &L->wo,   &L->gate,
-                                &L->up,     &L->down, &L->router, &L->sg,   &L->su,
-                                &L->sd,     &L->sgate, &L->wq_a,  &L->wq_b, &L->wkv_a,
-                                &L->wkv_b};
+        const eng_mat *all[] = {&L->wq,   &L->wk,     &L->wv,    &L->wo,   &L->gate, &L->up,
+                                &L->down, &L->router, &L->sg,    &L->su,   &L->sd,   &L->sgate,
+                                &L->wq_a, &L->wq_b,   &L->wkv_a, &L->wkv_b};
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
             a = act_bytes_max(all[i], 1, a);
         if (L->moe) {

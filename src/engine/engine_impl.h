@@ -52,12 +52,12 @@ typedef struct eng_layer {
     const float *q_norm, *k_norm;   /* [hd] per head, or full width (qk_norm_full); NULL = none */
     int qk_norm_full;
     /* MLA (deepseek2; wq is the plain q projection when there is no q low-rank pair) */
-    eng_mat wq_a, wq_b;      /* [q_lora x hidden], [heads*kd x q_lora] (rows 0 = none) */
-    eng_mat wkv_a;           /* [kv_lora + rope x hidden]: the latent and the shared rope key */
-    eng_mat wkv_b;           /* [heads*(nope + vd) x kv_lora]: per head k_nope then v */
-    const float *q_a_norm;   /* [q_lora] */
-    const float *kv_a_norm;  /* [kv_lora] */
-    void *wkv_b_own; /* engine-owned wkv_b rebuilt from a split attn_k_b / attn_v_b file */
+    eng_mat wq_a, wq_b;     /* [q_lora x hidden], [heads*kd x q_lora] (rows 0 = none) */
+    eng_mat wkv_a;          /* [kv_lora + rope x hidden]: the latent and the shared rope key */
+    eng_mat wkv_b;          /* [heads*(nope + vd) x kv_lora]: per head k_nope then v */
+    const float *q_a_norm;  /* [q_lora] */
+    const float *kv_a_norm; /* [kv_lora] */
+    void *wkv_b_own;        /* engine-owned wkv_b rebuilt from a split attn_k_b / attn_v_b file */
     /* feed-forward */
     const float *ffn_norm; /* [hidden] */
     int moe;

@@ -195,10 +195,10 @@ static mc_err check_moe(mk *m)
     if (o->experts > 0 && dense_arch)
         return mc_fail(d, MC_ERR_ARG, ERR "--arch %s is dense: use --experts 0 (or %smoe)",
                        m->arch_name, m->arch_name);
-    m->shared_ff = o->shared_ff >= 0                ? o->shared_ff
-                   : m->arch == MK_QWEN2MOE         ? 4 * o->ff
-                   : m->arch == MK_DEEPSEEK2        ? 2 * o->ff
-                                                    : 0;
+    m->shared_ff = o->shared_ff >= 0         ? o->shared_ff
+                   : m->arch == MK_QWEN2MOE  ? 4 * o->ff
+                   : m->arch == MK_DEEPSEEK2 ? 2 * o->ff
+                                             : 0;
     if (m->shared_ff > 0 && m->arch != MK_QWEN2MOE && m->arch != MK_DEEPSEEK2)
         return mc_fail(d, MC_ERR_ARG, ERR "--shared-ff needs --arch qwen2moe or deepseek2");
     if (m->shared_ff == 0 && m->arch == MK_QWEN2MOE)
@@ -232,8 +232,9 @@ static mc_err check_mla(mk *m)
     const mc_make_opts *o = m->o;
     mc_diag *d = m->d;
     if (o->kv_heads && o->kv_heads != o->heads)
-        return mc_fail(d, MC_ERR_ARG, ERR "--kv-heads %lld: deepseek2 (MLA) has one KV head per "
-                                          "head (--kv-heads = --heads)",
+        return mc_fail(d, MC_ERR_ARG,
+                       ERR "--kv-heads %lld: deepseek2 (MLA) has one KV head per "
+                           "head (--kv-heads = --heads)",
                        (long long)o->kv_heads);
     m->kv = m->heads;
     m->rope = o->rope_dim ? o->rope_dim : m->hd / 4 / 2 * 2;
@@ -278,14 +279,17 @@ static mc_err check_deepseek(mk *m)
     if (!e && m->experts == 0)
         e = mc_fail(d, MC_ERR_ARG, ERR "deepseek2 needs --experts > 0");
     if (!e && (m->shared_ff == 0 || m->shared_ff % o->ff))
-        e = mc_fail(d, MC_ERR_ARG, ERR "--shared-ff %lld: deepseek2 needs a positive multiple "
-                                       "of --ff (shared experts of the expert width)",
+        e = mc_fail(d, MC_ERR_ARG,
+                    ERR "--shared-ff %lld: deepseek2 needs a positive multiple "
+                        "of --ff (shared experts of the expert width)",
                     (long long)m->shared_ff);
     m->n_shared = m->shared_ff / o->ff;
-    if (!e && m->groups && (m->groups < 2 || m->experts % m->groups || m->gused < 1 ||
-                            m->gused > m->groups || m->top_k > m->gused * (m->experts / m->groups)))
-        e = mc_fail(d, MC_ERR_ARG, ERR "--groups %lld / --group-used %lld must divide --experts "
-                                       "and keep at least --top-k experts",
+    if (!e && m->groups &&
+        (m->groups < 2 || m->experts % m->groups || m->gused < 1 || m->gused > m->groups ||
+         m->top_k > m->gused * (m->experts / m->groups)))
+        e = mc_fail(d, MC_ERR_ARG,
+                    ERR "--groups %lld / --group-used %lld must divide --experts "
+                        "and keep at least --top-k experts",
                     (long long)m->groups, (long long)m->gused);
     return e ? e : check_yarn(m);
 }
@@ -455,8 +459,7 @@ static void meta_arch(kw *k)
         u32(k, "attention.value_length", m->kv_lora);
         u32(k, "attention.key_length_mla", m->hd);
         u32(k, "attention.value_length_mla", m->vd);
-    } else if (m->hd * m->heads != m->embd || m->arch == MK_QWEN3MOE || m->arch == MK_QWEN3 ||
-               ds) {
+    } else if (m->hd * m->heads != m->embd || m->arch == MK_QWEN3MOE || m->arch == MK_QWEN3 || ds) {
         u32(k, "attention.key_length", m->hd);
         u32(k, "attention.value_length", ds ? m->vd : m->hd);
     }

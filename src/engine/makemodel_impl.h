@@ -44,8 +44,8 @@ struct mk {
     /* deepseek2 (resolved) */
     int64_t dense_layers, dense_ff, q_lora, kv_lora, rope, nope, vd, n_shared, groups, gused;
     int gating, w_norm, split;
-    float *kb_cache;    /* [nope][kv_lora]: one head of attn_kv_b's k_nope rows (MK_KB) */
-    int64_t kb_key;     /* layer * heads + head held in kb_cache, -1 = none */
+    float *kb_cache; /* [nope][kv_lora]: one head of attn_kv_b's k_nope rows (MK_KB) */
+    int64_t kb_key;  /* layer * heads + head held in kb_cache, -1 = none */
     double w_scale, yarn, yarn_log_mul;
     int64_t yarn_orig;
     uint64_t seed;

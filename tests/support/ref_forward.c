@@ -161,9 +161,9 @@ static int load_mla(ref_model *r, int64_t l, rlayer *y)
                                  load_mat(tensor(r, l, "attn_q_b.weight"), 0, &y->qb) &&
                                  (y->qa_norm = load_vec(tensor(r, l, "attn_q_a_norm.weight"), NULL))
                            : load_mat(tensor(r, l, "attn_q.weight"), 0, &y->q);
-    ok = ok && (tensor(r, l, "attn_kv_b.weight") ? load_mat(tensor(r, l, "attn_kv_b.weight"), 0,
-                                                             &y->kvb)
-                                                  : load_kv_b_split(r, l, &y->kvb));
+    ok = ok &&
+         (tensor(r, l, "attn_kv_b.weight") ? load_mat(tensor(r, l, "attn_kv_b.weight"), 0, &y->kvb)
+                                           : load_kv_b_split(r, l, &y->kvb));
     return ok && load_mat(tensor(r, l, "attn_kv_a_mqa.weight"), 0, &y->kva) &&
            (y->kva_norm = load_vec(tensor(r, l, "attn_kv_a_norm.weight"), NULL)) &&
            load_mat(tensor(r, l, "attn_output.weight"), 0, &y->o);
@@ -237,7 +237,7 @@ static void read_deepseek(ref_model *r)
     r->q_lora = key_i64(r, "attention.q_lora_rank", 0);
     r->kv_lora = key_i64(r, "attention.kv_lora_rank", 0);
     r->hd = key_i64(r, "attention.key_length_mla", r->hd); /* split files: the latent is */
-    r->vd = key_i64(r, "attention.value_length_mla",         /* key_length / value_length */
+    r->vd = key_i64(r, "attention.value_length_mla",       /* key_length / value_length */
                     key_i64(r, "attention.value_length", r->hd));
     r->rope_d = r->nrot;
     r->nope = r->hd - r->rope_d;
@@ -321,13 +321,12 @@ void ref_free(ref_model *r)
         return;
     for (int64_t l = 0; r->ly && l < r->L; l++) {
         rlayer *y = &r->ly[l];
-        float *v[] = {y->attn_norm, y->ffn_norm, y->bq,    y->bk,       y->bv,
+        float *v[] = {y->attn_norm, y->ffn_norm, y->bq,      y->bk,       y->bv,
                       y->qn,        y->kn,       y->qa_norm, y->kva_norm, y->exp_b};
         for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
             mc_free(v[i]);
-        rmat *m[] = {&y->q,  &y->k,      &y->v,  &y->o,  &y->gate,  &y->up, &y->down,
-                     &y->router, &y->sg, &y->su, &y->sd, &y->sgate, &y->qa, &y->qb,
-                     &y->kva,    &y->kvb};
+        rmat *m[] = {&y->q,  &y->k,  &y->v,  &y->o,     &y->gate, &y->up, &y->down, &y->router,
+                     &y->sg, &y->su, &y->sd, &y->sgate, &y->qa,   &y->qb, &y->kva,  &y->kvb};
         for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
             free_mat(m[i]);
         for (int64_t x = 0; y->eg && x < r->ne; x++) {
