@@ -308,7 +308,10 @@ static mc_err moe_ffn(mc_engine *e, const eng_layer *L, int64_t n, mc_diag *d)
         j = eng_job_add(e, j, &L->sgate, xs, e->act.stride, n, e->shg, 1);
     }
     eng_run_jobs(e, j);
-    route(e, L, n);
+    if (e->arch == ENG_DEEPSEEK2)
+        eng_route_deepseek2(e, L, n);
+    else
+        route(e, L, n);
     group(e, L, n);
     eng_trace_layer(e, L, n);
     if (e->xc) {

@@ -83,8 +83,7 @@ static void embed_rows(void *ctx, int64_t b, int64_t end, int worker)
     for (int64_t t = b; t < end; t++) {
         const uint8_t *row = e->embd.p + (size_t)e->tok_id[t] * e->embd.row_bytes;
         mc_kernels_dequant_row(e->embd.t, row, e->x + t * e->hidden, e->hidden);
-        mc_kernels_rope_table(e->rope_cs + t * e->n_rot, e->n_rot, e->tok_pos[t], e->theta,
-                              e->freq_scale);
+        eng_rope_table(e, e->rope_cs + t * e->n_rot, e->tok_pos[t]);
     }
 }
 

@@ -31,8 +31,9 @@ static void rebase_all(mc_engine *e, const uint8_t *from, size_t n, uint8_t *to)
     rebase(&e->head, from, n, to);
     for (int64_t l = 0; l < e->n_layers; l++) {
         eng_layer *L = &e->L[l];
-        eng_mat *ms[] = {&L->wq,   &L->wk,     &L->wv, &L->wo, &L->gate, &L->up,
-                         &L->down, &L->router, &L->sg, &L->su, &L->sd,   &L->sgate};
+        eng_mat *ms[] = {&L->wq,   &L->wk,     &L->wv,    &L->wo,   &L->gate, &L->up,
+                         &L->down, &L->router, &L->sg,    &L->su,   &L->sd,   &L->sgate,
+                         &L->wq_a, &L->wq_b,   &L->wkv_a, &L->wkv_b};
         for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
             rebase(ms[i], from, n, to);
         for (int64_t x = 0; L->moe && !e->xc && x < L->n_exp; x++) {
