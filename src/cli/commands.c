@@ -25,6 +25,10 @@ const mc_cmd mc_cli_commands[] = {
      cmd_bench_engine, usage_bench_engine},
     {"serve", "OpenAI-compatible HTTP server on the engine, with CAP per-pass records", cmd_serve,
      usage_serve},
+    {"run", "a whole CAP evaluation of several systems (or the demo): cap.json and a report",
+     cmd_run, usage_run},
+    {"compare", "the headline figures of several `moecap run` directories", cmd_compare,
+     usage_compare},
     {NULL, NULL, NULL, NULL},
 };
 

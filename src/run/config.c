@@ -292,24 +292,15 @@ static mc_err sec_systems(yctx *x, yaml_node_t *n, void *base, const char *key)
     return MC_OK;
 }
 
-typedef struct {
-    int64_t input_len, output_len, num_requests, warmup;
-    int64_t concurrency[MC_RUN_MAX_POINTS];
-    size_t n_concurrency;
-    int64_t batch_sizes[MC_RUN_MAX_POINTS];
-    size_t n_batch_sizes;
-    int64_t seed;
-} workload_t;
-
 static const keydef workload_keys[] = {
-    {"input_len", K_INT, OFF(workload_t, input_len), 0, 1, 1 << 20, NULL},
-    {"output_len", K_INT, OFF(workload_t, output_len), 0, 1, 1 << 20, NULL},
-    {"num_requests", K_INT, OFF(workload_t, num_requests), 0, 1, 10000000, NULL},
-    {"warmup", K_INT, OFF(workload_t, warmup), 0, 0, 1000000, NULL},
-    {"seed", K_INT, OFF(workload_t, seed), 0, 0, I64MAX, NULL},
-    {"concurrency", K_INTLIST, OFF(workload_t, concurrency), OFF(workload_t, n_concurrency), 1,
+    {"input_len", K_INT, OFF(struct mc_run_workload, input_len), 0, 1, 1 << 20, NULL},
+    {"output_len", K_INT, OFF(struct mc_run_workload, output_len), 0, 1, 1 << 20, NULL},
+    {"num_requests", K_INT, OFF(struct mc_run_workload, num_requests), 0, 1, 10000000, NULL},
+    {"warmup", K_INT, OFF(struct mc_run_workload, warmup), 0, 0, 1000000, NULL},
+    {"seed", K_INT, OFF(struct mc_run_workload, seed), 0, 0, I64MAX, NULL},
+    {"concurrency", K_INTLIST, OFF(struct mc_run_workload, concurrency), OFF(struct mc_run_workload, n_concurrency), 1,
      4096, NULL},
-    {"batch_sizes", K_INTLIST, OFF(workload_t, batch_sizes), OFF(workload_t, n_batch_sizes), 1,
+    {"batch_sizes", K_INTLIST, OFF(struct mc_run_workload, batch_sizes), OFF(struct mc_run_workload, n_batch_sizes), 1,
      4096, NULL},
 };
 
@@ -320,20 +311,12 @@ static mc_err sec_workload(yctx *x, yaml_node_t *n, void *base, const char *key)
                      &c->workload, key);
 }
 
-typedef struct {
-    char *tasks[MC_RUN_MAX_LIST];
-    size_t n_tasks;
-    int64_t limit, max_tokens;
-    char *fidelity_reference;
-    int64_t fidelity_tokens;
-} eval_t;
-
 static const keydef eval_keys[] = {
-    {"tasks", K_STRLIST, OFF(eval_t, tasks), OFF(eval_t, n_tasks), 0, 0, NULL},
-    {"limit", K_INT, OFF(eval_t, limit), 0, 1, 100000000, NULL},
-    {"max_tokens", K_INT, OFF(eval_t, max_tokens), 0, 1, 1 << 20, NULL},
-    {"fidelity_reference", K_STR, OFF(eval_t, fidelity_reference), 0, 0, 0, NULL},
-    {"fidelity_tokens", K_INT, OFF(eval_t, fidelity_tokens), 0, 0, 100000000, NULL},
+    {"tasks", K_STRLIST, OFF(struct mc_run_eval, tasks), OFF(struct mc_run_eval, n_tasks), 0, 0, NULL},
+    {"limit", K_INT, OFF(struct mc_run_eval, limit), 0, 1, 100000000, NULL},
+    {"max_tokens", K_INT, OFF(struct mc_run_eval, max_tokens), 0, 1, 1 << 20, NULL},
+    {"fidelity_reference", K_STR, OFF(struct mc_run_eval, fidelity_reference), 0, 0, 0, NULL},
+    {"fidelity_tokens", K_INT, OFF(struct mc_run_eval, fidelity_tokens), 0, 0, 100000000, NULL},
 };
 
 static mc_err sec_eval(yctx *x, yaml_node_t *n, void *base, const char *key)
@@ -342,24 +325,18 @@ static mc_err sec_eval(yctx *x, yaml_node_t *n, void *base, const char *key)
     return apply_map(x, n, eval_keys, sizeof eval_keys / sizeof eval_keys[0], &c->eval, key);
 }
 
-typedef struct {
-    double device_price_usd, device_power_w, host_price_usd, host_power_w;
-    double pue, usd_per_kwh, lifetime_years, utilisation, cloud_usd_per_device_hour;
-    double dram_usd_per_gb, ssd_usd_per_gb;
-} cost_t;
-
 static const keydef cost_keys[] = {
-    {"device_price_usd", K_F64, OFF(cost_t, device_price_usd), 0, 0, 0, NULL},
-    {"device_power_w", K_F64, OFF(cost_t, device_power_w), 0, 0, 0, NULL},
-    {"host_price_usd", K_F64, OFF(cost_t, host_price_usd), 0, 0, 0, NULL},
-    {"host_power_w", K_F64, OFF(cost_t, host_power_w), 0, 0, 0, NULL},
-    {"pue", K_F64, OFF(cost_t, pue), 0, 0, 0, NULL},
-    {"usd_per_kwh", K_F64, OFF(cost_t, usd_per_kwh), 0, 0, 0, NULL},
-    {"lifetime_years", K_F64, OFF(cost_t, lifetime_years), 0, 0, 0, NULL},
-    {"utilisation", K_F64, OFF(cost_t, utilisation), 0, 0, 0, NULL},
-    {"cloud_usd_per_device_hour", K_F64, OFF(cost_t, cloud_usd_per_device_hour), 0, 0, 0, NULL},
-    {"dram_usd_per_gb", K_F64, OFF(cost_t, dram_usd_per_gb), 0, 0, 0, NULL},
-    {"ssd_usd_per_gb", K_F64, OFF(cost_t, ssd_usd_per_gb), 0, 0, 0, NULL},
+    {"device_price_usd", K_F64, OFF(struct mc_run_cost, device_price_usd), 0, 0, 0, NULL},
+    {"device_power_w", K_F64, OFF(struct mc_run_cost, device_power_w), 0, 0, 0, NULL},
+    {"host_price_usd", K_F64, OFF(struct mc_run_cost, host_price_usd), 0, 0, 0, NULL},
+    {"host_power_w", K_F64, OFF(struct mc_run_cost, host_power_w), 0, 0, 0, NULL},
+    {"pue", K_F64, OFF(struct mc_run_cost, pue), 0, 0, 0, NULL},
+    {"usd_per_kwh", K_F64, OFF(struct mc_run_cost, usd_per_kwh), 0, 0, 0, NULL},
+    {"lifetime_years", K_F64, OFF(struct mc_run_cost, lifetime_years), 0, 0, 0, NULL},
+    {"utilisation", K_F64, OFF(struct mc_run_cost, utilisation), 0, 0, 0, NULL},
+    {"cloud_usd_per_device_hour", K_F64, OFF(struct mc_run_cost, cloud_usd_per_device_hour), 0, 0, 0, NULL},
+    {"dram_usd_per_gb", K_F64, OFF(struct mc_run_cost, dram_usd_per_gb), 0, 0, 0, NULL},
+    {"ssd_usd_per_gb", K_F64, OFF(struct mc_run_cost, ssd_usd_per_gb), 0, 0, 0, NULL},
 };
 
 static mc_err sec_cost(yctx *x, yaml_node_t *n, void *base, const char *key)

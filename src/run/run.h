@@ -64,7 +64,7 @@ typedef struct mc_run_config {
     mc_run_system systems[MC_RUN_MAX_SYSTEMS];
     size_t n_systems;
     char *hardware; /* catalogue name (H or HxN) or "local" */
-    struct {
+    struct mc_run_workload {
         int64_t input_len, output_len, num_requests, warmup;
         int64_t concurrency[MC_RUN_MAX_POINTS];
         size_t n_concurrency;
@@ -72,7 +72,7 @@ typedef struct mc_run_config {
         size_t n_batch_sizes;
         int64_t seed;
     } workload;
-    struct {
+    struct mc_run_eval {
         char *tasks[MC_RUN_MAX_LIST];
         size_t n_tasks;
         int64_t limit;
@@ -80,7 +80,7 @@ typedef struct mc_run_config {
         char *fidelity_reference; /* a system name */
         int64_t fidelity_tokens;
     } eval;
-    struct {
+    struct mc_run_cost {
         double device_price_usd, device_power_w, host_price_usd, host_power_w;
         double pue, usd_per_kwh, lifetime_years, utilisation, cloud_usd_per_device_hour;
         double dram_usd_per_gb, ssd_usd_per_gb; /* memory tiers, $ per GB */
