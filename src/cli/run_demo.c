@@ -97,10 +97,10 @@ mc_err run_demo_config(run_ctx *c, mc_diag *d)
     k->eval.n_tasks = 1;
     k->eval.limit = c->fast ? 4 : 20;
     k->eval.max_tokens = c->fast ? 16 : 48;
-    k->eval.fidelity_tokens = c->fast ? 256 : 2048;
+    k->eval.fidelity_tokens = c->fast ? 256 : 1024;
     k->workload.input_len = c->fast ? 32 : 128;
     k->workload.output_len = c->fast ? 16 : 64;
-    k->workload.num_requests = c->fast ? 6 : 24;
+    k->workload.num_requests = c->fast ? 6 : 16;
     k->workload.warmup = c->fast ? 1 : 2;
     k->workload.n_concurrency = 2;
     k->workload.concurrency[0] = 1;
