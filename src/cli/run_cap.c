@@ -171,61 +171,68 @@ static void add_predicted(cJSON *o, const cJSON *pt, double tpot, double ttft, d
             cJSON_AddNullToObject(g, k[i]);
 }
 
+typedef struct measured {
+    double thr, ttft, tpot, smbu;
+} measured;
+
+/* The measured figures of one bench summary (NULL: every figure null, with why). */
+static void add_measured(cJSON *o, const cJSON *sum, const char *dir, measured *m)
+{
+    const char *why = sum ? NULL : "no measurement (the step failed or did not run)";
+    const cJSON *lat = cJSON_GetObjectItem(sum, "latency");
+    const cJSON *dec = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(sum, "server"), "cap"), "decode");
+    m->thr = num_at(sum, "throughput.requests", "output_tokens_per_s", NULL);
+    m->ttft = num_at(lat, "latency.ttft", "p50", NULL);
+    m->tpot = num_at(lat, "latency.tpot", "p50", NULL);
+    m->smbu = num_at(dec, "smbu.time_weighted", NULL);
+    double act = num_at(dec, "experts.activation_mean", NULL);
+    if (!isfinite(act))
+        act = num_at(sum, "server", "expert_activation", "value", NULL);
+    double hr = sum ? hit_rate(dir) : NAN;
+    const struct {
+        const char *key;
+        double v;
+        const char *unit, *def, *note;
+    } f[] = {
+        {"throughput.requests", m->thr, "tok/s", "throughput.requests", why},
+        {"latency.ttft", m->ttft, "s", "latency.ttft", why},
+        {"latency.ttft_p99", num_at(lat, "latency.ttft", "p99", NULL), "s", "latency.ttft", why},
+        {"latency.tpot", m->tpot, "s", "latency.tpot", why},
+        {"latency.tpot_p99", num_at(lat, "latency.tpot", "p99", NULL), "s", "latency.tpot", why},
+        {"latency.e2e", num_at(lat, "latency.e2e", "p50", NULL), "s", "latency.e2e", why},
+        {"smbu.time_weighted", m->smbu, "fraction", "smbu.time_weighted",
+         isfinite(m->smbu) ? NULL : "no records or no hardware"},
+        {"smfu.time_weighted", num_at(dec, "smfu.time_weighted", NULL), "fraction",
+         "smfu.time_weighted", NULL},
+        {"experts.activation_mean", act, "experts", "experts.activation_mean", NULL},
+        {"cache.hit_rate", hr, "fraction", "pass.cache",
+         isfinite(hr) ? NULL : "no expert cache in the records"},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        cJSON_AddItemToObject(o, f[i].key, run_fig(f[i].v, f[i].unit, f[i].def, f[i].note));
+}
+
 /* One perf point; returns the output throughput (tok/s) and sets *tpot. */
 static double add_point(cJSON *arr, run_ctx *c, run_sys *s, int64_t point, const cJSON *pred,
                         double *tpot_out)
 {
-    char name[48], dir[RUN_PATH];
+    char name[48], dir[RUN_PATH], sum_path[RUN_PATH + 16], rel[RUN_PATH];
     snprintf(name, sizeof name, "perf-%c%lld", c->batch_mode ? 'b' : 'c', (long long)point);
     run_join(dir, sizeof dir, s->dir, name, NULL);
-    char sum_path[RUN_PATH + 16];
     snprintf(sum_path, sizeof sum_path, "%s/summary.json", dir);
     cJSON *sum = run_read_json(sum_path);
-    const char *why = sum ? NULL : "no measurement (the step failed or did not run)";
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, c->batch_mode ? "batch" : "concurrency", (double)point);
-    char rel[RUN_PATH];
     snprintf(rel, sizeof rel, "systems/%s/%s", s->s->name, name);
     cJSON_AddStringToObject(o, "dir", rel);
-    const cJSON *lat = cJSON_GetObjectItem(sum, "latency");
-    const cJSON *dec = cJSON_GetObjectItem(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(sum, "server"), "cap"), "decode");
-    double thr = num_at(sum, "throughput.requests", "output_tokens_per_s", NULL);
-    double ttft = num_at(lat, "latency.ttft", "p50", NULL);
-    double tpot = num_at(lat, "latency.tpot", "p50", NULL);
-    double smbu = num_at(dec, "smbu.time_weighted", NULL);
-    double act = num_at(dec, "experts.activation_mean", NULL);
-    if (!isfinite(act))
-        act = num_at(sum, "server", "expert_activation", "value", NULL);
-    cJSON_AddItemToObject(o, "throughput.requests",
-                          run_fig(thr, "tok/s", "throughput.requests", why));
-    cJSON_AddItemToObject(o, "latency.ttft", run_fig(ttft, "s", "latency.ttft", why));
-    cJSON_AddItemToObject(o, "latency.ttft_p99",
-                          run_fig(num_at(lat, "latency.ttft", "p99", NULL), "s", "latency.ttft",
-                                  why));
-    cJSON_AddItemToObject(o, "latency.tpot", run_fig(tpot, "s", "latency.tpot", why));
-    cJSON_AddItemToObject(o, "latency.tpot_p99",
-                          run_fig(num_at(lat, "latency.tpot", "p99", NULL), "s", "latency.tpot",
-                                  why));
-    cJSON_AddItemToObject(o, "latency.e2e", run_fig(num_at(lat, "latency.e2e", "p50", NULL), "s",
-                                                    "latency.e2e", why));
-    cJSON_AddItemToObject(o, "smbu.time_weighted",
-                          run_fig(smbu, "fraction", "smbu.time_weighted",
-                                  isfinite(smbu) ? NULL : "no records or no hardware"));
-    cJSON_AddItemToObject(o, "smfu.time_weighted",
-                          run_fig(num_at(dec, "smfu.time_weighted", NULL), "fraction",
-                                  "smfu.time_weighted", NULL));
-    cJSON_AddItemToObject(o, "experts.activation_mean",
-                          run_fig(act, "experts", "experts.activation_mean", NULL));
-    double hr = sum ? hit_rate(dir) : NAN;
-    cJSON_AddItemToObject(o, "cache.hit_rate",
-                          run_fig(hr, "fraction", "pass.cache",
-                                  isfinite(hr) ? NULL : "no expert cache in the records"));
-    add_predicted(o, predict_point(pred, point), tpot, ttft, smbu);
+    measured m;
+    add_measured(o, sum, dir, &m);
+    add_predicted(o, predict_point(pred, point), m.tpot, m.ttft, m.smbu);
     cJSON_AddItemToArray(arr, o);
     cJSON_Delete(sum);
-    *tpot_out = tpot;
-    return thr;
+    *tpot_out = m.tpot;
+    return m.thr;
 }
 
 /* ---- accuracy, fidelity ---- */
