@@ -273,8 +273,15 @@ int cmd_run(int argc, char **argv)
     fprintf(stderr, "moecap run: %zu systems -> %s\n", c->n_sys, c->dir);
     step_probe(c);
     prepare_fidelity_text(c);
-    for (size_t i = 0; i < c->n_sys && !run_interrupted; i++)
-        run_system_steps(c, &c->sys[i]);
+    for (size_t i = 0; i < c->n_sys; i++) {
+        run_sys *s = &c->sys[i];
+        if (!run_interrupted) {
+            run_system_steps(c, s);
+            continue;
+        }
+        s->failed = 1;
+        snprintf(s->error, sizeof s->error, "not run: the run was interrupted");
+    }
     rc = finish(c, a.json);
 out:
     for (size_t i = 0; i < c->n_sys; i++)
