@@ -98,7 +98,9 @@ void run_progress(run_ctx *c, const char *step, const char *sys, const char *sta
         line[n] = 0;
     }
     cJSON_free(line);
-    if (strcmp(status, "started") != 0)
+    if (strcmp(status, "started") == 0)
+        fprintf(stderr, "moecap run: %-8s %-14s ...\n", sys ? sys : "-", step);
+    else
         fprintf(stderr, "moecap run: %-8s %-14s %-8s %6.1f s%s%s\n", sys ? sys : "-", step,
                 status, seconds, msg && *msg ? "  " : "", msg ? msg : "");
 }
