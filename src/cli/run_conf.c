@@ -253,6 +253,25 @@ static void write_systems(run_ctx *c, mc_buf *b)
     }
 }
 
+static void write_cost(const struct mc_run_cost *q, mc_buf *b)
+{
+    const double cv[] = {q->device_price_usd, q->device_power_w, q->host_price_usd,
+                         q->host_power_w, q->pue, q->usd_per_kwh, q->lifetime_years,
+                         q->utilisation, q->cloud_usd_per_device_hour, q->dram_usd_per_gb,
+                         q->ssd_usd_per_gb};
+    static const char *const ck[] = {"device_price_usd", "device_power_w", "host_price_usd",
+                                     "host_power_w", "pue", "usd_per_kwh", "lifetime_years",
+                                     "utilisation", "cloud_usd_per_device_hour",
+                                     "dram_usd_per_gb", "ssd_usd_per_gb"};
+    int any = 0;
+    for (size_t i = 0; i < sizeof ck / sizeof ck[0]; i++)
+        any |= isfinite(cv[i]);
+    if (any)
+        mc_buf_printf(b, "cost:\n");
+    for (size_t i = 0; i < sizeof ck / sizeof ck[0]; i++)
+        yf(b, ck[i], cv[i]);
+}
+
 mc_err run_write_config(run_ctx *c, mc_diag *d)
 {
     mc_run_config *k = c->cfg;
@@ -280,22 +299,7 @@ mc_err run_write_config(run_ctx *c, mc_diag *d)
     yi(&b, "max_tokens", c->eval_max_tokens, "  ");
     yq(&b, "fidelity_reference", k->eval.fidelity_reference, "  ");
     yi(&b, "fidelity_tokens", c->fid_tokens, "  ");
-    const struct mc_run_cost *q = &k->cost;
-    const double cv[] = {q->device_price_usd, q->device_power_w, q->host_price_usd,
-                         q->host_power_w, q->pue, q->usd_per_kwh, q->lifetime_years,
-                         q->utilisation, q->cloud_usd_per_device_hour, q->dram_usd_per_gb,
-                         q->ssd_usd_per_gb};
-    static const char *const ck[] = {"device_price_usd", "device_power_w", "host_price_usd",
-                                     "host_power_w", "pue", "usd_per_kwh", "lifetime_years",
-                                     "utilisation", "cloud_usd_per_device_hour",
-                                     "dram_usd_per_gb", "ssd_usd_per_gb"};
-    int any = 0;
-    for (size_t i = 0; i < sizeof ck / sizeof ck[0]; i++)
-        any |= isfinite(cv[i]);
-    if (any)
-        mc_buf_printf(&b, "cost:\n");
-    for (size_t i = 0; i < sizeof ck / sizeof ck[0]; i++)
-        yf(&b, ck[i], cv[i]);
+    write_cost(&k->cost, &b);
     char path[RUN_PATH];
     mc_err e = run_join(path, sizeof path, c->dir, "config.yaml", d);
     if (!e)

@@ -167,6 +167,34 @@ sys.exit(0 if ok else 1)
 EOF
 fi
 
+# a make-model spec, memory prices, batch sizes; the resolved config.yaml resumes the same run
+cat >"$tmp/mm.yaml" <<'EOF2'
+systems:
+  - name: tiny
+    model: "make-model:--layers 1 --embd 64 --ff 64 --experts 4 --top-k 2 --heads 2 --type q8_0"
+    threads: 1
+workload: {input_len: 8, output_len: 4, num_requests: 3, warmup: 0, batch_sizes: [2]}
+cost: {dram_usd_per_gb: 4, host_price_usd: 1000}
+EOF2
+"$bin" run "$tmp/mm.yaml" --out "$tmp/mm" >/dev/null 2>"$tmp/e" || fail "make-model spec run: $(tail -3 "$tmp/e")"
+python3 - "$tmp/mm/cap.json" <<'EOF2' || fail "make-model spec cap.json"
+import json, sys
+c = json.load(open(sys.argv[1]))
+s = c["systems"][0]
+mem = s["memory"]
+ok = (s["status"] == "ok" and s["perf"][0]["batch"] == 2 and c["workload"]["batch"] == [2]
+      and s["target"]["weights_type"] == "q8_0" and s["model"]["n_experts"] == 4
+      and abs(s["memory"]["cost.memory_capital"]["value"] - mem["fast_bytes"] / 1e9 * 4) < 1e-9
+      and s["headline"]["cost"]["definition"] == "cost.memory_capital"
+      and s["perf"][0]["dir"] == "systems/tiny/perf-b2")
+if not ok:
+    print(json.dumps(s)[:1500], file=sys.stderr)
+sys.exit(0 if ok else 1)
+EOF2
+grep -q 'dram_usd_per_gb: 4' "$tmp/mm/config.yaml" || fail "config.yaml lacks the cost"
+"$bin" run --resume "$tmp/mm" >/dev/null 2>"$tmp/e" || fail "resume of the spec run"
+grep -q "tiny .*perf-b2 .*skipped" "$tmp/e" || fail "spec run resume did not skip"
+
 # compare
 "$bin" compare "$run" >"$tmp/cmp.txt" 2>&1 || fail "compare exited $?"
 grep -q "^q4_0 " "$tmp/cmp.txt" || fail "compare table: $(cat "$tmp/cmp.txt")"
