@@ -70,6 +70,35 @@ static void add_model(cJSON *o, run_sys *s, sys_model *sm)
     sm->expert_bytes = eb;
 }
 
+/* cost.memory_capital from the memory price table (data/memory.csv): the fast tier priced as
+ * server DRAM (ddr5-rdimm), the slow tier as datacenter NVMe (nvme-dc). NaN and why on failure;
+ * otherwise `why` names the tiers and their prices. */
+static double table_price(double fast, double slow, char *why, size_t cap)
+{
+    mc_mem_price *tab = NULL;
+    int n = 0;
+    mc_diag d = {{0}};
+    mc_mem_capital out;
+    mc_mem_capital_in in = {fast, "ddr5-rdimm", slow, "nvme-dc"};
+    mc_err e = mc_hw_mem_prices_load(&tab, &n, &d);
+    if (e == MC_OK)
+        e = mc_cost_memory_capital(tab, (size_t)n, &in, &out, &d);
+    mc_free(tab);
+    if (e != MC_OK) {
+        snprintf(why, cap, "memory prices not available: %s", d.msg);
+        return NAN;
+    }
+    char slow_part[64] = "";
+    if (slow > 0)
+        snprintf(slow_part, sizeof slow_part, " + slow bytes x nvme-dc %.3g $/GB",
+                 out.slow_usd_per_gb);
+    snprintf(why, cap,
+             "fast bytes x ddr5-rdimm %.3g $/GB%s (data/memory.csv, estimates; override with "
+             "cost.dram_usd_per_gb, cost.ssd_usd_per_gb)",
+             out.fast_usd_per_gb, slow_part);
+    return out.usd;
+}
+
 /* memory: resident weights (+ the expert cache instead of the experts) + the KV the workload
  * needs in the server's slots; the experts on the slow tier when there is a cache. */
 static double add_memory(cJSON *o, run_ctx *c, run_sys *s, const sys_model *sm)
@@ -93,13 +122,16 @@ static double add_memory(cJSON *o, run_ctx *c, run_sys *s, const sys_model *sm)
     cJSON_AddNumberToObject(j, "slow_bytes", slow);
     double dram = c->cfg->cost.dram_usd_per_gb, ssd = c->cfg->cost.ssd_usd_per_gb;
     double cap = NAN;
-    const char *note = "memory prices not available (set cost.dram_usd_per_gb and "
-                       "cost.ssd_usd_per_gb)";
+    const char *note = NULL;
+    char why[sizeof(mc_diag){0}.msg + 64];
     if (isfinite(dram)) {
         cap = fast / 1e9 * dram + (slow > 0 ? slow / 1e9 * (isfinite(ssd) ? ssd : NAN) : 0);
         note = isfinite(cap) ? "fast bytes x cost.dram_usd_per_gb + slow bytes x "
                                "cost.ssd_usd_per_gb (config)"
                              : "no slow-tier price (set cost.ssd_usd_per_gb)";
+    } else {
+        cap = table_price(fast, slow, why, sizeof why);
+        note = why;
     }
     cJSON_AddItemToObject(j, "cost.memory_capital",
                           run_fig(cap, "USD", "cost.memory_capital", note));

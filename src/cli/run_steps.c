@@ -428,8 +428,8 @@ static int start_server(run_ctx *c, run_sys *s)
         arg(&a, "--expert-cache-policy");
         arg(&a, s->s->expert_cache_policy);
     }
-    if (s->s->prefetch >= 0)
-        arg(&a, s->s->prefetch ? "--prefetch" : "--no-prefetch");
+    if (s->s->prefetch > 0)
+        arg(&a, "--prefetch");
     run_progress(c, "serve", s->s->name, "started", 0, NULL);
     mc_diag d = {{0}};
     if (run_server_start(a.v, log, 120, &s->server, &d)) {
