@@ -420,6 +420,7 @@ static int start_server(run_ctx *c, run_sys *s)
     arg(&a, "-m");
     arg(&a, s->gguf);
     arg_int(&a, "--parallel", s->s->parallel > 0 ? s->s->parallel : max_point(c));
+    arg(&a, "--trace-tokens"); /* tokens_per_expert in the records: the report's heat map */
     if (s->s->threads > 0)
         arg_int(&a, "--threads", s->s->threads);
     if (s->cache_mb > 0)

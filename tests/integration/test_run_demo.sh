@@ -48,17 +48,20 @@ for s in cap["systems"]:
         need(os.path.isfile(os.path.join(d, f)), s["name"] + " missing " + f)
     need(s["model"]["expert_bytes"] > 0 and s["model"]["n_experts"] == 8, "model " + s["name"])
     if s["name"] == "f16-offload":
-        # the expert cache lands with the offload work; until then serve refuses the option and
-        # the system fails cleanly, its error recorded
         need(s["target"]["expert_cache_mb"] >= 1, "offload cache size")
-        need(s["status"] == "ok" or "expert-cache" in s.get("error", ""), "offload status")
         need(s["memory"]["slow_bytes"] == s["model"]["expert_bytes"], "offload slow bytes")
-        continue
     need(s["status"] == "ok", s["name"] + " status " + s["status"])
     for p in s["perf"]:
         pd = os.path.join(run, p["dir"])
         for f in ["requests.jsonl", "summary.json", "records.jsonl"]:
             need(os.path.isfile(os.path.join(pd, f)), p["dir"] + " missing " + f)
+        hr = p["cache.hit_rate"]["value"]
+        if s["name"] == "f16-offload":
+            need(hr is not None and 0 <= hr < 1, "%s cache.hit_rate = %r" % (p["dir"], hr))
+        else:
+            need(hr is None, "%s: a hit rate without a cache" % p["dir"])
+        recs = [json.loads(l) for l in open(os.path.join(pd, "records.jsonl")) if l.strip()]
+        need(recs and all("tokens_per_expert" in r for r in recs), p["dir"] + " tokens_per_expert")
         for k in ["throughput.requests", "latency.ttft", "latency.tpot", "latency.e2e",
                   "smbu.time_weighted", "experts.activation_mean"]:
             v = p[k]["value"]
