@@ -411,7 +411,7 @@ int main(int argc, char **argv)
     }
     mc_bench_commit(g_commit, sizeof g_commit);
     mc_bench_read_line("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'", g_cpu,
-                 sizeof g_cpu);
+                       sizeof g_cpu);
     const char *path = model_path();
     mc_bench_wait_quiet(O.threads, O.wait_quiet_s);
     if (!path || !probe())

@@ -2,7 +2,8 @@
  * pass and of a run (smbu.fast, smbu.slow), cache.slow_bw, smbu.slow_stall, cache.hit_rate
  * overall and per layer, routing frequencies from tokens_per_expert, and the memory price table
  * with cost.memory_capital, against the worked examples of docs/METRICS.md. The model is
- * cf_tiny_moe() (tests/support/cap_fixtures.c): 2 MoE layers of 8 experts (49,152 B each), top-2. */
+ * cf_tiny_moe() (tests/support/cap_fixtures.c): 2 MoE layers of 8 experts (49,152 B each),
+ * top-2. */
 #include "cap.h"
 #include "cap_fixtures.h"
 #include "harness.h"
