@@ -4,18 +4,14 @@
 # `moecap generate` with a tiny cache (lru, lfu, prefetch, buffered) gives the same tokens as
 # without one, bench-engine reports hit rate / slow-tier bandwidth / stall share in --json, and
 # `moecap serve` with a cache answers and counts hits, misses, bytes and stall in /metrics.
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
-command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/xcache.XXXXXX")
+. "$(dirname "$0")/lib.sh" xcache
+need_python3
 pid=
 cleanup() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 # f32 experts of 64 x 128: 32 KiB per matrix, a slot of 3 x 36 KiB = 0.105 MiB
 "$bin" make-model -o "$tmp/tiny.gguf" --layers 2 --embd 64 --ff 128 --experts 4 --top-k 2 \

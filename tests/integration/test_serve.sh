@@ -5,18 +5,14 @@
 # http.client), streaming and not; greedy completions equal `moecap generate`'s; bad requests
 # get 4xx with the OpenAI error body; the CAP records read by `moecap metrics`; SIGTERM during a
 # stream: the stream ends properly and the server exits 0; the --json start-up line; SIGINT.
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
-command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/serve.XXXXXX")
+. "$(dirname "$0")/lib.sh" serve
+need_python3
 pid=
 cleanup() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 # ---- usage errors ----
 "$bin" serve >/dev/null 2>"$tmp/err"; rc=$?
