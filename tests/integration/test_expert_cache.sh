@@ -90,14 +90,7 @@ grep -q "cache_hit_rate" "$tmp/b0.json" && fail "bench-engine without a cache re
 "$bin" serve -m "$m" --port 0 -t 2 --expert-cache-mb 0.25 --shutdown-timeout 0 \
     >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
-port=
-for _ in $(seq 1 200); do
-    port=$(sed -n 's/^moecap serve: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' \
-        "$tmp/serve.out")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-done
+port=$(serve_port "$tmp/serve.out" "$pid")
 if [ -z "$port" ]; then
     fail "serve did not start: $(cat "$tmp/serve.err")"
 else

@@ -35,14 +35,7 @@ grep -q -- "-m MODEL.gguf is required" "$tmp/err" || fail "serve without -m: $(c
 "$bin" serve -m "$tmp/tiny.gguf" --port 0 --parallel 4 --ctx 4096 -t 2 --max-step-tokens 32 \
     --hardware xeon-8480plus --shutdown-timeout 0 >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
-port=
-for _ in $(seq 1 200); do
-    port=$(sed -n 's/^moecap serve: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' \
-        "$tmp/serve.out")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-done
+port=$(serve_port "$tmp/serve.out" "$pid")
 if [ -z "$port" ]; then
     kill "$pid" 2>/dev/null # still running without the expected line: do not wait forever
     wait "$pid"; rc=$?; pid=
