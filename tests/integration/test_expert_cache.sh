@@ -6,12 +6,6 @@
 # `moecap serve` with a cache answers and counts hits, misses, bytes and stall in /metrics.
 . "$(dirname "$0")/lib.sh" xcache
 need_python3
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 
 # f32 experts of 64 x 128: 32 KiB per matrix, a slot of 3 x 36 KiB = 0.105 MiB
 "$bin" make-model -o "$tmp/tiny.gguf" --layers 2 --embd 64 --ff 128 --experts 4 --top-k 2 \

@@ -7,12 +7,6 @@
 # stream: the stream ends properly and the server exits 0; the --json start-up line; SIGINT.
 . "$(dirname "$0")/lib.sh" serve
 need_python3
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 
 # ---- usage errors ----
 "$bin" serve >/dev/null 2>"$tmp/err"; rc=$?
