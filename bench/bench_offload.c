@@ -15,6 +15,7 @@
  * step time. One JSON line per case on stdout, a summary on stderr.
  * Checks: every cached run's greedy tokens equal the uncached run's; "check": "FAIL" and exit 1
  * otherwise. Targets are reported, not enforced (a shared machine's numbers are noisy). */
+#include "benchutil.h"
 #include "engine.h"
 #include "makemodel.h"
 
@@ -27,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define PROMPT 16
@@ -43,51 +43,11 @@ static double g_seq_Bps;
 static int g_seq_direct, g_fail, g_have_ref;
 static int32_t g_ref[MAX_GEN];
 
-static void read_line_of(const char *cmd, char *out, size_t n)
-{
-    out[0] = 0;
-    FILE *f = popen(cmd, "r");
-    if (!f)
-        return;
-    if (fgets(out, (int)n, f))
-        out[strcspn(out, "\n")] = 0;
-    pclose(f);
-}
-
 static const char *model_path(void)
 {
     if (O.model)
         return O.model;
-    mc_diag d;
-    struct stat st;
-    snprintf(g_path, sizeof g_path, "%s/demo", mc_cache_dir());
-    if (mc_mkdirs(g_path, &d) != MC_OK) {
-        fprintf(stderr, "bench_offload: %s\n", d.msg);
-        return NULL;
-    }
-    snprintf(g_path, sizeof g_path, "%s/demo/moe-2048x8-e16k2-q8_0.gguf", mc_cache_dir());
-    if (stat(g_path, &st) == 0)
-        return g_path;
-    char vocab[4096];
-    snprintf(vocab, sizeof vocab, "%s/vocab/ggml-vocab-llama-spm.gguf", mc_data_dir());
-    mc_make_opts mo;
-    mc_make_opts_default(&mo);
-    mo.layers = 8;
-    mo.embd = 2048;
-    mo.ff = 1024;
-    mo.experts = 16;
-    mo.top_k = 2;
-    mo.heads = 16;
-    mo.kv_heads = 4;
-    mo.type = MC_DT_Q8_0;
-    mo.vocab_from = stat(vocab, &st) == 0 ? vocab : NULL;
-    mo.vocab = 512;
-    fprintf(stderr, "bench_offload: writing %s ...\n", g_path);
-    if (mc_make_model(&mo, g_path, &d) != MC_OK) {
-        fprintf(stderr, "bench_offload: make-model: %s\n", d.msg);
-        return NULL;
-    }
-    return g_path;
+    return mc_bench_moe_model("demo", MC_DT_Q8_0, 512, "bench_offload", g_path, sizeof g_path);
 }
 
 /* Sequential read bandwidth of the file (O_DIRECT when possible), 8 MiB requests, best of 2. */
@@ -311,8 +271,7 @@ int main(int argc, char **argv)
         }
         *(c == 't' ? &O.threads : c == 'r' ? &O.reps : &O.gen) = (int)v;
     }
-    read_line_of("git -C " MC_SOURCE_DIR " describe --always --dirty 2>/dev/null", g_commit,
-                 sizeof g_commit);
+    mc_bench_commit(g_commit, sizeof g_commit);
     const char *path = model_path();
     if (!path || !seq_probe(path))
         return 1;

@@ -6,16 +6,12 @@
 # Then: an SSE event of 64 MiB against --max-event 64k does not grow moecap's memory (peak RSS
 # against a run without it), and a server that refuses connections gives a complete run of
 # `connect` failures (exit 1, results written).
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
+. "$(dirname "$0")/lib.sh" bfaults
+need_python3
 mock=${MOECAP_MOCK_BIN:-}
 [ -x "$mock" ] || { echo "SKIPPED: MOECAP_MOCK_BIN not built"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIPPED: python3 missing"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/bfaults.XXXXXX")
 mock_pid=
 trap '[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 "$mock" --ttft-ms 5 --itl-ms 2 --port-file "$tmp/port" >/dev/null &
 mock_pid=$!

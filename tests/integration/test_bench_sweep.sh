@@ -5,16 +5,12 @@
 # sub-runs' summaries, the search's probes and verdicts consistent with their own p99s, the result
 # the highest passing rate below the lowest failing one, --json, and bad options (exit 2, nothing
 # written).
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
+. "$(dirname "$0")/lib.sh" bench-sweep
+need_python3
 mock=${MOECAP_MOCK_BIN:-}
 [ -x "$mock" ] || { echo "SKIPPED: MOECAP_MOCK_BIN not built"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIPPED: python3 missing"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/bench-sweep.XXXXXX")
 mock_pid=
 trap '[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 "$mock" --ttft-ms 4 --itl-ms 1 --record moecap --port-file "$tmp/port" >/dev/null &
 mock_pid=$!

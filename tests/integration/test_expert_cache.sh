@@ -4,18 +4,8 @@
 # `moecap generate` with a tiny cache (lru, lfu, prefetch, buffered) gives the same tokens as
 # without one, bench-engine reports hit rate / slow-tier bandwidth / stall share in --json, and
 # `moecap serve` with a cache answers and counts hits, misses, bytes and stall in /metrics.
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
-command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/xcache.XXXXXX")
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh" xcache
+need_python3
 
 # f32 experts of 64 x 128: 32 KiB per matrix, a slot of 3 x 36 KiB = 0.105 MiB
 "$bin" make-model -o "$tmp/tiny.gguf" --layers 2 --embd 64 --ff 128 --experts 4 --top-k 2 \
@@ -94,14 +84,7 @@ grep -q "cache_hit_rate" "$tmp/b0.json" && fail "bench-engine without a cache re
 "$bin" serve -m "$m" --port 0 -t 2 --expert-cache-mb 0.25 --shutdown-timeout 0 \
     >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
-port=
-for _ in $(seq 1 200); do
-    port=$(sed -n 's/^moecap serve: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' \
-        "$tmp/serve.out")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-done
+port=$(serve_port "$tmp/serve.out" "$pid")
 if [ -z "$port" ]; then
     fail "serve did not start: $(cat "$tmp/serve.err")"
 else

@@ -3,12 +3,7 @@
 # the written file read back by `model-info`, byte-identical files for equal seeds, every
 # architecture and type, --vocab-from (when ../shared/data has the llama-spm vocab), and bad
 # options: exit 2 (1 for I/O), one line on stderr, nothing on stdout, no file left behind.
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/make-model.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh" make-model
 
 tiny=(--layers 2 --embd 64 --ff 128 --experts 4 --top-k 2 --heads 4 --kv-heads 2 --vocab 300)
 

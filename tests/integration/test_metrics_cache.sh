@@ -3,13 +3,8 @@
 # S-MBU (smbu.fast, smbu.slow), cache.slow_bw, smbu.slow_stall and cache.hit_rate in --json and
 # text, the slow tier's bandwidth from --slow-bw or the host link, records without cache fields
 # (no cache section), and a cache array of the wrong length (one-line error).
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
-command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/metricscache.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh" metricscache
+need_python3
 
 # Mixtral-8x7B (32 MoE layers, one bf16 expert = 352,321,536 B) on 2 x H100 SXM (6.7 TB/s; host
 # link 64 GB/s each). The decode pass of docs/METRICS.md section 2 (102,999,172,710.4 B with f32

@@ -3,13 +3,8 @@
 # batch-1 decode step against hand arithmetic, text rows, --json (every figure carries value, unit
 # and definition), --sweep, --find max-batch against its neighbours, calibration, both --fit
 # listings, and exit codes / one-line messages for bad input (1 = failure, 2 = usage error).
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
-command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/predict.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh" predict
+need_python3
 base=(--model mixtral-8x7b --hardware h100-sxm-80gbx2 --input-len 1024 --output-len 256)
 
 # ---- text: the demo sweep ----

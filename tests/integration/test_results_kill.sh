@@ -9,17 +9,13 @@
 #   * summary.json is absent or complete (it parses and agrees with the per-request file);
 #   * nothing else is in the directory but the files the command writes (a hidden .NAME.tmp.PID
 #     left by a kill inside an atomic write is allowed and counted).
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
+. "$(dirname "$0")/lib.sh" kill
+need_python3
 mock=${MOECAP_MOCK_BIN:-}
 [ -x "$mock" ] || { echo "SKIPPED: MOECAP_MOCK_BIN not built"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIPPED: python3 missing"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/kill.XXXXXX")
 mock_pid=
 run_pid=
 trap '[ -n "$run_pid" ] && kill -9 "$run_pid" 2>/dev/null; [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 CONC=8
 
 start_mock() { # stats-file, mock options...

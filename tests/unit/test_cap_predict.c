@@ -5,12 +5,14 @@
  * mc_cap_pass_bytes / mc_cap_pass_flops on the same pass, calibration, and the DeepSeek-R1
  * bandwidth example of the MoE-CAP paper (documented, not asserted: see the test). */
 #include "cap.h"
+#include "cap_fixtures.h"
 #include "harness.h"
 
 /* ---- fixtures ---- */
 
-/* tiny: hidden 64, 2 MoE layers, 4 heads, 2 KV heads, head_dim 16, 8 experts top-2 of width 128,
- * vocab 1000, untied; every group bf16 (norms too), KV bf16.
+/* tiny (cf_tiny_moe(), tests/support/cap_fixtures.c): hidden 64, 2 MoE layers, 4 heads, 2 KV
+ * heads, head_dim 16, 8 experts top-2 of width 128, vocab 1000, untied; every group bf16 (norms
+ * too), KV bf16.
  *   attention  64x64 (q) + 2 x 64x32 (k, v) + 64x64 (o)  = 12,288 params = 24,576 B
  *   norms      2 x 64                                      =    128 params =    256 B
  *   router     64 x 8                                      =    512 params =  1,024 B
@@ -18,24 +20,6 @@
  *   embedding, LM head 1000 x 64 = 64,000 params = 128,000 B each; final norm 64 = 128 B
  *   total bytes 2 x [2 x (12,288 + 128 + 512 + 8 x 24,576) + 2 x 64,000 + 64] = 1,094,272 B
  *   KV per token 2 (K, V) x 2 heads x 16 x 2 layers x 2 B = 256 B */
-static mc_model *tiny(void)
-{
-    mc_model *m = mc_model_new(2);
-    snprintf(m->name, sizeof m->name, "tiny");
-    snprintf(m->arch, sizeof m->arch, "mixtral");
-    m->hidden = 64;
-    m->vocab = 1000;
-    m->attn = (mc_attn){.kind = MC_ATTN_GQA, .n_heads = 4, .n_kv_heads = 2, .head_dim = 16};
-    for (int l = 0; l < 2; l++)
-        m->layers[l] = (mc_layer){.ffn = MC_FFN_MOE, .n_experts = 8, .top_k = 2, .expert_ff = 128};
-    m->st.norm = MC_DT_BF16;
-    mc_diag d = {{0}};
-    if (mc_model_finalize(m, &d) != MC_OK) {
-        fprintf(stderr, "tiny fixture: %s\n", d.msg);
-        exit(1);
-    }
-    return m;
-}
 
 /* tiny-dev: 2,000,000 B of memory, 1 GB/s, 10 GFLOP/s bf16, 0.1 GB/s host link, $1000, 100 W. */
 static mc_hw_deploy tiny_dev(int n, double mem_bytes)
@@ -74,7 +58,7 @@ static mc_predict run(const mc_model *m, const mc_hw_deploy *dep, int64_t b, int
 
 TEST(tiny_model_counts)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     CHECK_NEAR(m->total_bytes, 1094272, 0);
     CHECK_NEAR(m->kv_bytes_per_token, 256, 0);
     mc_model_free(m);
@@ -102,7 +86,7 @@ TEST(tiny_model_counts)
  * 1e10 = 0.10677; the prefill's S-MFU 1 (compute-bound). */
 TEST(hand_computed_point)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     mc_predict p = run(m, &dep, 1, 100, 20);
     CHECK_NEAR(p.decode_ctx_tok, 110, 0);
@@ -141,7 +125,7 @@ TEST(hand_computed_point)
  * KV read 109.5 x 256 = 28,032 B, bytes 404,736 + 128 = 404,864, pairs 110.5. */
 TEST(half_token_context)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     mc_predict p = run(m, &dep, 1, 100, 21);
     CHECK_NEAR(p.decode_ctx_tok, 110.5, 0);
@@ -154,7 +138,7 @@ TEST(half_token_context)
 /* The prediction prices exactly the record a measurement of the same step would carry. */
 TEST(same_as_pass_bytes)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 1e9);
     const char *rec = "{\"forward_mode\":\"decode\",\"batch_size\":8,\"new_tokens\":8,"
                       "\"seq_lens_sum\":880,\"latency\":0.01}"; /* no activation: uniform */
@@ -177,7 +161,7 @@ TEST(same_as_pass_bytes)
 
 TEST(monotonic_in_batch)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6); /* offload from batch 30 on */
     double last_tpot = 0, last_act = 0;
     for (int64_t b = 1; b <= 300; b++) {
@@ -202,7 +186,7 @@ TEST(monotonic_in_batch)
  * 158.72 us. */
 TEST(memory_fit_and_offload)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     CHECK_EQ_INT(mc_predict_fit_batch(m, &dep, 100, 20), 29);
     mc_predict a = run(m, &dep, 29, 100, 20), b = run(m, &dep, 30, 100, 20);
@@ -256,7 +240,7 @@ TEST(memory_fit_and_offload)
 
 TEST(max_batch_vs_brute_force)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e7); /* fits up to (2e7 - 1,094,272) / 30,720 = 615 */
     CHECK_EQ_INT(mc_predict_fit_batch(m, &dep, 100, 20), 615);
     const double slos[] = {1e-5, 4.05e-4, 1e-3, 5e-3, 2e-2, 3e-2, 1.0};
@@ -290,7 +274,7 @@ TEST(max_batch_vs_brute_force)
  * + 256 = 994,560 B -> 0.99456 GB/s. */
 TEST(bandwidth_required)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_predict_bw bw;
     CHECK(mc_predict_bw_required(m, 100, 20, 1e-3, &bw, NULL) == MC_OK);
     CHECK_NEAR(bw.min_bytes, 404736, 1e-6);
@@ -306,7 +290,7 @@ TEST(bandwidth_required)
 
 TEST(forced_activation_and_routing_frequencies)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 1e9);
     mc_predict_opts o;
     mc_predict_opts_default(&o, &dep);
@@ -355,7 +339,7 @@ TEST(forced_activation_and_routing_frequencies)
 
 TEST(efficiency_and_calibration)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     mc_predict p = run(m, &dep, 1, 100, 20);
     /* a run that took twice the predicted TPOT and four times the TTFT: 50% of the bandwidth
@@ -394,7 +378,7 @@ TEST(efficiency_and_calibration)
 
 TEST(cost_known_and_unknown)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     dep.hw.price_usd = 0; /* unknown price: cost unknown, not free */
     mc_predict p = run(m, &dep, 1, 100, 20);
@@ -416,7 +400,7 @@ TEST(cost_known_and_unknown)
 
 TEST(bad_options)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     mc_predict_opts o;
     mc_predict p;
@@ -443,7 +427,7 @@ TEST(bad_options)
  * device) is costed at its bf16 peak, flagged. */
 TEST(peak_fallback)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     CHECK(mc_model_set_weight_dtype(m, MC_DT_FP8, NULL) == MC_OK);
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     mc_predict p = run(m, &dep, 1, 100, 20);
@@ -526,7 +510,7 @@ static mc_predict_cache_out cache_run(const mc_model *m, const mc_predict_cache_
  * 2 x 4.1015625 x 49,152 = 403,200 B. */
 TEST(cache_uniform_worked_example)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     for (int pol = 0; pol < MC_CACHE_POLICY_COUNT; pol++) {
         mc_predict_cache_in in = cache_in(1, 196608, (mc_cache_policy)pol);
         mc_predict_cache_out o = cache_run(m, &in);
@@ -568,7 +552,7 @@ TEST(cache_uniform_worked_example)
  * 4 x 0.125 x 0.234375) / 2 = 0.54296875. */
 TEST(cache_measured_routing_worked_example)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     static const double f[8] = {0.5, 0.5, 0.25, 0.25, 0.125, 0.125, 0.125, 0.125};
     mc_predict_cache_in in = cache_in(1, 196608, MC_CACHE_STATIC);
     in.freq = f;
@@ -610,7 +594,7 @@ TEST(cache_measured_routing_worked_example)
  * never routed (f = 0) is never cached. */
 TEST(cache_properties)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     static const double f[8] = {0.7, 0.5, 0.3, 0.2, 0.15, 0.1, 0.05, 0.0};
     mc_predict_cache_in in = cache_in(1, 0, MC_CACHE_LRU);
     in.freq = f;
@@ -635,7 +619,7 @@ TEST(cache_properties)
 
 TEST(cache_bad_input)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_diag d = {{0}};
     mc_predict_cache_out o;
     mc_predict_cache_in in = cache_in(1, 98303, MC_CACHE_LRU); /* < top-2 of one layer */
@@ -672,7 +656,7 @@ TEST(cache_bad_input)
  * 2.6e-12 per layer) misses 0.75 of 16 experts: 589,824 B = 5.89824 ms after its 2.74944 ms. */
 TEST(cache_in_predict_run)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     mc_predict_opts o;
     mc_predict_opts_default(&o, &dep);

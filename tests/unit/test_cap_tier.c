@@ -1,29 +1,12 @@
 /* test_cap_tier.c: expert offloading in the measurements (src/cap/tier.c): per-tier S-MBU of a
  * pass and of a run (smbu.fast, smbu.slow), cache.slow_bw, smbu.slow_stall, cache.hit_rate
  * overall and per layer, routing frequencies from tokens_per_expert, and the memory price table
- * with cost.memory_capital, against the worked examples of docs/METRICS.md. */
+ * with cost.memory_capital, against the worked examples of docs/METRICS.md. The model is
+ * cf_tiny_moe() (tests/support/cap_fixtures.c): 2 MoE layers of 8 experts (49,152 B each),
+ * top-2. */
 #include "cap.h"
+#include "cap_fixtures.h"
 #include "harness.h"
-
-/* The tiny model of test_cap_predict.c: 2 MoE layers of 8 experts (49,152 B each), top-2. */
-static mc_model *tiny(void)
-{
-    mc_model *m = mc_model_new(2);
-    snprintf(m->name, sizeof m->name, "tiny");
-    snprintf(m->arch, sizeof m->arch, "mixtral");
-    m->hidden = 64;
-    m->vocab = 1000;
-    m->attn = (mc_attn){.kind = MC_ATTN_GQA, .n_heads = 4, .n_kv_heads = 2, .head_dim = 16};
-    for (int l = 0; l < 2; l++)
-        m->layers[l] = (mc_layer){.ffn = MC_FFN_MOE, .n_experts = 8, .top_k = 2, .expert_ff = 128};
-    m->st.norm = MC_DT_BF16;
-    mc_diag d = {{0}};
-    if (mc_model_finalize(m, &d) != MC_OK) {
-        fprintf(stderr, "tiny fixture: %s\n", d.msg);
-        exit(1);
-    }
-    return m;
-}
 
 static mc_pass parse(const char *json)
 {
@@ -58,7 +41,7 @@ static const char *PASS3 =
 
 TEST(pass_tier_worked_example)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_pass p = parse(PASS1);
     mc_pass_tier t;
     CHECK_EQ_INT(mc_cap_pass_tier(m, &p, 1e9, 1e8, &t, NULL), MC_OK);
@@ -82,7 +65,7 @@ TEST(pass_tier_worked_example)
  * figures only from pass 1 (pass 2 did not record them): 0.589824, 80 MB/s, 0.8. */
 TEST(run_tier_summary)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_pass p[3] = {parse(PASS1), parse(PASS2), parse(PASS3)};
     mc_cap_tier_summary s;
     CHECK_EQ_INT(mc_cap_tier_summarise(m, 1e9, 1e8, p, 3, &s, NULL), MC_OK);
@@ -113,7 +96,7 @@ TEST(run_tier_summary)
 
 TEST(tier_errors)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_diag d = {{0}};
     mc_pass p = parse("{\"forward_mode\":\"decode\",\"batch_size\":1,\"latency\":0.001,"
                       "\"cache_hits\":[1,0,0],\"cache_misses\":[1,2,0]}");
@@ -132,7 +115,7 @@ TEST(tier_errors)
  *   layer 1: [8,0,...] + [0,8,...] = 16 -> 1, 1, 0 x 6 */
 TEST(route_freq_from_records)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_pass p[2] = {
         parse("{\"forward_mode\":\"prefill\",\"batch_size\":1,\"seq_lens_sum\":8,\"latency\":1,"
               "\"tokens_per_expert\":[[4,4,2,2,1,1,1,1],[8,0,0,0,0,0,0,0]]}"),

@@ -26,9 +26,7 @@ static const char *tmp(const char *name)
 /* the model o written to name in the temporary directory; NULL on failure */
 static const char *make(const mc_make_opts *o, const char *name)
 {
-    static char path[4200];
-    snprintf(path, sizeof path, "%s", tmp(name));
-    return ef_make(o, path) ? path : NULL;
+    return ef_make_in(o, harness_tmpdir(), name);
 }
 
 /* ---- the per-pass record --------------------------------------------------------------------- */

@@ -52,59 +52,6 @@ static mc_make_opts ds_v3(mc_dtype t)
     return o;
 }
 
-static double max_rel(const float *a, const double *b, int64_t n)
-{
-    double m = 0, s = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double dd = fabs((double)a[i] - b[i]);
-        m = dd > m ? dd : m;
-        s += b[i] * b[i];
-    }
-    return m / sqrt(s / (double)n);
-}
-
-/* Prefill 18 (block path), 17 more (block path from position 18), 3 decode steps (pairs path);
- * worst |engine - ref| / rms(ref) over every position. */
-static double compare(const char *path, mc_dtype kv, const char *label)
-{
-    ref_opts ro = {.act_round = 1, .kv_f16 = kv == MC_DT_F16};
-    ref_model *r = NULL;
-    mc_diag d = {{0}};
-    if (ref_open(path, &ro, &r, &d) != MC_OK) {
-        fprintf(stderr, "ref open: %s\n", d.msg);
-        return INFINITY;
-    }
-    mc_engine *e = ef_open(path, 2, 2, kv, 0);
-    int64_t V = ref_vocab(r), c1 = 18, c2 = 17, nt = 38;
-    double *ref = mc_calloc((size_t)(nt * V), sizeof *ref), worst = INFINITY;
-    float *got = mc_calloc((size_t)(nt * V), sizeof *got);
-    if (e && ref && got && ref_forward(r, ef_prompt, nt, ref, NULL, &d) == MC_OK &&
-        ef_step(e, 1, ef_prompt, c1, MC_LOGITS_ALL, got) == MC_OK &&
-        ef_step(e, 1, ef_prompt + c1, c2, MC_LOGITS_ALL, got + c1 * V) == MC_OK) {
-        worst = 0;
-        for (int64_t t = c1 + c2; t < nt; t++)
-            if (ef_step(e, 1, ef_prompt + t, 1, MC_LOGITS_LAST, got + t * V) != MC_OK)
-                worst = INFINITY;
-        for (int64_t t = 0; t < nt; t++) {
-            double m = max_rel(got + t * V, ref + t * V, V);
-            worst = m > worst ? m : worst;
-        }
-    }
-    fprintf(stderr, "  %-34s worst |engine - ref| / rms(ref) = %.3g\n", label, worst);
-    mc_free(ref);
-    mc_free(got);
-    mc_engine_free(e);
-    ref_free(r);
-    return worst;
-}
-
-/* Float weights: float rounding only (observed <= ~1e-5); quantised: near-tie int8 roundings of
- * matmul inputs (see test_engine.c), a wrong rule moves the logits by 0.5 or more. */
-static double tol(mc_dtype t)
-{
-    return t == MC_DT_F32 || t == MC_DT_F16 || t == MC_DT_BF16 ? 1e-4 : 0.1;
-}
-
 static void check_model(const mc_make_opts *o, const char *name, mc_dtype kv, double limit)
 {
     char label[96];
@@ -112,7 +59,7 @@ static void check_model(const mc_make_opts *o, const char *name, mc_dtype kv, do
              kv == MC_DT_F16 ? " f16 KV" : "");
     const char *p = path_of("m.gguf");
     CHECK(ef_make(o, p));
-    CHECK(compare(p, kv, label) < limit);
+    CHECK(ef_compare_ref(p, 2, kv, label) < limit);
 }
 
 TEST(deepseek2_logits_match_reference)
@@ -120,8 +67,8 @@ TEST(deepseek2_logits_match_reference)
     static const mc_dtype types[] = {MC_DT_F32, MC_DT_BF16, MC_DT_Q8_0, MC_DT_Q4_K};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         mc_make_opts a = ds_tiny(types[t]), b = ds_v3(types[t]);
-        check_model(&a, "deepseek2 v2-lite-like", MC_DT_F32, tol(types[t]));
-        check_model(&b, "deepseek2 v3-like", MC_DT_F32, tol(types[t]));
+        check_model(&a, "deepseek2 v2-lite-like", MC_DT_F32, ef_type_tol(types[t]));
+        check_model(&b, "deepseek2 v3-like", MC_DT_F32, ef_type_tol(types[t]));
     }
     mc_make_opts a = ds_tiny(MC_DT_F32), b = ds_v3(MC_DT_F32);
     check_model(&a, "deepseek2 v2-lite-like", MC_DT_F16, 3e-4);
@@ -157,7 +104,7 @@ TEST(dense_qwen2_qwen3_logits_match_reference)
             o.ff = 512;
             if (a == 1)
                 o.head_dim = 128; /* qwen3: head dim independent of embd / heads */
-            check_model(&o, archs[a], MC_DT_F32, tol(types[t]));
+            check_model(&o, archs[a], MC_DT_F32, ef_type_tol(types[t]));
         }
     mc_make_opts o = ef_tiny("qwen3", MC_DT_F32);
     o.experts = 0;
@@ -283,7 +230,7 @@ TEST(deepseek2_split_kv_b_layout)
         CHECK(memcmp(a, b, (size_t)(n * V) * sizeof *a) == 0);
         char label[64];
         snprintf(label, sizeof label, "deepseek2 split layout %s", mc_dtype_name(types[t]));
-        CHECK(compare(path_of("split.gguf"), MC_DT_F32, label) < tol(types[t]));
+        CHECK(ef_compare_ref(path_of("split.gguf"), 2, MC_DT_F32, label) < ef_type_tol(types[t]));
     }
     mc_make_opts q = ds_tiny(MC_DT_Q8_0);
     q.mla_split = 1;

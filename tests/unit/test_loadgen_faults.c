@@ -7,62 +7,12 @@
  * (completed + failed = sent, failures by kind). Connection refused uses a port that was just
  * closed. The `moecap bench` level is tests/integration/test_bench_faults.sh. */
 #include "harness.h"
+#include "lg_collect.h"
 #include "loadgen.h"
 #include "mock_server.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-/* ---- collecting results -------------------------------------------------------------------- */
-
-typedef struct got {
-    mc_lg_result r;
-    char msg[MC_LG_MSG_MAX + 1];
-    char text[64];
-} got;
-
-typedef struct sink {
-    got *g;
-    size_t n, cap;
-} sink;
-
-static void collect(const mc_lg_result *r, void *ctx)
-{
-    sink *s = ctx;
-    if (s->n == s->cap) {
-        HARNESS_FAIL_("more results than expected (%zu)", s->cap);
-        return;
-    }
-    got *g = &s->g[s->n++];
-    g->r = *r;
-    g->r.text = g->r.message = g->r.finish_reason = NULL; /* owned by the client */
-    g->r.chunk_ns = NULL;
-    snprintf(g->msg, sizeof g->msg, "%s", r->message);
-    snprintf(g->text, sizeof g->text, "%.*s", (int)r->text_len, r->text);
-}
-
-static got *find(sink *s, uint64_t id)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (s->g[i].r.id == id)
-            return &s->g[i];
-    HARNESS_FAIL_("no result for request %llu", (unsigned long long)id);
-    return NULL;
-}
-
-/* Polls until nothing is in flight; 30 s without finishing is a hang, i.e. a failure. */
-static void drain(mc_lg_client *c)
-{
-    mc_ns limit = mc_now_ns() + 30000000000ull;
-    while (mc_lg_client_inflight(c) > 0 && mc_now_ns() < limit) {
-        mc_diag d = {{0}};
-        if (mc_lg_client_poll(c, mc_now_ns() + 100000000ull, &d) != MC_OK) {
-            HARNESS_FAIL_("poll: %s", d.msg);
-            return;
-        }
-    }
-    CHECK_EQ_INT(mc_lg_client_inflight(c), 0);
-}
 
 /* A URL on which nothing listens: a mock's port right after the mock stopped. */
 static void refused_url(char *url, size_t n)
@@ -91,14 +41,12 @@ typedef struct fault_case {
     int chunks;      /* token-bearing chunks before the fault; -1 = any */
 } fault_case;
 
-/* Streamed requests (SSE), 4 tokens each, timeout 1 s, event cap 64 KiB. */
-static const fault_case stream_cases[] = {
+/* Cases that behave the same streamed or not: listed once, run in both matrices (the refused
+ * case first: the mixed run below skips index 0). */
+static const fault_case both_cases[] = {
     {"connection refused", NULL, MC_LG_FAIL_CONNECT, 0, "(no response)", 0},
     {"reset before headers", "fault=reset_headers", MC_LG_FAIL_TRUNCATED, 0, "(no response)", 0},
-    {"reset mid-stream", "fault=reset_mid,after=2", MC_LG_FAIL_TRUNCATED, 200, "curl:", 2},
-    {"closed mid-stream", "fault=close_mid,after=3", MC_LG_FAIL_TRUNCATED, 200, "curl:", 3},
     {"HTTP 429 with body", "fault=http429", MC_LG_FAIL_HTTP_STATUS, 429, "mock failure", 0},
-    {"HTTP 500 with body", "fault=http500", MC_LG_FAIL_HTTP_STATUS, 500, "server_error", 0},
     {"HTTP 503 with body", "fault=http503", MC_LG_FAIL_HTTP_STATUS, 503, "mock failure", 0},
     {"HTTP 429 empty", "fault=http429_empty", MC_LG_FAIL_HTTP_STATUS, 429,
      "HTTP 429 with an empty body", 0},
@@ -106,6 +54,14 @@ static const fault_case stream_cases[] = {
      "HTTP 500 with an empty body", 0},
     {"HTTP 503 empty", "fault=http503_empty", MC_LG_FAIL_HTTP_STATUS, 503,
      "HTTP 503 with an empty body", 0},
+    {"accepts, never answers", "fault=never_answer", MC_LG_FAIL_TIMEOUT, 0, "(no response)", 0},
+};
+
+/* Streamed requests (SSE), 4 tokens each, timeout 1 s, event cap 64 KiB. */
+static const fault_case stream_cases[] = {
+    {"reset mid-stream", "fault=reset_mid,after=2", MC_LG_FAIL_TRUNCATED, 200, "curl:", 2},
+    {"closed mid-stream", "fault=close_mid,after=3", MC_LG_FAIL_TRUNCATED, 200, "curl:", 3},
+    {"HTTP 500 with body", "fault=http500", MC_LG_FAIL_HTTP_STATUS, 500, "server_error", 0},
     {"invalid JSON in an event", "fault=bad_json,after=1", MC_LG_FAIL_MALFORMED, 200,
      "invalid JSON", 1},
     {"event over the cap", "fault=huge_event,after=2,size=4000000", MC_LG_FAIL_MALFORMED, 200,
@@ -119,7 +75,6 @@ static const fault_case stream_cases[] = {
     {"chunked stream cut after the last event", "fault=close_mid,after=4", MC_LG_FAIL_TRUNCATED,
      200, "curl:", 4},
     {"stream stalls forever", "fault=stall,after=2", MC_LG_FAIL_TIMEOUT, 200, "curl:", 2},
-    {"accepts, never answers", "fault=never_answer", MC_LG_FAIL_TIMEOUT, 0, "(no response)", 0},
     {"200 text/plain", "fault=wrong_ctype", MC_LG_FAIL_MALFORMED, 200,
      "content type 'text/plain', expected text/event-stream", 0},
     {"200 text/html page", "fault=html", MC_LG_FAIL_MALFORMED, 200,
@@ -134,24 +89,13 @@ static const fault_case stream_cases[] = {
 
 /* Whole (non-streamed) responses; body cap 64 KiB. */
 static const fault_case whole_cases[] = {
-    {"connection refused", NULL, MC_LG_FAIL_CONNECT, 0, "(no response)", 0},
-    {"reset before headers", "fault=reset_headers", MC_LG_FAIL_TRUNCATED, 0, "(no response)", 0},
     {"reset mid-body", "fault=reset_mid", MC_LG_FAIL_TRUNCATED, 200, "curl:", 0},
     {"closed mid-body", "fault=close_mid", MC_LG_FAIL_TRUNCATED, 200, "curl:", 0},
-    {"HTTP 429 with body", "fault=http429", MC_LG_FAIL_HTTP_STATUS, 429, "mock failure", 0},
     {"HTTP 500 with body", "fault=http500", MC_LG_FAIL_HTTP_STATUS, 500, "mock failure", 0},
-    {"HTTP 503 with body", "fault=http503", MC_LG_FAIL_HTTP_STATUS, 503, "mock failure", 0},
-    {"HTTP 429 empty", "fault=http429_empty", MC_LG_FAIL_HTTP_STATUS, 429,
-     "HTTP 429 with an empty body", 0},
-    {"HTTP 500 empty", "fault=http500_empty", MC_LG_FAIL_HTTP_STATUS, 500,
-     "HTTP 500 with an empty body", 0},
-    {"HTTP 503 empty", "fault=http503_empty", MC_LG_FAIL_HTTP_STATUS, 503,
-     "HTTP 503 with an empty body", 0},
     {"invalid JSON body", "fault=bad_json", MC_LG_FAIL_MALFORMED, 200, "invalid JSON", 0},
     {"body over the cap", "tokens=30000", MC_LG_FAIL_MALFORMED, 200,
      "response body larger than 65536 bytes", 0},
     {"stalls forever", "fault=stall", MC_LG_FAIL_TIMEOUT, 0, "curl:", 0},
-    {"accepts, never answers", "fault=never_answer", MC_LG_FAIL_TIMEOUT, 0, "(no response)", 0},
     {"200 text/html page", "fault=html", MC_LG_FAIL_MALFORMED, 200,
      "content type 'text/html; charset=utf-8', expected application/json", 0},
     {"{\"error\"} body", "fault=error_obj", MC_LG_FAIL_STREAM_ERROR, 200,
@@ -159,8 +103,23 @@ static const fault_case whole_cases[] = {
     {"good", "tokens=4", MC_LG_OK, 200, "", 1},
 };
 
-#define N_STREAM (sizeof stream_cases / sizeof stream_cases[0])
-#define N_WHOLE (sizeof whole_cases / sizeof whole_cases[0])
+#define COUNT(a) (sizeof(a) / sizeof(a)[0])
+enum { MATRIX_MAX = 63 }; /* one client's 64 slots, less one for the request after the matrix */
+
+/* The matrix of one mode: both_cases, then the mode's own cases. Returns the number of cases. */
+static size_t matrix_cases(int stream, fault_case *out)
+{
+    const fault_case *own = stream ? stream_cases : whole_cases;
+    size_t n_own = stream ? COUNT(stream_cases) : COUNT(whole_cases);
+    memcpy(out, both_cases, sizeof both_cases);
+    memcpy(out + COUNT(both_cases), own, n_own * sizeof *own);
+    return COUNT(both_cases) + n_own;
+}
+
+_Static_assert(sizeof both_cases + sizeof stream_cases <= MATRIX_MAX * sizeof(fault_case),
+               "stream matrix fits one client");
+_Static_assert(sizeof both_cases + sizeof whole_cases <= MATRIX_MAX * sizeof(fault_case),
+               "whole matrix fits one client");
 
 static void body_for(char *buf, size_t n, const fault_case *fc, int stream)
 {
@@ -170,7 +129,7 @@ static void body_for(char *buf, size_t n, const fault_case *fc, int stream)
              fc->marker ? fc->marker : "", stream ? "true" : "false");
 }
 
-static void check_case(const fault_case *fc, const got *g, int stream)
+static void check_case(const fault_case *fc, const lg_got *g, int stream)
 {
     if (g->r.fail != fc->want || g->r.http_status != fc->status || !strstr(g->msg, fc->msg) ||
         (fc->chunks >= 0 && (int)g->r.n_chunks != fc->chunks))
@@ -191,8 +150,10 @@ static void check_case(const fault_case *fc, const got *g, int stream)
 
 /* Every case at once on one client (64 slots): the faults must not disturb each other or the
  * good requests, and a plain request afterwards still works (the client stayed healthy). */
-static void run_matrix(int stream, const fault_case *fc, size_t n)
+static void run_matrix(int stream)
 {
+    fault_case fc[MATRIX_MAX];
+    size_t n = matrix_cases(stream, fc);
     mc_mock *m = NULL;
     mc_mock_opts mo = {.tokens = 4};
     if (mc_mock_start(&mo, &m, NULL) != MC_OK) {
@@ -202,14 +163,14 @@ static void run_matrix(int stream, const fault_case *fc, size_t n)
     char url[128], dead[128];
     snprintf(url, sizeof url, "%s/v1/completions", mc_mock_url(m));
     refused_url(dead, sizeof dead);
-    sink s = {mc_calloc(n + 1, sizeof(got)), 0, n + 1};
+    lg_sink s = {mc_calloc(n + 1, sizeof(lg_got)), 0, n + 1};
     mc_lg_client_opts co = {.stream = stream,
                             .max_inflight = 64,
                             .timeout_s = 1.0,
                             .connect_timeout_s = 1.0,
                             .max_event_bytes = EVENT_CAP,
                             .max_body_bytes = BODY_CAP,
-                            .on_result = collect,
+                            .on_result = lg_collect,
                             .ctx = &s};
     mc_lg_client *c = NULL, *cd = NULL;
     co.url = url;
@@ -222,20 +183,20 @@ static void run_matrix(int stream, const fault_case *fc, size_t n)
         mc_lg_request r = {.id = i, .body = bodies[i], .body_len = strlen(bodies[i])};
         CHECK_EQ_INT(mc_lg_client_submit(fc[i].marker ? c : cd, &r, NULL), MC_OK);
     }
-    drain(cd);
-    drain(c);
+    lg_drain(cd);
+    lg_drain(c);
     fault_case good = {"after", "tokens=4", MC_LG_OK, 200, "", stream ? 4 : 1};
     body_for(bodies[63], sizeof bodies[63], &good, stream);
     mc_lg_request r = {.id = 1000, .body = bodies[63], .body_len = strlen(bodies[63])};
     CHECK_EQ_INT(mc_lg_client_submit(c, &r, NULL), MC_OK);
-    drain(c);
+    lg_drain(c);
     CHECK_EQ_INT(s.n, n + 1);
     for (size_t i = 0; i < n; i++) {
-        const got *g = find(&s, i);
+        const lg_got *g = lg_find(&s, i);
         if (g)
             check_case(&fc[i], g, stream);
     }
-    const got *g = find(&s, 1000);
+    const lg_got *g = lg_find(&s, 1000);
     if (g)
         check_case(&good, g, stream);
     mc_lg_client_free(cd);
@@ -246,12 +207,12 @@ static void run_matrix(int stream, const fault_case *fc, size_t n)
 
 TEST(stream_fault_matrix)
 {
-    run_matrix(1, stream_cases, N_STREAM);
+    run_matrix(1);
 }
 
 TEST(whole_fault_matrix)
 {
-    run_matrix(0, whole_cases, N_WHOLE);
+    run_matrix(0);
 }
 
 /* ---- memory stays bounded ------------------------------------------------------------------ */
@@ -267,7 +228,7 @@ TEST(memory_bounded_by_caps)
         return;
     char url[128];
     snprintf(url, sizeof url, "%s/v1/completions", mc_mock_url(m));
-    sink s = {mc_calloc(4, sizeof(got)), 0, 4};
+    lg_sink s = {mc_calloc(4, sizeof(lg_got)), 0, 4};
     mc_lg_client_opts co = {.url = url,
                             .stream = 1,
                             .max_inflight = 1,
@@ -275,7 +236,7 @@ TEST(memory_bounded_by_caps)
                             .max_event_bytes = EVENT_CAP,
                             .max_body_bytes = BODY_CAP,
                             .max_text_bytes = 4096,
-                            .on_result = collect,
+                            .on_result = lg_collect,
                             .ctx = &s};
     mc_lg_client *c = NULL;
     CHECK_EQ_INT(mc_lg_client_new(&co, &c, NULL), MC_OK);
@@ -286,12 +247,12 @@ TEST(memory_bounded_by_caps)
                        "\"max_tokens\":4,\"stream\":true}";
     mc_lg_request r = {.id = 1, .body = huge, .body_len = strlen(huge)};
     CHECK_EQ_INT(mc_lg_client_submit(c, &r, NULL), MC_OK);
-    drain(c);
+    lg_drain(c);
     size_t after = mc_lg_client_mem_bytes(c);
     size_t bound = 4096 + 4 * (EVENT_CAP + 1) + 256 + 2 * (4096 + 1) + 256 * sizeof(mc_ns) + 64;
     CHECK(after <= bound);
     CHECK(after - before <= 4 * (EVENT_CAP + 1));
-    got *g = find(&s, 1);
+    lg_got *g = lg_find(&s, 1);
     if (g) {
         CHECK_EQ_INT(g->r.fail, MC_LG_FAIL_MALFORMED);
         CHECK_CONTAINS(g->msg, "65536-byte limit");
@@ -305,9 +266,9 @@ TEST(memory_bounded_by_caps)
     const char *big = "{\"prompt\":\"[[mock:tokens=700000]]\",\"max_tokens\":4}";
     r = (mc_lg_request){.id = 2, .body = big, .body_len = strlen(big)};
     CHECK_EQ_INT(mc_lg_client_submit(c, &r, NULL), MC_OK);
-    drain(c);
+    lg_drain(c);
     CHECK(mc_lg_client_mem_bytes(c) <= bound + 2 * (BODY_CAP + 1));
-    g = find(&s, 2);
+    g = lg_find(&s, 2);
     if (g) {
         CHECK_EQ_INT(g->r.fail, MC_LG_FAIL_MALFORMED);
         CHECK_CONTAINS(g->msg, "response body larger than 65536 bytes");
@@ -362,14 +323,15 @@ TEST(mixed_run_accounts_for_every_request)
         return;
     char url[128];
     snprintf(url, sizeof url, "%s/v1/completions", mc_mock_url(m));
-    size_t n = N_STREAM - 1; /* the refused case needs another server */
-    sink s = {mc_calloc(2 * n, sizeof(got)), 0, 2 * n};
+    fault_case cases[MATRIX_MAX];
+    size_t n = matrix_cases(1, cases) - 1; /* the refused case (index 0) needs another server */
+    lg_sink s = {mc_calloc(2 * n, sizeof(lg_got)), 0, 2 * n};
     mc_lg_client_opts co = {.url = url,
                             .stream = 1,
                             .max_inflight = 8,
                             .timeout_s = 1.0,
                             .max_event_bytes = EVENT_CAP,
-                            .on_result = collect,
+                            .on_result = lg_collect,
                             .ctx = &s};
     mc_lg_client *c = NULL;
     CHECK_EQ_INT(mc_lg_client_new(&co, &c, NULL), MC_OK);
@@ -378,9 +340,9 @@ TEST(mixed_run_accounts_for_every_request)
     uint64_t want[MC_LG_FAIL_COUNT_] = {0};
     for (size_t i = 0; i < n; i++) {
         char text[160];
-        snprintf(text, sizeof text, "[[mock:%s]] go", stream_cases[i + 1].marker);
+        snprintf(text, sizeof text, "[[mock:%s]] go", cases[i + 1].marker);
         mc_lg_workload_add(&w, text, strlen(text), 4, NULL);
-        want[stream_cases[i + 1].want] += 2;
+        want[cases[i + 1].want] += 2;
     }
     mc_lg_body_opts bo = {.stream = 1};
     CHECK_EQ_INT(mc_lg_workload_build(&w, &bo, NULL), MC_OK);
@@ -394,7 +356,7 @@ TEST(mixed_run_accounts_for_every_request)
     CHECK_EQ_INT(s.n, 2 * n);
     uint64_t got_kind[MC_LG_FAIL_COUNT_] = {0}, ok = 0, failed = 0;
     for (size_t i = 0; i < s.n; i++) {
-        const fault_case *fc = &stream_cases[s.g[i].r.id % n + 1];
+        const fault_case *fc = &cases[s.g[i].r.id % n + 1];
         got_kind[s.g[i].r.fail]++;
         ok += s.g[i].r.fail == MC_LG_OK;
         failed += s.g[i].r.fail != MC_LG_OK;
