@@ -44,7 +44,7 @@ for s in cap["systems"]:
               "cost", "headline", "status"]:
         need(k in s, s["name"] + " lacks " + k)
     d = os.path.join(run, "systems", s["name"])
-    for f in ["model-info.json", "predict.json", "serve.log"]:
+    for f in ["model-info.json", "predict.json", "serve.log", "predict-calibrated.json"]:
         need(os.path.isfile(os.path.join(d, f)), s["name"] + " missing " + f)
     need(s["model"]["expert_bytes"] > 0 and s["model"]["n_experts"] == 8, "model " + s["name"])
     if s["name"] == "f16-offload":
@@ -66,6 +66,13 @@ for s in cap["systems"]:
             need(p[k]["definition"], k + " definition")
         need(p["predicted"]["predict.tpot"]["value"] > 0, "predicted tpot")
         need(p["gap_pct"]["tpot"] is not None, "gap tpot")
+        # calibrated on the headline point (perf-c1): its TPOT gap is 0 by construction
+        need(p["predicted_calibrated"]["predict.tpot"]["value"] > 0, "calibrated tpot")
+        need(p["calibrated_at"] == "perf-c1", "calibrated_at " + str(p["calibrated_at"]))
+        head = p["concurrency"] == 1
+        need(p["calibration_point"] == head, "calibration_point")
+        gc = p["gap_pct_calibrated"]["tpot"]
+        need(gc is not None and (abs(gc) < 1e-3 or not head), "calibrated gap %r" % gc)
     fid = s["fidelity"]
     need(fid is not None and 0 < fid["fidelity.top1"]["value"] <= 1, "fidelity " + s["name"])
     if s["name"] == "f16":

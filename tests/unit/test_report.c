@@ -465,6 +465,14 @@ TEST(report_fixture)
     CHECK_CONTAINS(a.data, "Q4_0 &lt;quantised&gt; &amp; small");
     CHECK_CONTAINS(a.data, "0.911 &#177; 0.01");
     CHECK_CONTAINS(a.data, "uniform E=4 k=2");
+    /* f16's raw and calibrated predictions: one dashed path each in the throughput and the S-MBU
+     * chart, each with its legend entry; the other systems have none */
+    CHECK_EQ_INT(count(a.data, "<path class=\"line predicted\" "), 3); /* + uniform E=4 */
+    CHECK_EQ_INT(count(a.data, "<path class=\"line predicted calibrated\" "), 2);
+    CHECK_EQ_INT(count(a.data, "class=\"line predicted calibrated\" stroke"), 4);
+    CHECK_EQ_INT(count(a.data, ">f16 predicted, calibrated</text>"), 2);
+    CHECK_EQ_INT(count(a.data, ">f16 predicted</text>"), 2);
+    CHECK_CONTAINS(a.data, ".predicted.calibrated{stroke-dasharray:2 3}");
     mc_buf_deinit(&a);
     mc_buf_deinit(&b);
     mc_report_free(r);
