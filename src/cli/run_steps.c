@@ -432,6 +432,10 @@ static void step_eval(run_ctx *c, run_sys *s, const char *task)
         arg_int(&a, "--limit", c->eval_limit);
     if (c->eval_max_tokens > 0)
         arg_int(&a, "--max-tokens", c->eval_max_tokens);
+    if (c->cfg->dataset_subset && strcmp(task, "mmlu-pro") == 0) { /* a category (run_conf.c) */
+        arg(&a, "--category");
+        arg(&a, c->cfg->dataset_subset);
+    }
     arg_int(&a, "--concurrency", max_point(c));
     step_run(c, s, &st, a.v, 0);
 }

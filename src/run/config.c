@@ -28,7 +28,8 @@ struct keydef {
     const char *name;
     ktype type;
     size_t off;      /* field offset in the section's struct */
-    size_t count_off; /* lists: offset of the size_t count */
+    size_t count_off; /* lists: offset of the size_t count; K_STR: nonzero = offset of an int
+                         that gets the line of the key */
     int64_t lo, hi;   /* integers: allowed range */
     section_fn fn;    /* K_SECTION */
 };
@@ -197,6 +198,8 @@ static mc_err apply_map(yctx *x, yaml_node_t *n, const keydef *t, size_t nt, voi
                             what[0] ? "." : "", key);
         if (e)
             return e;
+        if (k && k->type == K_STR && k->count_off)
+            *(int *)((char *)base + k->count_off) = (int)kn->start_mark.line + 1;
     }
     return MC_OK;
 }
@@ -355,8 +358,10 @@ static const keydef top_keys[] = {
     {"datasets", K_STRLIST, OFF(mc_run_config, dataset_names), OFF(mc_run_config, n_dataset_names),
      0, 0, NULL},
     {"metrics", K_STRLIST, OFF(mc_run_config, metrics), OFF(mc_run_config, n_metrics), 0, 0, NULL},
-    {"dataset_subset", K_STR, OFF(mc_run_config, dataset_subset), 0, 0, 0, NULL},
-    {"dataset_split", K_STR, OFF(mc_run_config, dataset_split), 0, 0, 0, NULL},
+    {"dataset_subset", K_STR, OFF(mc_run_config, dataset_subset),
+     OFF(mc_run_config, dataset_subset_line), 0, 0, NULL},
+    {"dataset_split", K_STR, OFF(mc_run_config, dataset_split),
+     OFF(mc_run_config, dataset_split_line), 0, 0, NULL},
     {"fixed_length_mode", K_BOOL, OFF(mc_run_config, fixed_length_mode), 0, 0, 0, NULL},
     {"target_input_tokens", K_INT, OFF(mc_run_config, target_input_tokens), 0, 1, 1 << 20, NULL},
     {"target_output_tokens", K_INT, OFF(mc_run_config, target_output_tokens), 0, 1, 1 << 20,

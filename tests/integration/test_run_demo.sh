@@ -173,6 +173,22 @@ printf 'systems:\n  - name: a\n    model: /nonexistent.gguf\n' >"$tmp/bad2.yaml"
 grep -q "bad2.yaml:2: systems.a:" "$tmp/e" || fail "missing model message: $(cat "$tmp/e")"
 "$bin" run --fast --out "$run" >/dev/null 2>"$tmp/e"
 [ $? -eq 2 ] || fail "non-empty --out accepted"
+# dataset_split: only test is shipped; dataset_subset: gsm8k main, mmlu-pro a category
+bad_ds() { # $1 yaml, $2 expected message
+    printf '%b' "$1" >"$tmp/ds.yaml"
+    "$bin" run "$tmp/ds.yaml" --out "$tmp/dsrun" >/dev/null 2>"$tmp/e"
+    local rc=$?
+    [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/e")" -eq 1 ] && grep -qF "$2" "$tmp/e" &&
+        [ ! -e "$tmp/dsrun" ] || fail "dataset key: rc $rc: $(cat "$tmp/e") (wanted $2)"
+}
+bad_ds 'model_id: org/m\napi_url: http://127.0.0.1:9\ndataset_names: [gsm8k]\ndataset_split: train\n' \
+    "ds.yaml:4: dataset_split: 'train': only the test split is in the data directory"
+bad_ds 'model_id: org/m\napi_url: http://127.0.0.1:9\ndataset_names: [gsm8k]\ndataset_subset: socratic\n' \
+    "ds.yaml:4: dataset_subset: 'socratic': gsm8k has only the main subset"
+bad_ds 'model_id: org/m\napi_url: http://127.0.0.1:9\ndataset_subset: Math\neval: {tasks: [mmlu_pro]}\n' \
+    "ds.yaml:3: dataset_subset: 'Math': not an MMLU-Pro category"
+bad_ds 'model_id: org/m\napi_url: http://127.0.0.1:9\ndataset_subset: x\ndataset_names: [hellaswag]\n' \
+    "ds.yaml:3: dataset_subset: 'x': task hellaswag has no subsets here"
 
 # a URL target with the reference's keys (the mock server streams tokens; no records)
 mock=${MOECAP_MOCK_BIN:-}
@@ -214,10 +230,13 @@ systems:
     threads: 1
 workload: {input_len: 8, output_len: 4, num_requests: 3, warmup: 0, batch_sizes: [2]}
 cost: {dram_usd_per_gb: 4, host_price_usd: 1000}
+dataset_subset: computer science
+dataset_split: test
+eval: {tasks: [mmlu-pro], limit: 2, max_tokens: 2}
 EOF2
 "$bin" run "$tmp/mm.yaml" --out "$tmp/mm" >/dev/null 2>"$tmp/e" || fail "make-model spec run: $(tail -3 "$tmp/e")"
 python3 - "$tmp/mm/cap.json" <<'EOF2' || fail "make-model spec cap.json"
-import json, sys
+import json, os, sys
 c = json.load(open(sys.argv[1]))
 s = c["systems"][0]
 mem = s["memory"]
@@ -228,8 +247,19 @@ ok = (s["status"] == "ok" and s["perf"][0]["batch"] == 2 and c["workload"]["batc
       and s["perf"][0]["dir"] == "systems/tiny/perf-b2")
 if not ok:
     print(json.dumps(s)[:1500], file=sys.stderr)
+# dataset_subset on MMLU-Pro = its category (moecap eval --category), when the data is present
+ev = os.path.join(os.path.dirname(sys.argv[1]), "systems", "tiny", "eval-mmlu-pro")
+if os.path.isdir(ev):
+    sm = json.load(open(os.path.join(ev, "summary.json")))
+    items = [json.loads(l) for l in open(os.path.join(ev, "items.jsonl"))]
+    cat_ok = (sm["data"]["selection"]["category"] == "computer science" and len(items) == 2
+              and all(i["category"] == "computer science" for i in items))
+    if not cat_ok:
+        print("category:", sm["data"]["selection"], [i["category"] for i in items], file=sys.stderr)
+    ok = ok and cat_ok
 sys.exit(0 if ok else 1)
 EOF2
+grep -q 'dataset_subset: "computer science"' "$tmp/mm/config.yaml" || fail "subset not in config.yaml"
 grep -q 'dram_usd_per_gb: 4' "$tmp/mm/config.yaml" || fail "config.yaml lacks the cost"
 "$bin" run --resume "$tmp/mm" >/dev/null 2>"$tmp/e" || fail "resume of the spec run"
 grep -q "tiny .*perf-b2 .*skipped" "$tmp/e" || fail "spec run resume did not skip"

@@ -42,6 +42,8 @@ TEST(reference_keys)
     CHECK_STR(c->precision, "fp8");
     CHECK_STR(c->dataset_subset, "main");
     CHECK_STR(c->dataset_split, "test");
+    CHECK_EQ_INT(c->dataset_subset_line, 5); /* for the runner's messages */
+    CHECK_EQ_INT(c->dataset_split_line, 6);
     CHECK_EQ_INT(c->fixed_length_mode, 1);
     CHECK_EQ_INT(c->target_input_tokens, 4096);
     CHECK_EQ_INT(c->target_output_tokens, 1024);
