@@ -34,6 +34,15 @@ struct keydef {
     section_fn fn;    /* K_SECTION */
 };
 
+/* Messages are one line: a key or value that holds a line break or another control character
+ * (YAML allows "a\nb" as a key) shows it as '?'. */
+static void one_line(char *msg)
+{
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
 static mc_err failn(yctx *x, const yaml_node_t *n, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -44,8 +53,11 @@ static mc_err failn(yctx *x, const yaml_node_t *n, const char *key, const char *
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return mc_fail(x->d, MC_ERR_FORMAT, "%s:%zu: %s%s%s", x->where,
-                   n ? n->start_mark.line + 1 : 1, key, key[0] ? ": " : "", msg);
+    mc_err e = mc_fail(x->d, MC_ERR_FORMAT, "%s:%zu: %s%s%s", x->where,
+                       n ? n->start_mark.line + 1 : 1, key, key[0] ? ": " : "", msg);
+    if (x->d)
+        one_line(x->d->msg);
+    return e;
 }
 
 static mc_err warn(yctx *x, const yaml_node_t *n, const char *fmt, ...)
@@ -60,6 +72,7 @@ static mc_err warn(yctx *x, const yaml_node_t *n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
     va_end(ap);
+    one_line(msg);
     char **w = mc_reallocarray(c->warnings, c->n_warnings + 1, sizeof *w);
     if (!w)
         return mc_fail(x->d, MC_ERR_NOMEM, "config: out of memory");

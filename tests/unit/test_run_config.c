@@ -147,6 +147,17 @@ TEST(unknown_keys_warn)
     }
     CHECK_EQ_INT(c->workload.input_len, 8);
     mc_run_config_free(c);
+    /* a key with a line break is still one line (found by fuzz_run_config's seed) */
+    c = parse("\"odd\\nkey\": 2\nworkload: {\"a\\tb\": 1}\n", &d);
+    CHECK(c != NULL && c->n_warnings == 2);
+    if (c && c->n_warnings == 2) {
+        CHECK_STR(c->warnings[0], "config.yaml:1: odd?key: unknown key (ignored)");
+        CHECK_STR(c->warnings[1], "config.yaml:2: workload.a?b: unknown key (ignored)");
+    }
+    mc_run_config_free(c);
+    c = parse("workload: {input_len: \"1\\n2\"}\n", &d);
+    CHECK(c == NULL);
+    CHECK(strchr(d.msg, '\n') == NULL);
 }
 
 TEST(empty_and_scalar_list)
