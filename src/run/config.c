@@ -148,6 +148,11 @@ static mc_err get_list(yctx *x, yaml_node_t *n, const keydef *k, void *base)
     }
     if (end - it > MC_RUN_MAX_LIST)
         return failn(x, n, k->name, "more than %d entries", MC_RUN_MAX_LIST);
+    if (k->type == K_STRLIST) /* a key given again replaces the list: free the old one whole */
+        for (char **a = (char **)((char *)base + k->off); *count; (*count)--) {
+            mc_free(a[*count - 1]);
+            a[*count - 1] = NULL;
+        }
     *count = 0;
     for (; it < end; it++) {
         yaml_node_t *e = n->type == YAML_SEQUENCE_NODE ? yaml_document_get_node(x->doc, *it) : n;

@@ -339,6 +339,8 @@ TEST(radar_bad_input)
         {"", "empty YAML document"},
         {"a: 1\n---\nb: 2\n", "more than one YAML document"},
         {"ticks: [0, -5, 10]\ndata: {a: {cost: 1}}", "ticks[1]"},
+        /* a line break in a system name stays out of the one-line message (fuzz_radar_input) */
+        {"data: {\"a\\nb\": 5}", "data.a?b: must be a mapping"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         mc_radar_input *in = NULL;

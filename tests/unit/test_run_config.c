@@ -155,6 +155,13 @@ TEST(unknown_keys_warn)
         CHECK_STR(c->warnings[1], "config.yaml:2: workload.a?b: unknown key (ignored)");
     }
     mc_run_config_free(c);
+    /* a list given again replaces the first one whole (the second entry of the first list was
+     * leaked; found by fuzz_run_config) */
+    c = parse("metrics: [em, f1]\nmetrics: x\n", &d);
+    CHECK(c != NULL && c->n_metrics == 1 && c->metrics[1] == NULL);
+    if (c)
+        CHECK_STR(c->metrics[0], "x");
+    mc_run_config_free(c);
     c = parse("workload: {input_len: \"1\\n2\"}\n", &d);
     CHECK(c == NULL);
     CHECK(strchr(d.msg, '\n') == NULL);
