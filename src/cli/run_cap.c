@@ -208,7 +208,8 @@ static void add_predicted(cJSON *o, const char *key, const char *gap_key, const 
 
 /* The raw prediction (eff 1) and the one calibrated on the headline point (predict.calibrate),
  * with `calibrated_at` naming that point; the headline point itself is marked
- * (`calibration_point`): its calibrated gap is about 0 by construction. */
+ * (`calibration_point`): there the figure that calibrated a factor has a gap of about 0 by
+ * construction. */
 static void add_predictions(cJSON *o, const run_ctx *c, const cJSON *pred, const cJSON *cal,
                             int64_t point, const double meas[3])
 {
@@ -491,7 +492,7 @@ static cJSON *system_json(run_ctx *c, run_sys *s, const run_cost *rc, sys_head *
     add_target(o, s);
     add_model(o, s, &sm);
     double mem_cap = add_memory(o, c, s, &sm);
-    char p[RUN_PATH + 16];
+    char p[RUN_PATH + 32];
     snprintf(p, sizeof p, "%s/predict.json", s->dir);
     cJSON *pred = run_read_json(p);
     snprintf(p, sizeof p, "%s/predict-calibrated.json", s->dir);

@@ -108,7 +108,7 @@ mc_err mc_html_perf_section(mc_svg *h, const mc_report *r, mc_diag *d)
                   "(predict.throughput, predict.smbu) at every perf point: long dashes at "
                   "efficiency 1 (a roofline bound), short dashes with the efficiency factors "
                   "calibrated on the headline point (predict.calibrate; there it matches the "
-                  "measured TPOT by construction).</p>\n"
+                  "measurement that calibrated it, usually the TPOT).</p>\n"
                   "<div class=\"row\">\n");
     if (!h->err && !perf_chart(h, r, b, 0, d))
         perf_chart(h, r, b, 1, d);
