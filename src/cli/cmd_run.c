@@ -266,6 +266,8 @@ int cmd_run(int argc, char **argv)
     mc_diag d = {{0}};
     mc_err e = setup(c, &a, &d);
     if (e) {
+        for (char *p = d.msg; *p; p++) /* one line, even when a value holds a line break */
+            *p = (unsigned char)*p < 0x20 ? '?' : *p;
         rc = mc_cli_fail(RUN_CMD, e, &d);
         goto out;
     }

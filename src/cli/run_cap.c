@@ -179,28 +179,54 @@ static double gap_pct(double pred, double meas)
     return isfinite(pred) && isfinite(meas) && meas > 0 ? 100 * (pred - meas) / meas : NAN;
 }
 
-static void add_predicted(cJSON *o, const cJSON *pt, double tpot, double ttft, double smbu)
+/* `key` {predict.tpot, predict.ttft, predict.throughput, predict.smbu} from a predict.json point
+ * and `gap_key` {tpot, ttft, smbu}: 100 x (predicted - measured) / measured. */
+static void add_predicted(cJSON *o, const char *key, const char *gap_key, const cJSON *pt,
+                          const char *why, const double meas[3])
 {
-    const char *why = pt ? NULL : "no prediction (predict.json absent or without this point)";
+    why = pt ? NULL : why;
     double p_tpot = num_at(pt, "figures", "tpot_s", "value", NULL);
     double p_ttft = num_at(pt, "figures", "ttft_s", "value", NULL);
     double p_thr = num_at(pt, "figures", "out_tok_per_s", "value", NULL);
     double p_smbu = num_at(pt, "figures", "decode_smbu", "value", NULL);
-    cJSON *p = cJSON_AddObjectToObject(o, "predicted");
+    cJSON *p = cJSON_AddObjectToObject(o, key);
     cJSON_AddItemToObject(p, "predict.tpot", run_fig(p_tpot, "s", "predict.tpot", why));
     cJSON_AddItemToObject(p, "predict.ttft", run_fig(p_ttft, "s", "predict.ttft", why));
     cJSON_AddItemToObject(p, "predict.throughput",
                           run_fig(p_thr, "tok/s", "predict.throughput", why));
     cJSON_AddItemToObject(p, "predict.smbu", run_fig(p_smbu, "fraction", "predict.decode_step",
                                                      why));
-    cJSON *g = cJSON_AddObjectToObject(o, "gap_pct");
-    double v[3] = {gap_pct(p_tpot, tpot), gap_pct(p_ttft, ttft), gap_pct(p_smbu, smbu)};
+    cJSON *g = cJSON_AddObjectToObject(o, gap_key);
+    double v[3] = {gap_pct(p_tpot, meas[0]), gap_pct(p_ttft, meas[1]), gap_pct(p_smbu, meas[2])};
     const char *k[3] = {"tpot", "ttft", "smbu"};
     for (int i = 0; i < 3; i++)
         if (isfinite(v[i]))
             cJSON_AddNumberToObject(g, k[i], v[i]);
         else
             cJSON_AddNullToObject(g, k[i]);
+}
+
+/* The raw prediction (eff 1) and the one calibrated on the headline point (predict.calibrate),
+ * with `calibrated_at` naming that point; the headline point itself is marked
+ * (`calibration_point`): there the figure that calibrated a factor has a gap of about 0 by
+ * construction. */
+static void add_predictions(cJSON *o, const run_ctx *c, const cJSON *pred, const cJSON *cal,
+                            int64_t point, const double meas[3])
+{
+    add_predicted(o, "predicted", "gap_pct", predict_point(pred, point),
+                  "no prediction (predict.json absent or without this point)", meas);
+    const cJSON *cpt = cal ? predict_point(cal, point) : NULL;
+    add_predicted(o, "predicted_calibrated", "gap_pct_calibrated", cpt,
+                  "no calibrated prediction (predict-calibrated.json absent: no headline "
+                  "measurement, or calibration refused; see predict-calibrated.log)",
+                  meas);
+    char at[48];
+    snprintf(at, sizeof at, "perf-%c%lld", c->batch_mode ? 'b' : 'c', (long long)c->points[0]);
+    if (cpt)
+        cJSON_AddStringToObject(o, "calibrated_at", at);
+    else
+        cJSON_AddNullToObject(o, "calibrated_at");
+    cJSON_AddBoolToObject(o, "calibration_point", cpt && point == c->points[0]);
 }
 
 typedef struct measured {
@@ -247,7 +273,7 @@ static void add_measured(cJSON *o, const cJSON *sum, const char *dir, measured *
 
 /* One perf point; returns the output throughput (tok/s) and sets *tpot. */
 static double add_point(cJSON *arr, run_ctx *c, run_sys *s, int64_t point, const cJSON *pred,
-                        double *tpot_out)
+                        const cJSON *cal, double *tpot_out)
 {
     char name[48], dir[RUN_PATH], sum_path[RUN_PATH + 16], rel[RUN_PATH];
     snprintf(name, sizeof name, "perf-%c%lld", c->batch_mode ? 'b' : 'c', (long long)point);
@@ -260,7 +286,8 @@ static double add_point(cJSON *arr, run_ctx *c, run_sys *s, int64_t point, const
     cJSON_AddStringToObject(o, "dir", rel);
     measured m;
     add_measured(o, sum, dir, &m);
-    add_predicted(o, predict_point(pred, point), m.tpot, m.ttft, m.smbu);
+    const double meas[3] = {m.tpot, m.ttft, m.smbu};
+    add_predictions(o, c, pred, cal, point, meas);
     cJSON_AddItemToArray(arr, o);
     cJSON_Delete(sum);
     *tpot_out = m.tpot;
@@ -432,6 +459,30 @@ static void add_target(cJSON *o, run_sys *s)
         cJSON_AddNullToObject(t, "threads");
 }
 
+/* calibration: the efficiency factors predict-calibrated.json was made with, or null. */
+static void add_calibration(cJSON *o, const run_ctx *c, const cJSON *cal)
+{
+    const cJSON *cb = cJSON_GetObjectItem(cal, "calibration");
+    const cJSON *as = cJSON_GetObjectItem(cal, "assumptions");
+    if (!cb) {
+        cJSON_AddNullToObject(o, "calibration");
+        return;
+    }
+    cJSON *j = cJSON_AddObjectToObject(o, "calibration");
+    char at[48];
+    snprintf(at, sizeof at, "perf-%c%lld", c->batch_mode ? 'b' : 'c', (long long)c->points[0]);
+    cJSON_AddStringToObject(j, "at", at);
+    cJSON_AddNumberToObject(j, c->batch_mode ? "batch" : "concurrency", (double)c->points[0]);
+    cJSON_AddNumberToObject(j, "eff_mem", num_at(as, "eff_mem", NULL));
+    cJSON_AddNumberToObject(j, "eff_compute", num_at(as, "eff_compute", NULL));
+    const char *k[2] = {"eff_mem_from", "eff_compute_from"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *v = cJSON_GetObjectItem(cb, k[i]);
+        cJSON_AddStringToObject(j, k[i], cJSON_IsString(v) ? v->valuestring : "");
+    }
+    cJSON_AddStringToObject(j, "definition", "predict.calibrate");
+}
+
 static cJSON *system_json(run_ctx *c, run_sys *s, const run_cost *rc, sys_head *h)
 {
     cJSON *o = cJSON_CreateObject();
@@ -441,17 +492,21 @@ static cJSON *system_json(run_ctx *c, run_sys *s, const run_cost *rc, sys_head *
     add_target(o, s);
     add_model(o, s, &sm);
     double mem_cap = add_memory(o, c, s, &sm);
-    char p[RUN_PATH + 16];
+    char p[RUN_PATH + 32];
     snprintf(p, sizeof p, "%s/predict.json", s->dir);
     cJSON *pred = run_read_json(p);
+    snprintf(p, sizeof p, "%s/predict-calibrated.json", s->dir);
+    cJSON *cal = run_read_json(p);
+    add_calibration(o, c, cal);
     cJSON *perf = cJSON_AddArrayToObject(o, "perf");
     double thr0 = NAN, tpot0 = NAN;
     for (size_t i = 0; i < c->n_points; i++) {
-        double tpot, thr = add_point(perf, c, s, c->points[i], pred, &tpot);
+        double tpot, thr = add_point(perf, c, s, c->points[i], pred, cal, &tpot);
         if (i == 0)
             thr0 = thr, tpot0 = tpot;
     }
     cJSON_Delete(pred);
+    cJSON_Delete(cal);
     double acc = add_accuracy(o, c, s);
     double top1 = add_fidelity(o, s);
     add_cost(o, rc, thr0, mem_cap);

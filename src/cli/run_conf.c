@@ -178,12 +178,57 @@ static mc_err resolve_tasks(run_ctx *c, mc_diag *d)
     return MC_OK;
 }
 
+/* MMLU-Pro's categories (the `category` of mmlu_pro/test-*.jsonl in the data directory). */
+static const char *const mmlu_pro_categories[] = {
+    "biology", "business", "chemistry", "computer science", "economics", "engineering", "health",
+    "history", "law", "math", "other", "philosophy", "physics", "psychology"};
+
+static int is_category(const char *v)
+{
+    for (size_t i = 0; i < sizeof mmlu_pro_categories / sizeof mmlu_pro_categories[0]; i++)
+        if (strcmp(v, mmlu_pro_categories[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* dataset_split: only the test split is shipped. dataset_subset, per eval task: gsm8k's only
+ * subset is "main" (the file in the data directory); for mmlu-pro it is a category (passed as
+ * `moecap eval --category`); other tasks have none here. */
+static mc_err resolve_dataset(run_ctx *c, mc_diag *d)
+{
+    mc_run_config *k = c->cfg;
+    const char *sub = k->dataset_subset, *split = k->dataset_split;
+    if (split && strcmp(split, "test") != 0)
+        return mc_fail(d, MC_ERR_ARG, "%s:%d: dataset_split: '%.100s': only the test split is in "
+                       "the data directory (gsm8k/test.jsonl, mmlu_pro/test-*.jsonl)",
+                       k->path, k->dataset_split_line, split);
+    for (size_t i = 0; sub && i < k->eval.n_tasks; i++) {
+        const char *t = k->eval.tasks[i];
+        if (strcmp(t, "gsm8k") == 0 && strcmp(sub, "main") != 0)
+            return mc_fail(d, MC_ERR_ARG, "%s:%d: dataset_subset: '%.100s': gsm8k has only the "
+                           "main subset in the data directory", k->path, k->dataset_subset_line,
+                           sub);
+        if (strcmp(t, "mmlu-pro") == 0 && !is_category(sub))
+            return mc_fail(d, MC_ERR_ARG, "%s:%d: dataset_subset: '%.100s': not an MMLU-Pro "
+                           "category (biology, business, chemistry, computer science, economics, "
+                           "engineering, health, history, law, math, other, philosophy, physics, "
+                           "psychology)", k->path, k->dataset_subset_line, sub);
+        if (strcmp(t, "gsm8k") != 0 && strcmp(t, "mmlu-pro") != 0)
+            return mc_fail(d, MC_ERR_ARG, "%s:%d: dataset_subset: '%.100s': task %s has no "
+                           "subsets here (gsm8k: main; mmlu-pro: a category)", k->path,
+                           k->dataset_subset_line, sub, t);
+    }
+    return MC_OK;
+}
+
 mc_err run_resolve(run_ctx *c, mc_diag *d)
 {
     mc_run_config *k = c->cfg;
     mc_err e = reference_system(c, d);
     if (!e)
         e = resolve_tasks(c, d);
+    if (!e)
+        e = resolve_dataset(c, d);
     if (e)
         return e;
     resolve_workload(c);
@@ -279,6 +324,8 @@ mc_err run_write_config(run_ctx *c, mc_diag *d)
     mc_buf_init(&b, 0);
     mc_buf_printf(&b, "# moecap run: the configuration as resolved (docs/RUN.md)\n");
     yq(&b, "hardware", c->hardware[0] ? c->hardware : NULL, "");
+    yq(&b, "dataset_subset", k->dataset_subset, "");
+    yq(&b, "dataset_split", k->dataset_split, "");
     if (k->profiling_only == 1)
         mc_buf_printf(&b, "profiling_only: true\n");
     write_systems(c, &b);

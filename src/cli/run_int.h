@@ -41,6 +41,8 @@ mc_err run_server_start(const char *const *args, const char *log_path, double ti
                         run_server *sv, mc_diag *d);
 /* SIGTERM, wait up to grace_s, then SIGKILL; always reaps. No-op when not running. */
 void run_server_stop(run_server *sv, double grace_s);
+/* The last non-empty line of a log file into out ("" when unreadable). */
+void run_last_line(const char *path, char *out, size_t cap);
 
 /* ---- the run ---- */
 

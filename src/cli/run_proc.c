@@ -159,7 +159,7 @@ static int health_ok(const char *url)
 }
 
 /* The last non-empty line of a log (for error messages). */
-static void last_line(const char *path, char *out, size_t cap)
+void run_last_line(const char *path, char *out, size_t cap)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -214,7 +214,7 @@ mc_err run_server_start(const char *const *args, const char *log_path, double ti
         if (r == 1)
             return MC_OK;
         char line[400];
-        last_line(log_path, line, sizeof line);
+        run_last_line(log_path, line, sizeof line);
         if (r < 0) {
             run_server_stop(sv, 5);
             return mc_fail(d, MC_ERR_NET, "%s after %.0f s (log: %s)",

@@ -2,7 +2,9 @@
  * (systems/<name>/moecap-ref/; field names as reference/moecap-reference.md section 6.6), made
  * from each performance step's requests.jsonl, records.jsonl and summary.json: per step ("data
  * set" synthetic-c<C> or synthetic-b<B>) output_data_*.jsonl, metrics_*.json, metadata_*.json
- * and detailed_results_*.jsonl. Reads and rewrites files; measures nothing. */
+ * and detailed_results_*.jsonl; and from each eval step's items.jsonl and summary.json (data set
+ * = the task) the first three, with quality.acc / total. Reads and rewrites files; measures
+ * nothing. */
 #include "run_int.h"
 
 #include <math.h>
@@ -145,21 +147,25 @@ static double mean(double s, int64_t n)
     return n > 0 ? s / (double)n : NAN;
 }
 
-static cJSON *metrics_json(const out_ctx *o, const det_ctx *dc, const cJSON *sum)
+/* The client-side figures a metrics file needs besides the passes: the window (s) and the mean
+ * TTFT / TPOT of the requests (s), the reference's last fallbacks. */
+typedef struct client_perf {
+    double window_s, ttft_mean_s, tpot_mean_s;
+} client_perf;
+
+static cJSON *metrics_json(const out_ctx *o, const det_ctx *dc, const client_perf *cp)
 {
     const ref_acc *a = &dc->a;
-    const cJSON *lat = cJSON_GetObjectItem(sum, "latency");
-    double window = num(cJSON_GetObjectItem(sum, "window"), "duration_s");
+    double window = cp->window_s;
     double n = (double)o->attempted;
     cJSON *m = cJSON_CreateObject();
     cJSON *p = cJSON_AddObjectToObject(m, "performance");
     add_num(p, "e2e_s", n > 0 ? window / n : NAN);
     add_num(p, "request/s", window > 0 ? n / window : NAN);
-    add_num(p, "ttft", num(cJSON_GetObjectItem(lat, "latency.ttft"), "mean"));
+    add_num(p, "ttft", cp->ttft_mean_s);
     add_num(p, "prefill_pass_latency_s", mean(a->pre_lat, a->n_pre));
     double tpot = mean(a->dec_lat, a->n_dec);
-    add_num(p, "tpot", isfinite(tpot) ? tpot : num(cJSON_GetObjectItem(lat, "latency.tpot"),
-                                                   "mean"));
+    add_num(p, "tpot", isfinite(tpot) ? tpot : cp->tpot_mean_s);
     add_num(p, "prefill_forwarded_tokens", a->n_pre ? a->pre_tok : NAN);
     add_num(p, "prefill_step_elapsed_s", a->n_pre ? a->pre_lat : NAN);
     cJSON *e = cJSON_AddObjectToObject(m, "expert_activation");
@@ -220,6 +226,13 @@ static mc_err write_buf(const char *dir, const char *name, const mc_buf *b, mc_d
     return e ? e : mc_write_file_atomic(path, b->data ? b->data : "", b->len, d);
 }
 
+/* The reference's timestamp YYYYmmdd_HHMMSS from the run's creation time (ISO 8601). */
+static void ref_stamp(const run_ctx *c, char ts[32])
+{
+    snprintf(ts, 32, "%.4s%.2s%.2s_%.2s%.2s%.2s", c->created, c->created + 5, c->created + 8,
+             c->created + 11, c->created + 14, c->created + 17);
+}
+
 static mc_err ref_point(run_ctx *c, run_sys *s, int64_t point, const char *ref_dir, mc_diag *d)
 {
     char step[48], dir[RUN_PATH], p[RUN_PATH + 32], ds[96], name[160];
@@ -230,8 +243,7 @@ static mc_err ref_point(run_ctx *c, run_sys *s, int64_t point, const char *ref_d
     if (!sum)
         return MC_OK; /* the step failed or did not run: nothing to convert */
     char ts[32];
-    snprintf(ts, sizeof ts, "%.4s%.2s%.2s_%.2s%.2s%.2s", c->created, c->created + 5,
-             c->created + 8, c->created + 11, c->created + 14, c->created + 17);
+    ref_stamp(c, ts);
     snprintf(ds, sizeof ds, "synthetic-%c%lld_%s", c->batch_mode ? 'b' : 'c', (long long)point,
              ts);
     out_ctx o = {.requested = c->output_len};
@@ -252,13 +264,90 @@ static mc_err ref_point(run_ctx *c, run_sys *s, int64_t point, const char *ref_d
     if (e == MC_OK)
         e = write_buf(ref_dir, name, &dc.out, d);
     snprintf(name, sizeof name, "metrics_%s.json", ds);
+    const cJSON *lat = cJSON_GetObjectItem(sum, "latency");
+    client_perf cp = {num(cJSON_GetObjectItem(sum, "window"), "duration_s"),
+                      num(cJSON_GetObjectItem(lat, "latency.ttft"), "mean"),
+                      num(cJSON_GetObjectItem(lat, "latency.tpot"), "mean")};
     if (e == MC_OK)
-        e = write_json(ref_dir, name, metrics_json(&o, &dc, sum), d);
+        e = write_json(ref_dir, name, metrics_json(&o, &dc, &cp), d);
     snprintf(name, sizeof name, "metadata_%s.json", ds);
     if (e == MC_OK)
         e = write_json(ref_dir, name, metadata_json(c, s, point, &dc), d);
     mc_buf_deinit(&o.out);
     mc_buf_deinit(&dc.out);
+    cJSON_Delete(sum);
+    return e;
+}
+
+/* eval items.jsonl -> the request fields out_line reads (a bench requests.jsonl line). */
+static void eval_line(cJSON *it, void *u)
+{
+    cJSON *r = cJSON_CreateObject();
+    const char *map[][2] = {{"index", "id"},         {"usage_prompt_tokens", "input_tokens"},
+                            {"response", "text"},     {"usage_completion_tokens", "output_tokens"},
+                            {"status", "status"},     {"error", "message"},
+                            {"e2e_s", "e2e_s"},       {"ttft_s", "ttft_s"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItem(it, map[i][0]);
+        if (v && !cJSON_IsNull(v))
+            cJSON_AddItemToObject(r, map[i][1], cJSON_Duplicate(v, 1));
+    }
+    out_line(r, u);
+    cJSON_Delete(r);
+}
+
+/* The quality block of an eval's metrics file: acc and total (items scored) beside the request
+ * counts. */
+static void eval_quality(cJSON *m, const cJSON *sum)
+{
+    const cJSON *acc = cJSON_GetObjectItem(sum, "accuracy");
+    cJSON *q = cJSON_GetObjectItem(m, "quality");
+    double v = num(cJSON_GetObjectItem(acc, "acc"), "value");
+    if (!isfinite(v)) /* log-likelihood and exact-match tasks may publish another metric */
+        v = num(cJSON_GetObjectItem(acc, "em"), "value");
+    cJSON *nq = cJSON_CreateObject();
+    add_num(nq, "acc", v);
+    add_num(nq, "total", num(acc, "scored"));
+    for (cJSON *it = q ? q->child : NULL; it; it = it->next)
+        cJSON_AddItemToObject(nq, it->string, cJSON_Duplicate(it, 1));
+    cJSON_ReplaceItemInObject(m, "quality", nq);
+}
+
+/* One eval task: output_data, metrics (with quality acc/total) and metadata, data set = the task
+ * name. No detailed_results: `moecap eval` does not record forward passes. */
+static mc_err ref_eval(run_ctx *c, run_sys *s, const char *task, const char *ts,
+                       const char *ref_dir, mc_diag *d)
+{
+    char dir[RUN_PATH], p[RUN_PATH + 32], name[200];
+    snprintf(name, sizeof name, "eval-%s", task);
+    run_join(dir, sizeof dir, s->dir, name, NULL);
+    snprintf(p, sizeof p, "%s/summary.json", dir);
+    cJSON *sum = run_read_json(p);
+    if (!sum)
+        return MC_OK; /* skipped (no data), failed or not run */
+    const cJSON *perf = cJSON_GetObjectItem(sum, "performance");
+    const cJSON *samp = cJSON_GetObjectItem(sum, "sampling");
+    out_ctx o = {.requested = (int64_t)fmax(0, num(samp, "max_tokens"))};
+    det_ctx dc = {.index = 0};
+    mc_buf_init(&o.out, 0);
+    snprintf(p, sizeof p, "%s/items.jsonl", dir);
+    mc_err e = each_line(p, eval_line, &o);
+    if (e)
+        mc_fail(d, e, "%s: cannot read", p);
+    client_perf cp = {num(perf, "duration_s"), num(cJSON_GetObjectItem(perf, "ttft_s"), "mean"),
+                      num(cJSON_GetObjectItem(perf, "tpot_s"), "mean")};
+    snprintf(name, sizeof name, "output_data_%s_%s.jsonl", task, ts);
+    if (e == MC_OK)
+        e = write_buf(ref_dir, name, &o.out, d);
+    cJSON *m = metrics_json(&o, &dc, &cp);
+    eval_quality(m, sum);
+    snprintf(name, sizeof name, "metrics_%s_%s.json", task, ts);
+    e = e ? (cJSON_Delete(m), e) : write_json(ref_dir, name, m, d);
+    int64_t conc = (int64_t)fmax(1, num(samp, "concurrency"));
+    snprintf(name, sizeof name, "metadata_%s_%s.json", task, ts);
+    if (e == MC_OK)
+        e = write_json(ref_dir, name, metadata_json(c, s, conc, &dc), d);
+    mc_buf_deinit(&o.out);
     cJSON_Delete(sum);
     return e;
 }
@@ -271,5 +360,9 @@ mc_err run_write_ref(run_ctx *c, run_sys *s, mc_diag *d)
         e = mc_mkdirs(dir, d);
     for (size_t i = 0; e == MC_OK && i < c->n_points; i++)
         e = ref_point(c, s, c->points[i], dir, d);
+    char ts[32];
+    ref_stamp(c, ts);
+    for (size_t i = 0; e == MC_OK && i < c->cfg->eval.n_tasks; i++)
+        e = ref_eval(c, s, c->cfg->eval.tasks[i], ts, dir, d);
     return e;
 }

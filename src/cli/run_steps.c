@@ -187,6 +187,30 @@ static void step_skip(run_ctx *c, run_sys *s, const char *name, const char *why)
     run_progress(c, name, s->s->name, "skipped", 0, why);
 }
 
+/* As step_run with stdout to the step's file, but a child that exits with an error is not a
+ * failure of the system: the step is "skipped" with the child's last line of stderr (in why). */
+static int step_run_soft(run_ctx *c, run_sys *s, step *st, const char *const *argv, char *why,
+                         size_t cap)
+{
+    char tmp[RUN_PATH + 256], line[512];
+    snprintf(tmp, sizeof tmp, "%s.tmp", st->out);
+    mc_diag d = {{0}};
+    int status = -1;
+    if (run_child(argv, tmp, st->log, STEP_TIMEOUT_S, &status, &d)) {
+        step_fail(c, s, st, d.msg);
+        return 0;
+    }
+    if (status == 0 && rename(tmp, st->out) == 0) {
+        run_progress(c, st->name, s->s->name, "done", now_s() - st->t0, NULL);
+        return 1;
+    }
+    unlink(tmp);
+    run_last_line(st->log, line, sizeof line);
+    snprintf(why, cap, "%s", line[0] ? line : "exited with an error");
+    step_skip(c, s, st->name, why);
+    return 0;
+}
+
 /* ---- argv building ---- */
 
 typedef struct argv_b {
@@ -297,6 +321,75 @@ static void step_perf(run_ctx *c, run_sys *s, int64_t point)
     step_run(c, s, &st, a.v, 0);
 }
 
+/* The p50 of latency.<what> in a bench summary.json; NAN when absent. */
+static double summary_p50(const cJSON *sum, const char *what)
+{
+    const cJSON *v = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(sum, "latency"), what), "p50");
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* Is dir/name at least as new as the file `than` (both present)? */
+static int newer_than(const char *dir, const char *name, const char *than)
+{
+    char p[RUN_PATH + 64];
+    struct stat a, b;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &a) == 0 && stat(than, &b) == 0 &&
+           (a.st_mtim.tv_sec > b.st_mtim.tv_sec ||
+            (a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec >= b.st_mtim.tv_nsec));
+}
+
+/* predict-calibrated.json: `moecap predict` with the efficiency factors calibrated on the
+ * headline perf point (its measured p50 TPOT and TTFT, predict.calibrate), predicting every
+ * point. --resume skips it only when it is newer than the headline point's summary.json.
+ * A refusal (a measurement faster than the roofline at peak) is a note, not a failure. */
+static void step_calibrate(run_ctx *c, run_sys *s)
+{
+    char name[48], p[RUN_PATH + 64], sweep[512] = "batch=", why[700];
+    if (!s->cap_model[0] || !c->hardware[0])
+        return step_skip(c, s, "predict-calibrated", "needs a model description and a hardware "
+                                                     "name");
+    snprintf(name, sizeof name, "perf-%c%lld", c->batch_mode ? 'b' : 'c', (long long)c->points[0]);
+    snprintf(p, sizeof p, "%s/%s/summary.json", s->dir, name);
+    cJSON *sum = run_read_json(p);
+    double tpot = summary_p50(sum, "latency.tpot"), ttft = summary_p50(sum, "latency.ttft");
+    cJSON_Delete(sum);
+    if (!(tpot > 0) && !(ttft > 0))
+        return step_skip(c, s, "predict-calibrated", "no measured TPOT or TTFT at the headline "
+                                                     "point");
+    step st;
+    int resume = c->resume;
+    c->resume = resume && newer_than(s->dir, "predict-calibrated.json", p);
+    int run = step_begin(c, s, &st, "predict-calibrated", "predict-calibrated.json", 0);
+    c->resume = resume;
+    if (!run)
+        return;
+    for (size_t i = 0; i < c->n_points; i++)
+        snprintf(sweep + strlen(sweep), sizeof sweep - strlen(sweep), "%s%lld", i ? "," : "",
+                 (long long)c->points[i]);
+    argv_b a = {.n = 0};
+    const char *pv[] = {"predict", "--model", s->cap_model, "--hardware", c->hardware,
+                        "--sweep", sweep, "--json"};
+    for (size_t k = 0; k < sizeof pv / sizeof pv[0]; k++)
+        arg(&a, pv[k]);
+    arg_int(&a, "--batch", c->points[0]);
+    arg_int(&a, "--input-len", c->input_len);
+    arg_int(&a, "--output-len", c->output_len);
+    char num[2][40];
+    snprintf(num[0], sizeof num[0], "%.9g", tpot);
+    snprintf(num[1], sizeof num[1], "%.9g", ttft);
+    if (tpot > 0) {
+        arg(&a, "--measured-tpot");
+        arg(&a, num[0]);
+    }
+    if (ttft > 0) {
+        arg(&a, "--measured-ttft");
+        arg(&a, num[1]);
+    }
+    step_run_soft(c, s, &st, a.v, why, sizeof why);
+}
+
 /* Where a task's data is, relative to the data directory (probe: a file that must exist). */
 static const struct {
     const char *task, *probe, *data;
@@ -339,6 +432,10 @@ static void step_eval(run_ctx *c, run_sys *s, const char *task)
         arg_int(&a, "--limit", c->eval_limit);
     if (c->eval_max_tokens > 0)
         arg_int(&a, "--max-tokens", c->eval_max_tokens);
+    if (c->cfg->dataset_subset && strcmp(task, "mmlu-pro") == 0) { /* a category (run_conf.c) */
+        arg(&a, "--category");
+        arg(&a, c->cfg->dataset_subset);
+    }
     arg_int(&a, "--concurrency", max_point(c));
     step_run(c, s, &st, a.v, 0);
 }
@@ -452,6 +549,8 @@ void run_system_steps(run_ctx *c, run_sys *s)
     int up = !s->embedded || !needs_server(c, s) || start_server(c, s);
     for (size_t i = 0; up && i < c->n_points && !run_interrupted; i++)
         step_perf(c, s, c->points[i]);
+    if (up && !run_interrupted)
+        step_calibrate(c, s);
     for (size_t i = 0; up && i < c->cfg->eval.n_tasks && !run_interrupted; i++)
         step_eval(c, s, c->cfg->eval.tasks[i]);
     run_server_stop(&s->server, 15);

@@ -28,10 +28,20 @@ struct keydef {
     const char *name;
     ktype type;
     size_t off;      /* field offset in the section's struct */
-    size_t count_off; /* lists: offset of the size_t count */
+    size_t count_off; /* lists: offset of the size_t count; K_STR: nonzero = offset of an int
+                         that gets the line of the key */
     int64_t lo, hi;   /* integers: allowed range */
     section_fn fn;    /* K_SECTION */
 };
+
+/* Messages are one line: a key or value that holds a line break or another control character
+ * (YAML allows "a\nb" as a key) shows it as '?'. */
+static void one_line(char *msg)
+{
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
 
 static mc_err failn(yctx *x, const yaml_node_t *n, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -43,8 +53,11 @@ static mc_err failn(yctx *x, const yaml_node_t *n, const char *key, const char *
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return mc_fail(x->d, MC_ERR_FORMAT, "%s:%zu: %s%s%s", x->where,
-                   n ? n->start_mark.line + 1 : 1, key, key[0] ? ": " : "", msg);
+    mc_err e = mc_fail(x->d, MC_ERR_FORMAT, "%s:%zu: %s%s%s", x->where,
+                       n ? n->start_mark.line + 1 : 1, key, key[0] ? ": " : "", msg);
+    if (x->d)
+        one_line(x->d->msg);
+    return e;
 }
 
 static mc_err warn(yctx *x, const yaml_node_t *n, const char *fmt, ...)
@@ -59,6 +72,7 @@ static mc_err warn(yctx *x, const yaml_node_t *n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
     va_end(ap);
+    one_line(msg);
     char **w = mc_reallocarray(c->warnings, c->n_warnings + 1, sizeof *w);
     if (!w)
         return mc_fail(x->d, MC_ERR_NOMEM, "config: out of memory");
@@ -134,6 +148,11 @@ static mc_err get_list(yctx *x, yaml_node_t *n, const keydef *k, void *base)
     }
     if (end - it > MC_RUN_MAX_LIST)
         return failn(x, n, k->name, "more than %d entries", MC_RUN_MAX_LIST);
+    if (k->type == K_STRLIST) /* a key given again replaces the list: free the old one whole */
+        for (char **a = (char **)((char *)base + k->off); *count; (*count)--) {
+            mc_free(a[*count - 1]);
+            a[*count - 1] = NULL;
+        }
     *count = 0;
     for (; it < end; it++) {
         yaml_node_t *e = n->type == YAML_SEQUENCE_NODE ? yaml_document_get_node(x->doc, *it) : n;
@@ -197,6 +216,8 @@ static mc_err apply_map(yctx *x, yaml_node_t *n, const keydef *t, size_t nt, voi
                             what[0] ? "." : "", key);
         if (e)
             return e;
+        if (k && k->type == K_STR && k->count_off)
+            *(int *)((char *)base + k->count_off) = (int)kn->start_mark.line + 1;
     }
     return MC_OK;
 }
@@ -355,8 +376,10 @@ static const keydef top_keys[] = {
     {"datasets", K_STRLIST, OFF(mc_run_config, dataset_names), OFF(mc_run_config, n_dataset_names),
      0, 0, NULL},
     {"metrics", K_STRLIST, OFF(mc_run_config, metrics), OFF(mc_run_config, n_metrics), 0, 0, NULL},
-    {"dataset_subset", K_STR, OFF(mc_run_config, dataset_subset), 0, 0, 0, NULL},
-    {"dataset_split", K_STR, OFF(mc_run_config, dataset_split), 0, 0, 0, NULL},
+    {"dataset_subset", K_STR, OFF(mc_run_config, dataset_subset),
+     OFF(mc_run_config, dataset_subset_line), 0, 0, NULL},
+    {"dataset_split", K_STR, OFF(mc_run_config, dataset_split),
+     OFF(mc_run_config, dataset_split_line), 0, 0, NULL},
     {"fixed_length_mode", K_BOOL, OFF(mc_run_config, fixed_length_mode), 0, 0, 0, NULL},
     {"target_input_tokens", K_INT, OFF(mc_run_config, target_input_tokens), 0, 1, 1 << 20, NULL},
     {"target_output_tokens", K_INT, OFF(mc_run_config, target_output_tokens), 0, 1, 1 << 20,

@@ -49,8 +49,10 @@ typedef struct mc_run_config {
     size_t n_dataset_names;
     char *metrics[MC_RUN_MAX_LIST];
     size_t n_metrics;
-    char *dataset_subset;
-    char *dataset_split;
+    char *dataset_subset;     /* gsm8k: "main"; mmlu-pro: a category (docs/RUN.md) */
+    char *dataset_split;      /* only "test" is shipped */
+    int dataset_subset_line;  /* where each was given (0 = not given) */
+    int dataset_split_line;
     int fixed_length_mode;
     int64_t target_input_tokens;
     int64_t target_output_tokens;

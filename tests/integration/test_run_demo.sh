@@ -69,6 +69,34 @@ for s in cap["systems"]:
             need(p[k]["definition"], k + " definition")
         need(p["predicted"]["predict.tpot"]["value"] > 0, "predicted tpot")
         need(p["gap_pct"]["tpot"] is not None, "gap tpot")
+        # calibrated on the headline point (perf-c1): its TPOT gap is 0 by construction; or
+        # refused (a tiny model in the CPU caches can beat the roofline at the probed DRAM
+        # bandwidth), which is a skipped step with predict's message and null figures
+        head = p["concurrency"] == 1
+        if os.path.isfile(os.path.join(d, "predict-calibrated.json")):
+            need(p["predicted_calibrated"]["predict.tpot"]["value"] > 0, "calibrated tpot")
+            need(p["calibrated_at"] == "perf-c1", "calibrated_at " + str(p["calibrated_at"]))
+            need(p["calibration_point"] == head, "calibration_point")
+            cal = s["calibration"]
+            need(cal["at"] == "perf-c1" and 0 < cal["eff_mem"] <= 1 and 0 < cal["eff_compute"] <= 1,
+                 "calibration " + str(cal))
+            # the figure that calibrated a factor meets its measurement (a slow probe under
+            # sanitizers can make decode compute-bound: then TTFT calibrates and TPOT keeps a gap)
+            froms = (cal["eff_mem_from"], cal["eff_compute_from"])
+            for fig, src in (("tpot", "from the measured TPOT"), ("ttft", "from the measured TTFT")):
+                gc = p["gap_pct_calibrated"][fig]
+                need(gc is not None, "calibrated gap %s null" % fig)
+                need(not head or src not in froms or abs(gc) < 1e-3,
+                     "calibrated %s gap %r at the calibration point" % (fig, gc))
+            need(any(f.startswith("from the measured") for f in froms), "nothing calibrated")
+        else:
+            need(p["predicted_calibrated"]["predict.tpot"]["value"] is None
+                 and p["calibrated_at"] is None and not p["calibration_point"]
+                 and s["calibration"] is None, "no calibration, yet figures")
+            refused = [l for l in map(json.loads, open(os.path.join(run, "progress.jsonl")))
+                       if l["step"] == "predict-calibrated" and l["system"] == s["name"]
+                       and l["status"] == "skipped" and "calibrate:" in l["message"]]
+            need(len(refused) == 1, s["name"] + ": no calibration and no reason")
     fid = s["fidelity"]
     need(fid is not None and 0 < fid["fidelity.top1"]["value"] <= 1, "fidelity " + s["name"])
     if s["name"] == "f16":
@@ -76,9 +104,28 @@ for s in cap["systems"]:
     need(s["cost"]["cost.per_mtok"]["value"] > 0, "cost " + s["name"])
     need(s["headline"]["performance"]["value"] > 0, "headline " + s["name"])
     ref = os.listdir(os.path.join(d, "moecap-ref"))
+    # one file set per perf point, and one per eval task that ran (GSM8K when the data directory
+    # has it), without detailed_results (eval records no passes)
+    gsm = os.path.isfile(os.path.join(d, "eval-gsm8k", "summary.json"))
     for pre in ["output_data_", "metrics_", "metadata_", "detailed_results_"]:
-        need(len([f for f in ref if f.startswith(pre)]) == 2, s["name"] + " moecap-ref " + pre)
-    m = [f for f in ref if f.startswith("metrics_")][0]
+        want = 2 + (gsm and pre != "detailed_results_")
+        need(len([f for f in ref if f.startswith(pre)]) == want, s["name"] + " moecap-ref " + pre)
+    if gsm:
+        ev = json.load(open(os.path.join(d, "eval-gsm8k", "summary.json")))
+        mg = [f for f in ref if f.startswith("metrics_gsm8k_")]
+        need(len(mg) == 1, "metrics_gsm8k")
+        q = json.load(open(os.path.join(d, "moecap-ref", mg[0])))["quality"] if mg else {}
+        need(list(q) == ["acc", "total", "attempted", "served", "completed"], "quality keys %r" % q)
+        need(q.get("acc") == ev["accuracy"]["acc"]["value"] and q.get("total") == 4
+             and q.get("attempted") == 4, "gsm8k quality %r" % q)
+        od = [f for f in ref if f.startswith("output_data_gsm8k_")]
+        lines = [json.loads(l) for l in open(os.path.join(d, "moecap-ref", od[0]))] if od else []
+        need(len(lines) == 4 and all(l["requested_output_tokens"] == 16 for l in lines),
+             "gsm8k output_data")
+        md = [f for f in ref if f.startswith("metadata_gsm8k_")]
+        need(md and json.load(open(os.path.join(d, "moecap-ref", md[0])))["model_config"]
+             ["precision"] == s["target"]["weights_type"], "gsm8k metadata")
+    m = [f for f in ref if f.startswith("metrics_synthetic-")][0]
     mj = json.load(open(os.path.join(d, "moecap-ref", m)))
     need(mj["performance"]["tpot"] > 0 and mj["quality"]["completed"] == 6, "ref metrics")
 top1 = {s["name"]: (s["fidelity"] or {}).get("fidelity.top1", {}).get("value") for s in cap["systems"]}
@@ -137,6 +184,22 @@ printf 'systems:\n  - name: a\n    model: /nonexistent.gguf\n' >"$tmp/bad2.yaml"
 grep -q "bad2.yaml:2: systems.a:" "$tmp/e" || fail "missing model message: $(cat "$tmp/e")"
 "$bin" run --fast --out "$run" >/dev/null 2>"$tmp/e"
 [ $? -eq 2 ] || fail "non-empty --out accepted"
+# dataset_split: only test is shipped; dataset_subset: gsm8k main, mmlu-pro a category
+bad_ds() { # $1 yaml, $2 expected message
+    printf '%b' "$1" >"$tmp/ds.yaml"
+    "$bin" run "$tmp/ds.yaml" --out "$tmp/dsrun" >/dev/null 2>"$tmp/e"
+    local rc=$?
+    [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/e")" -eq 1 ] && grep -qF "$2" "$tmp/e" &&
+        [ ! -e "$tmp/dsrun" ] || fail "dataset key: rc $rc: $(cat "$tmp/e") (wanted $2)"
+}
+bad_ds 'model_id: org/m\napi_url: http://127.0.0.1:9\ndataset_names: [gsm8k]\ndataset_split: train\n' \
+    "ds.yaml:4: dataset_split: 'train': only the test split is in the data directory"
+bad_ds 'model_id: org/m\napi_url: http://127.0.0.1:9\ndataset_names: [gsm8k]\ndataset_subset: socratic\n' \
+    "ds.yaml:4: dataset_subset: 'socratic': gsm8k has only the main subset"
+bad_ds 'model_id: org/m\napi_url: http://127.0.0.1:9\ndataset_subset: Math\neval: {tasks: [mmlu_pro]}\n' \
+    "ds.yaml:3: dataset_subset: 'Math': not an MMLU-Pro category"
+bad_ds 'model_id: org/m\napi_url: http://127.0.0.1:9\ndataset_subset: x\ndataset_names: [hellaswag]\n' \
+    "ds.yaml:3: dataset_subset: 'x': task hellaswag has no subsets here"
 
 # a URL target with the reference's keys (the mock server streams tokens; no records)
 mock=${MOECAP_MOCK_BIN:-}
@@ -178,10 +241,13 @@ systems:
     threads: 1
 workload: {input_len: 8, output_len: 4, num_requests: 3, warmup: 0, batch_sizes: [2]}
 cost: {dram_usd_per_gb: 4, host_price_usd: 1000}
+dataset_subset: computer science
+dataset_split: test
+eval: {tasks: [mmlu-pro], limit: 2, max_tokens: 2}
 EOF2
 "$bin" run "$tmp/mm.yaml" --out "$tmp/mm" >/dev/null 2>"$tmp/e" || fail "make-model spec run: $(tail -3 "$tmp/e")"
 python3 - "$tmp/mm/cap.json" <<'EOF2' || fail "make-model spec cap.json"
-import json, sys
+import json, os, sys
 c = json.load(open(sys.argv[1]))
 s = c["systems"][0]
 mem = s["memory"]
@@ -192,8 +258,19 @@ ok = (s["status"] == "ok" and s["perf"][0]["batch"] == 2 and c["workload"]["batc
       and s["perf"][0]["dir"] == "systems/tiny/perf-b2")
 if not ok:
     print(json.dumps(s)[:1500], file=sys.stderr)
+# dataset_subset on MMLU-Pro = its category (moecap eval --category), when the data is present
+ev = os.path.join(os.path.dirname(sys.argv[1]), "systems", "tiny", "eval-mmlu-pro")
+if os.path.isdir(ev):
+    sm = json.load(open(os.path.join(ev, "summary.json")))
+    items = [json.loads(l) for l in open(os.path.join(ev, "items.jsonl"))]
+    cat_ok = (sm["data"]["selection"]["category"] == "computer science" and len(items) == 2
+              and all(i["category"] == "computer science" for i in items))
+    if not cat_ok:
+        print("category:", sm["data"]["selection"], [i["category"] for i in items], file=sys.stderr)
+    ok = ok and cat_ok
 sys.exit(0 if ok else 1)
 EOF2
+grep -q 'dataset_subset: "computer science"' "$tmp/mm/config.yaml" || fail "subset not in config.yaml"
 grep -q 'dram_usd_per_gb: 4' "$tmp/mm/config.yaml" || fail "config.yaml lacks the cost"
 "$bin" run --resume "$tmp/mm" >/dev/null 2>"$tmp/e" || fail "resume of the spec run"
 grep -q "tiny .*perf-b2 .*skipped" "$tmp/e" || fail "spec run resume did not skip"

@@ -42,6 +42,8 @@ TEST(reference_keys)
     CHECK_STR(c->precision, "fp8");
     CHECK_STR(c->dataset_subset, "main");
     CHECK_STR(c->dataset_split, "test");
+    CHECK_EQ_INT(c->dataset_subset_line, 5); /* for the runner's messages */
+    CHECK_EQ_INT(c->dataset_split_line, 6);
     CHECK_EQ_INT(c->fixed_length_mode, 1);
     CHECK_EQ_INT(c->target_input_tokens, 4096);
     CHECK_EQ_INT(c->target_output_tokens, 1024);
@@ -145,6 +147,24 @@ TEST(unknown_keys_warn)
     }
     CHECK_EQ_INT(c->workload.input_len, 8);
     mc_run_config_free(c);
+    /* a key with a line break is still one line (found by fuzz_run_config's seed) */
+    c = parse("\"odd\\nkey\": 2\nworkload: {\"a\\tb\": 1}\n", &d);
+    CHECK(c != NULL && c->n_warnings == 2);
+    if (c && c->n_warnings == 2) {
+        CHECK_STR(c->warnings[0], "config.yaml:1: odd?key: unknown key (ignored)");
+        CHECK_STR(c->warnings[1], "config.yaml:2: workload.a?b: unknown key (ignored)");
+    }
+    mc_run_config_free(c);
+    /* a list given again replaces the first one whole (the second entry of the first list was
+     * leaked; found by fuzz_run_config) */
+    c = parse("metrics: [em, f1]\nmetrics: x\n", &d);
+    CHECK(c != NULL && c->n_metrics == 1 && c->metrics[1] == NULL);
+    if (c)
+        CHECK_STR(c->metrics[0], "x");
+    mc_run_config_free(c);
+    c = parse("workload: {input_len: \"1\\n2\"}\n", &d);
+    CHECK(c == NULL);
+    CHECK(strchr(d.msg, '\n') == NULL);
 }
 
 TEST(empty_and_scalar_list)
