@@ -1,6 +1,9 @@
 /* alloc.c: the single allocation wrapper (with a fail-at-n hook for the torture tests) and the
- * capped growable buffer. Depends on nothing but libc. */
+ * capped growable buffer; cJSON is pointed at the wrapper before main() runs, so its allocations
+ * fail under the torture test too. Depends on nothing but libc and cJSON's hook call. */
 #include "base.h"
+
+#include <cjson/cJSON.h>
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -76,6 +79,14 @@ char *mc_strndup(const char *s, size_t n)
 char *mc_strdup(const char *s) { return mc_strndup(s, SIZE_MAX); }
 
 void mc_free(void *p) { free(p); }
+
+/* Every binary that allocates links this file: cJSON's nodes and printed texts come from
+ * mc_malloc from the start (cJSON_free / cJSON_Delete then release them with mc_free). */
+__attribute__((constructor)) static void json_hooks(void)
+{
+    cJSON_Hooks h = {mc_malloc, mc_free};
+    cJSON_InitHooks(&h);
+}
 
 /* ---- mc_buf ---- */
 
