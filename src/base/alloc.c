@@ -12,6 +12,7 @@
 
 static _Atomic uint64_t alloc_calls;
 static _Atomic uint64_t alloc_fail_n; /* fail when alloc_calls reaches this; 0 = never */
+static _Atomic uint64_t alloc_failed;  /* NULL returns, injected or real */
 
 void mc_alloc_fail_at(uint64_t n)
 {
@@ -20,6 +21,15 @@ void mc_alloc_fail_at(uint64_t n)
 }
 
 uint64_t mc_alloc_count(void) { return atomic_load(&alloc_calls); }
+
+uint64_t mc_alloc_failures(void) { return atomic_load(&alloc_failed); }
+
+static void *counted(void *p)
+{
+    if (!p)
+        atomic_fetch_add(&alloc_failed, 1);
+    return p;
+}
 
 static int should_fail(void)
 {
@@ -31,24 +41,24 @@ static int should_fail(void)
 void *mc_malloc(size_t size)
 {
     if (should_fail())
-        return NULL;
-    return malloc(size ? size : 1);
+        return counted(NULL);
+    return counted(malloc(size ? size : 1));
 }
 
 void *mc_calloc(size_t n, size_t size)
 {
     if (should_fail())
-        return NULL;
+        return counted(NULL);
     if (n == 0 || size == 0)
         n = size = 1;
-    return calloc(n, size);
+    return counted(calloc(n, size));
 }
 
 void *mc_realloc(void *p, size_t size)
 {
     if (should_fail())
-        return NULL;
-    return realloc(p, size ? size : 1);
+        return counted(NULL);
+    return counted(realloc(p, size ? size : 1));
 }
 
 void *mc_mallocarray(size_t n, size_t size)

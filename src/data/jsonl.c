@@ -475,11 +475,14 @@ static int blank(const char *p, size_t n)
     return 1;
 }
 
-/* Parses one record; trailing bytes after the JSON value make it invalid. */
-static cJSON *parse_whole(const char *p, size_t n)
+/* Parses one record; trailing bytes after the JSON value make it invalid. *oom = 1 when it
+ * failed because an allocation did (not a bad record). */
+static cJSON *parse_whole(const char *p, size_t n, int *oom)
 {
     const char *end = NULL;
+    uint64_t f0 = mc_alloc_failures();
     cJSON *j = cJSON_ParseWithLengthOpts(p, n, &end, 0);
+    *oom = !j && mc_alloc_failures() != f0;
     while (j && end && end < p + n && (*end == ' ' || *end == '\t' || *end == '\r'))
         end++;
     if (j && end != p + n) {
@@ -492,7 +495,11 @@ static cJSON *parse_whole(const char *p, size_t n)
 static mc_err one_record(ds_ctx *c, ds_json_fn fn, const char *p, size_t n, uint64_t line,
                          mc_diag *d)
 {
-    cJSON *j = parse_whole(p, n);
+    int oom = 0;
+    cJSON *j = parse_whole(p, n, &oom);
+    if (oom)
+        return mc_fail(d, MC_ERR_NOMEM, "%s:%llu: out of memory", c->file,
+                       (unsigned long long)line);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         return ds_bad(c, line, j ? "record is not a JSON object" : "invalid JSON", d);

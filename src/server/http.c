@@ -279,6 +279,17 @@ static void count_invalid(mc_server *s)
     pthread_mutex_unlock(&s->metrics.mu);
 }
 
+/* A generation request refused by a limit counts in moecap_requests_total, so that the outcomes
+ * add up to the requests sent: 503 as rejected, 413 and 431 as invalid. */
+static void count_refused(conn_ctx *cx, int status)
+{
+    if (cx->route != R_COMPLETIONS && cx->route != R_CHAT)
+        return;
+    pthread_mutex_lock(&cx->s->metrics.mu);
+    cx->s->metrics.requests[status == 503 ? MC_OUT_REJECTED : MC_OUT_INVALID]++;
+    pthread_mutex_unlock(&cx->s->metrics.mu);
+}
+
 /* Parses, validates and tokenizes the body into a request (NULL and err on failure). */
 static mc_srv_req *make_request(conn_ctx *cx, mc_srv_kind kind, mc_srv_error *err)
 {
@@ -468,6 +479,7 @@ static enum MHD_Result dispatch(conn_ctx *cx, struct MHD_Connection *c)
 {
     mc_srv_error err = {0};
     if (cx->too_large) {
+        count_refused(cx, 413);
         mc_srv_fail(&err, 413, "body_too_large", NULL, "request body exceeds %zu bytes",
                     cx->s->o.max_body_bytes);
         return send_error(c, &err, NULL);
@@ -561,11 +573,12 @@ static enum MHD_Result begin(mc_server *s, struct MHD_Connection *c, const char 
     mc_buf_init(&cx->body, s->o.max_body_bytes);
     *con_cls = cx;
     atomic_fetch_add(&s->conns, 1);
-    int limit = check_limits(s, c, url, method);
-    if (limit)
+    route(cx, url, method);
+    int limit = cx->early ? 0 : check_limits(s, c, url, method);
+    if (limit) {
         cx->early = limit;
-    else
-        route(cx, url, method);
+        count_refused(cx, limit);
+    }
     return cx->early ? early_error(cx, c, url, method) : MHD_YES;
 }
 

@@ -72,7 +72,10 @@ static mc_err tokenize(const mc_srv_params *p, const mc_srv_model_info *mi, mc_t
     if (!e)
         e = too_long(p, mi, n, err);
     size_t n0 = ids->n;
-    if (!e && mc_tok_encode(mi->tok, NULL, s ? s : "", n, flags, ids, &d) != MC_OK)
+    mc_err te = e ? MC_OK : mc_tok_encode(mi->tok, NULL, s ? s : "", n, flags, ids, &d);
+    if (te == MC_ERR_NOMEM)
+        e = mc_srv_fail(err, 500, NULL, NULL, "out of memory tokenizing the prompt");
+    else if (te)
         e = mc_srv_fail(err, 400, "invalid_value", p->kind == MC_SRV_CHAT ? "messages" : "prompt",
                         "cannot tokenize the prompt: %s", d.msg);
     /* a tokenizer with more entries than the model's vocabulary (padded GGUFs) must not hand

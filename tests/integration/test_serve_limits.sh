@@ -195,6 +195,13 @@ for i, r in enumerate(closed_after):
     check(r is not None and r[1] == b"" and 1.5 < r[0] < 6,
           "slow connection %d: %r" % (i, r))
 check(health() == 200, "server unhealthy after the slowloris")
+
+# ---- accounting: the refused generation requests count as invalid (2 x 413, 2 x 400) ----
+_, _, body = parse(raw(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+m = {l.split()[0]: float(l.split()[1]) for l in body.decode().splitlines()
+     if l.startswith("moecap_requests_total")}
+check(m.get('moecap_requests_total{outcome="invalid"}') == 4, "invalid count: %r" % m)
+check(m.get('moecap_requests_total{outcome="finished"}') == 3, "finished count: %r" % m)
 sys.exit(1 if bad else 0)
 EOF
 

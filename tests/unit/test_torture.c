@@ -10,10 +10,12 @@
  * mc_model), the engine opening that model, HF config.json parsing, per-pass records JSONL
  * parsing, report writing (mc_pass_format of those records, the eval tally JSON), a data set
  * load (GSM8K JSONL), and a server request (parse, chat rendering, tokenization, the request
- * object, the response body) on the fake backend's tokenizer.
+ * object, the response body; /tokenize and /detokenize) on the fake backend's tokenizer.
  *
  * An operation that still succeeds although one of its allocations failed (it has a fallback)
- * is counted as "absorbed" and printed; that is allowed, not an error. */
+ * is counted as "absorbed" and printed; that is allowed, not an error. An operation that checks
+ * its own result returns MC_ERR_INTERNAL when it is wrong: that fails the test (an allocation
+ * failure must not be turned into a different result, e.g. a record skipped as invalid). */
 #include "data.h"
 #include "engine_fixtures.h"
 #include "eval.h"
@@ -26,6 +28,33 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 
+/* Under ASan the leak checker runs after every injected failure, so a leak is pinned to its
+ * operation and allocation number (and fails the test) instead of one report at exit. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TORTURE_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TORTURE_LSAN 1
+#endif
+#endif
+#ifdef TORTURE_LSAN
+#include <sanitizer/lsan_interface.h>
+/* A leak stays leaked: after the first one, later checks would report it again. */
+static int leak_seen;
+static int leaked(void)
+{
+    if (leak_seen)
+        return 0;
+    leak_seen = __lsan_do_recoverable_leak_check();
+    return leak_seen;
+}
+#else
+static int leaked(void)
+{
+    return 0;
+}
+#endif
+
 #define MAX_N 200000 /* no operation here makes this many allocations */
 
 typedef mc_err (*op_fn)(mc_diag *d);
@@ -34,6 +63,8 @@ typedef struct walk_result {
     uint64_t allocs;   /* allocations of the successful run */
     uint64_t absorbed; /* injected failures after which the operation still succeeded */
     int bad;           /* failures that were not clean errors */
+    int leaks;         /* runs after which the leak checker found something (ASan builds) */
+    int other;         /* errors other than MC_ERR_NOMEM (propagated: allowed, printed) */
 } walk_result;
 
 /* Runs op with allocation n failing for n = 1, 2, ...; fills r. */
@@ -52,18 +83,29 @@ static void walk(const char *name, op_fn op, walk_result *r)
             r->allocs = calls;
             break;
         }
+        if (leaked() && r->leaks++ < 4)
+            HARNESS_FAIL_("%s: leak after allocation %llu failed (error %d: %s)", name,
+                          (unsigned long long)n, (int)e, d.msg);
         if (e == MC_OK) {
             if (r->absorbed++ < 4)
                 fprintf(stderr, "torture %s: allocation %llu failed, the operation succeeded\n",
                         name, (unsigned long long)n);
-        } else if (d.msg[0] == 0 || strchr(d.msg, '\n')) {
+        } else if (e == MC_ERR_INTERNAL) { /* the operation's own check: a wrong result */
+            r->bad++;
+            HARNESS_FAIL_("%s: allocation %llu failed: wrong result: %s", name,
+                          (unsigned long long)n, d.msg);
+        } else if (e != MC_ERR_NOMEM && r->other++ < 3) {
+            fprintf(stderr, "torture %s: allocation %llu failed: error %d: %s\n", name,
+                    (unsigned long long)n, (int)e, d.msg);
+        }
+        if (e != MC_OK && (d.msg[0] == 0 || strchr(d.msg, '\n'))) {
             r->bad++;
             HARNESS_FAIL_("%s: allocation %llu failed: error %d without a one-line message",
                           name, (unsigned long long)n, (int)e);
         }
     }
-    fprintf(stderr, "torture %-14s %6llu allocations, %llu absorbed\n", name,
-            (unsigned long long)r->allocs, (unsigned long long)r->absorbed);
+    fprintf(stderr, "torture %-15s %5llu allocations, %llu absorbed, %d other errors\n", name,
+            (unsigned long long)r->allocs, (unsigned long long)r->absorbed, r->other);
 }
 
 /* ---- fixtures ---- */
@@ -190,6 +232,15 @@ static mc_err op_dataset(mc_diag *d)
     return e;
 }
 
+/* A server rejection under an injected failure: a 500 is the clean out-of-memory answer; a 400
+ * would blame the client for the server's memory (a wrong result). */
+static mc_err srv_err(const mc_srv_error *err, const char *what, mc_diag *d)
+{
+    if (err->status == 500)
+        return mc_fail(d, MC_ERR_NOMEM, "%s: %s", what, err->message);
+    return mc_fail(d, MC_ERR_INTERNAL, "%s: status %d: %s", what, err->status, err->message);
+}
+
 /* One request body through what the HTTP thread does with it (http.c make_request), then the
  * response body of the (unfinished) request. */
 static mc_err server_request(mc_srv_kind kind, const char *body, mc_diag *d)
@@ -203,12 +254,12 @@ static mc_err server_request(mc_srv_kind kind, const char *body, mc_diag *d)
     mc_tok_ids_init(&ids);
     mc_err e = mc_srv_parse_request(kind, body, strlen(body), &p, &err);
     if (e)
-        return mc_fail(d, e, "request: %s", err.message);
+        return srv_err(&err, "request", d);
     e = mc_srv_prepare(&p, &mi, &ids, &max_tokens, &err);
     if (e) {
         mc_srv_params_deinit(&p);
         mc_tok_ids_deinit(&ids);
-        return mc_fail(d, e, "prepare: %s", err.message);
+        return srv_err(&err, "prepare", d);
     }
     mc_srv_req *r = mc_srv_req_new(&p, ids.v, (int64_t)ids.n, max_tokens);
     if (!r)
@@ -246,6 +297,23 @@ static mc_err op_server_completion(mc_diag *d)
                           d);
 }
 
+/* /tokenize (with pieces) and /detokenize */
+static mc_err op_server_tokenize(mc_diag *d)
+{
+    const char *tb = "{\"content\":\"ab <|im_start|> cd\",\"with_pieces\":true}";
+    const char *db = "{\"tokens\":[1,260,261,3,286,287]}";
+    mc_buf b;
+    mc_srv_error err = {0};
+    mc_buf_init(&b, 0);
+    mc_err e = mc_srv_tokenize(srv_fake_tok(fake), tb, strlen(tb), &b, &err);
+    if (!e) {
+        mc_buf_reset(&b);
+        e = mc_srv_detokenize(srv_fake_tok(fake), 288, db, strlen(db), &b, &err);
+    }
+    mc_buf_deinit(&b);
+    return e ? srv_err(&err, "tokenize", d) : MC_OK;
+}
+
 /* ---- the tests ---- */
 
 static int fixtures(void)
@@ -271,6 +339,7 @@ static const struct {
     {"dataset", op_dataset, 5},
     {"server-chat", op_server_chat, 10},
     {"server-compl", op_server_completion, 10},
+    {"server-tokenize", op_server_tokenize, 10},
 };
 
 TEST(torture)
@@ -281,6 +350,8 @@ TEST(torture)
         walk_result r;
         walk(ops[i].name, ops[i].op, &r);
         CHECK_EQ_INT(r.bad, 0);
+        CHECK_EQ_INT(r.leaks, 0);
+        CHECK_EQ_INT(r.other, 0); /* out of memory is reported as such, not as bad input */
         if (r.allocs < ops[i].min_allocs)
             HARNESS_FAIL_("%s: only %llu allocations", ops[i].name,
                           (unsigned long long)r.allocs);
