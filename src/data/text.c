@@ -360,7 +360,11 @@ mc_err ds_load_csv(ds_ctx *c, const char *buf, size_t len, mc_ds_fmt f, mc_diag 
     csv_cols cols;
     const char *subject = subject_of(c);
     mc_err e = csv_next(&li, &r);
-    if (!e && !csv_layout(&r, &cols))
+    if (e == MC_ERR_RANGE) /* the first record decides the layout: too wide is fatal */
+        e = mc_fail(d, MC_ERR_FORMAT, "%s:1: more than 64 fields", c->file);
+    else if (e && e != MC_ERR_NOT_FOUND)
+        e = csv_read_error(c, &r, e, d);
+    else if (!e && !csv_layout(&r, &cols))
         e = mc_fail(d, MC_ERR_FORMAT,
                     "%s:1: not an MMLU/ARC CSV layout (question, options, answer)", c->file);
     else if (!e && !cols.header)
