@@ -202,10 +202,14 @@ def bench_row(path):
 
 
 def rss_by_minute(path, t0):
+    """{minute: [(rss kB, load average)]} from the sampler's lines 'time rss [load]'."""
     mins = {}
     for line in open(path):
-        t, kb = line.split()
-        mins.setdefault(int((float(t) - t0) // 60), []).append(int(kb))
+        f = line.split()
+        if len(f) < 2 or not f[1].isdigit():
+            continue
+        load = float(f[2]) if len(f) > 2 else float("nan")
+        mins.setdefault(int((float(f[0]) - t0) // 60), []).append((int(f[1]), load))
     return mins
 
 
@@ -222,9 +226,10 @@ def report(d):
             if b:
                 sent_bench += b["sent"]
                 sent_ok &= b["completed"] + b["failed"] == b["sent"]
-        r = rss.get(m, [])
+        r = [x[0] for x in rss.get(m, [])]
         row["rss_mean_kb"] = int(statistics.mean(r)) if r else None
         row["rss_max_kb"] = max(r) if r else None
+        row["load"] = round(statistics.mean(x[1] for x in rss[m]), 2) if r else None
         rows.append(row)
     chaos_recs = [json.loads(l) for l in open(os.path.join(d, "chaos.jsonl"))]
     kinds = {}
@@ -270,13 +275,14 @@ def report(d):
     out = {"meta": meta, "minutes": rows, "chaos": kinds, "checks": checks,
            "ok": all(c["ok"] for c in checks.values())}
     json.dump(out, open(os.path.join(d, "soak.json"), "w"), indent=1)
-    print("min  rss_mean_MB  rss_max_MB  stream(sent/fail, e2e p99 ms)  nostream(sent/fail, e2e p99 ms)")
+    print("min  rss_mean_MB  rss_max_MB  stream(sent/fail, e2e p99 ms)  nostream(sent/fail, "
+          "e2e p99 ms)  load")
     for r in rows:
         s, n = r["stream"] or {}, r["nostream"] or {}
-        print("%3d  %11.1f  %10.1f  %6s/%-4s %8.1f            %6s/%-4s %8.1f" % (
+        print("%3d  %11.1f  %10.1f  %6s/%-4s %8.1f            %6s/%-4s %8.1f          %5s" % (
             r["minute"], (r["rss_mean_kb"] or 0) / 1024, (r["rss_max_kb"] or 0) / 1024,
             s.get("sent"), s.get("failed"), 1000 * (s.get("e2e_p99_s") or 0),
-            n.get("sent"), n.get("failed"), 1000 * (n.get("e2e_p99_s") or 0)))
+            n.get("sent"), n.get("failed"), 1000 * (n.get("e2e_p99_s") or 0), r["load"]))
     print("chaos:", json.dumps(kinds))
     for k, c in checks.items():
         print("%-17s %s  %s" % (k, "ok  " if c["ok"] else "FAIL",

@@ -5,7 +5,8 @@
 # completions (concurrency 3) and non-streaming chat (concurrency 1), while bench/soak.py sends
 # misbehaving clients (hang-ups mid-stream and before the answer, bodies that are not JSON or
 # have wrong types, max_tokens over the context, an announced body over --max-body) and seeded
-# probes the whole time. The server's RSS is sampled every 5 s from /proc/PID/status.
+# probes the whole time. The server's RSS is sampled every 5 s from /proc/PID/status, with the
+# machine's load average (a p99 that moves with the load is the machine, not the server).
 #
 # At the end the probes are replayed one at a time on the idle server and soak.py checks: RSS
 # flat after the warm-up (the first fifth of the minutes) within 5%; the streaming p99 E2E latency
@@ -60,7 +61,8 @@ curl -s "$url/metrics" >"$out/metrics-before.prom"
 minutes=$(( (secs + 59) / 60 ))
 t0=$(date +%s.%N)
 (while kill -0 "$spid" 2>/dev/null; do
-     echo "$(date +%s.%N) $(awk '/^VmRSS:/ {print $2}' "/proc/$spid/status")"
+     echo "$(date +%s.%N) $(awk '/^VmRSS:/ {print $2}' "/proc/$spid/status")" \
+         "$(cut -d' ' -f1 /proc/loadavg)"
      sleep 5
  done) >"$out/rss.txt" 2>/dev/null &
 pids+=("$!")
