@@ -210,8 +210,10 @@ static mc_err rd_mmlu_pro(ds_ctx *c, const cJSON *r, mc_ds_item *it, mc_diag *d)
         e = need_int(get(r, "answer_index"), "answer_index", 0, (long)it->n_choices - 1, &idx, d);
     if (!e)
         e = need_str(c, get(r, "answer"), "answer", &letter, d);
+    char q[48];
     if (!e && (letter[0] != mc_ds_letter((size_t)idx) || letter[1]))
-        e = mc_fail(d, MC_ERR_FORMAT, "answer '%s' does not match answer_index %ld", letter, idx);
+        e = mc_fail(d, MC_ERR_FORMAT, "answer '%s' does not match answer_index %ld",
+                    ds_quote(letter, q, sizeof q), idx);
     if (!e)
         e = need_str(c, get(r, "category"), "category", &it->category, d);
     if (!e)

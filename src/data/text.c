@@ -298,9 +298,10 @@ static mc_err csv_item(ds_ctx *c, const csv_rec *r, const csv_cols *cols, const 
     for (size_t i = 0; i < it->n_choices && it->gold < 0; i++)
         if (a[0] == labels[i] && a[1] == 0)
             it->gold = (int)i;
+    char q[48];
     if (it->gold < 0)
-        return mc_fail(d, MC_ERR_FORMAT, "answer '%.40s' names none of the %zu choices", a,
-                       it->n_choices);
+        return mc_fail(d, MC_ERR_FORMAT, "answer '%s' names none of the %zu choices",
+                       ds_quote(a, q, sizeof q), it->n_choices);
     char l[2] = {mc_ds_letter((size_t)it->gold), 0};
     it->answer = ds_strdup(c->ds, l);
     it->category = cols->subject >= 0 ? ds_strdup(c->ds, fld(r, (size_t)cols->subject)) : subject;
