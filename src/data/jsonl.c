@@ -76,7 +76,8 @@ static mc_err need_int(const cJSON *v, const char *key, long lo, long hi, long *
     if (!v)
         return mc_fail(d, MC_ERR_FORMAT, "missing field '%s'", key);
     double x = cJSON_IsNumber(v) ? v->valuedouble : -1e300;
-    if (x != (double)(long)x || x < (double)lo || x > (double)hi)
+    /* the range first: converting a double outside long's range is undefined */
+    if (!(x >= (double)lo && x <= (double)hi) || x != (double)(long)x)
         return mc_fail(d, MC_ERR_FORMAT, "field '%s' is not an integer in %ld..%ld", key, lo, hi);
     *out = (long)x;
     return MC_OK;
