@@ -629,7 +629,6 @@ TEST(max_tokens_cap)
         CHECK_EQ_INT(mt, want_mt[i]);
         mc_srv_params_deinit(&p);
     }
-    mi.max_tokens = 8;
     mc_srv_params p;
     CHECK_EQ_INT(mc_srv_parse_request(MC_SRV_COMPLETION, bodies[0], strlen(bodies[0]), &p, &err),
                  MC_OK);
