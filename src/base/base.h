@@ -61,6 +61,10 @@ void mc_free(void *p);
 /* Test hook: make allocation number n (1-based, counted from this call) fail; 0 disables. */
 void mc_alloc_fail_at(uint64_t n);
 uint64_t mc_alloc_count(void);
+/* Allocations that returned NULL since the process started (injected or real). A parser that
+ * cannot tell "out of memory" from "invalid input" (cJSON returns NULL for both) compares this
+ * before and after, so that memory pressure is never taken for a bad record. */
+uint64_t mc_alloc_failures(void);
 
 /* ---- growable byte buffer with a hard cap ----------------------------------------------------*/
 typedef struct mc_buf {

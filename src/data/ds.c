@@ -118,6 +118,17 @@ mc_err ds_bad(ds_ctx *c, uint64_t line, const char *msg, mc_diag *d)
     return MC_OK;
 }
 
+const char *ds_quote(const char *s, char *buf, size_t n)
+{
+    size_t i = 0, max = n < 48 ? n - 4 : 40;
+    for (; s[i] && i < max; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    if (s[i])
+        buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
+    buf[i] = 0;
+    return buf;
+}
+
 const char *ds_line_id(ds_ctx *c, uint64_t line)
 {
     char buf[32];

@@ -132,6 +132,7 @@ typedef struct mc_srv_model_info {
     int64_t vocab, n_ctx;
     mc_chat_kind chat;
     size_t max_piece_bytes; /* longest token text (mc_srv_max_piece_bytes); 0 = unknown */
+    int64_t max_tokens;     /* the server's cap on a request's max_tokens; 0 = none */
 } mc_srv_model_info;
 
 /* The longest text of a token of t, stored or decoded: every token covers at most that many
@@ -383,6 +384,7 @@ struct mc_server {
     atomic_int stopping;  /* new requests get 503 */
     atomic_llong next_id; /* request ids */
     atomic_int conns;     /* open connection contexts */
+    atomic_int sockets;   /* open TCP connections (libmicrohttpd's notify callback) */
     int shut;
 };
 
