@@ -501,6 +501,7 @@ typedef struct mm_case {
 
 typedef struct mm_data {
     void *w, *x;
+    void *wr; /* w repacked into MC_WLAYOUT_R16 (Q8_0/Q4_0), else NULL */
     float *wf, *xf, *yref, *y;
     size_t xs;
     int64_t ys;
@@ -525,6 +526,13 @@ static void mm_prepare(const mm_case *c, mm_data *d, mc_rng *r, const mc_kernel_
         ref->quant_act[c->t](tmp + t * c->cols, (char *)d->x + t * d->xs, c->cols);
         memcpy(d->xf + t * c->cols, tmp + t * c->cols, (size_t)c->cols * 4);
     }
+    d->wr = NULL;
+    if (c->t == MC_DT_Q8_0 || c->t == MC_DT_Q4_0) {
+        d->wr = mc_malloc(rb * (size_t)c->rows + 1);
+        memcpy(d->wr, d->w, rb * (size_t)c->rows);
+        if (mc_kernels_repack(c->t, MC_WLAYOUT_R16, c->rows, c->cols, d->wr, NULL, NULL) != MC_OK)
+            abort();
+    }
     d->ys = c->rows + 3;
     d->yref = mc_malloc((size_t)(c->n_tok * d->ys) * 4);
     d->y = mc_malloc((size_t)(c->n_tok * d->ys) * 4);
@@ -534,6 +542,7 @@ static void mm_prepare(const mm_case *c, mm_data *d, mc_rng *r, const mc_kernel_
 static void mm_release(mm_data *d)
 {
     mc_free(d->w);
+    mc_free(d->wr);
     mc_free(d->x);
     mc_free(d->wf);
     mc_free(d->xf);
@@ -541,12 +550,27 @@ static void mm_release(mm_data *d)
     mc_free(d->y);
 }
 
-static void mm_run(const mc_kernel_table *k, const mm_case *c, const mm_data *d, float *y)
+/* One matmul of table k on the case's weights in GGML layout, or repacked (r16). */
+static void mm_run(const mc_kernel_table *k, const mm_case *c, const mm_data *d, float *y, int r16)
 {
     for (int64_t i = 0; i < c->n_tok * d->ys; i++)
         y[i] = -12345.0f; /* sentinel: rows outside [r0, r1) must stay untouched */
-    mc_matmul mm = {c->t, d->w, c->cols, c->r0, c->r1, d->x, d->xs, c->n_tok, y, d->ys};
-    k->matmul[c->t](&mm);
+    mc_matmul mm = {.wtype = c->t,
+                    .w = r16 ? d->wr : d->w,
+                    .cols = c->cols,
+                    .r0 = c->r0,
+                    .r1 = c->r1,
+                    .x = d->x,
+                    .x_stride = d->xs,
+                    .n_tok = c->n_tok,
+                    .y = y,
+                    .y_stride = d->ys,
+                    .layout = r16 ? MC_WLAYOUT_R16 : MC_WLAYOUT_GGML,
+                    .rows = c->rows};
+    if (r16)
+        k->matmul_r16[c->t](&mm);
+    else
+        k->matmul[c->t](&mm);
 }
 
 /* Tolerance: |y - yref| <= 5e-6 * sum_c |w_c x_c| + 1e-30.
@@ -594,10 +618,20 @@ static void mm_check_case(const mm_case *c, mc_rng *r, int *failures)
     int nt = simd_tables(tabs, names);
     mm_data d;
     mm_prepare(c, &d, r, &ref);
-    mm_run(&ref, c, &d, d.yref);
+    mm_run(&ref, c, &d, d.yref, 0);
     for (int k = 0; k < nt; k++) {
-        mm_run(&tabs[k], c, &d, d.y);
+        mm_run(&tabs[k], c, &d, d.y, 0);
         *failures += mm_compare(c, &d, names[k]) != 0;
+    }
+    if (d.wr) {
+        /* R16: the ref kernel gathers the same blocks and sums in the same order (exact); every
+         * SIMD table within the usual tolerance */
+        mm_run(&ref, c, &d, d.y, 1);
+        *failures += memcmp(d.y, d.yref, (size_t)(c->n_tok * d.ys) * 4) != 0;
+        for (int k = 0; k < nt; k++) {
+            mm_run(&tabs[k], c, &d, d.y, 1);
+            *failures += mm_compare(c, &d, names[k]) != 0;
+        }
     }
     mm_release(&d);
 }
@@ -670,7 +704,14 @@ TEST(matmul_public_edges)
     float y[4] = {1, 2, 3, 4};
     mc_act_q8 xa;
     memset(&xa, 0, sizeof xa);
-    mc_matmul mm = {MC_DT_Q8_0, NULL, 0, 1, 2, &xa, sizeof xa, 2, y, 2}; /* cols = 0 */
+    mc_matmul mm = {.wtype = MC_DT_Q8_0, /* cols = 0 */
+                    .r0 = 1,
+                    .r1 = 2,
+                    .x = &xa,
+                    .x_stride = sizeof xa,
+                    .n_tok = 2,
+                    .y = y,
+                    .y_stride = 2};
     mc_kernels_matmul(&mm);
     CHECK_NEAR(y[0], 1, 0);
     CHECK_NEAR(y[1], 0, 0);
