@@ -56,6 +56,8 @@ typedef struct mc_engine_opts {
     int no_trace;            /* 1: keep no per-pass record (mc_engine_last_pass returns NULL);
                                 for measuring what recording costs (docs/ENGINE.md) */
     int weights;             /* MC_WEIGHTS_* (0 = auto) */
+    int no_repack;           /* 1: keep copied weights in GGUF's layout instead of the kernels'
+                                faster one (A/B measurements; docs/KERNELS.md "Repacked weights") */
 } mc_engine_opts;
 
 void mc_engine_opts_default(mc_engine_opts *o);
@@ -73,6 +75,7 @@ int mc_engine_max_seqs(const mc_engine *e);
 int mc_engine_threads(const mc_engine *e);
 const char *mc_engine_isa(const mc_engine *e);    /* kernel set in use */
 int mc_engine_weights_copied(const mc_engine *e); /* 1: weights in huge-page memory, 0: mapped */
+int mc_engine_weights_repacked(const mc_engine *e); /* matrices repacked into a kernel layout */
 
 /* ---- sequences (KV slots 0 .. max_seqs-1) ---- */
 void mc_engine_seq_reset(mc_engine *e, int seq);        /* forget the slot's tokens */

@@ -697,6 +697,75 @@ TEST(matmul_vs_ref_shapes)
     CHECK_EQ_INT(failures, 0);
 }
 
+/* MC_WLAYOUT_R16 byte positions (kernels.h), in-place round trip, tail rows, errors, and the
+ * public entry point on a repacked matrix. */
+TEST(repack_layout)
+{
+    enum { ROWS = 37, COLS = 64 }; /* 2 groups of 16 + 5 GGML tail rows, 2 blocks per row */
+    uint8_t w[ROWS * 2 * 34], orig[sizeof w], scratch[16 * 2 * 34];
+    for (size_t i = 0; i < sizeof w; i++)
+        w[i] = orig[i] = (uint8_t)(i * 7 + i / 251);
+    mc_diag d = {{0}};
+    CHECK_EQ_INT(mc_kernels_repack_scratch_bytes(MC_DT_Q8_0, COLS), sizeof scratch);
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, MC_WLAYOUT_R16, ROWS, COLS, w, scratch, &d), MC_OK);
+    /* group 1 (rows 16..31) starts at byte 16 * 68; its block column 1 at + 544: the 16 scales,
+     * then word m of row i at + 32 + 64 m + 4 i. Row 19 = group row 3, block 1: scale bytes
+     * orig[19*68 + 34 ..+1], quant byte 4m + j at orig[19*68 + 34 + 2 + 4m + j]. */
+    const uint8_t *col = w + 16 * 68 + 544, *src = orig + 19 * 68 + 34;
+    CHECK_EQ_INT(col[2 * 3], src[0]);
+    CHECK_EQ_INT(col[2 * 3 + 1], src[1]);
+    for (int m = 0; m < 8; m++)
+        for (int j = 0; j < 4; j++)
+            CHECK_EQ_INT(col[32 + 64 * m + 4 * 3 + j], src[2 + 4 * m + j]);
+    CHECK(memcmp(w + 32 * 68, orig + 32 * 68, 5 * 68) == 0); /* tail rows untouched */
+    CHECK(memcmp(w, orig, 16 * 68) != 0);
+    CHECK_EQ_INT(mc_kernels_unpack(MC_DT_Q8_0, MC_WLAYOUT_R16, ROWS, COLS, w, NULL, &d), MC_OK);
+    CHECK(memcmp(w, orig, sizeof w) == 0);
+    /* Q4_0: the nibble bytes move as 4-byte words, 4 per block: row 5, block 0, word 2 */
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q4_0, MC_WLAYOUT_R16, 16, COLS, w, NULL, &d), MC_OK);
+    CHECK_EQ_INT(w[2 * 5], orig[5 * 36]);
+    CHECK_EQ_INT(w[32 + 64 * 2 + 4 * 5 + 1], orig[5 * 36 + 2 + 8 + 1]);
+    CHECK_EQ_INT(mc_kernels_unpack(MC_DT_Q4_0, MC_WLAYOUT_R16, 16, COLS, w, NULL, &d), MC_OK);
+    CHECK(memcmp(w, orig, sizeof w) == 0);
+    /* fewer than 16 rows: nothing to group; GGML: a no-op */
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, MC_WLAYOUT_R16, 15, COLS, w, NULL, &d), MC_OK);
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q6_K, MC_WLAYOUT_GGML, 16, 256, w, NULL, &d), MC_OK);
+    CHECK(memcmp(w, orig, sizeof w) == 0);
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q4_K, MC_WLAYOUT_R16, 16, 256, w, NULL, &d), MC_ERR_ARG);
+    CHECK_CONTAINS(d.msg, "q4_k");
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, MC_WLAYOUT_R16, 16, 48, w, NULL, &d), MC_ERR_ARG);
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, (mc_wlayout)7, 16, 64, w, NULL, &d), MC_ERR_ARG);
+    /* which layout pays: R16 for Q8_0/Q4_0 with >= 16 rows on the SIMD sets, never on ref */
+    CHECK_EQ_INT(mc_kernels_init("ref", NULL), MC_OK);
+    CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q8_0, 4096), MC_WLAYOUT_GGML);
+    if (mc_kernels_init("avx2", NULL) == MC_OK) {
+        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q4_0, 16), MC_WLAYOUT_R16);
+        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q4_0, 15), MC_WLAYOUT_GGML);
+        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_F16, 4096), MC_WLAYOUT_GGML);
+        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q4_K, 4096), MC_WLAYOUT_GGML);
+    }
+    /* public entry point: Y = W X for a 37-row R16 matrix, rows [3, 35), against GGML */
+    CHECK_EQ_INT(mc_kernels_init(NULL, NULL), MC_OK);
+    float xf[COLS], y1[ROWS], y2[ROWS];
+    mc_act_q8 xa[2];
+    for (int i = 0; i < COLS; i++)
+        xf[i] = (float)((i * 37) % 11) - 5.0f;
+    for (int r = 0; r < ROWS; r++) /* sane f16 scales: 2^-4 */
+        for (int b = 0; b < 2; b++)
+            memcpy(orig + r * 68 + 34 * b, &(uint16_t){0x2C00}, 2);
+    memcpy(w, orig, sizeof w);
+    mc_kernels_quant_act(MC_DT_Q8_0, xf, xa, COLS);
+    mc_matmul mm = {.wtype = MC_DT_Q8_0, .w = w, .cols = COLS, .r0 = 3, .r1 = 35, .x = xa,
+                    .n_tok = 1, .y = y1, .rows = ROWS};
+    mc_kernels_matmul(&mm);
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, MC_WLAYOUT_R16, ROWS, COLS, w, NULL, &d), MC_OK);
+    mm.y = y2;
+    mm.layout = MC_WLAYOUT_R16;
+    mc_kernels_matmul(&mm);
+    for (int r = 3; r < 35; r++)
+        CHECK(fabsf(y1[r] - y2[r]) <= 1e-5f * (fabsf(y1[r]) + 1.0f));
+}
+
 /* The public entry point with an empty row range writes nothing; with cols == 0 writes zeros. */
 TEST(matmul_public_edges)
 {
@@ -1042,6 +1111,7 @@ int main(void)
     RUN(matmul_vs_ref_shapes);
     RUN(matmul_vs_ref_gemm_path);
     RUN(matmul_public_edges);
+    RUN(repack_layout);
     RUN(f32_helpers_vs_ref);
     RUN(rope_known);
     RUN(attention_vs_ref);
