@@ -225,65 +225,73 @@ MC_AI int32_t ld32(const void *p)
     return v;
 }
 
-/* One group of 16 rows x NT tokens (NT <= 8) over nb block columns at g, one zmm lane per row:
- * the 16 scales load as one vector, and each 4-byte piece of an activation block is broadcast
- * once and feeds 16 rows' dot products in one vpdpbusd (64 multiply-adds). Per block column and
- * token: 8 vpdpbusd, one int->float conversion, one multiply and one FMA for all 16 rows. The
- * int32 lanes start from the activation's correction c (weights made unsigned: Q8_0 by flipping
- * the sign bit, Q4_0 nibbles are already w + 8); two chains per token hide vpdpbusd's latency.
+/* Block column `col` of a group against tokens xb[0..NT) (NT <= 8): the 16 rows' int32 dot
+ * products per token, scaled into acc[t]. Each 4-byte piece of an activation block is broadcast
+ * once and feeds 16 rows' dot products in one vpdpbusd (64 multiply-adds); the int32 lanes start
+ * from the activation's correction c (weights made unsigned: Q8_0 by flipping the sign bit, Q4_0
+ * nibbles are already w + 8). Up to 2 tokens, two chains per token hide vpdpbusd's latency. */
+MC_AI void r16_col(const char *col, __m512 dw, const mc_act_q8 *const *xb, __m512 *acc,
+                   const int q4, const int NT)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(-128);
+    const int two = NT <= 2, nw = q4 ? 4 : 8;
+    __m512i is0[8], is1[8];
+    UNROLL(8) for (int t = 0; t < NT; t++) {
+        is0[t] = _mm512_set1_epi32(xb[t]->c);
+        is1[t] = _mm512_setzero_si512();
+    }
+    UNROLL(8) for (int m = 0; m < nw; m++) {
+        __m512i v = _mm512_loadu_si512(col + 32 + 64 * m), lo, hi = v;
+        lo = q4 ? _mm512_and_si512(v, m4) : _mm512_xor_si512(v, flip);
+        if (q4)
+            hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        UNROLL(8) for (int t = 0; t < NT; t++) {
+            __m512i x0 = _mm512_set1_epi32(ld32(xb[t]->qs + 4 * m));
+            if (q4) {
+                __m512i x1 = _mm512_set1_epi32(ld32(xb[t]->qs + 16 + 4 * m));
+                is0[t] = _mm512_dpbusd_epi32(is0[t], lo, x0);
+                if (two)
+                    is1[t] = _mm512_dpbusd_epi32(is1[t], hi, x1);
+                else
+                    is0[t] = _mm512_dpbusd_epi32(is0[t], hi, x1);
+            } else if (two && (m & 1)) {
+                is1[t] = _mm512_dpbusd_epi32(is1[t], lo, x0);
+            } else {
+                is0[t] = _mm512_dpbusd_epi32(is0[t], lo, x0);
+            }
+        }
+    }
+    UNROLL(8) for (int t = 0; t < NT; t++) {
+        __m512i is = two ? _mm512_add_epi32(is0[t], is1[t]) : is0[t];
+        __m512 sc = _mm512_mul_ps(dw, _mm512_set1_ps(xb[t]->d));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), sc, acc[t]);
+    }
+}
+
+/* One group of 16 rows x NT tokens (NT <= 16) over nb block columns at g, one zmm lane per row:
+ * the 16 scales load as one vector; per block column and token 8 vpdpbusd, one int->float
+ * conversion, one multiply and one FMA for all 16 rows. Tokens beyond 8 take a second sweep of
+ * the block column (from L1), so up to 16 tokens share one pass over the weights from memory.
  * Lanes outside `keep` are not stored. */
 MC_AI void tile_r16(const char *g, int64_t nb, const char *x, size_t xs, float *y, int64_t ys,
                     __mmask16 keep, const int q4, const int NT)
 {
     const size_t cb = q4 ? 16 * sizeof(mc_blk_q4_0) : 16 * sizeof(mc_blk_q8_0);
-    const __m512i m4 = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(-128);
-    __m512 acc[8];
-    UNROLL(8) for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    const int NA = NT > 8 ? 8 : NT, NB = NT - NA;
+    __m512 acc[16];
+    UNROLL(16) for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const char *col = g + (size_t)b * cb;
-        const mc_act_q8 *xb[8];
-        __m512i is0[8], is1[8];
-        UNROLL(8) for (int t = 0; t < NT; t++) {
-            xb[t] = (const mc_act_q8 *)(x + t * xs) + b;
-            is0[t] = _mm512_set1_epi32(xb[t]->c);
-            is1[t] = _mm512_setzero_si512();
-        }
+        const mc_act_q8 *xb[16];
+        UNROLL(16) for (int t = 0; t < NT; t++) xb[t] = (const mc_act_q8 *)(x + t * xs) + b;
         prefetch_w(col);
+        UNROLL(9) for (size_t o = 64; o < cb; o += 64) prefetch_w(col + o);
         __m512 dw = _mm512_cvtph_ps(ld256(col));
-        if (q4) {
-            UNROLL(4) for (int m = 0; m < 4; m++) {
-                const char *q = col + 32 + 64 * m;
-                prefetch_w(q + 32);
-                __m512i v = _mm512_loadu_si512(q);
-                __m512i lo = _mm512_and_si512(v, m4);
-                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-                UNROLL(8) for (int t = 0; t < NT; t++) {
-                    is0[t] = _mm512_dpbusd_epi32(is0[t], lo,
-                                                 _mm512_set1_epi32(ld32(xb[t]->qs + 4 * m)));
-                    is1[t] = _mm512_dpbusd_epi32(is1[t], hi,
-                                                 _mm512_set1_epi32(ld32(xb[t]->qs + 16 + 4 * m)));
-                }
-            }
-        } else {
-            UNROLL(8) for (int m = 0; m < 8; m++) {
-                const char *q = col + 32 + 64 * m;
-                prefetch_w(q + 32);
-                __m512i v = _mm512_xor_si512(_mm512_loadu_si512(q), flip);
-                UNROLL(8) for (int t = 0; t < NT; t++) {
-                    __m512i xv = _mm512_set1_epi32(ld32(xb[t]->qs + 4 * m));
-                    if (m & 1)
-                        is1[t] = _mm512_dpbusd_epi32(is1[t], v, xv);
-                    else
-                        is0[t] = _mm512_dpbusd_epi32(is0[t], v, xv);
-                }
-            }
-        }
-        UNROLL(8) for (int t = 0; t < NT; t++) {
-            __m512 fi = _mm512_cvtepi32_ps(_mm512_add_epi32(is0[t], is1[t]));
-            acc[t] = _mm512_fmadd_ps(fi, _mm512_mul_ps(dw, _mm512_set1_ps(xb[t]->d)), acc[t]);
-        }
+        r16_col(col, dw, xb, acc, q4, NA);
+        if (NB > 0)
+            r16_col(col, dw, xb + 8, acc + 8, q4, NB > 0 ? NB : 1);
     }
-    UNROLL(8) for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(y + t * ys, keep, acc[t]);
+    UNROLL(16) for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(y + t * ys, keep, acc[t]);
 }
 
 static void tile_r16_nt(int nt, const char *g, int64_t nb, const char *x, size_t xs, float *y,
@@ -298,7 +306,9 @@ static void tile_r16_nt(int nt, const char *g, int64_t nb, const char *x, size_t
         break;
     switch (nt) {
     R16_CASE(1) R16_CASE(2) R16_CASE(3) R16_CASE(4) R16_CASE(5) R16_CASE(6) R16_CASE(7)
-    default: R16_CASE(8)
+    R16_CASE(8) R16_CASE(9) R16_CASE(10) R16_CASE(11) R16_CASE(12) R16_CASE(13) R16_CASE(14)
+    R16_CASE(15)
+    default: R16_CASE(16)
     }
 #undef R16_CASE
 }
@@ -416,8 +426,8 @@ static void path_a_r16(const mc_matmul *m, int q4)
         int64_t g0 = r / MC_R16 * MC_R16;
         unsigned lo = (unsigned)(r - g0), hi = (unsigned)min64(rend - g0, MC_R16);
         __mmask16 keep = (__mmask16)((0xffffu >> (16 - hi)) & ~((1u << lo) - 1));
-        for (int64_t t0 = 0; t0 < m->n_tok; t0 += 8)
-            tile_r16_nt((int)min64(8, m->n_tok - t0), w + (size_t)g0 * rb, nb,
+        for (int64_t t0 = 0; t0 < m->n_tok; t0 += 16)
+            tile_r16_nt((int)min64(16, m->n_tok - t0), w + (size_t)g0 * rb, nb,
                         x + (size_t)t0 * m->x_stride, m->x_stride, m->y + t0 * m->y_stride + g0,
                         m->y_stride, keep, q4);
         r = g0 + MC_R16;
