@@ -6,6 +6,8 @@
  *      float types). A tile is one weight row x up to 4 tokens; rows are walked in order so the
  *      weight stream is sequential (plus a software prefetch MC_PF_DIST ahead into L2), and each
  *      weight block is loaded and unpacked once per row for all the tokens of the tile.
+ *   R16  Q8_0 / Q4_0 repacked into 16-row groups (kernels.h MC_WLAYOUT_R16): two ymm halves of
+ *      8 rows, maddubs on broadcast 4-byte activation pieces; path A at every token count.
  *   B  many tokens (prefill, large batched decode): a 64-row x 256-column slice of W is
  *      dequantised once into an f32 panel (16-row groups, row-vector order) and reused by every
  *      token; a 16-row x 6-token register-tiled FMA micro-kernel does the work.
