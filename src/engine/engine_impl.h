@@ -186,6 +186,9 @@ mc_err eng_place_weights(mc_engine *e, int mode, int repack, mc_diag *d);
  * eng_place_weights calls it for every matmul matrix of the huge-page copy; an expert cache that
  * reads expert matrices into its own slots calls it on each slot after the read. */
 mc_err eng_mat_repack(eng_mat *m, void *scratch, mc_diag *d);
+/* Every matmul matrix of e (weights in writable memory) through eng_mat_repack; counts them in
+ * e->n_repacked (weights_repack.c). */
+mc_err eng_repack_all(mc_engine *e, mc_diag *d);
 void eng_free_weights(mc_engine *e);
 
 /* ---- bind.c ---- */

@@ -50,66 +50,6 @@ static int want_copy(int mode, size_t bytes)
     return pages > 0 && psz > 0 && (double)bytes <= 0.5 * (double)pages * (double)psz;
 }
 
-mc_err eng_mat_repack(eng_mat *m, void *scratch, mc_diag *d)
-{
-    mc_wlayout lay = mc_kernels_best_layout(m->t, m->rows);
-    if (m->layout != MC_WLAYOUT_GGML || lay == MC_WLAYOUT_GGML)
-        return MC_OK;
-    mc_err err = mc_kernels_repack(m->t, lay, m->rows, m->cols, (void *)m->p, scratch, d);
-    if (!err)
-        m->layout = lay;
-    return err;
-}
-
-/* Calls fn on every matmul matrix: the head (unless it shares the embedding's bytes: embedding
- * rows are looked up and dequantised one at a time, so that table stays in GGUF's layout), each
- * layer's projections and router, and every expert. Stops at the first error. */
-typedef mc_err (*mat_fn)(mc_engine *e, eng_mat *m, void *ctx, mc_diag *d);
-
-static mc_err for_each_mat(mc_engine *e, mat_fn fn, void *ctx, mc_diag *d)
-{
-    mc_err err = e->head.p != e->embd.p ? fn(e, &e->head, ctx, d) : MC_OK;
-    for (int64_t l = 0; !err && l < e->n_layers; l++) {
-        eng_layer *L = &e->L[l];
-        eng_mat *ms[] = {&L->wq,   &L->wk,     &L->wv, &L->wo, &L->gate, &L->up,
-                         &L->down, &L->router, &L->sg, &L->su, &L->sd,   &L->sgate};
-        for (size_t i = 0; !err && i < sizeof ms / sizeof ms[0]; i++)
-            err = fn(e, ms[i], ctx, d);
-        for (int64_t x = 0; !err && L->moe && x < L->n_exp; x++)
-            if (!(err = fn(e, &L->xg[x], ctx, d)) && !(err = fn(e, &L->xu[x], ctx, d)))
-                err = fn(e, &L->xd[x], ctx, d);
-    }
-    return err;
-}
-
-static mc_err scratch_need(mc_engine *e, eng_mat *m, void *ctx, mc_diag *d)
-{
-    size_t *need = ctx, s = m->rows ? mc_kernels_repack_scratch_bytes(m->t, m->cols) : 0;
-    (void)e, (void)d;
-    *need = s > *need ? s : *need;
-    return MC_OK;
-}
-
-static mc_err repack_one(mc_engine *e, eng_mat *m, void *scratch, mc_diag *d)
-{
-    mc_err err = m->rows ? eng_mat_repack(m, scratch, d) : MC_OK;
-    e->n_repacked += !err && m->layout != MC_WLAYOUT_GGML;
-    return err;
-}
-
-/* Every matmul matrix of the copy into the kernels' layout, through one scratch buffer. */
-static mc_err repack_all(mc_engine *e, mc_diag *d)
-{
-    size_t need = 0;
-    for_each_mat(e, scratch_need, &need, d);
-    void *scratch = mc_malloc(need ? need : 1);
-    if (!scratch)
-        return mc_fail(d, MC_ERR_NOMEM, "engine: no memory (%zu bytes) to repack weights", need);
-    mc_err err = for_each_mat(e, repack_one, scratch, d);
-    mc_free(scratch);
-    return err;
-}
-
 mc_err eng_place_weights(mc_engine *e, int mode, int repack, mc_diag *d)
 {
     const uint8_t *base = mc_gguf_bytes(e->g);
@@ -130,7 +70,7 @@ mc_err eng_place_weights(mc_engine *e, int mode, int repack, mc_diag *d)
     rebase_all(e, base + off, n, to);
     e->wcopy = map;
     e->wcopy_len = len;
-    return repack ? repack_all(e, d) : MC_OK;
+    return repack ? eng_repack_all(e, d) : MC_OK;
 }
 
 void eng_free_weights(mc_engine *e)
@@ -143,9 +83,4 @@ void eng_free_weights(mc_engine *e)
 int mc_engine_weights_copied(const mc_engine *e)
 {
     return e->wcopy != NULL;
-}
-
-int mc_engine_weights_repacked(const mc_engine *e)
-{
-    return e->n_repacked;
 }
