@@ -1,11 +1,14 @@
-# Thin wrapper over CMake. `make check` = deps, build, test, sanitizer suite, fuzz smoke.
+# Thin wrapper over CMake. `make check` = deps, build, test, the ASan+UBSan suite, the TSan suite
+# of the threaded tests, fuzz smoke; `make check-full` adds test_engine under TSan.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test asan fuzz-smoke fuzz check demo bench clean format
+.PHONY: all deps build test asan tsan tsan-full fuzz-smoke fuzz check check-full demo bench clean \
+	format
 
 all: build
 
@@ -26,6 +29,18 @@ asan: deps
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j $(JOBS) -LE 'slow|timing'
 
+# ThreadSanitizer: the tests that run threads (ctest label "tsan": the server, the client beside
+# the mock server, clients on several threads, serve and bench end to end; docs/RELIABILITY.md).
+# tsan-full adds test_engine (label "tsan-full"), which TSan slows to ~7 minutes on 2 cores.
+TSAN_ENV = TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMOECAP_SANITIZE=thread >/dev/null
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	cd $(TSAN_BUILD) && $(TSAN_ENV) ctest --output-on-failure -j $(JOBS) -L '^tsan$$'
+
+tsan-full: tsan
+	cd $(TSAN_BUILD) && $(TSAN_ENV) ctest --output-on-failure -j $(JOBS) -L '^tsan-full$$'
+
 # libFuzzer builds (clang). FUZZ_SECONDS per target; `make fuzz FUZZ_SECONDS=600` for campaigns.
 FUZZ_SECONDS ?= 10
 fuzz-build: deps
@@ -36,7 +51,11 @@ fuzz-build: deps
 fuzz-smoke fuzz: fuzz-build
 	./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-check: test asan fuzz-smoke
+# The tsan job (fresh build + tests) takes about 2.5 minutes on 2 cores; test_engine under TSan
+# (~7 minutes) only runs in check-full.
+check: test asan tsan fuzz-smoke
+
+check-full: check tsan-full
 
 demo: build
 	./scripts/demo.sh $(BUILD)
@@ -50,4 +69,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-release
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) build-release

@@ -18,6 +18,7 @@
  *             with no_trace: the recording's share of the step time
  * One warm-up and --reps repetitions per case. Checks: logits are finite, and the greedy tokens of
  * sequence 0 in the batched runs equal the batch-1 run's; "check": "FAIL" and exit 1 otherwise. */
+#include "benchutil.h"
 #include "cap.h"
 #include "engine.h"
 #include "engine_impl.h" /* the trace functions, timed directly in case_trace */
@@ -26,11 +27,9 @@
 
 #include <getopt.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,17 +52,6 @@ static char g_commit[64], g_cpu[128], g_path[4096];
 static double g_bw, g_fma; /* bytes/s and FLOP/s */
 static int g_fail;
 
-static void read_line_of(const char *cmd, char *out, size_t n)
-{
-    out[0] = 0;
-    FILE *f = popen(cmd, "r");
-    if (!f)
-        return;
-    if (fgets(out, (int)n, f))
-        out[strcspn(out, "\n")] = 0;
-    pclose(f);
-}
-
 typedef struct stats {
     double mean, sd;
     int n;
@@ -72,11 +60,7 @@ typedef struct stats {
 static stats stats_of(const double *v, int n)
 {
     stats s = {0, 0, n};
-    for (int i = 0; i < n; i++)
-        s.mean += v[i] / n;
-    for (int i = 0; i < n && n > 1; i++)
-        s.sd += (v[i] - s.mean) * (v[i] - s.mean) / (n - 1);
-    s.sd = sqrt(s.sd);
+    mc_bench_mean_sd(v, n, &s.mean, &s.sd);
     return s;
 }
 
@@ -96,42 +80,6 @@ static void emit(const char *cs, int batch, stats tok, double best, const char *
            g_bw / 1e9, g_fma / 1e9, O.cpu_clock ? "process_cpu/threads" : "wall", !O.no_repack,
            g_fail ? "FAIL" : "ok");
     fflush(stdout);
-}
-
-/* ---- a shared machine ------------------------------------------------------------------------ */
-
-static void *spin(void *arg)
-{
-    /* CPU time this thread gets while spinning 200 ms of wall time: its share of a core */
-    struct timespec c0, c1;
-    mc_ns w0 = mc_now_ns();
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-    while (mc_now_ns() - w0 < 200000000u)
-        ;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-    double cpu = (double)(c1.tv_sec - c0.tv_sec) + 1e-9 * (double)(c1.tv_nsec - c0.tv_nsec);
-    *(double *)arg = cpu / mc_ns_to_s(mc_now_ns() - w0);
-    return NULL;
-}
-
-/* Waits (up to --wait-quiet seconds) until O.threads spinning threads each get 90% of a core. */
-static void wait_quiet(void)
-{
-    mc_ns give_up = mc_now_ns() + (mc_ns)(O.wait_quiet_s * 1e9);
-    for (;;) {
-        pthread_t t[64];
-        double share[64], sum = 0;
-        int n = O.threads < 64 ? O.threads : 64;
-        for (int i = 0; i < n; i++)
-            pthread_create(&t[i], NULL, spin, &share[i]);
-        for (int i = 0; i < n; i++) {
-            pthread_join(t[i], NULL);
-            sum += share[i];
-        }
-        if (sum >= 0.9 * n || mc_now_ns() >= give_up)
-            return;
-        sleep(2);
-    }
 }
 
 /* ---- setup ----------------------------------------------------------------------------------- */
@@ -160,37 +108,7 @@ static const char *model_path(void)
 {
     if (O.model)
         return O.model;
-    mc_diag d;
-    snprintf(g_path, sizeof g_path, "%s/bench-engine", mc_cache_dir());
-    if (mc_mkdirs(g_path, &d) != MC_OK) {
-        fprintf(stderr, "bench_engine: %s\n", d.msg);
-        return NULL;
-    }
-    snprintf(g_path, sizeof g_path, "%s/bench-engine/moe-2048x8-e16k2-%s.gguf", mc_cache_dir(),
-             mc_dtype_name(O.type));
-    struct stat st;
-    if (stat(g_path, &st) == 0)
-        return g_path;
-    char vocab[4096];
-    snprintf(vocab, sizeof vocab, "%s/vocab/ggml-vocab-llama-spm.gguf", mc_data_dir());
-    mc_make_opts mo;
-    mc_make_opts_default(&mo);
-    mo.embd = 2048;
-    mo.layers = 8;
-    mo.experts = 16;
-    mo.top_k = 2;
-    mo.ff = 1024;
-    mo.heads = 16;
-    mo.kv_heads = 4;
-    mo.type = O.type;
-    mo.vocab_from = stat(vocab, &st) == 0 ? vocab : NULL;
-    mo.vocab = 32000;
-    fprintf(stderr, "bench_engine: writing %s ...\n", g_path);
-    if (mc_make_model(&mo, g_path, &d) != MC_OK) {
-        fprintf(stderr, "bench_engine: make-model: %s\n", d.msg);
-        return NULL;
-    }
-    return g_path;
+    return mc_bench_moe_model("bench-engine", O.type, 32000, "bench_engine", g_path, sizeof g_path);
 }
 
 static mc_engine *open_engine(const char *path, int no_trace)
@@ -579,12 +497,11 @@ int main(int argc, char **argv)
         O.b[1] = 16;
         O.n_b = 2;
     }
-    read_line_of("git -C " MC_SOURCE_DIR " describe --always --dirty 2>/dev/null", g_commit,
-                 sizeof g_commit);
-    read_line_of("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'", g_cpu,
-                 sizeof g_cpu);
+    mc_bench_commit(g_commit, sizeof g_commit);
+    mc_bench_read_line("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'", g_cpu,
+                       sizeof g_cpu);
     const char *path = model_path();
-    wait_quiet();
+    mc_bench_wait_quiet(O.threads, O.wait_quiet_s);
     if (!path || !probe())
         return 1;
     fprintf(stderr, "bench_engine: %s, commit %s, %d threads, probe %.2f GB/s, %.1f GFLOP/s\n",
@@ -600,24 +517,24 @@ int main(int argc, char **argv)
     run base;
     memset(&base, 0, sizeof base);
     if (strstr(O.cases, "decode") || strstr(O.cases, "batch")) {
-        wait_quiet();
+        mc_bench_wait_quiet(O.threads, O.wait_quiet_s);
         case_decode(e, logits, &tok1, &bytes1, &base);
     }
     for (int i = 0; strstr(O.cases, "batch") && i < O.n_b; i++) {
-        wait_quiet();
+        mc_bench_wait_quiet(O.threads, O.wait_quiet_s);
         case_batch(e, logits, O.b[i], tok1, bytes1, &base);
     }
     if (strstr(O.cases, "prefill")) {
-        wait_quiet();
+        mc_bench_wait_quiet(O.threads, O.wait_quiet_s);
         case_prefill(e, logits);
     }
     if (strstr(O.cases, "ab")) {
-        wait_quiet();
+        mc_bench_wait_quiet(O.threads, O.wait_quiet_s);
         case_ab(e, path, logits);
     }
     mc_engine_free(e);
     if (strstr(O.cases, "trace")) {
-        wait_quiet();
+        mc_bench_wait_quiet(O.threads, O.wait_quiet_s);
         case_trace(path, logits);
     }
     free(logits);

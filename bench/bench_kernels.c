@@ -16,6 +16,7 @@
  * CPU, ISA, threads, clock, load average, samples, mean, sd), a summary on stderr. Each matmul
  * case checks sample outputs against the scalar reference kernels ("check": "ok" or "FAIL",
  * exit 1). Depends on the kernels module (kernels_impl.h for the ref table) and base. */
+#include "benchutil.h"
 #include "kernels.h"
 #include "kernels_impl.h"
 #include "pool.h"
@@ -58,24 +59,12 @@ static bench_env E;
 
 /* ---------------------------------------------------------------- helpers ---- */
 
-static void read_line_of(const char *cmd, char *out, size_t n)
-{
-    out[0] = 0;
-    FILE *f = popen(cmd, "r");
-    if (!f)
-        return;
-    if (fgets(out, (int)n, f))
-        out[strcspn(out, "\n")] = 0;
-    pclose(f);
-}
-
 static void env_init(void)
 {
-    read_line_of("git -C " MC_SOURCE_DIR " describe --always --dirty 2>/dev/null", E.commit,
-                 sizeof E.commit);
+    mc_bench_commit(E.commit, sizeof E.commit);
     if (!E.commit[0])
         snprintf(E.commit, sizeof E.commit, "unknown");
-    read_line_of("grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'", E.cpu, sizeof E.cpu);
+    mc_bench_read_line("grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'", E.cpu, sizeof E.cpu);
 }
 
 static void *alloc64(size_t bytes, void **raw)
@@ -95,14 +84,7 @@ typedef struct stats {
 
 static void stats_finish(stats *s)
 {
-    double m = 0, v = 0;
-    for (int i = 0; i < s->n; i++)
-        m += s->samples[i];
-    m /= s->n;
-    for (int i = 0; i < s->n; i++)
-        v += (s->samples[i] - m) * (s->samples[i] - m);
-    s->mean = m;
-    s->sd = s->n > 1 ? sqrt(v / (s->n - 1)) : 0;
+    mc_bench_mean_sd(s->samples, s->n, &s->mean, &s->sd);
 }
 
 static cJSON *json_case(const char *name, const char *isa, int threads, const stats *s,
@@ -121,7 +103,7 @@ static cJSON *json_case(const char *name, const char *isa, int threads, const st
     cJSON_AddStringToObject(j, "commit", E.commit);
     cJSON_AddStringToObject(j, "cpu", E.cpu);
     char load[64];
-    read_line_of("cut -d' ' -f1 /proc/loadavg", load, sizeof load);
+    mc_bench_read_line("cut -d' ' -f1 /proc/loadavg", load, sizeof load);
     cJSON_AddStringToObject(j, "loadavg_1min", load); /* other work on the machine skews results */
     return j;
 }

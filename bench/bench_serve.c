@@ -16,18 +16,16 @@
  * --embd 2048 --layers 8 --experts 16 --top-k 2 --ff 1024 --heads 16 --kv-heads 4, the
  * llama-spm vocabulary when ../shared/data has it). Usage: bench_serve [--model PATH]
  * [--threads N] [--reps N] [--tokens N] [--wait-quiet S]. */
+#include "benchutil.h"
 #include "makemodel.h"
 #include "server.h"
 
 #include <curl/curl.h>
 #include <getopt.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PROMPT 16
@@ -81,40 +79,6 @@ static void emit(const char *cs, int streams, const stats *s, const char *extra)
            cs, g_commit, be->isa, O.threads, be->model_id, streams, O.tokens, s->n, s->mean, s->sd,
            s->median, extra);
     fflush(stdout);
-}
-
-/* ---- a shared machine: wait for idle cores (as bench_engine does) ---- */
-
-static void *spin(void *arg)
-{
-    struct timespec c0, c1;
-    mc_ns w0 = mc_now_ns();
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-    while (mc_now_ns() - w0 < 200000000u)
-        ;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-    double cpu = (double)(c1.tv_sec - c0.tv_sec) + 1e-9 * (double)(c1.tv_nsec - c0.tv_nsec);
-    *(double *)arg = cpu / mc_ns_to_s(mc_now_ns() - w0);
-    return NULL;
-}
-
-static void wait_quiet(void)
-{
-    mc_ns give_up = mc_now_ns() + (mc_ns)(O.wait_quiet_s * 1e9);
-    while (O.wait_quiet_s > 0) {
-        pthread_t t[64];
-        double share[64], sum = 0;
-        int n = O.threads < 64 ? O.threads : 64;
-        for (int i = 0; i < n; i++)
-            pthread_create(&t[i], NULL, spin, &share[i]);
-        for (int i = 0; i < n; i++) {
-            pthread_join(t[i], NULL);
-            sum += share[i];
-        }
-        if (sum >= 0.9 * n || mc_now_ns() >= give_up)
-            return;
-        sleep(2);
-    }
 }
 
 /* ---- the engine directly ---- */
@@ -276,30 +240,10 @@ static const char *model_path(void)
 {
     if (O.model)
         return O.model;
-    mc_diag d = {{0}};
-    snprintf(g_path, sizeof g_path, "%s/bench-engine", mc_cache_dir());
-    if (mc_mkdirs(g_path, &d) != MC_OK)
-        return NULL;
-    snprintf(g_path, sizeof g_path, "%s/bench-engine/moe-2048x8-e16k2-q8_0.gguf", mc_cache_dir());
-    struct stat st;
-    if (stat(g_path, &st) == 0)
-        return g_path;
-    mc_make_opts mo;
-    mc_make_opts_default(&mo);
-    mo.embd = 2048;
-    mo.layers = 8;
-    mo.experts = 16;
-    mo.top_k = 2;
-    mo.ff = 1024;
-    mo.heads = 16;
-    mo.kv_heads = 4;
-    mo.type = MC_DT_Q8_0;
-    char vocab[4096];
-    snprintf(vocab, sizeof vocab, "%s/vocab/ggml-vocab-llama-spm.gguf", mc_data_dir());
-    if (stat(vocab, &st) == 0)
-        mo.vocab_from = vocab;
-    fprintf(stderr, "bench_serve: writing %s ...\n", g_path);
-    return mc_make_model(&mo, g_path, &d) == MC_OK ? g_path : NULL;
+    /* bench_engine's model at Q8_0 (with the llama-spm vocabulary; a 512-token synthetic one
+     * without it) */
+    return mc_bench_moe_model("bench-engine", MC_DT_Q8_0, 512, "bench_serve", g_path,
+                              sizeof g_path);
 }
 
 static int int_arg(const char *s, int *out)
@@ -337,11 +281,7 @@ int main(int argc, char **argv)
                         "[--wait-quiet S]\n");
         return 2;
     }
-    FILE *f = popen("git -C " MC_SOURCE_DIR " describe --always --dirty 2>/dev/null", "r");
-    if (f && fgets(g_commit, sizeof g_commit, f))
-        g_commit[strcspn(g_commit, "\n")] = 0;
-    if (f)
-        pclose(f);
+    mc_bench_commit(g_commit, sizeof g_commit);
     const char *path = model_path();
     mc_engine_opts eo;
     mc_engine_opts_default(&eo);
@@ -368,7 +308,8 @@ int main(int argc, char **argv)
     engine_decode(1); /* warm-up */
     http_streams(1);
     for (int r = 0; r < O.reps; r++) {
-        wait_quiet();
+        if (O.wait_quiet_s > 0) /* idle cores, as bench_engine waits for them */
+            mc_bench_wait_quiet(O.threads, O.wait_quiet_s);
         add(&eng, engine_decode(1));
         add(&h1, http_streams(1));
         add(&eng4, engine_decode(PARALLEL));

@@ -1,6 +1,9 @@
 /* alloc.c: the single allocation wrapper (with a fail-at-n hook for the torture tests) and the
- * capped growable buffer. Depends on nothing but libc. */
+ * capped growable buffer; cJSON is pointed at the wrapper before main() runs, so its allocations
+ * fail under the torture test too. Depends on nothing but libc and cJSON's hook call. */
 #include "base.h"
+
+#include <cjson/cJSON.h>
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -9,6 +12,7 @@
 
 static _Atomic uint64_t alloc_calls;
 static _Atomic uint64_t alloc_fail_n; /* fail when alloc_calls reaches this; 0 = never */
+static _Atomic uint64_t alloc_failed;  /* NULL returns, injected or real */
 
 void mc_alloc_fail_at(uint64_t n)
 {
@@ -17,6 +21,15 @@ void mc_alloc_fail_at(uint64_t n)
 }
 
 uint64_t mc_alloc_count(void) { return atomic_load(&alloc_calls); }
+
+uint64_t mc_alloc_failures(void) { return atomic_load(&alloc_failed); }
+
+static void *counted(void *p)
+{
+    if (!p)
+        atomic_fetch_add(&alloc_failed, 1);
+    return p;
+}
 
 static int should_fail(void)
 {
@@ -28,24 +41,24 @@ static int should_fail(void)
 void *mc_malloc(size_t size)
 {
     if (should_fail())
-        return NULL;
-    return malloc(size ? size : 1);
+        return counted(NULL);
+    return counted(malloc(size ? size : 1));
 }
 
 void *mc_calloc(size_t n, size_t size)
 {
     if (should_fail())
-        return NULL;
+        return counted(NULL);
     if (n == 0 || size == 0)
         n = size = 1;
-    return calloc(n, size);
+    return counted(calloc(n, size));
 }
 
 void *mc_realloc(void *p, size_t size)
 {
     if (should_fail())
-        return NULL;
-    return realloc(p, size ? size : 1);
+        return counted(NULL);
+    return counted(realloc(p, size ? size : 1));
 }
 
 void *mc_mallocarray(size_t n, size_t size)
@@ -76,6 +89,14 @@ char *mc_strndup(const char *s, size_t n)
 char *mc_strdup(const char *s) { return mc_strndup(s, SIZE_MAX); }
 
 void mc_free(void *p) { free(p); }
+
+/* Every binary that allocates links this file: cJSON's nodes and printed texts come from
+ * mc_malloc from the start (cJSON_free / cJSON_Delete then release them with mc_free). */
+__attribute__((constructor)) static void json_hooks(void)
+{
+    cJSON_Hooks h = {mc_malloc, mc_free};
+    cJSON_InitHooks(&h);
+}
 
 /* ---- mc_buf ---- */
 

@@ -61,6 +61,10 @@ void mc_free(void *p);
 /* Test hook: make allocation number n (1-based, counted from this call) fail; 0 disables. */
 void mc_alloc_fail_at(uint64_t n);
 uint64_t mc_alloc_count(void);
+/* Allocations that returned NULL since the process started (injected or real). A parser that
+ * cannot tell "out of memory" from "invalid input" (cJSON returns NULL for both) compares this
+ * before and after, so that memory pressure is never taken for a bad record. */
+uint64_t mc_alloc_failures(void);
 
 /* ---- growable byte buffer with a hard cap ----------------------------------------------------*/
 typedef struct mc_buf {
@@ -103,7 +107,8 @@ mc_err mc_parse_size(const char *s, uint64_t *out);
 /* ---- files ---------------------------------------------------------------------------------- */
 /* Reads a whole file (at most max bytes, else MC_ERR_RANGE) into a NUL-terminated heap buffer. */
 mc_err mc_read_file(const char *path, size_t max, char **out, size_t *len, mc_diag *d);
-/* Writes data to path atomically: path.tmp.<pid> + fsync + rename. Never leaves a partial file. */
+/* Writes data to path atomically: a hidden DIR/.NAME.tmp.<pid> + fsync + rename. Never leaves a
+ * partial file at path; a process killed before the rename may leave the hidden temporary. */
 mc_err mc_write_file_atomic(const char *path, const void *data, size_t len, mc_diag *d);
 /* mkdir -p */
 mc_err mc_mkdirs(const char *path, mc_diag *d);

@@ -61,8 +61,14 @@ out:
 
 mc_err mc_write_file_atomic(const char *path, const void *data, size_t len, mc_diag *d)
 {
+    /* The temporary file is hidden (".NAME.tmp.PID" beside NAME): a process killed before the
+     * rename leaves it, and a reader listing the directory or globbing NAME* must not take it
+     * for the result. */
     char tmp[4096];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) + 1 : 0;
+    int n =
+        snprintf(tmp, sizeof tmp, "%.*s.%s.tmp.%ld", dir_len, path, path + dir_len, (long)getpid());
     if (n < 0 || (size_t)n >= sizeof tmp)
         return mc_fail(d, MC_ERR_ARG, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -380,6 +380,26 @@ mc_err mc_radar_accuracy(const double *v, size_t n, double b, double *r, mc_diag
  * definitions (docs/METRICS.md section 11). Workload: B sequences, I prompt tokens and O output
  * tokens each, run together (static batch). */
 
+#define MC_CAP_CACHE_LAYERS 256 /* per-layer arrays of the cache figures hold this many layers */
+
+typedef enum mc_cache_policy {
+    MC_CACHE_LRU = 0, /* least recently used: Che's approximation under independent references */
+    MC_CACHE_LFU,     /* least frequently used: converges to STATIC under independent references */
+    MC_CACHE_STATIC,  /* the hottest experts that fit, fixed */
+    MC_CACHE_POLICY_COUNT
+} mc_cache_policy;
+
+/* The cache part alone for T routed tokens (T = B for a decode step, B x I for a prefill):
+ * expected hit rate, per-layer hit rates, misses and miss bytes. Used by mc_predict_cache and by
+ * mc_predict_run when a device holds only part of the experts. cache_bytes 0 = no cache (every
+ * activated expert is a miss); otherwise it must hold the top_k experts of a layer. */
+typedef struct mc_cache_expect {
+    double hit_rate, experts_per_layer, misses, slow_bytes, expert_bytes, cached_fraction;
+    double active_bytes; /* bytes of the expected activated experts, all MoE layers */
+    double che_tokens;
+    int64_t n_layers;
+    double layer_hit_rate[MC_CAP_CACHE_LAYERS];
+} mc_cache_expect;
 #define MC_PREDICT_MAX 16777216 /* upper limit of batch, input_len and output_len (2^24) */
 
 typedef enum mc_predict_act {
@@ -404,6 +424,15 @@ typedef struct mc_predict_opts {
      * route_cols = the experts of each MoE layer. NULL = uniform routing. Borrowed. */
     const double *route_freq;
     size_t route_rows, route_cols;
+    /* Expert cache (predict.tpot_offload). expert_cache_bytes > 0: routed experts live in a
+     * cache of that many bytes and misses are read from the slow tier; 0: all weights are
+     * resident, unless memory is short (then the experts that do not fit are cached the same
+     * way over the host link, predict.offload). slow_Bps: the slow tier, 0 = devices x host
+     * link. prefetch_overlap: fraction of the slow-tier time hidden behind compute, [0, 1]. */
+    double expert_cache_bytes;
+    double slow_Bps;
+    mc_cache_policy cache_policy;
+    double prefetch_overlap;
     /* Prices and powers; `devices` is ignored (the deployment's count is used). A device price
      * of 0 without a cloud price makes the cost unknown (NaN), never free; a device power of 0
      * makes the energy unknown. */
@@ -415,6 +444,13 @@ void mc_predict_opts_default(mc_predict_opts *o, const mc_hw_deploy *dep);
 
 typedef enum mc_predict_bound { MC_PREDICT_MEMORY = 0, MC_PREDICT_COMPUTE } mc_predict_bound;
 
+typedef enum mc_predict_cache_mode {
+    MC_PREDICT_CACHE_NONE = 0, /* every weight resident, or the share-of-every-byte offload */
+    MC_PREDICT_CACHE_GIVEN,    /* expert_cache_bytes was given */
+    MC_PREDICT_CACHE_MEMORY    /* the device holds only part of the experts */
+} mc_predict_cache_mode;
+const char *mc_predict_cache_mode_name(mc_predict_cache_mode c); /* "none", "given", "memory" */
+
 /* One modelled pass (predict.decode_step or predict.prefill). */
 typedef struct mc_predict_pass {
     mc_pass_bytes bytes;  /* bytes.pass of the synthetic pass (distinct_mean = experts/layer) */
@@ -424,6 +460,7 @@ typedef struct mc_predict_pass {
     double offload_s;     /* non-resident share x bytes / (devices x host link); +inf when
                              something must be offloaded and there is no host link */
     double time_s;        /* max(mem_s, compute_s) + offload_s */
+    mc_cache_expect cache;/* expert cache figures of the pass (cache_mode != NONE) */
     mc_predict_bound bound;
     double smbu;          /* bytes / time_s / (devices x peak bandwidth) */
     double smfu;          /* FLOPs / time_s / (devices x dense peak); NaN without a peak */
@@ -444,6 +481,13 @@ typedef struct mc_predict {
     double offload_bytes;         /* max(0, need - mem) */
     double nonresident;           /* offload_bytes / need_bytes */
     double host_Bps;              /* devices x host link */
+    /* nonresident: without an expert cache the share of every byte of a pass read over the host
+     * link (offload_bytes / need_bytes); in cache mode "memory" the share of the non-expert
+     * bytes (weights other than routed experts, KV) that do not fit; 0 in mode "given" */
+    /* predict.cache_hit_rate: routed experts in a bounded cache */
+    mc_predict_cache_mode cache_mode;
+    double cache_bytes;           /* the cache: given, or what memory leaves for experts */
+    double slow_Bps;              /* its slow tier (0 = none: a miss never completes) */
     /* peaks used: mc_cap_peak_of; when the device has no peak at the weights' compute
      * precision the bf16 (then fp32) peak is used and peak_fallback is 1 */
     mc_cap_peak peak;
@@ -505,5 +549,146 @@ typedef struct mc_predict_eff {
 } mc_predict_eff;
 mc_err mc_predict_calibrate(const mc_predict *p, double tpot_s, double ttft_s,
                             mc_predict_eff *out, mc_diag *d);
+
+/* ==== expert offloading: per-tier S-MBU and the expert cache (smbu.fast, smbu.slow, cache.*) =====
+ * Records with pass.cache fields (an expert cache over a slow tier). The fast tier is the
+ * deployment's memory (mc_cap_peak bw_Bps); the slow tier's bandwidth is given (probe's
+ * slow_tier_Bps, --slow-bw, or the host link). docs/METRICS.md sections 3 and 11. */
+
+
+/* Per-tier figures of one pass (smbu.fast, smbu.slow, cache.slow_bw, cache.hit_rate); NaN where
+ * the record or the slow-tier bandwidth does not say. */
+typedef struct mc_pass_tier {
+    double fast_bytes;   /* bytes.pass: every byte the compute read, all from the fast tier */
+    double slow_bytes;   /* slow_tier_bytes; NaN when not recorded */
+    double smbu_fast;    /* fast_bytes / latency / fast bandwidth */
+    double smbu_slow;    /* slow_bytes / latency / slow bandwidth */
+    double slow_bw_Bps;  /* cache.slow_bw: slow_bytes / slow_tier_stall (NaN when stall is 0) */
+    double smbu_stall;   /* smbu.slow_stall: slow_bw_Bps / slow bandwidth */
+    double hit_rate;     /* hits / (hits + misses) over the pass's layers */
+} mc_pass_tier;
+
+/* fast_Bps > 0 (devices x peak bandwidth); slow_Bps <= 0 = unknown. Fails when the pass's
+ * bytes cannot be priced (as mc_cap_pass_bytes). */
+mc_err mc_cap_pass_tier(const mc_model *m, const mc_pass *p, double fast_Bps, double slow_Bps,
+                        mc_pass_tier *out, mc_diag *d);
+
+/* Run aggregates over the passes that carry cache fields (n_cache_layers > 0). */
+typedef struct mc_cap_tier_group {
+    int64_t passes;            /* passes with cache fields */
+    int64_t hits, misses;      /* summed over passes and layers */
+    double hit_rate;           /* cache.hit_rate: hits / (hits + misses); NaN without any */
+    double time_s;             /* sum of those passes' latency */
+    double fast_bytes;         /* sum of bytes.pass */
+    double smbu_fast;          /* smbu.fast (time-weighted): fast_bytes / time_s / fast bw */
+    int64_t slow_passes;       /* passes that recorded slow_tier_bytes */
+    double slow_bytes;         /* sum of slow_tier_bytes */
+    double slow_time_s;        /* sum of the latency of the passes that recorded it */
+    double smbu_slow;          /* smbu.slow: slow_bytes / slow_time_s / slow bw (NaN: unknown) */
+    double stall_bytes;        /* slow bytes of passes that recorded both bytes and stall */
+    double stall_s;            /* their summed slow_tier_stall */
+    double slow_bw_Bps;        /* cache.slow_bw: stall_bytes / stall_s (NaN when stall_s = 0) */
+    double smbu_stall;         /* smbu.slow_stall: slow_bw_Bps / slow bw */
+} mc_cap_tier_group;
+
+typedef struct mc_cap_tier_summary {
+    mc_cap_tier_group mode[MC_PASS_MODE_COUNT];
+    mc_cap_tier_group all;
+    double fast_Bps, slow_Bps; /* the bandwidths used (slow 0 = unknown) */
+    int64_t n_layers;          /* per-layer entries below (0 = no pass had cache fields) */
+    int64_t layer_hits[MC_CAP_CACHE_LAYERS], layer_misses[MC_CAP_CACHE_LAYERS];
+    double layer_hit_rate[MC_CAP_CACHE_LAYERS]; /* cache.layer_hit_rate (NaN: no activations) */
+} mc_cap_tier_summary;
+
+/* Every pass with cache fields must have one entry per MoE layer of the model (at most
+ * MC_CAP_CACHE_LAYERS); errors name the line. No pass with cache fields gives passes = 0. */
+mc_err mc_cap_tier_summarise(const mc_model *m, double fast_Bps, double slow_Bps,
+                             const mc_pass *p, size_t n, mc_cap_tier_summary *out, mc_diag *d);
+
+/* experts.route_freq: routing frequencies from the records' tokens_per_expert, summed over
+ * passes: f[l][i] = top_k x tokens of expert i / tokens of layer l, one row per MoE layer
+ * (rows = n_moe_layers, cols = max_experts), the table mc_predict_opts.route_freq and
+ * mc_predict_cache_in.freq take. *freq is heap (mc_free). Fails when no pass has
+ * tokens_per_expert, when a layer routed no tokens, or when the shapes do not match the model
+ * (every MoE layer must have max_experts experts). */
+mc_err mc_cap_route_freq(const mc_model *m, const mc_pass *p, size_t n, double **freq,
+                         size_t *rows, size_t *cols, mc_diag *d);
+
+/* ==== predict.cache_hit_rate, predict.tpot_offload: routed experts in a bounded cache ========= */
+
+
+const char *mc_cache_policy_name(mc_cache_policy p); /* "lru", "lfu", "static" */
+mc_err mc_cache_policy_parse(const char *s, mc_cache_policy *out, mc_diag *d);
+
+typedef struct mc_predict_cache_in {
+    int64_t batch;          /* B sequences, one new token each, 1..MC_PREDICT_MAX */
+    double context_tok;     /* mean sequence length after the step (incl. the new token), >= 1:
+                               the step reads B x (context - 1) tokens of KV */
+    double cache_bytes;     /* fast-tier bytes for routed experts, > 0 (the rest is resident) */
+    mc_cache_policy policy;
+    double fast_Bps;        /* fast tier bandwidth, > 0 (devices x peak) */
+    double slow_Bps;        /* slow tier bandwidth, > 0 (disk: probe; GPU: host link) */
+    double eff;             /* attained fraction of fast_Bps, (0, 1]; 0 = 1 */
+    double overlap;         /* fraction of slow-tier time hidden behind compute, [0, 1] */
+    /* Routing frequencies as mc_predict_opts.route_freq (1 row or one per MoE layer, a row sums
+     * to top_k); NULL = uniform routing. Borrowed. */
+    const double *freq;
+    size_t freq_rows, freq_cols;
+} mc_predict_cache_in;
+
+typedef struct mc_predict_cache_out {
+    double hit_rate;          /* predict.cache_hit_rate: expected hits / expected activations */
+    double experts_per_layer; /* mean expected distinct experts per MoE layer for B tokens */
+    double misses_per_step;   /* expected misses summed over MoE layers */
+    double expert_bytes;      /* bytes of every routed expert of the model */
+    double cached_fraction;   /* min(1, cache_bytes / expert_bytes) */
+    double che_tokens;        /* LRU: Che's characteristic time in tokens (+inf when every
+                                 expert that is ever routed fits; 0 for other policies) */
+    double fast_bytes;        /* bytes.pass of the step: read from the fast tier */
+    double slow_bytes;        /* expected miss bytes per step: read from the slow tier */
+    double fast_s;            /* fast_bytes / (fast_Bps x eff) */
+    double slow_s;            /* slow_bytes / slow_Bps */
+    double tpot_s;            /* predict.tpot_offload: fast_s + (1 - overlap) x slow_s */
+    double smbu_fast;         /* fast_bytes / tpot_s / fast_Bps */
+    double smbu_slow;         /* slow_bytes / tpot_s / slow_Bps */
+    int64_t n_layers;         /* MoE layers (entries of layer_hit_rate, at most the array) */
+    double layer_hit_rate[MC_CAP_CACHE_LAYERS];
+} mc_predict_cache_out;
+
+/* The decode step of B sequences with routed experts in a cache of cache_bytes (every other
+ * weight and the KV cache resident in the fast tier). Errors: inputs out of range (named), a
+ * cache smaller than the top_k experts of one layer, routing frequencies that do not match the
+ * model, a dense model. Allocates only scratch. docs/METRICS.md predict.tpot_offload. */
+mc_err mc_predict_cache(const mc_model *m, const mc_predict_cache_in *in, mc_predict_cache_out *out,
+                        mc_diag *d);
+
+mc_err mc_cache_expect_of(const mc_model *m, double tokens, double cache_bytes,
+                          mc_cache_policy policy, const double *freq, size_t rows, size_t cols,
+                          mc_cache_expect *out, mc_diag *d);
+
+/* The smallest expert cache a model can run with: max over MoE layers of top_k x one expert. */
+double mc_cache_min_bytes(const mc_model *m);
+/* Bytes of every routed expert of the model. */
+double mc_cache_expert_bytes(const mc_model *m);
+
+/* ==== cost.memory_capital: the purchase price of the memory a system needs ===================== */
+
+typedef struct mc_mem_capital_in {
+    double fast_bytes;     /* bytes of fast memory (DRAM / HBM) the system needs */
+    const char *fast_tier; /* tier name in the price table, e.g. "ddr5-rdimm" */
+    double slow_bytes;     /* bytes of the slow tier (SSD); 0 = none (slow_tier may be NULL) */
+    const char *slow_tier;
+} mc_mem_capital_in;
+
+typedef struct mc_mem_capital {
+    double fast_usd, slow_usd, usd;          /* bytes / 1e9 x $ per GB, and the sum */
+    double fast_usd_per_gb, slow_usd_per_gb; /* the prices used */
+} mc_mem_capital;
+
+/* Prices from the memory price table (mc_hw_mem_prices_load, hw.h). Tier names match
+ * case-insensitively. Fails on an unknown tier (naming it and listing the table's tiers) or
+ * bytes < 0 / not finite. */
+mc_err mc_cost_memory_capital(const mc_mem_price *tab, size_t n, const mc_mem_capital_in *in,
+                              mc_mem_capital *out, mc_diag *d);
 
 #endif

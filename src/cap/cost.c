@@ -1,11 +1,14 @@
 /* cost.c: what a deployment costs per hour (cost.hourly: amortised purchase + energy, or a
  * cloud price), per million tokens (cost.per_mtok), energy per token (energy.per_token), and the
- * MoE-CAP reference's run cost reproduced (cost.ref). Definitions and defaults: docs/METRICS.md.
- * Pure arithmetic: no I/O, no clock. */
+ * MoE-CAP reference's run cost reproduced (cost.ref), and the purchase price of the memory a
+ * system needs from a price table passed in (cost.memory_capital). Definitions and defaults:
+ * docs/METRICS.md section 7. Pure arithmetic: no I/O, no clock. */
 #include "cap.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define HOURS_PER_YEAR 8760.0 /* 365 days */
 
@@ -88,4 +91,42 @@ double mc_cost_ref_usd(double price_usd, double tdp_w, int n, double seconds)
     double energy = (tdp_w * n + REF_HOST_W) / 1000 * REF_USD_PER_KWH * seconds / 3600;
     /* the reference's constant names are swapped relative to this use; the formula is kept */
     return energy * REF_ENERGY_SCALE + capital * REF_CAPITAL_SCALE;
+}
+
+/* ---- cost.memory_capital ---- */
+
+static mc_err find_tier(const mc_mem_price *tab, size_t n, const char *tier, double *usd_per_gb,
+                        mc_diag *d)
+{
+    char names[256] = "";
+    for (size_t i = 0; i < n; i++) {
+        if (tier && strcasecmp(tab[i].tier, tier) == 0) {
+            *usd_per_gb = tab[i].usd_per_gb;
+            return MC_OK;
+        }
+        size_t used = strlen(names);
+        if (used + 40 < sizeof names)
+            snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", tab[i].tier);
+    }
+    return mc_fail(d, MC_ERR_NOT_FOUND, "memory price: unknown tier '%s' (known: %s)",
+                   tier ? tier : "(none)", n ? names : "none");
+}
+
+mc_err mc_cost_memory_capital(const mc_mem_price *tab, size_t n, const mc_mem_capital_in *in,
+                              mc_mem_capital *out, mc_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    if (!(in->fast_bytes >= 0) || !isfinite(in->fast_bytes) || !(in->slow_bytes >= 0) ||
+        !isfinite(in->slow_bytes))
+        return mc_fail(d, MC_ERR_RANGE, "memory price: bytes must be finite and >= 0 (fast %g, "
+                       "slow %g)", in->fast_bytes, in->slow_bytes);
+    mc_err e = find_tier(tab, n, in->fast_tier, &out->fast_usd_per_gb, d);
+    if (!e && in->slow_bytes > 0)
+        e = find_tier(tab, n, in->slow_tier, &out->slow_usd_per_gb, d);
+    if (e)
+        return e;
+    out->fast_usd = in->fast_bytes / 1e9 * out->fast_usd_per_gb;
+    out->slow_usd = in->slow_bytes / 1e9 * out->slow_usd_per_gb;
+    out->usd = out->fast_usd + out->slow_usd;
+    return MC_OK;
 }

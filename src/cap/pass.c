@@ -424,7 +424,10 @@ mc_err mc_pass_parse(const char *json, size_t len, mc_pass *out, mc_diag *d)
 {
     const char *end = NULL;
     mc_pass_init(out);
+    uint64_t f0 = mc_alloc_failures();
     cJSON *o = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    if (!o && mc_alloc_failures() != f0)
+        return mc_fail(d, MC_ERR_NOMEM, "out of memory parsing the record");
     if (!o) {
         size_t at = end ? (size_t)(end - json) : 0;
         return mc_fail(d, MC_ERR_FORMAT, "invalid JSON near byte %zu", at + 1);
@@ -461,7 +464,11 @@ static cJSON *exact_number(double v)
 static int add_number(cJSON *o, const char *key, double v)
 {
     cJSON *n = exact_number(v);
-    return n && cJSON_AddItemToObject(o, key, n);
+    if (n && !cJSON_AddItemToObject(o, key, n)) {
+        cJSON_Delete(n); /* the key's copy failed: the item was not taken */
+        return 0;
+    }
+    return n != NULL;
 }
 
 static int add_arrays(cJSON *o, const mc_pass *p)

@@ -1,7 +1,9 @@
 /* predict.c: the analytic CAP model (predict.*). For a model, a deployment and a static batch
  * (B sequences of I prompt and O output tokens): the memory it needs and what must be offloaded,
  * the expected activated experts, bytes and FLOPs of the mean decode step and of the prefill,
- * roofline TPOT / TTFT, throughput, S-MBU / S-MFU and cost at that point; the largest batch under
+ * roofline TPOT / TTFT (with routed experts in a bounded cache over a slow tier when one is given
+ * or the device holds only part of them: predict_cache.c), throughput, S-MBU / S-MFU and cost at
+ * that point; the largest batch under
  * a TPOT SLO; the bandwidth an SLO requires; efficiency factors calibrated from a measured run.
  *
  * The passes are synthetic mc_pass records priced by mc_cap_pass_bytes / mc_cap_pass_flops
@@ -97,6 +99,15 @@ static mc_err check_opts(const mc_model *m, const mc_hw_deploy *dep, const mc_pr
         return mc_fail(d, MC_ERR_ARG, "predict: unknown activation mode %d", (int)o->act);
     if (!(dep->hw.mem_bytes > 0))
         return mc_fail(d, MC_ERR_UNSUPPORTED, "hardware '%s': no memory size", dep->hw.name);
+    if (!(o->expert_cache_bytes >= 0) || !isfinite(o->expert_cache_bytes) || !(o->slow_Bps >= 0) ||
+        !isfinite(o->slow_Bps) || !(o->prefetch_overlap >= 0 && o->prefetch_overlap <= 1) ||
+        (unsigned)o->cache_policy >= MC_CACHE_POLICY_COUNT)
+        return mc_fail(d, MC_ERR_RANGE, "predict: expert cache %g B, slow tier %g B/s, prefetch "
+                       "overlap %g (in [0, 1]) or policy %d out of range", o->expert_cache_bytes,
+                       o->slow_Bps, o->prefetch_overlap, (int)o->cache_policy);
+    if (o->expert_cache_bytes > 0 && m->n_moe_layers == 0)
+        return mc_fail(d, MC_ERR_UNSUPPORTED, "predict: %s has no routed experts to cache",
+                       m->name);
     return check_route(m, o, d);
 }
 
@@ -233,6 +244,36 @@ int64_t mc_predict_fit_batch(const mc_model *m, const mc_hw_deploy *dep, int64_t
     return b;
 }
 
+const char *mc_predict_cache_mode_name(mc_predict_cache_mode c)
+{
+    static const char *names[] = {"none", "given", "memory"};
+    return (unsigned)c < sizeof names / sizeof names[0] ? names[c] : "?";
+}
+
+/* Which expert cache applies (predict.offload): a given one; else, when weights + KV do not fit
+ * but everything except the routed experts does and what is left holds the top_k experts of a
+ * layer, the experts in that space; else none (the share-of-every-byte offload). */
+static void cache_mode(const mc_model *m, const mc_predict_opts *o, mc_predict *out)
+{
+    double experts = mc_cache_expert_bytes(m);
+    out->slow_Bps = o->slow_Bps > 0 ? o->slow_Bps : out->host_Bps;
+    if (o->expert_cache_bytes > 0) {
+        out->cache_mode = MC_PREDICT_CACHE_GIVEN;
+        out->cache_bytes = o->expert_cache_bytes;
+        out->need_bytes -= experts - fmin(experts, o->expert_cache_bytes);
+        return;
+    }
+    double rest = out->need_bytes - experts, left = out->mem_bytes - rest;
+    if (out->need_bytes <= out->mem_bytes || m->n_moe_layers == 0 ||
+        m->n_moe_layers > MC_CAP_CACHE_LAYERS)
+        return;
+    out->cache_mode = MC_PREDICT_CACHE_MEMORY;
+    /* a space that cannot hold one layer's top_k experts caches nothing: every activated
+     * expert streams; what of the rest does not fit streams as its share of every byte */
+    out->cache_bytes = left >= mc_cache_min_bytes(m) ? left : 0;
+    out->nonresident = left < 0 ? -left / rest : 0;
+}
+
 static void memory(const mc_model *m, const mc_hw_deploy *dep, const mc_predict_opts *o,
                    mc_predict *out)
 {
@@ -241,10 +282,13 @@ static void memory(const mc_model *m, const mc_hw_deploy *dep, const mc_predict_
         (double)o->batch * (double)(o->input_len + o->output_len) * m->kv_bytes_per_token;
     out->need_bytes = mc_predict_need_bytes(m, o->batch, o->input_len, o->output_len);
     out->mem_bytes = (double)dep->count * dep->hw.mem_bytes;
+    out->host_Bps = (double)dep->count * dep->hw.host_link_Bps;
+    cache_mode(m, o, out);
     out->fits = out->need_bytes <= out->mem_bytes;
     out->offload_bytes = out->fits ? 0 : out->need_bytes - out->mem_bytes;
-    out->nonresident = out->offload_bytes / out->need_bytes;
-    out->host_Bps = (double)dep->count * dep->hw.host_link_Bps;
+    /* with an expert cache only its misses cross to the slow tier (predict.tpot_offload) */
+    if (out->cache_mode == MC_PREDICT_CACHE_NONE)
+        out->nonresident = out->offload_bytes / out->need_bytes;
 }
 
 /* The peaks: mc_cap_peak_of (with its bf16 / fp32 fallback, flagged). */
@@ -257,16 +301,32 @@ static mc_err peaks(const mc_model *m, const mc_hw_deploy *dep, mc_predict *out,
 
 /* ---- roofline time of one pass (predict.tpot, predict.ttft) ---- */
 
-static void time_pass(const mc_predict *pr, const priced *pc, mc_predict_pass *out)
+/* Slow-tier time of a pass: its expected expert misses (cache modes), or its non-resident share
+ * of every byte over the host link. */
+static double offload_time(const mc_predict *pr, const mc_predict_opts *o, const priced *pc,
+                           const mc_cache_expect *c)
+{
+    if (pr->cache_mode != MC_PREDICT_CACHE_NONE) {
+        double bytes = c->slow_bytes + pr->nonresident * (pc->bytes.total - c->active_bytes);
+        if (!(bytes > 0))
+            return 0;
+        double hidden = 1 - o->prefetch_overlap;
+        return pr->slow_Bps > 0 ? hidden * bytes / pr->slow_Bps : INFINITY;
+    }
+    if (!(pr->nonresident > 0))
+        return 0;
+    return pr->host_Bps > 0 ? pr->nonresident * pc->bytes.total / pr->host_Bps : INFINITY;
+}
+
+static void time_pass(const mc_predict *pr, const mc_predict_opts *o, const priced *pc,
+                      const mc_cache_expect *c, mc_predict_pass *out)
 {
     out->bytes = pc->bytes;
     out->flops = pc->flops;
+    out->cache = *c;
     out->mem_s = pc->bytes.total / (pr->peak.bw_Bps * pr->eff_mem);
     out->compute_s = pr->peak.flops > 0 ? pc->flops.total / (pr->peak.flops * pr->eff_compute) : 0;
-    out->offload_s = 0;
-    if (pr->nonresident > 0) /* the step's non-resident share crosses the host link */
-        out->offload_s =
-            pr->host_Bps > 0 ? pr->nonresident * pc->bytes.total / pr->host_Bps : INFINITY;
+    out->offload_s = offload_time(pr, o, pc, c);
     out->bound = out->compute_s > out->mem_s ? MC_PREDICT_COMPUTE : MC_PREDICT_MEMORY;
     out->time_s = fmax(out->mem_s, out->compute_s) + out->offload_s;
     out->smbu = pc->bytes.total / out->time_s / pr->peak.bw_Bps; /* 0 when time is infinite */
@@ -294,6 +354,23 @@ static mc_err throughput_cost(const mc_predict_opts *o, const mc_hw_deploy *dep,
     return MC_OK;
 }
 
+/* predict.cache_hit_rate of the decode step (B tokens) and the prefill (B x I tokens). */
+static mc_err cache_expect(const mc_model *m, const mc_predict_opts *o, const mc_predict *p,
+                           mc_cache_expect *dec, mc_cache_expect *pre, mc_diag *d)
+{
+    memset(dec, 0, sizeof *dec);
+    memset(pre, 0, sizeof *pre);
+    if (p->cache_mode == MC_PREDICT_CACHE_NONE)
+        return MC_OK;
+    mc_err e = mc_cache_expect_of(m, (double)o->batch, p->cache_bytes, o->cache_policy,
+                                  o->route_freq, o->route_rows, o->route_cols, dec, d);
+    if (!e)
+        e = mc_cache_expect_of(m, (double)o->batch * (double)o->input_len, p->cache_bytes,
+                               o->cache_policy, o->route_freq, o->route_rows, o->route_cols, pre,
+                               d);
+    return e;
+}
+
 mc_err mc_predict_run(const mc_model *m, const mc_hw_deploy *dep, const mc_predict_opts *o,
                       mc_predict *out, mc_diag *d)
 {
@@ -315,14 +392,17 @@ mc_err mc_predict_run(const mc_model *m, const mc_hw_deploy *dep, const mc_predi
     if (!epl)
         return mc_fail(d, MC_ERR_NOMEM, "predict: out of memory");
     priced dec, pre;
+    mc_cache_expect cdec, cpre;
     e = price_decode(m, o, epl, &dec, d);
     if (!e)
         e = price_prefill(m, o, epl, &pre, d);
     mc_free(epl);
+    if (!e)
+        e = cache_expect(m, o, out, &cdec, &cpre, d);
     if (e)
         return e;
-    time_pass(out, &dec, &out->decode);
-    time_pass(out, &pre, &out->prefill);
+    time_pass(out, o, &dec, &cdec, &out->decode);
+    time_pass(out, o, &pre, &cpre, &out->prefill);
     out->tpot_s = out->decode.time_s;
     out->ttft_s = out->prefill.time_s;
     return throughput_cost(o, dep, out, d);

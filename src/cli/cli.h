@@ -39,6 +39,8 @@ MC_CMD(eval)
 MC_CMD(generate)
 MC_CMD(bench_engine)
 MC_CMD(serve)
+MC_CMD(run)
+MC_CMD(compare)
 MC_CMD(report)
 MC_CMD(radar)
 #undef MC_CMD

@@ -22,13 +22,18 @@ void usage_bench_engine(FILE *f)
 {
     fprintf(f,
             "usage: moecap bench-engine -m MODEL.gguf [-t THREADS] [-p 512] [-n 128] [-b 1,4,16]\n"
-            "         [-r 5] [--hardware H] [--kernels ref|avx2|avx512] [--seed S] [--json]\n\n"
+            "         [-r 5] [--hardware H] [--kernels ref|avx2|avx512] [--seed S] [--json]\n"
+            "         [--expert-cache-mb N [--expert-cache-policy lru|lfu|static]\n"
+            "          [--expert-profile FILE] [--prefetch] [--no-direct]]\n\n"
             "Benchmarks moecap's embedded CPU engine. After a warm-up, each repetition prefills\n"
             "a P-token prompt of seeded random token ids (in chunks of up to 512 tokens), then for\n"
             "each batch size B gives B sequences their own P-token prompt (untimed) and decodes N\n"
             "tokens with all B together. Reported per phase, mean +- sd over repetitions:\n"
             "tokens/s and S-MBU / S-MFU (the engine's per-pass records through moecap's CAP\n"
-            "metrics, time-weighted, against the hardware's peak bandwidth and dense FLOP/s).\n\n"
+            "metrics, time-weighted, against the hardware's peak bandwidth and dense FLOP/s).\n"
+            "With an expert cache also: hit rate, slow-tier bandwidth while reads are in flight\n"
+            "(bytes / time with at least one read in flight) and the share of step time stalled\n"
+            "on the slow tier.\n\n"
             "  -m, --model FILE    GGUF model\n"
             "  -t, --threads N     threads (default: all CPUs)\n"
             "  -p, --prompt N      prompt tokens (default 512)\n"
@@ -39,7 +44,15 @@ void usage_bench_engine(FILE *f)
             "                      `moecap probe` first)\n"
             "  --kernels ISA       ref, avx2 or avx512 (default: best for this CPU)\n"
             "  --seed S            prompt token seed (default 1)\n"
-            "  --json              print one JSON document\n");
+            "  --json              print one JSON document\n"
+            ER_XCACHE_USAGE
+            "  with an expert cache, each decode phase is compared with the analytic model\n"
+            "  (docs/METRICS.md predict.tpot_offload; uniform routing, no overlap):\n"
+            "  --slow-bw GB/s      slow tier bandwidth (default: the hardware entry's probed\n"
+            "                      slow tier, `moecap probe --slow-tier DIR`)\n"
+            "  --predict-eff F     attained fraction of the fast tier's peak bandwidth, (0, 1]:\n"
+            "                      the decode S-MBU this engine reaches without a cache on this\n"
+            "                      machine (default 0.85, see docs/ENGINE.md)\n");
 }
 
 typedef struct bargs {
@@ -48,9 +61,10 @@ typedef struct bargs {
     int b[MAX_NB], nb, reps, json;
     const char *hw;
     uint64_t seed;
+    double slow_Bps, pred_eff; /* --slow-bw (0 = the hardware entry's), --predict-eff */
 } bargs;
 
-enum { O_HW = 256, O_KERN, O_SEED, O_JSON };
+enum { O_HW = 256, O_KERN, O_SEED, O_JSON, O_SLOW, O_PEFF };
 
 static const struct option opts[] = {
     {"model", required_argument, NULL, 'm'},  {"threads", required_argument, NULL, 't'},
@@ -58,7 +72,8 @@ static const struct option opts[] = {
     {"batch", required_argument, NULL, 'b'},  {"reps", required_argument, NULL, 'r'},
     {"hardware", required_argument, NULL, O_HW}, {"kernels", required_argument, NULL, O_KERN},
     {"seed", required_argument, NULL, O_SEED}, {"json", no_argument, NULL, O_JSON},
-    {NULL, 0, NULL, 0}};
+    {"slow-bw", required_argument, NULL, O_SLOW}, {"predict-eff", required_argument, NULL, O_PEFF},
+    ER_XCACHE_LONGOPTS, {NULL, 0, NULL, 0}};
 
 static const char *opt_name(int c)
 {
@@ -99,6 +114,12 @@ static int parse_one(bargs *a, int c)
         return parse_batches(a, optarg);
     if (c == O_SEED)
         return mc_parse_u64(optarg, &a->seed) == MC_OK;
+    if (c == O_SLOW || c == O_PEFF) {
+        double x = 0;
+        int ok = mc_parse_f64(optarg, &x) == MC_OK && x > 0 && (c == O_SLOW || x <= 1);
+        *(c == O_SLOW ? &a->slow_Bps : &a->pred_eff) = c == O_SLOW ? x * 1e9 : x;
+        return ok;
+    }
     int64_t hi = c == 't' ? 1024 : c == 'r' ? MAX_REPS : 1 << 20;
     if (mc_parse_i64(optarg, 1, hi, &v) != MC_OK)
         return 0;
@@ -121,10 +142,16 @@ static int parse_args(int argc, char **argv, bargs *a)
     a->reps = 5;
     a->hw = "local";
     a->seed = 1;
+    a->pred_eff = 0.85;
     parse_batches(a, "1,4,16");
     optind = 1;
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, ":m:t:p:n:b:r:", opts, NULL)) != -1;) {
+        int rc = er_xcache_opt(&a->eo.xc, c, optarg, CMD);
+        if (rc > 0)
+            return rc;
+        if (rc == 0)
+            continue;
         if (c == O_JSON)
             a->json = 1;
         else if (c == '?' || c == ':')
@@ -142,11 +169,13 @@ static int parse_args(int argc, char **argv, bargs *a)
     a->eo.max_seqs = maxb;
     a->eo.step_tokens = maxb > 512 ? maxb : 512;
     a->eo.ctx = a->p + a->n + 1;
-    return 0;
+    return er_xcache_check(&a->eo.xc, CMD);
 }
 
-/* Figures per repetition: tok/s, S-MBU, S-MFU, mean distinct experts per MoE layer. */
-enum { F_TPS = 0, F_SMBU, F_SMFU, F_ACT, F_COUNT };
+/* Figures per repetition: tok/s, S-MBU, S-MFU, mean distinct experts per MoE layer; with an
+ * expert cache the hit rate, the slow tier's bytes/s while reads are in flight and the share of
+ * the step time stalled on it (NaN without a cache). */
+enum { F_TPS = 0, F_SMBU, F_SMFU, F_ACT, F_HIT, F_BW, F_STALL, F_COUNT };
 
 typedef struct bench {
     const bargs *a;
@@ -157,12 +186,40 @@ typedef struct bench {
     float *logits;   /* [max_seqs][vocab] */
     double pre[F_COUNT][MAX_REPS];
     double dec[MAX_NB][F_COUNT][MAX_REPS];
+    mc_predict_cache_out pred[MAX_NB]; /* the analytic model per decode phase (with a cache) */
+    int pred_ok;                       /* 1: pred[] filled; 0: pred_why says why not */
+    char pred_why[sizeof(mc_diag){0}.msg];
 } bench;
 
-/* Summarises the records into f[.][rep]. */
-static mc_err record(bench *B, const er_passes *ps, double f[F_COUNT][MAX_REPS], int rep,
-                     mc_diag *d)
+/* The expert cache's figures of the passes ps, read from the engine's totals since s0. */
+static void cache_figures(const bench *B, const er_passes *ps, const mc_engine_xstats *s0,
+                          double f[F_COUNT][MAX_REPS], int rep)
 {
+    mc_engine_xstats s1;
+    f[F_HIT][rep] = f[F_BW][rep] = f[F_STALL][rep] = NAN;
+    if (!mc_engine_xcache_stats(B->e, &s1))
+        return;
+    double hits = 0, misses = 0, stall = 0, lat = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        const mc_pass *p = &ps->v[i];
+        for (int64_t l = 0; l < p->n_cache_layers; l++) {
+            hits += (double)p->cache_hits[l];
+            misses += (double)p->cache_misses[l];
+        }
+        stall += p->slow_stall_s > 0 ? p->slow_stall_s : 0;
+        lat += p->latency_s;
+    }
+    double rd = s1.read_s - s0->read_s;
+    f[F_HIT][rep] = hits + misses > 0 ? hits / (hits + misses) : NAN;
+    f[F_BW][rep] = rd > 0 ? (double)(s1.bytes - s0->bytes) / rd : NAN;
+    f[F_STALL][rep] = lat > 0 ? stall / lat : NAN;
+}
+
+/* Summarises the records into f[.][rep]. */
+static mc_err record(bench *B, const er_passes *ps, const mc_engine_xstats *s0,
+                     double f[F_COUNT][MAX_REPS], int rep, mc_diag *d)
+{
+    cache_figures(B, ps, s0, f, rep);
     mc_cap_summary s;
     mc_err err = mc_cap_summarise(mc_engine_model(B->e), &B->pk, ps->v, ps->n, &s, d);
     if (err != MC_OK)
@@ -183,8 +240,10 @@ static mc_err prefill_seq(bench *B, int s, er_passes *ps, mc_diag *d)
                       B->logits + (int64_t)s * V, ps, NULL, d);
 }
 
-/* b sequences with their prompts, then `steps` greedy decode steps of all b; records into ps. */
-static mc_err decode_run(bench *B, int b, int64_t steps, er_passes *ps, mc_diag *d)
+/* b sequences with their prompts, then `steps` greedy decode steps of all b; records into ps,
+ * the cache's totals before the decode steps into s0. */
+static mc_err decode_run(bench *B, int b, int64_t steps, er_passes *ps, mc_engine_xstats *s0,
+                         mc_diag *d)
 {
     int64_t V = mc_engine_vocab(B->e);
     int32_t cur[MAX_BATCH];
@@ -193,6 +252,7 @@ static mc_err decode_run(bench *B, int b, int64_t steps, er_passes *ps, mc_diag 
     mc_err err = MC_OK;
     for (int s = 0; s < b && err == MC_OK; s++)
         err = prefill_seq(B, s, NULL, d);
+    mc_engine_xcache_stats(B->e, s0);
     for (int64_t k = 0; k < steps && err == MC_OK; k++) {
         for (int s = 0; s < b; s++)
             cur[s] = mc_engine_sample(B->e, B->logits + (int64_t)s * V, &g, NULL);
@@ -204,14 +264,16 @@ static mc_err decode_run(bench *B, int b, int64_t steps, er_passes *ps, mc_diag 
 static mc_err one_rep(bench *B, int rep, mc_diag *d)
 {
     er_passes ps = {0};
+    mc_engine_xstats s0;
+    mc_engine_xcache_stats(B->e, &s0);
     mc_err err = prefill_seq(B, 0, &ps, d);
     if (err == MC_OK)
-        err = record(B, &ps, B->pre, rep, d);
+        err = record(B, &ps, &s0, B->pre, rep, d);
     for (int i = 0; i < B->a->nb && err == MC_OK; i++) {
         er_passes_deinit(&ps);
-        err = decode_run(B, B->a->b[i], B->a->n, &ps, d);
+        err = decode_run(B, B->a->b[i], B->a->n, &ps, &s0, d);
         if (err == MC_OK)
-            err = record(B, &ps, B->dec[i], rep, d);
+            err = record(B, &ps, &s0, B->dec[i], rep, d);
     }
     er_passes_deinit(&ps);
     return err;
@@ -240,15 +302,44 @@ static mc_err setup(bench *B, mc_diag *d)
     return MC_OK;
 }
 
+/* The analytic model of each decode phase (bench_engine_pred.c); a failure is not an error of
+ * the benchmark: pred_why says why there is no prediction. */
+static void predict_phases(bench *B)
+{
+    const bargs *a = B->a;
+    mc_diag d = {0};
+    mc_engine_xstats s;
+    B->pred_ok = 0;
+    if (!mc_engine_xcache_stats(B->e, &s))
+        return;
+    double slow = a->slow_Bps > 0 ? a->slow_Bps : B->dep.hw.slow_tier_Bps;
+    mc_err err = MC_OK;
+    for (int i = 0; i < a->nb && err == MC_OK; i++) {
+        er_pred_in in = {.batch = a->b[i],
+                         .context_tok = (double)a->p + (double)(a->n + 1) / 2,
+                         .fast_Bps = B->pk.bw_Bps,
+                         .slow_Bps = slow,
+                         .eff = a->pred_eff,
+                         .policy = a->eo.xc.policy};
+        err = er_predict_cache(B->e, &in, &B->pred[i], &d);
+    }
+    B->pred_ok = err == MC_OK;
+    if (err != MC_OK)
+        snprintf(B->pred_why, sizeof B->pred_why, "%s", d.msg);
+}
+
 static mc_err run(bench *B, mc_diag *d)
 {
     er_passes warm = {0};
+    mc_engine_xstats s0;
     mc_err err = setup(B, d);
     if (err == MC_OK) /* warm-up: page the weights in, spin the thread pool up */
-        err = decode_run(B, 1, B->a->n < 4 ? B->a->n : 4, &warm, d);
+        err = decode_run(B, 1, B->a->n < 4 ? B->a->n : 4, &warm, &s0, d);
     er_passes_deinit(&warm);
     for (int r = 0; r < B->a->reps && err == MC_OK; r++)
         err = one_rep(B, r, d);
+    if (err == MC_OK)
+        predict_phases(B);
     return err;
 }
 
@@ -275,7 +366,30 @@ static void print_phase(const char *what, double f[F_COUNT][MAX_REPS], int reps)
            t.mean, t.sd, 100 * u.mean, 100 * u.sd, 100 * m.mean, 100 * m.sd);
     if (!isnan(x.mean))
         printf("  experts/MoE layer %.2f", x.mean);
+    msd h = msd_of(f[F_HIT], reps), b = msd_of(f[F_BW], reps), st = msd_of(f[F_STALL], reps);
+    if (!isnan(h.mean))
+        printf("\n%-22s hit rate %.3f +- %.3f  slow tier %.1f MB/s while reading  stalled %.1f %%",
+               "", h.mean, h.sd, isnan(b.mean) ? 0 : b.mean / 1e6, 100 * st.mean);
     printf("\n");
+}
+
+/* Measured TPOT of decode phase i: one step of b tokens, b / (tokens/s). */
+static double measured_tpot(const bench *B, int i)
+{
+    msd t = msd_of(B->dec[i][F_TPS], B->a->reps);
+    return t.mean > 0 ? B->a->b[i] / t.mean : NAN;
+}
+
+static void print_pred(const bench *B, int i)
+{
+    if (!B->pred_ok)
+        return;
+    const mc_predict_cache_out *p = &B->pred[i];
+    double m = measured_tpot(B, i);
+    printf("%-22s predicted: hit rate %.3f, TPOT %.2f ms (fast %.2f + slow %.2f) vs measured "
+           "%.2f ms: %+.1f %%\n",
+           "", p->hit_rate, 1e3 * p->tpot_s, 1e3 * p->fast_s, 1e3 * p->slow_s, 1e3 * m,
+           100 * (p->tpot_s - m) / m);
 }
 
 static void report_text(const bench *B)
@@ -287,12 +401,16 @@ static void report_text(const bench *B)
            B->dep.count, B->pk.bw_Bps / 1e9, B->pk.flops / 1e9, mc_prec_name(B->pk.prec));
     printf("%d repetitions (mean +- sd); S-MBU / S-MFU time-weighted over the engine's passes\n",
            a->reps);
+    er_xcache_report(stdout, B->e);
     snprintf(what, sizeof what, "prefill p=%lld", (long long)a->p);
     print_phase(what, (double(*)[MAX_REPS])B->pre, a->reps);
     for (int i = 0; i < a->nb; i++) {
         snprintf(what, sizeof what, "decode b=%d n=%lld", a->b[i], (long long)a->n);
         print_phase(what, (double(*)[MAX_REPS])B->dec[i], a->reps);
+        print_pred(B, i);
     }
+    if (mc_engine_xcache_stats(B->e, &(mc_engine_xstats){0}) && !B->pred_ok)
+        printf("no prediction: %s\n", B->pred_why);
 }
 
 static void add_num(cJSON *o, const char *k, double v)
@@ -305,16 +423,36 @@ static void add_num(cJSON *o, const char *k, double v)
 
 static cJSON *phase_json(const double f[F_COUNT][MAX_REPS], int reps)
 {
-    static const char *names[F_COUNT] = {"tok_per_s", "smbu", "smfu", "experts_per_moe_layer"};
+    static const char *names[F_COUNT] = {"tok_per_s", "smbu", "smfu", "experts_per_moe_layer",
+                                         "cache_hit_rate", "slow_tier_Bps", "stall_fraction"};
     cJSON *o = cJSON_CreateObject();
     for (int k = 0; k < F_COUNT; k++) {
         char key[64];
+        if (k >= F_HIT && isnan(f[F_HIT][0]))
+            continue; /* no expert cache */
         msd m = msd_of(f[k], reps);
         snprintf(key, sizeof key, "%s_mean", names[k]);
         add_num(o, key, m.mean);
         snprintf(key, sizeof key, "%s_sd", names[k]);
         add_num(o, key, m.sd);
     }
+    return o;
+}
+
+/* predict.cache_hit_rate and predict.tpot_offload (s) of phase i, the measured TPOT (s) and the
+ * gap in % of the measurement. */
+static cJSON *pred_json(const bench *B, int i)
+{
+    const mc_predict_cache_out *p = &B->pred[i];
+    double m = measured_tpot(B, i);
+    cJSON *o = cJSON_CreateObject();
+    add_num(o, "predict.cache_hit_rate", p->hit_rate);
+    add_num(o, "predict.tpot_offload_s", p->tpot_s);
+    add_num(o, "fast_s", p->fast_s);
+    add_num(o, "slow_s", p->slow_s);
+    add_num(o, "measured_tpot_s", m);
+    add_num(o, "gap_pct", 100 * (p->tpot_s - m) / m);
+    add_num(o, "eff", B->a->pred_eff);
     return o;
 }
 
@@ -335,11 +473,18 @@ static int report_json(const bench *B)
     cJSON_AddNumberToObject(h, "peak_bw_GBps", B->pk.bw_Bps / 1e9);
     cJSON_AddNumberToObject(h, "peak_TFLOPs", B->pk.flops / 1e12);
     cJSON_AddStringToObject(h, "prec", mc_prec_name(B->pk.prec));
+    cJSON *xc = er_xcache_json(B->e);
+    if (xc)
+        cJSON_AddItemToObject(j, "expert_cache", xc);
+    if (xc && !B->pred_ok)
+        cJSON_AddStringToObject(xc, "no_prediction", B->pred_why);
     cJSON_AddItemToObject(j, "prefill", phase_json((const double(*)[MAX_REPS])B->pre, a->reps));
     cJSON_AddItemToObject(j, "decode", dec = cJSON_CreateArray());
     for (int i = 0; i < a->nb; i++) {
         cJSON *o = phase_json((const double(*)[MAX_REPS])B->dec[i], a->reps);
         cJSON_AddNumberToObject(o, "batch", a->b[i]);
+        if (B->pred_ok)
+            cJSON_AddItemToObject(o, "predicted", pred_json(B, i));
         cJSON_AddItemToArray(dec, o);
     }
     char *s = cJSON_Print(j);
@@ -363,6 +508,8 @@ int cmd_bench_engine(int argc, char **argv)
     B->a = &a;
     mc_diag d = {0};
     mc_err err = run(B, &d);
+    if (B->e)
+        er_xcache_note(stderr, CMD, B->e);
     if (err == MC_OK)
         rc = a.json ? report_json(B) : (report_text(B), 0);
     else

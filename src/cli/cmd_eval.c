@@ -43,6 +43,8 @@ void usage_eval(FILE *f)
         "                          id, choices, gold, category, context; NAME may be a.b.c\n"
         "  --limit N               evaluate the first N items\n"
         "  --sample N              evaluate N items drawn at random (see --seed)\n"
+        "  --category NAME         only items of this category (MMLU-Pro category, MMLU\n"
+        "                          subject, ...; exact), before --limit / --sample\n"
         "  --seed S                seed of --sample and of few-shot draws (default 0)\n"
         "  --strict                a malformed record is an error (default: reported, skipped)\n"
         "prompts and scoring:\n"
@@ -141,6 +143,7 @@ enum {
     O_FIELD,
     O_LIMIT,
     O_SAMPLE,
+    O_CATEGORY,
     O_SEED,
     O_STRICT,
     O_METHOD,
@@ -173,6 +176,7 @@ static const struct option eval_opts[] = {{"url", required_argument, 0, O_URL},
                                           {"field", required_argument, 0, O_FIELD},
                                           {"limit", required_argument, 0, O_LIMIT},
                                           {"sample", required_argument, 0, O_SAMPLE},
+                                          {"category", required_argument, 0, O_CATEGORY},
                                           {"seed", required_argument, 0, O_SEED},
                                           {"strict", no_argument, 0, O_STRICT},
                                           {"method", required_argument, 0, O_METHOD},
@@ -228,6 +232,11 @@ static int data_opt(eval_args *a, int c, const char *v)
     case O_FIELD: return field_arg(a, v);
     case O_LIMIT: return u64_arg("--limit", v, 1, INT64_MAX, &a->limit);
     case O_SAMPLE: return u64_arg("--sample", v, 1, INT64_MAX, &a->sample);
+    case O_CATEGORY:
+        if (!*v)
+            return bad("--category", v, "expected a category name");
+        a->category = v;
+        return 0;
     case O_SEED: return mc_parse_u64(v, &a->seed) ? bad("--seed", v, "expected an integer") : 0;
     case O_STRICT: a->strict = 1; return 0;
     default: return -1;
@@ -442,6 +451,7 @@ static mc_err load_data(eval_state *s, mc_diag *d)
                     .limit = a->limit,
                     .sample = a->sample,
                     .seed = a->seed,
+                    .category = a->category,
                     .fields = a->fields};
     mc_err e = expand_data(s, d);
     if (!e)

@@ -19,7 +19,9 @@ void usage_generate(FILE *f)
     fprintf(f,
             "usage: moecap generate -m MODEL.gguf (-p PROMPT | --prompt-ids 1,2,3) [-n N]\n"
             "         [--temp T] [--top-k K] [--top-p P] [--seed S] [-t THREADS] [--ctx N]\n"
-            "         [--kernels ref|avx2|avx512] [--no-bos] [--ignore-eos] [--json]\n\n"
+            "         [--kernels ref|avx2|avx512] [--no-bos] [--ignore-eos] [--json]\n"
+            "         [--expert-cache-mb N [--expert-cache-policy lru|lfu|static]\n"
+            "          [--expert-profile FILE] [--prefetch] [--no-direct]]\n\n"
             "Generates text with moecap's embedded CPU engine: the prompt is tokenised,\n"
             "prefilled in chunks of up to 512 tokens, then N tokens are decoded one per step\n"
             "and streamed to stdout. Figures go to stderr.\n\n"
@@ -37,7 +39,8 @@ void usage_generate(FILE *f)
             "  --kernels ISA       ref, avx2 or avx512 (default: best for this CPU)\n"
             "  --no-bos            do not add the BOS token the vocabulary asks for\n"
             "  --ignore-eos        keep generating after an end-of-generation token\n"
-            "  --json              print one JSON document (text, ids, timings, counts)\n");
+            "  --json              print one JSON document (text, ids, timings, counts)\n"
+            ER_XCACHE_USAGE);
 }
 
 typedef struct gargs {
@@ -58,7 +61,7 @@ static const struct option opts[] = {
     {"ctx", required_argument, NULL, O_CTX},   {"kernels", required_argument, NULL, O_KERN},
     {"no-bos", no_argument, NULL, O_NOBOS},    {"ignore-eos", no_argument, NULL, O_IGN},
     {"prompt-ids", required_argument, NULL, O_IDS}, {"json", no_argument, NULL, O_JSON},
-    {NULL, 0, NULL, 0}};
+    ER_XCACHE_LONGOPTS, {NULL, 0, NULL, 0}};
 
 /* One numeric option; 0 = ok, else the usage error's exit code. */
 static int parse_num(gargs *a, int c)
@@ -100,7 +103,13 @@ static int parse_args(int argc, char **argv, gargs *a)
     optind = 1;
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, ":m:p:n:t:", opts, NULL)) != -1;) {
-        int rc = 0;
+        int rc = er_xcache_opt(&a->eo.xc, c, optarg, CMD);
+        if (rc >= 0) {
+            if (rc)
+                return rc;
+            continue;
+        }
+        rc = 0;
         if (c == 'm')
             a->eo.model = optarg;
         else if (c == 'p')
@@ -124,7 +133,7 @@ static int parse_args(int argc, char **argv, gargs *a)
         return mc_cli_usage_error(CMD, "-m MODEL.gguf is required");
     if (!a->prompt == !a->ids)
         return mc_cli_usage_error(CMD, "give exactly one of -p PROMPT and --prompt-ids LIST");
-    return 0;
+    return er_xcache_check(&a->eo.xc, CMD);
 }
 
 /* "1,2,3" -> ids (each in [0, vocab)). */
@@ -264,6 +273,7 @@ static void report_text(const gen *g)
         fprintf(stderr, "experts per MoE layer in decode: n/a (no decode steps or dense model)\n");
     else
         fprintf(stderr, "experts per MoE layer in decode: %.2f (mean distinct)\n", ex);
+    er_xcache_report(stderr, g->e);
 }
 
 /* Length of the valid UTF-8 sequence at p[0..n) (1..4), or 0 when it is not one. */
@@ -333,6 +343,9 @@ static int report_json(const gen *g)
         cJSON_AddNullToObject(j, "decode_experts_per_moe_layer");
     else
         cJSON_AddNumberToObject(j, "decode_experts_per_moe_layer", ex);
+    cJSON *xc = er_xcache_json(g->e);
+    if (xc)
+        cJSON_AddItemToObject(j, "expert_cache", xc);
     char *s = cJSON_Print(j);
     cJSON_Delete(j);
     if (!s)
@@ -357,6 +370,7 @@ int cmd_generate(int argc, char **argv)
     mc_err err = er_engine_open(&a.eo, &g.e, &d);
     if (err != MC_OK)
         goto out;
+    er_xcache_note(stderr, CMD, g.e);
     g.tok = a.ids ? NULL : mc_engine_tok(g.e);
     g.logits = mc_mallocarray((size_t)mc_engine_vocab(g.e), sizeof *g.logits);
     g.out_ids = mc_mallocarray((size_t)a.n + 1, sizeof *g.out_ids);

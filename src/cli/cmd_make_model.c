@@ -15,49 +15,70 @@
 
 void usage_make_model(FILE *f)
 {
-    fprintf(f,
-            "usage: moecap make-model -o FILE [--arch llama|qwen2moe|olmoe|qwen3moe] [--layers N]\n"
-            "         [--embd N] [--ff N] [--experts N] [--top-k K] [--shared-ff N] [--heads N]\n"
-            "         [--kv-heads N] [--head-dim N] [--vocab-from GGUF | --vocab N] [--ctx N]\n"
-            "         [--type T] [--output-type T] [--route-skew S] [--rope-theta X]\n"
-            "         [--norm-eps X] [--seed S] [--name NAME] [--json]\n\n"
-            "Writes a GGUF v3 transformer with seeded random weights that moecap and llama.cpp\n"
-            "load. The same options and seed give a byte-identical file on any machine.\n\n"
-            "  -o, --output FILE   file to write (atomically)\n"
-            "  --arch A            llama (Mixtral layout; dense with --experts 0), qwen2moe\n"
-            "                      (shared expert), olmoe (full-width q/k norms), qwen3moe\n"
-            "                      (per-head q/k norms); default llama\n"
-            "  --layers N          blocks (default 2)\n"
-            "  --embd N            hidden size (default 256)\n"
-            "  --ff N              expert width, or the dense width with --experts 0 (512)\n"
-            "  --experts N         routed experts (default 8; 0 = dense, llama only)\n"
-            "  --top-k K           experts per token (default 2)\n"
-            "  --shared-ff N       qwen2moe shared-expert width (default 4 x --ff)\n"
-            "  --heads N           attention heads (default 4)\n"
-            "  --kv-heads N        KV heads (default = heads)\n"
-            "  --head-dim N        head dimension (default embd / heads)\n"
-            "  --vocab N           synthetic byte-fallback SentencePiece vocabulary (default 512,\n"
-            "                      at least 259)\n"
-            "  --vocab-from GGUF   copy every tokenizer.* key of GGUF (so real text tokenises)\n"
-            "  --ctx N             context length (default 4096)\n"
-            "  --type T            f32 f16 bf16 q8_0 q4_0 q4_k q6_k (default f16); norms, routers\n"
-            "                      and biases stay f32\n"
-            "  --output-type T     type of output.weight (default: q6_k next to q4_0/q4_k/q6_k,\n"
-            "                      as llama.cpp quantises, q8_0 if --embd is not a multiple of\n"
-            "                      256; else --type)\n"
-            "  --route-skew S      >= 0: raise the router logits of top-k 'hot' experts per layer\n"
-            "                      by about S standard deviations (default 0 = uniform routing)\n"
-            "  --rope-theta X      RoPE base (default 10000; 1e6 for qwen)\n"
-            "  --norm-eps X        RMSNorm epsilon (default 1e-5; 1e-6 for qwen)\n"
-            "  --seed S            weight seed (default 1)\n"
-            "  --name NAME         general.name (default moecap-random-<arch>)\n"
-            "  --json              print one JSON document\n");
+    fprintf(
+        f, "usage: moecap make-model -o FILE [--arch A] [--layers N]\n"
+           "         [--embd N] [--ff N] [--experts N] [--top-k K] [--shared-ff N] [--heads N]\n"
+           "         [--kv-heads N] [--head-dim N] [--vocab-from GGUF | --vocab N] [--ctx N]\n"
+           "         [--type T] [--output-type T] [--route-skew S] [--rope-theta X]\n"
+           "         [--norm-eps X] [--seed S] [--name NAME] [--json]\n"
+           "         deepseek2: [--dense-layers N] [--dense-ff N] [--q-lora N] [--kv-lora N]\n"
+           "         [--rope-dim N] [--v-head-dim N] [--gating softmax|sigmoid]\n"
+           "         [--weights-norm 0|1] [--weights-scale X] [--groups N --group-used N]\n"
+           "         [--yarn-factor X] [--yarn-orig-ctx N] [--mla-split]\n\n"
+           "Writes a GGUF v3 transformer with seeded random weights that moecap and llama.cpp\n"
+           "load. The same options and seed give a byte-identical file on any machine.\n\n"
+           "  -o, --output FILE   file to write (atomically)\n"
+           "  --arch A            llama (Mixtral layout; dense with --experts 0), qwen2moe\n"
+           "                      (shared expert), olmoe (full-width q/k norms), qwen3moe\n"
+           "                      (per-head q/k norms), deepseek2 (MLA, shared experts,\n"
+           "                      leading dense blocks), qwen2 / qwen3 (dense); default llama\n"
+           "  --layers N          blocks (default 2)\n"
+           "  --embd N            hidden size (default 256)\n"
+           "  --ff N              expert width, or the dense width with --experts 0 (512)\n"
+           "  --experts N         routed experts (default 8, 0 for qwen2/qwen3; 0 = dense:\n"
+           "                      llama, qwen2, qwen3)\n"
+           "  --top-k K           experts per token (default 2)\n"
+           "  --shared-ff N       shared-expert width: qwen2moe (default 4 x --ff), deepseek2\n"
+           "                      (a multiple of --ff: that many shared experts; default 2 x)\n"
+           "  --heads N           attention heads (default 4)\n"
+           "  --kv-heads N        KV heads (default = heads)\n"
+           "  --head-dim N        head dimension (default embd / heads)\n"
+           "  --vocab N           synthetic byte-fallback SentencePiece vocabulary (default 512,\n"
+           "                      at least 259)\n"
+           "  --vocab-from GGUF   copy every tokenizer.* key of GGUF (so real text tokenises)\n"
+           "  --ctx N             context length (default 4096)\n"
+           "  --type T            f32 f16 bf16 q8_0 q4_0 q4_k q6_k (default f16); norms, routers\n"
+           "                      and biases stay f32\n"
+           "  --output-type T     type of output.weight (default: q6_k next to q4_0/q4_k/q6_k,\n"
+           "                      as llama.cpp quantises, q8_0 if --embd is not a multiple of\n"
+           "                      256; else --type)\n"
+           "  --route-skew S      >= 0: raise the router logits of top-k 'hot' experts per layer\n"
+           "                      by about S standard deviations (default 0 = uniform routing)\n"
+           "  --rope-theta X      RoPE base (default 10000; 1e6 for qwen)\n"
+           "  --norm-eps X        RMSNorm epsilon (default 1e-5; 1e-6 for qwen)\n"
+           "  --seed S            weight seed (default 1)\n"
+           "  --name NAME         general.name (default moecap-random-<arch>)\n"
+           "  --json              print one JSON document\n"
+           "deepseek2 (docs/MAKE-MODEL.md): --head-dim is the key width (nope + rope)\n"
+           "  --dense-layers N    leading dense blocks (default 1) of width --dense-ff (4 x --ff)\n"
+           "  --q-lora N          q low rank (attn_q_a/attn_q_b; default 0 = plain attn_q)\n"
+           "  --kv-lora N         latent width (default --embd)\n"
+           "  --rope-dim N        rope part of the key (default head dim / 4, even)\n"
+           "  --v-head-dim N      value head width (default head dim)\n"
+           "  --gating G          softmax (V2, default) or sigmoid (V3, with a selection bias)\n"
+           "  --weights-norm B    renormalise the top-k weights (default: 1 with sigmoid)\n"
+           "  --weights-scale X   expert_weights_scale (default 1)\n"
+           "  --groups N --group-used M  group-limited routing: N groups, the best M kept\n"
+           "  --yarn-factor X     YaRN RoPE scaling (> 1), original context --yarn-orig-ctx\n"
+           "                      (default --ctx), yarn_log_multiplier 0.0707\n"
+           "  --mla-split         attn_k_b + attn_v_b instead of attn_kv_b (llama.cpp's\n"
+           "                      absorbed-MLA layout; the same weights)\n");
 }
 
 typedef struct args {
     mc_make_opts o;
     const char *out;
-    int json, has_vocab;
+    int json, has_vocab, has_experts;
 } args;
 
 enum {
@@ -81,7 +102,21 @@ enum {
     O_EPS,
     O_SEED,
     O_NAME,
-    O_JSON
+    O_JSON,
+    O_DLAYERS,
+    O_DFF,
+    O_QLORA,
+    O_KVLORA,
+    O_ROPED,
+    O_VHD,
+    O_GATING,
+    O_WNORM,
+    O_WSCALE,
+    O_GROUPS,
+    O_GUSED,
+    O_YARN,
+    O_YORIG,
+    O_SPLIT
 };
 
 static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
@@ -106,6 +141,20 @@ static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                      {"seed", required_argument, NULL, O_SEED},
                                      {"name", required_argument, NULL, O_NAME},
                                      {"json", no_argument, NULL, O_JSON},
+                                     {"dense-layers", required_argument, NULL, O_DLAYERS},
+                                     {"dense-ff", required_argument, NULL, O_DFF},
+                                     {"q-lora", required_argument, NULL, O_QLORA},
+                                     {"kv-lora", required_argument, NULL, O_KVLORA},
+                                     {"rope-dim", required_argument, NULL, O_ROPED},
+                                     {"v-head-dim", required_argument, NULL, O_VHD},
+                                     {"gating", required_argument, NULL, O_GATING},
+                                     {"weights-norm", required_argument, NULL, O_WNORM},
+                                     {"weights-scale", required_argument, NULL, O_WSCALE},
+                                     {"groups", required_argument, NULL, O_GROUPS},
+                                     {"group-used", required_argument, NULL, O_GUSED},
+                                     {"yarn-factor", required_argument, NULL, O_YARN},
+                                     {"yarn-orig-ctx", required_argument, NULL, O_YORIG},
+                                     {"mla-split", no_argument, NULL, O_SPLIT},
                                      {NULL, 0, NULL, 0}};
 
 static const char *opt_name(int c)
@@ -131,8 +180,36 @@ static int64_t *int_field(mc_make_opts *o, int c)
     case O_HD: return &o->head_dim;
     case O_VOCAB: return &o->vocab;
     case O_CTX: return &o->ctx;
+    case O_DLAYERS: return &o->dense_layers;
+    case O_DFF: return &o->dense_ff;
+    case O_QLORA: return &o->q_lora;
+    case O_KVLORA: return &o->kv_lora;
+    case O_ROPED: return &o->rope_dim;
+    case O_VHD: return &o->v_head_dim;
+    case O_GROUPS: return &o->groups;
+    case O_GUSED: return &o->group_used;
+    case O_YORIG: return &o->yarn_orig_ctx;
     default: return NULL;
     }
+}
+
+static mc_err parse_gating(const char *v, int *out)
+{
+    if (!strcmp(v, "softmax") || !strcmp(v, "1"))
+        *out = 1;
+    else if (!strcmp(v, "sigmoid") || !strcmp(v, "2"))
+        *out = 2;
+    else
+        return MC_ERR_ARG;
+    return MC_OK;
+}
+
+static mc_err parse_bool01(const char *v, int *out)
+{
+    if (strcmp(v, "0") && strcmp(v, "1"))
+        return MC_ERR_ARG;
+    *out = v[0] == '1';
+    return MC_OK;
 }
 
 /* One option with its value; 0 = ok, else the usage-error exit code. */
@@ -156,10 +233,20 @@ static int apply(args *a, int c, const char *v)
         e = mc_parse_f64(v, &o->norm_eps);
     else if (c == O_SEED)
         e = mc_parse_u64(v, &o->seed);
+    else if (c == O_WSCALE)
+        e = mc_parse_f64(v, &o->weights_scale);
+    else if (c == O_YARN)
+        e = mc_parse_f64(v, &o->yarn_factor);
+    else if (c == O_GATING)
+        e = parse_gating(v, &o->gating);
+    else if (c == O_WNORM)
+        e = parse_bool01(v, &o->weights_norm);
     if (e)
         return mc_cli_usage_error(CMD, "bad value '%s' for --%s", v, opt_name(c));
     if (c == O_VOCAB)
         a->has_vocab = 1;
+    if (c == O_EXPERTS)
+        a->has_experts = 1;
     return 0;
 }
 
@@ -182,6 +269,8 @@ static int parse_args(int argc, char **argv, args *a)
             a->o.name = optarg;
         else if (c == O_JSON)
             a->json = 1;
+        else if (c == O_SPLIT)
+            a->o.mla_split = 1;
         else
             rc = apply(a, c, optarg);
         if (rc)
@@ -193,6 +282,9 @@ static int parse_args(int argc, char **argv, args *a)
         return mc_cli_usage_error(CMD, "no output file (-o FILE)");
     if (a->has_vocab && a->o.vocab_from)
         return mc_cli_usage_error(CMD, "--vocab and --vocab-from exclude each other");
+    const char *ar = a->o.arch;
+    if (!a->has_experts && ar && (!strcmp(ar, "qwen2") || !strcmp(ar, "qwen3")))
+        a->o.experts = 0; /* the dense architectures */
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* cmd_metrics.c: `moecap metrics`: reads a per-forward-pass records file (JSON Lines), and prints
  * S-MBU, S-MFU, throughput, expert activation and pass latency per mode (moecap formula), or the
- * MoE-CAP reference code's figures (--formula moecap-ref). Parses options, wires src/cap to the
+ * MoE-CAP reference code's figures (--formula moecap-ref); with expert-cache records also the
+ * per-tier S-MBU and the cache hit rate. Parses options, wires src/cap to the
  * model and hardware catalogues, prints; every figure is computed in src/cap and defined in
  * docs/METRICS.md. */
 #include "cap.h"
@@ -17,6 +18,7 @@
 typedef struct metrics_args {
     const char *records, *model, *hardware;
     int ref, strict, json;
+    double slow_Bps; /* --slow-bw; 0 = from the hardware entry */
 } metrics_args;
 
 typedef struct metrics_run {
@@ -29,13 +31,16 @@ typedef struct metrics_run {
     mc_cap_stats lat[MC_PASS_MODE_COUNT + 1]; /* latency.pass per mode, then all */
     mc_ref_summary ref;
     mc_ref_sizes refz;
+    mc_cap_tier_summary tier; /* tier.all.passes = 0: no record has cache fields */
+    const char *slow_source;  /* where the slow tier's bandwidth came from */
 } metrics_run;
 
 void usage_metrics(FILE *f)
 {
     fprintf(f,
             "usage: moecap metrics --records FILE.jsonl --model M --hardware H[xN]\n"
-            "                      [--formula moecap|moecap-ref] [--strict] [--json]\n\n"
+            "                      [--formula moecap|moecap-ref] [--slow-bw GB/s] [--strict]\n"
+            "                      [--json]\n\n"
             "Per-forward-pass records (one JSON object per line, see docs/METRICS.md\n"
             "\"pass.record\"; the MoE-CAP reference's records are accepted) -> S-MBU, S-MFU,\n"
             "throughput, expert activation and pass latency per mode (prefill, decode, mixed).\n\n"
@@ -44,6 +49,9 @@ void usage_metrics(FILE *f)
             "  --hardware H[xN]  device and count, e.g. h100-sxm-80gbx2\n"
             "  --formula F       moecap (default): bytes and FLOPs the passes needed;\n"
             "                    moecap-ref: the MoE-CAP reference code's numbers, defects kept\n"
+            "  --slow-bw GB/s    slow-tier bandwidth for the per-tier S-MBU of expert-cache\n"
+            "                    records (default: the hardware's probed slow tier, else its\n"
+            "                    host link)\n"
             "  --strict          a bad record line is an error (default: skip it and warn)\n"
             "  --json            one JSON document (keys are docs/METRICS.md definition names)\n");
 }
@@ -54,7 +62,7 @@ static int parse_args(int argc, char **argv, metrics_args *a)
         {"records", required_argument, NULL, 'r'}, {"model", required_argument, NULL, 'm'},
         {"hardware", required_argument, NULL, 'H'}, {"formula", required_argument, NULL, 'f'},
         {"strict", no_argument, NULL, 's'},        {"json", no_argument, NULL, 'j'},
-        {NULL, 0, NULL, 0}};
+        {"slow-bw", required_argument, NULL, 'b'}, {NULL, 0, NULL, 0}};
     int c;
     memset(a, 0, sizeof *a);
     optind = 1;
@@ -66,6 +74,11 @@ static int parse_args(int argc, char **argv, metrics_args *a)
         case 'H': a->hardware = optarg; break;
         case 's': a->strict = 1; break;
         case 'j': a->json = 1; break;
+        case 'b':
+            if (mc_parse_f64(optarg, &a->slow_Bps) != MC_OK || !(a->slow_Bps > 0))
+                return mc_cli_usage_error("metrics", "--slow-bw '%s': expected GB/s > 0", optarg);
+            a->slow_Bps *= 1e9;
+            break;
         case 'f':
             if (strcmp(optarg, "moecap") != 0 && strcmp(optarg, "moecap-ref") != 0)
                 return mc_cli_usage_error("metrics", "--formula must be moecap or moecap-ref");
@@ -159,6 +172,28 @@ static mc_err pass_latency_stats(metrics_run *r, mc_diag *d)
     return e;
 }
 
+/* smbu.fast / smbu.slow / cache.*: the slow tier's bandwidth from --slow-bw, else the probe's
+ * slow tier of the hardware entry, else the devices' host link (offload over PCIe). */
+static mc_err tiers(metrics_run *r, mc_diag *d)
+{
+    double slow = r->a.slow_Bps;
+    r->slow_source = "--slow-bw";
+    if (!(slow > 0)) {
+        slow = r->dep.hw.slow_tier_Bps;
+        r->slow_source = "the hardware entry's probed slow tier";
+    }
+    if (!(slow > 0)) {
+        slow = r->dep.count * r->dep.hw.host_link_Bps;
+        r->slow_source = "the devices' host link";
+    }
+    if (!(slow > 0))
+        r->slow_source = "unknown (give --slow-bw or run 'moecap probe --slow-tier DIR')";
+    mc_err e = mc_cap_tier_summarise(r->m, r->pk.bw_Bps, slow, r->set.v, r->set.n, &r->tier, d);
+    if (e)
+        mc_diag_prefix(d, "%s", r->a.records);
+    return e;
+}
+
 static mc_err compute(metrics_run *r, mc_diag *d)
 {
     mc_err e = load_records(r, d);
@@ -179,7 +214,9 @@ static mc_err compute(metrics_run *r, mc_diag *d)
         return e ? e : mc_cap_ref_summarise(r->m, &r->pk, r->set.v, r->set.n, &r->ref, d);
     }
     e = mc_cap_summarise(r->m, &r->pk, r->set.v, r->set.n, &r->sum, d);
-    return e ? e : pass_latency_stats(r, d);
+    if (!e)
+        e = pass_latency_stats(r, d);
+    return e ? e : tiers(r, d);
 }
 
 /* ---- text output ---- */
@@ -284,6 +321,65 @@ static void print_moecap(const metrics_run *r)
     }
 }
 
+/* ---- expert cache (pass.cache): per-tier S-MBU and hit rates ---- */
+
+typedef enum tier_field { T_PASSES, T_HIT, T_FAST, T_SLOW, T_MB, T_BW, T_STALL } tier_field;
+
+static double tier_value(const mc_cap_tier_group *g, tier_field f)
+{
+    switch (f) {
+    case T_PASSES: return (double)g->passes;
+    case T_HIT: return 100 * g->hit_rate;
+    case T_FAST: return 100 * g->smbu_fast;
+    case T_SLOW: return 100 * g->smbu_slow;
+    case T_MB: return g->slow_passes ? g->slow_bytes / (double)g->slow_passes / 1e6 : NAN;
+    case T_BW: return g->slow_bw_Bps / 1e9;
+    case T_STALL: return 100 * g->smbu_stall;
+    }
+    return NAN;
+}
+
+static void print_tiers(const metrics_run *r)
+{
+    static const struct {
+        const char *label, *unit;
+        int decimals;
+        tier_field f;
+    } rows[] = {
+        {"passes with a cache", "", 0, T_PASSES},
+        {"cache hit rate", "%", 2, T_HIT},
+        {"S-MBU fast tier", "%", 2, T_FAST},
+        {"S-MBU slow tier", "%", 2, T_SLOW},
+        {"slow bytes per pass", "MB", 3, T_MB},
+        {"slow bw during stalls", "GB/s", 3, T_BW},
+        {"  of the slow tier", "%", 1, T_STALL},
+    };
+    const mc_cap_tier_summary *t = &r->tier;
+    printf("\nexpert cache: fast tier %.2f GB/s, slow tier ", t->fast_Bps / 1e9);
+    if (t->slow_Bps > 0)
+        printf("%.3f GB/s (%s)\n", t->slow_Bps / 1e9, r->slow_source);
+    else
+        printf("%s\n", r->slow_source);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        printf("%-24s %-6s", rows[i].label, rows[i].unit);
+        for (int k = 0; k <= MC_PASS_MODE_COUNT; k++) {
+            const mc_cap_tier_group *g = k < MC_PASS_MODE_COUNT ? &t->mode[k] : &t->all;
+            double v = tier_value(g, rows[i].f);
+            char cell[32] = "-";
+            if (g->passes > 0 && isfinite(v))
+                snprintf(cell, sizeof cell, "%.*f", rows[i].decimals, v);
+            printf(" %14s", cell);
+        }
+        putchar('\n');
+    }
+    printf("hit rate per MoE layer (%%):");
+    for (int64_t l = 0; l < t->n_layers; l++)
+        printf(l % 12 == 11 ? " %.1f\n  " : " %.1f", 100 * t->layer_hit_rate[l]);
+    printf("\n(S-MBU fast = bytes.pass / latency / fast bandwidth; slow = slow_tier_bytes / latency "
+           "/ slow bandwidth;\n slow bw during stalls = slow_tier_bytes / slow_tier_stall: "
+           "docs/METRICS.md section 3)\n");
+}
+
 static void print_ref(const metrics_run *r)
 {
     const mc_ref_summary *s = &r->ref;
@@ -354,6 +450,36 @@ static cJSON *json_group(const mc_cap_group *g, const mc_cap_stats *lat)
     return o;
 }
 
+static void json_tier_group(cJSON *o, const mc_cap_tier_group *g)
+{
+    int any = g->passes > 0;
+    cJSON *c = cJSON_AddObjectToObject(o, "cache");
+    add_num(c, "passes", (double)g->passes);
+    add_num(c, "hits", (double)g->hits);
+    add_num(c, "misses", (double)g->misses);
+    add_num(c, "cache.hit_rate", any ? g->hit_rate : NAN);
+    add_num(c, "smbu.fast", any ? g->smbu_fast : NAN);
+    add_num(c, "smbu.slow", any ? g->smbu_slow : NAN);
+    add_num(c, "slow_bytes", g->slow_bytes);
+    add_num(c, "stall_s", g->stall_s);
+    add_num(c, "cache.slow_bw", any ? g->slow_bw_Bps : NAN);
+    add_num(c, "smbu.slow_stall", any ? g->smbu_stall : NAN);
+}
+
+static void json_tiers(cJSON *root, const metrics_run *r)
+{
+    const mc_cap_tier_summary *t = &r->tier;
+    cJSON *c = cJSON_AddObjectToObject(root, "cache");
+    add_num(c, "fast_Bps", t->fast_Bps);
+    add_num(c, "slow_Bps", t->slow_Bps > 0 ? t->slow_Bps : NAN);
+    cJSON_AddStringToObject(c, "slow_source", r->slow_source);
+    cJSON *l = cJSON_AddArrayToObject(c, "cache.layer_hit_rate");
+    for (int64_t i = 0; i < t->n_layers; i++)
+        cJSON_AddItemToArray(l, isfinite(t->layer_hit_rate[i])
+                                    ? cJSON_CreateNumber(t->layer_hit_rate[i])
+                                    : cJSON_CreateNull());
+}
+
 static cJSON *json_ref(const metrics_run *r)
 {
     const mc_ref_summary *s = &r->ref;
@@ -422,8 +548,15 @@ static int print_json(const metrics_run *r)
         cJSON_AddItemToObject(root, "ref.aggregate", json_ref(r));
     } else {
         cJSON *g = cJSON_AddObjectToObject(root, "groups");
-        for (int k = 0; k <= MC_PASS_MODE_COUNT; k++)
-            cJSON_AddItemToObject(g, group_names[k], json_group(group_at(r, k), &r->lat[k]));
+        int cache = r->tier.all.passes > 0;
+        for (int k = 0; k <= MC_PASS_MODE_COUNT; k++) {
+            cJSON *grp = json_group(group_at(r, k), &r->lat[k]);
+            if (cache)
+                json_tier_group(grp, k < MC_PASS_MODE_COUNT ? &r->tier.mode[k] : &r->tier.all);
+            cJSON_AddItemToObject(g, group_names[k], grp);
+        }
+        if (cache)
+            json_tiers(root, r);
     }
     char *s = cJSON_Print(root);
     cJSON_Delete(root);
@@ -458,6 +591,8 @@ int cmd_metrics(int argc, char **argv)
         print_ref(&r);
     else
         print_moecap(&r);
+    if (!r.a.ref && r.tier.all.passes > 0)
+        print_tiers(&r);
 out:
     mc_pass_set_deinit(&r.set);
     mc_model_free(r.m);

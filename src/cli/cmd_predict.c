@@ -20,7 +20,8 @@ void usage_predict(FILE *f)
         "                      [--output-len O] [--eff-mem F] [--eff-compute F]\n"
         "                      [--tpot-slo S [--find max-batch]] [--price-usd X]\n"
         "                      [--cloud-usd-per-hour X] [--measured-tpot S] [--measured-ttft S]\n"
-        "                      [--json]\n"
+        "                      [--expert-cache-mb N [--slow-bw GB/s] [--cache-policy P]\n"
+        "                      [--prefetch-overlap F]] [--routing FILE.jsonl] [--json]\n"
         "       moecap predict --fit --model M --tpot-slo S [options]     (which hardware?)\n"
         "       moecap predict --fit --hardware H[xN] --tpot-slo S [options] (which models?)\n\n"
         "Analytic CAP model: B sequences of I prompt and O output tokens served as one batch.\n"
@@ -47,6 +48,14 @@ void usage_predict(FILE *f)
         "                         every catalogue model at native, bf16, fp8 and int4\n"
         "  --price-usd X          purchase price of one device (default: the catalogue's)\n"
         "  --cloud-usd-per-hour X cloud price per device-hour (replaces purchase and energy)\n"
+        "  --expert-cache-mb N    routed experts live in a cache of N MiB (everything else\n"
+        "                         resident); a miss reads the expert from the slow tier\n"
+        "  --slow-bw GB/s         the slow tier (default: the hardware's probed slow tier,\n"
+        "                         else its host link); also used when memory is short\n"
+        "  --cache-policy P       lru (default), lfu or static (hottest experts)\n"
+        "  --prefetch-overlap F   fraction of slow-tier time hidden behind compute, [0, 1]\n"
+        "  --routing FILE.jsonl   routing frequencies from records' tokens_per_expert\n"
+        "                         (default: uniform routing)\n"
         "  --json                 one JSON document: every figure with unit and definition\n",
         PREDICT_SWEEP_MAX);
 }
@@ -71,7 +80,12 @@ enum {
     O_CLOUD,
     O_MTPOT,
     O_MTTFT,
-    O_JSON
+    O_JSON,
+    O_CACHE,
+    O_SLOW,
+    O_ROUTING,
+    O_POLICY,
+    O_OVERLAP
 };
 
 static int bad_number(const char *opt, const char *v, const char *want)
@@ -126,6 +140,31 @@ static int parse_dtype(const char *opt, const char *v, mc_dtype *out, int *has)
     return 0;
 }
 
+static int parse_cache_opt(int c, const char *v, predict_args *a)
+{
+    a->has_cache_opt = 1;
+    switch (c) {
+    case O_CACHE: return parse_pos("--expert-cache-mb", v, 0, &a->expert_cache_mb);
+    case O_SLOW:
+        if (parse_pos("--slow-bw", v, 0, &a->slow_Bps))
+            return 2;
+        a->slow_Bps *= 1e9;
+        return 0;
+    case O_ROUTING: a->routing = v; return 0;
+    case O_POLICY:
+        if (mc_cache_policy_parse(v, &a->policy, NULL) != MC_OK)
+            return mc_cli_usage_error(PREDICT_CMD, "--cache-policy '%s': expected lru, lfu or "
+                                      "static", v);
+        return 0;
+    case O_OVERLAP:
+        if (mc_parse_f64(v, &a->prefetch_overlap) != MC_OK ||
+            !(a->prefetch_overlap >= 0 && a->prefetch_overlap <= 1))
+            return bad_number("--prefetch-overlap", v, "expected a number in [0, 1]");
+        return 0;
+    }
+    return mc_cli_usage_error(PREDICT_CMD, "internal: option %d", c);
+}
+
 static int parse_one(int c, const char *v, predict_args *a)
 {
     switch (c) {
@@ -153,8 +192,8 @@ static int parse_one(int c, const char *v, predict_args *a)
     case O_CLOUD: return parse_pos("--cloud-usd-per-hour", v, 0, &a->cloud_usd_per_h);
     case O_MTPOT: return parse_pos("--measured-tpot", v, 0, &a->measured_tpot_s);
     case O_MTTFT: return parse_pos("--measured-ttft", v, 0, &a->measured_ttft_s);
+    default: return parse_cache_opt(c, v, a);
     }
-    return mc_cli_usage_error(PREDICT_CMD, "internal: option %d", c);
 }
 
 /* Combinations that make no sense; returns an exit code (0 = fine). */
@@ -174,6 +213,9 @@ static int check_combination(const predict_args *a)
             return mc_cli_usage_error(PREDICT_CMD,
                                       "--fit --model lists every device at its "
                                       "catalogue price; drop --price-usd/--cloud-usd-per-hour");
+        if (a->has_cache_opt)
+            return mc_cli_usage_error(PREDICT_CMD, "--fit does not take the expert-cache "
+                                                   "options or --routing");
         if (a->hardware && a->has_prec)
             return mc_cli_usage_error(PREDICT_CMD, "--fit --hardware lists every precision; "
                                                    "drop --precision");
@@ -187,6 +229,12 @@ static int check_combination(const predict_args *a)
         return mc_cli_usage_error(PREDICT_CMD,
                                   "--find max-batch needs --tpot-slo and searches "
                                   "the batch itself (drop --batch, --sweep, --measured-*)");
+    if (a->expert_cache_mb > 0 && a->find_max)
+        return mc_cli_usage_error(PREDICT_CMD, "--find max-batch does not take "
+                                               "--expert-cache-mb (not modelled yet)");
+    if (!(a->expert_cache_mb > 0) && (a->policy != MC_CACHE_LRU || a->prefetch_overlap > 0))
+        return mc_cli_usage_error(PREDICT_CMD, "--cache-policy and --prefetch-overlap need "
+                                               "--expert-cache-mb");
     if (calib && a->has_eff)
         return mc_cli_usage_error(PREDICT_CMD, "--measured-* derive --eff-mem/--eff-compute; "
                                                "give one or the other");
@@ -213,6 +261,11 @@ static int parse_args(int argc, char **argv, predict_args *a)
                                          {"measured-tpot", required_argument, NULL, O_MTPOT},
                                          {"measured-ttft", required_argument, NULL, O_MTTFT},
                                          {"json", no_argument, NULL, O_JSON},
+                                         {"expert-cache-mb", required_argument, NULL, O_CACHE},
+                                         {"slow-bw", required_argument, NULL, O_SLOW},
+                                         {"routing", required_argument, NULL, O_ROUTING},
+                                         {"cache-policy", required_argument, NULL, O_POLICY},
+                                         {"prefetch-overlap", required_argument, NULL, O_OVERLAP},
                                          {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     a->batch = 1;
@@ -268,6 +321,10 @@ void predict_make_opts(const predict_args *a, const mc_hw_deploy *dep, mc_predic
     if (a->has_price)
         o->cost.device_price_usd = a->price_usd;
     o->cost.cloud_usd_per_device_hour = a->cloud_usd_per_h;
+    o->expert_cache_bytes = a->expert_cache_mb * 1048576.0;
+    o->slow_Bps = a->slow_Bps > 0 ? a->slow_Bps : dep->hw.slow_tier_Bps;
+    o->cache_policy = a->policy;
+    o->prefetch_overlap = a->prefetch_overlap;
 }
 
 void predict_fig(cJSON *o, const char *key, double v, const char *unit, const char *def)
@@ -337,6 +394,8 @@ typedef struct predict_run {
     mc_predict *rows;
     int n_rows;
     int64_t fit_batch, max_batch; /* --find max-batch */
+    double *route;                /* --routing: frequencies (heap), route_rows x route_cols */
+    size_t route_rows, route_cols;
 } predict_run;
 
 static mc_err calibrate(predict_run *r, mc_diag *d)
@@ -388,6 +447,42 @@ static mc_err compute_rows(predict_run *r, mc_diag *d)
     return MC_OK;
 }
 
+/* --routing: routing frequencies from a records file (experts.route_freq). */
+static mc_err load_routing(predict_run *r, mc_diag *d)
+{
+    mc_pass_set set;
+    char *buf = NULL;
+    size_t len = 0;
+    mc_pass_set_init(&set);
+    mc_err e = mc_read_file(r->a.routing, (size_t)1 << 30, &buf, &len, d);
+    if (!e)
+        e = mc_pass_parse_jsonl(buf, len, 1, 0, &set, d);
+    if (!e)
+        e = mc_cap_route_freq(r->m, set.v, set.n, &r->route, &r->route_rows, &r->route_cols, d);
+    if (e)
+        mc_diag_prefix(d, "--routing %s", r->a.routing);
+    mc_free(buf);
+    mc_pass_set_deinit(&set);
+    return e;
+}
+
+/* The routing table and the slow tier a given cache needs. */
+static mc_err cache_setup(predict_run *r, mc_diag *d)
+{
+    if (r->a.routing) {
+        mc_err e = load_routing(r, d);
+        if (e)
+            return e;
+        r->o.route_freq = r->route;
+        r->o.route_rows = r->route_rows;
+        r->o.route_cols = r->route_cols;
+    }
+    if (r->a.expert_cache_mb > 0 && !(r->o.slow_Bps > 0) && !(r->dep.hw.host_link_Bps > 0))
+        return mc_fail(d, MC_ERR_ARG, "--expert-cache-mb: no slow-tier bandwidth for %s: give "
+                       "--slow-bw GB/s or run 'moecap probe --slow-tier DIR'", r->dep.hw.name);
+    return MC_OK;
+}
+
 static mc_err compute(predict_run *r, mc_diag *d)
 {
     mc_err e = predict_load_model(r->a.model, &r->a, r->a.has_prec, r->a.prec, &r->m, d);
@@ -396,6 +491,8 @@ static mc_err compute(predict_run *r, mc_diag *d)
     if (e)
         return e;
     predict_make_opts(&r->a, &r->dep, &r->o);
+    if ((e = cache_setup(r, d)) != MC_OK)
+        return e;
     if (r->a.measured_tpot_s > 0 || r->a.measured_ttft_s > 0)
         if ((e = calibrate(r, d)) != MC_OK)
             return e;
@@ -437,7 +534,8 @@ static void print_header(const predict_run *r)
     if (r->calibrated)
         printf(" (memory %s, compute %s at batch %lld)", calib_name(r->eff.mem_from),
                calib_name(r->eff.compute_from), (long long)r->a.batch);
-    printf("; experts: uniform routing expectation\n");
+    printf("; experts: %s\n", r->route ? "measured routing frequencies (--routing)"
+                                          : "uniform routing expectation");
     if (r->o.cost.device_price_usd > 0 || r->o.cost.cloud_usd_per_device_hour > 0)
         printf("cost       $%.4g/h (%s)\n", p->hour.usd_per_h,
                r->a.cloud_usd_per_h > 0 ? "cloud price per device-hour x devices"
@@ -498,6 +596,52 @@ static void print_find(const predict_run *r)
         printf("none: batch 1 already needs more\n\n");
 }
 
+/* ---- expert cache (predict.cache_hit_rate, predict.tpot_offload) ---- */
+
+static const char *slow_source(const predict_run *r)
+{
+    return r->a.slow_Bps > 0            ? "--slow-bw"
+           : r->dep.hw.slow_tier_Bps > 0 ? "the probed slow tier"
+                                         : "the host link";
+}
+
+static void print_cache(const predict_run *r)
+{
+    const mc_predict *p0 = &r->rows[0];
+    printf("\nexpert cache (predict.tpot_offload): policy %s, slow tier %.3f GB/s (%s), prefetch "
+           "overlap %.2f; routed experts %.3f GB\n", mc_cache_policy_name(r->o.cache_policy),
+           p0->slow_Bps / 1e9, slow_source(r), r->o.prefetch_overlap,
+           mc_cache_expert_bytes(r->m) / 1e9);
+    printf("%7s %7s %9s %8s %9s %9s %9s %9s %9s\n", "batch", "mode", "cache", "cached",
+           "hit", "miss", "fast", "slow", "prefill");
+    printf("%7s %7s %9s %8s %9s %9s %9s %9s %9s\n", "", "", "MiB", "%", "%", "MB/step", "ms",
+           "ms", "hit %");
+    for (int i = 0; i < r->n_rows; i++) {
+        const mc_predict *p = &r->rows[i];
+        if (p->cache_mode == MC_PREDICT_CACHE_NONE) {
+            printf("%7lld %7s\n", (long long)p->batch, "none");
+            continue;
+        }
+        const mc_cache_expect *c = &p->decode.cache;
+        printf("%7lld %7s %9.1f %8.2f %9.2f %9.3f %9.3f %9.3f %9.2f\n", (long long)p->batch,
+               mc_predict_cache_mode_name(p->cache_mode), p->cache_bytes / 1048576.0,
+               100 * c->cached_fraction, 100 * c->hit_rate, c->slow_bytes / 1e6,
+               1e3 * fmax(p->decode.mem_s, p->decode.compute_s), 1e3 * p->decode.offload_s,
+               100 * p->prefill.cache.hit_rate);
+    }
+    printf("(mode given: --expert-cache-mb; memory: the device holds only part of the experts. "
+           "TPOT = fast + slow;\n slow = (1 - overlap) x miss bytes / slow tier. Definitions: "
+           "docs/METRICS.md predict.tpot_offload)\n");
+}
+
+static int any_cache(const predict_run *r)
+{
+    for (int i = 0; i < r->n_rows; i++)
+        if (r->rows[i].cache_mode != MC_PREDICT_CACHE_NONE)
+            return 1;
+    return 0;
+}
+
 static void print_text(const predict_run *r)
 {
     print_header(r);
@@ -511,6 +655,8 @@ static void print_text(const predict_run *r)
            "the host link.\noutput tok/s = B x O / (TTFT + (O - 1) x TPOT); $/1M and J per output "
            "token at that rate.\nDefinitions: %s.\n",
            PREDICT_DEFS);
+    if (any_cache(r))
+        print_cache(r);
 }
 
 /* ---- JSON output ---- */
@@ -534,6 +680,28 @@ static void json_pass(cJSON *f, const char *pre, const mc_predict_pass *q, const
     FIG("smbu", q->smbu, "fraction");
     FIG("smfu", q->smfu, "fraction");
 #undef FIG
+}
+
+static void json_cache_point(cJSON *o, cJSON *f, const mc_predict *p)
+{
+    cJSON_AddStringToObject(o, "cache_mode", mc_predict_cache_mode_name(p->cache_mode));
+    if (p->cache_mode == MC_PREDICT_CACHE_NONE)
+        return;
+    const char *def = "predict.cache_hit_rate";
+    predict_fig(f, "cache_bytes", p->cache_bytes, "B", def);
+    predict_fig(f, "cache_cached_fraction", p->decode.cache.cached_fraction, "fraction", def);
+    predict_fig(f, "slow_Bps", p->slow_Bps, "B/s", "predict.tpot_offload");
+    predict_fig(f, "decode_cache_hit_rate", p->decode.cache.hit_rate, "fraction", def);
+    predict_fig(f, "decode_cache_misses", p->decode.cache.misses, "experts", def);
+    predict_fig(f, "decode_slow_bytes", p->decode.cache.slow_bytes, "B", "predict.tpot_offload");
+    predict_fig(f, "prefill_cache_hit_rate", p->prefill.cache.hit_rate, "fraction", def);
+    predict_fig(f, "prefill_slow_bytes", p->prefill.cache.slow_bytes, "B",
+                "predict.tpot_offload");
+    if (p->cache_mode == MC_PREDICT_CACHE_MEMORY)
+        predict_fig(f, "nonresident_other", p->nonresident, "fraction", "predict.offload");
+    cJSON *l = cJSON_AddArrayToObject(o, "decode_layer_hit_rate");
+    for (int64_t i = 0; i < p->decode.cache.n_layers; i++)
+        cJSON_AddItemToArray(l, cJSON_CreateNumber(p->decode.cache.layer_hit_rate[i]));
 }
 
 cJSON *predict_json_point(const mc_predict *p, double slo)
@@ -560,6 +728,7 @@ cJSON *predict_json_point(const mc_predict *p, double slo)
     predict_fig(f, "decode_tok_per_s", p->decode_tok_per_s, "tok/s", "predict.throughput");
     predict_fig(f, "request_s", p->request_s, "s", "predict.throughput");
     predict_fig(f, "out_tok_per_s", p->out_tok_per_s, "tok/s", "predict.throughput");
+    json_cache_point(o, f, p);
     predict_fig(f, "usd_per_h", p->hour.usd_per_h, "USD/h", "cost.hourly");
     predict_fig(f, "usd_per_mtok_out", p->usd_per_mtok, "USD/1M tok", "predict.cost");
     predict_fig(f, "j_per_tok_out", p->j_per_tok, "J/tok", "predict.cost");
@@ -606,6 +775,19 @@ cJSON *predict_json_head(const predict_args *a, const mc_model *m, const mc_hw_d
     return root;
 }
 
+static void json_cache_assumptions(cJSON *as, const predict_run *r)
+{
+    cJSON *c = cJSON_AddObjectToObject(as, "expert_cache");
+    cJSON_AddNumberToObject(c, "given_bytes", r->o.expert_cache_bytes);
+    cJSON_AddStringToObject(c, "policy", mc_cache_policy_name(r->o.cache_policy));
+    cJSON_AddNumberToObject(c, "prefetch_overlap", r->o.prefetch_overlap);
+    cJSON_AddStringToObject(c, "slow_tier", slow_source(r));
+    cJSON_AddStringToObject(c, "model",
+                            "routed experts in a cache of the given size, or of what memory "
+                            "leaves when weights + KV do not fit; expected misses read from the "
+                            "slow tier after the roofline time (predict.tpot_offload)");
+}
+
 static int print_json(const predict_run *r)
 {
     cJSON *root = predict_json_head(&r->a, r->m, &r->dep, &r->rows[0]);
@@ -613,11 +795,16 @@ static int print_json(const predict_run *r)
     cJSON_AddNumberToObject(as, "eff_mem", r->o.eff_mem);
     cJSON_AddNumberToObject(as, "eff_compute", r->o.eff_compute);
     cJSON_AddStringToObject(as, "experts",
-                            "uniform routing expectation (experts.expected_uniform)");
+                            r->route ? "measured routing frequencies (experts.route_freq, "
+                                       "experts.expected_freq)"
+                                     : "uniform routing expectation (experts.expected_uniform)");
+    json_cache_assumptions(as, r);
     cJSON_AddStringToObject(as, "decode_context", "I + O/2 (mean over the O - 1 decode steps)");
     cJSON_AddStringToObject(as, "offload",
-                            "the non-resident share of the bytes a pass touches "
-                            "crosses devices x host link, after the roofline time");
+                            "MoE: routed experts cached in what memory leaves, expected "
+                            "misses cross the slow tier (predict.tpot_offload); dense: the "
+                            "non-resident share of the bytes a pass touches crosses devices x "
+                            "host link; after the roofline time");
     if (r->calibrated) {
         cJSON *c = cJSON_AddObjectToObject(root, "calibration");
         cJSON_AddNumberToObject(c, "batch", (double)r->a.batch);
@@ -656,6 +843,7 @@ int cmd_predict(int argc, char **argv)
     else
         print_text(&r);
     mc_free(r.rows);
+    mc_free(r.route);
     mc_model_free(r.m);
     return rc;
 }

@@ -27,6 +27,13 @@ typedef struct predict_args {
     double price_usd;
     double cloud_usd_per_h;                  /* per device-hour; 0 = none */
     double measured_tpot_s, measured_ttft_s; /* 0 = not given */
+    /* expert cache (predict.tpot_offload) */
+    double expert_cache_mb;                  /* MiB; 0 = none */
+    double slow_Bps;                         /* --slow-bw; 0 = probe / host link */
+    const char *routing;                     /* records file with tokens_per_expert */
+    mc_cache_policy policy;
+    double prefetch_overlap;
+    int has_cache_opt;                       /* any of the above given */
 } predict_args;
 
 /* Loads a model (catalogue name, config.json or .gguf), applies --kv-precision and either

@@ -3,11 +3,11 @@
  * with the same keys): the normalised radii as text or JSON, the chart as SVG or PNG. Parses
  * options, wires src/report (which normalises through src/cap), prints. */
 #include "cli.h"
+#include "radar_json.h"
 #include "report.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
-#include <math.h>
 #include <string.h>
 #include <strings.h>
 
@@ -66,13 +66,9 @@ static int parse_args(int argc, char **argv, radar_args *a)
     return 0;
 }
 
-static const char *const axis_name[MC_RADAR_AXES] = {"performance", "cost", "accuracy"};
-
-static cJSON *num_or_null(double v) { return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v); }
-
 static cJSON *radar_json(const mc_radar_chart *c, const radar_args *a)
 {
-    cJSON *root = cJSON_CreateObject(), *axes = cJSON_CreateArray(), *sys = cJSON_CreateArray();
+    cJSON *root = cJSON_CreateObject(), *axes = cJSON_CreateArray();
     cJSON_AddStringToObject(root, "command", "radar");
     cJSON_AddStringToObject(root, "definitions", "docs/METRICS.md section 8 (radar.*)");
     cJSON_AddItemToObject(root, "title", c->title ? cJSON_CreateString(c->title) : cJSON_CreateNull());
@@ -80,23 +76,12 @@ static cJSON *radar_json(const mc_radar_chart *c, const radar_args *a)
     cJSON_AddNumberToObject(root, "cost_ceiling", c->cost_ceiling);
     for (int k = 0; k < MC_RADAR_AXES; k++) {
         cJSON *ax = cJSON_CreateObject();
-        cJSON_AddStringToObject(ax, "axis", axis_name[k]);
-        cJSON_AddStringToObject(ax, "label", c->axis_label[k] ? c->axis_label[k] : axis_name[k]);
+        cJSON_AddStringToObject(ax, "axis", rj_axis[k]);
+        cJSON_AddStringToObject(ax, "label", c->axis_label[k] ? c->axis_label[k] : rj_axis[k]);
         cJSON_AddItemToArray(axes, ax);
     }
     cJSON_AddItemToObject(root, "axes", axes);
-    for (size_t i = 0; i < c->n; i++) {
-        cJSON *s = cJSON_CreateObject(), *v = cJSON_CreateObject(), *r = cJSON_CreateObject();
-        cJSON_AddStringToObject(s, "name", c->sys[i].name);
-        for (int k = 0; k < MC_RADAR_AXES; k++) {
-            cJSON_AddItemToObject(v, axis_name[k], num_or_null(c->sys[i].value[k]));
-            cJSON_AddItemToObject(r, axis_name[k], num_or_null(c->sys[i].radius[k]));
-        }
-        cJSON_AddItemToObject(s, "values", v);
-        cJSON_AddItemToObject(s, "radii", r);
-        cJSON_AddItemToArray(sys, s);
-    }
-    cJSON_AddItemToObject(root, "systems", sys);
+    cJSON_AddItemToObject(root, "systems", rj_systems(c, 1));
     cJSON_AddItemToObject(root, "output", a->out ? cJSON_CreateString(a->out) : cJSON_CreateNull());
     return root;
 }

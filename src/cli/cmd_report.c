@@ -3,11 +3,11 @@
  * concurrency, expert activation and the summary table of `moecap run` results directories
  * (docs/RUNDIR.md, docs/REPORT.md). Parses options, wires src/report, prints. */
 #include "cli.h"
+#include "radar_json.h"
 #include "report.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,27 +61,16 @@ static int parse_args(int argc, char **argv, report_args *a)
     return 0;
 }
 
-static cJSON *num_or_null(double v) { return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v); }
-
 static void print_json(const mc_report *r, const char *path)
 {
-    static const char *const axis[MC_RADAR_AXES] = {"performance", "cost", "accuracy"};
     const mc_radar_chart *c = mc_report_radar(r);
-    cJSON *root = cJSON_CreateObject(), *sys = cJSON_CreateArray();
+    cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "command", "report");
     cJSON_AddStringToObject(root, "output", path);
     cJSON_AddNumberToObject(root, "systems", (double)mc_report_n_systems(r));
     cJSON_AddNumberToObject(root, "baseline", c->baseline);
     cJSON_AddNumberToObject(root, "cost_ceiling", c->cost_ceiling);
-    for (size_t i = 0; i < c->n; i++) {
-        cJSON *s = cJSON_CreateObject(), *rad = cJSON_CreateObject();
-        cJSON_AddStringToObject(s, "name", c->sys[i].name);
-        for (int k = 0; k < MC_RADAR_AXES; k++)
-            cJSON_AddItemToObject(rad, axis[k], num_or_null(c->sys[i].radius[k]));
-        cJSON_AddItemToObject(s, "radii", rad);
-        cJSON_AddItemToArray(sys, s);
-    }
-    cJSON_AddItemToObject(root, "radar", sys);
+    cJSON_AddItemToObject(root, "radar", rj_systems(c, 0));
     char *txt = cJSON_Print(root);
     if (txt)
         printf("%s\n", txt);

@@ -25,6 +25,7 @@ typedef struct eval_args {
     mc_ev_style style;
     mc_lg_endpoint endpoint;
     uint64_t limit, sample, seed;
+    const char *category; /* --category: only items of this category (NULL = all) */
     int strict, stream, json, with_prompt;
     uint32_t fewshot, max_tokens, concurrency;
     double temperature, top_p, timeout_s;

@@ -130,6 +130,10 @@ static void json_data(cJSON *root, const eval_state *s)
     add_num(sel, "limit", s->a.limit ? (double)s->a.limit : NAN);
     add_num(sel, "sample", s->a.sample ? (double)s->a.sample : NAN);
     add_num(sel, "seed", (double)s->a.seed);
+    if (s->a.category)
+        cJSON_AddStringToObject(sel, "category", s->a.category);
+    else
+        cJSON_AddNullToObject(sel, "category");
 }
 
 static void json_fewshot(cJSON *root, const eval_state *s)

@@ -79,6 +79,8 @@ typedef struct mc_ds_opts {
     uint64_t sample; /* select N items at random (seeded, without replacement), kept in
                         file order; 0 = none. limit and sample exclude each other. */
     uint64_t seed;
+    const char *category;  /* select only items of this category (exact match; limit and sample
+                              then apply among them); NULL = every item */
     mc_ds_fields fields;   /* MC_DS_CUSTOM */
     size_t max_file_bytes; /* per file, after decompression; 0 = 1 GiB */
 } mc_ds_opts;

@@ -118,6 +118,17 @@ mc_err ds_bad(ds_ctx *c, uint64_t line, const char *msg, mc_diag *d)
     return MC_OK;
 }
 
+const char *ds_quote(const char *s, char *buf, size_t n)
+{
+    size_t i = 0, max = n < 48 ? n - 4 : 40;
+    for (; s[i] && i < max; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    if (s[i])
+        buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
+    buf[i] = 0;
+    return buf;
+}
+
 const char *ds_line_id(ds_ctx *c, uint64_t line)
 {
     char buf[32];
@@ -207,27 +218,43 @@ static mc_err load_file(mc_ds *ds, const mc_ds_opts *o, const char *path, mc_dia
 
 /* ---- selection ------------------------------------------------------------------------------ */
 
+/* Does item i take part in the selection (the category filter)? */
+static int candidate(const mc_ds *ds, const mc_ds_opts *o, size_t i)
+{
+    const char *c = ds->items[i].category;
+    return !o->category || (c && strcmp(c, o->category) == 0);
+}
+
+/* The selection among the candidates: the first `limit`, or `sample` drawn with Floyd's
+ * algorithm (a uniform N-subset, independent of the order of draws), in file order. */
 static mc_err select_items(mc_ds *ds, const mc_ds_opts *o, mc_diag *d)
 {
-    size_t n = ds->n;
+    size_t n = ds->n, nc = 0;
     ds->is_sel = mc_calloc(n, 1);
     ds->sel = mc_mallocarray(n, sizeof *ds->sel);
     if (!ds->is_sel || !ds->sel)
         return mc_fail(d, MC_ERR_NOMEM, "out of memory");
-    size_t want = n;
+    for (size_t i = 0; i < n; i++) /* sel holds the candidates first */
+        if (candidate(ds, o, i))
+            ds->sel[nc++] = i;
+    if (nc == 0)
+        return mc_fail(d, MC_ERR_ARG, "--category '%.200s': no item of that category",
+                       o->category);
+    size_t want = nc;
     if (o->limit && o->limit < want)
         want = (size_t)o->limit;
     if (o->sample && o->sample < want) {
-        /* Floyd's algorithm: a uniform N-subset, independent of the order of draws */
         mc_rng r;
         mc_rng_seed(&r, o->seed);
-        for (size_t j = n - (size_t)o->sample; j < n; j++) {
+        for (size_t j = nc - (size_t)o->sample; j < nc; j++) {
             size_t t = (size_t)mc_rng_below(&r, (uint64_t)j + 1);
-            ds->is_sel[ds->is_sel[t] ? j : t] = 1;
+            ds->is_sel[ds->sel[ds->is_sel[ds->sel[t]] ? j : t]] = 1;
         }
     } else {
-        memset(ds->is_sel, 1, want);
+        for (size_t k = 0; k < want; k++)
+            ds->is_sel[ds->sel[k]] = 1;
     }
+    ds->n_sel = 0;
     for (size_t i = 0; i < n; i++)
         if (ds->is_sel[i])
             ds->sel[ds->n_sel++] = i;

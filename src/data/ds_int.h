@@ -49,6 +49,9 @@ void ds_drop_item(ds_ctx *c);                      /* removes the last item */
 mc_err ds_bad(ds_ctx *c, uint64_t line, const char *msg, mc_diag *d);
 /* The default id of a record: its line number as text. */
 const char *ds_line_id(ds_ctx *c, uint64_t line);
+/* A value from the file made fit for a one-line message: at most 40 bytes, control characters
+ * (newlines...) shown as '?', "..." when cut. Returns buf (48 bytes at least). */
+const char *ds_quote(const char *s, char *buf, size_t n);
 
 /* jsonl.c: one record of a JSON-based format into it (already appended). MC_ERR_FORMAT with the
  * problem in d (no file:line prefix) for a bad record; MC_ERR_NOMEM. */

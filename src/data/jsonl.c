@@ -76,7 +76,8 @@ static mc_err need_int(const cJSON *v, const char *key, long lo, long hi, long *
     if (!v)
         return mc_fail(d, MC_ERR_FORMAT, "missing field '%s'", key);
     double x = cJSON_IsNumber(v) ? v->valuedouble : -1e300;
-    if (x != (double)(long)x || x < (double)lo || x > (double)hi)
+    /* the range first: converting a double outside long's range is undefined */
+    if (!(x >= (double)lo && x <= (double)hi) || x != (double)(long)x)
         return mc_fail(d, MC_ERR_FORMAT, "field '%s' is not an integer in %ld..%ld", key, lo, hi);
     *out = (long)x;
     return MC_OK;
@@ -210,8 +211,10 @@ static mc_err rd_mmlu_pro(ds_ctx *c, const cJSON *r, mc_ds_item *it, mc_diag *d)
         e = need_int(get(r, "answer_index"), "answer_index", 0, (long)it->n_choices - 1, &idx, d);
     if (!e)
         e = need_str(c, get(r, "answer"), "answer", &letter, d);
+    char q[48];
     if (!e && (letter[0] != mc_ds_letter((size_t)idx) || letter[1]))
-        e = mc_fail(d, MC_ERR_FORMAT, "answer '%s' does not match answer_index %ld", letter, idx);
+        e = mc_fail(d, MC_ERR_FORMAT, "answer '%s' does not match answer_index %ld",
+                    ds_quote(letter, q, sizeof q), idx);
     if (!e)
         e = need_str(c, get(r, "category"), "category", &it->category, d);
     if (!e)
@@ -475,11 +478,14 @@ static int blank(const char *p, size_t n)
     return 1;
 }
 
-/* Parses one record; trailing bytes after the JSON value make it invalid. */
-static cJSON *parse_whole(const char *p, size_t n)
+/* Parses one record; trailing bytes after the JSON value make it invalid. *oom = 1 when it
+ * failed because an allocation did (not a bad record). */
+static cJSON *parse_whole(const char *p, size_t n, int *oom)
 {
     const char *end = NULL;
+    uint64_t f0 = mc_alloc_failures();
     cJSON *j = cJSON_ParseWithLengthOpts(p, n, &end, 0);
+    *oom = !j && mc_alloc_failures() != f0;
     while (j && end && end < p + n && (*end == ' ' || *end == '\t' || *end == '\r'))
         end++;
     if (j && end != p + n) {
@@ -492,7 +498,11 @@ static cJSON *parse_whole(const char *p, size_t n)
 static mc_err one_record(ds_ctx *c, ds_json_fn fn, const char *p, size_t n, uint64_t line,
                          mc_diag *d)
 {
-    cJSON *j = parse_whole(p, n);
+    int oom = 0;
+    cJSON *j = parse_whole(p, n, &oom);
+    if (oom)
+        return mc_fail(d, MC_ERR_NOMEM, "%s:%llu: out of memory", c->file,
+                       (unsigned long long)line);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         return ds_bad(c, line, j ? "record is not a JSON object" : "invalid JSON", d);

@@ -298,9 +298,10 @@ static mc_err csv_item(ds_ctx *c, const csv_rec *r, const csv_cols *cols, const 
     for (size_t i = 0; i < it->n_choices && it->gold < 0; i++)
         if (a[0] == labels[i] && a[1] == 0)
             it->gold = (int)i;
+    char q[48];
     if (it->gold < 0)
-        return mc_fail(d, MC_ERR_FORMAT, "answer '%.40s' names none of the %zu choices", a,
-                       it->n_choices);
+        return mc_fail(d, MC_ERR_FORMAT, "answer '%s' names none of the %zu choices",
+                       ds_quote(a, q, sizeof q), it->n_choices);
     char l[2] = {mc_ds_letter((size_t)it->gold), 0};
     it->answer = ds_strdup(c->ds, l);
     it->category = cols->subject >= 0 ? ds_strdup(c->ds, fld(r, (size_t)cols->subject)) : subject;
@@ -360,7 +361,11 @@ mc_err ds_load_csv(ds_ctx *c, const char *buf, size_t len, mc_ds_fmt f, mc_diag 
     csv_cols cols;
     const char *subject = subject_of(c);
     mc_err e = csv_next(&li, &r);
-    if (!e && !csv_layout(&r, &cols))
+    if (e == MC_ERR_RANGE) /* the first record decides the layout: too wide is fatal */
+        e = mc_fail(d, MC_ERR_FORMAT, "%s:1: more than 64 fields", c->file);
+    else if (e && e != MC_ERR_NOT_FOUND)
+        e = csv_read_error(c, &r, e, d);
+    else if (!e && !csv_layout(&r, &cols))
         e = mc_fail(d, MC_ERR_FORMAT,
                     "%s:1: not an MMLU/ARC CSV layout (question, options, answer)", c->file);
     else if (!e && !cols.header)

@@ -119,6 +119,10 @@ static void qkv_proj(mc_engine *e, const eng_layer *L, int64_t n)
 
 void eng_attention(mc_engine *e, const eng_layer *L, int64_t n)
 {
+    if (e->mla) {
+        eng_attention_mla(e, L, n);
+        return;
+    }
     layer_ctx c = {e, L, (int64_t)(L - e->L)};
     eng_norm_rows(e, e->x, e->xn, L->attn_norm, n);
     qkv_proj(e, L, n);

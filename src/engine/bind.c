@@ -158,11 +158,138 @@ static mc_err bind_attention(bctx *b, int64_t l, eng_layer *L)
     return err;
 }
 
-/* qwen3moe: per-head q/k norms of head_dim; olmoe: over the full q and k widths. */
+/* The low-rank q pair (attn_q_a, its norm, attn_q_b) or the plain attn_q. */
+static mc_err bind_mla_q(bctx *b, int64_t l, eng_layer *L)
+{
+    mc_engine *e = b->e;
+    int64_t h = e->hidden, qd = e->n_heads * e->kd, r = e->q_lora;
+    if (r <= 0)
+        return bind_mat(b, tname(b, l, "attn_q", "weight"), 1, h, qd, 0,
+                        "embedding_length, head_count x key_length", &L->wq);
+    mc_err err = bind_mat(b, tname(b, l, "attn_q_a", "weight"), 1, h, r, 0,
+                          "embedding_length, q_lora_rank", &L->wq_a);
+    if (!err)
+        err =
+            bind_vec(b, tname(b, l, "attn_q_a_norm", "weight"), 1, r, "q_lora_rank", &L->q_a_norm);
+    if (!err)
+        err = bind_mat(b, tname(b, l, "attn_q_b", "weight"), 1, r, qd, 0,
+                       "q_lora_rank, head_count x key_length", &L->wq_b);
+    return err;
+}
+
+typedef struct split_kv {
+    const mc_gguf_tensor *t[2]; /* attn_k_b, attn_v_b */
+    mc_dtype dt[2];
+    size_t rb[2];
+} split_kv;
+
+/* Head h of attn_kv_b from the split tensors into own (rows of ro bytes of type dt): k_nope's
+ * rows are the columns of k_b[h] ([kv_lora rows of nope]), v's rows are v_b[h]'s rows. */
+static void kv_b_head(const mc_engine *e, const split_kv *s, int64_t h, mc_dtype dt, size_t ro,
+                      uint8_t *own, float *kt, float *row)
+{
+    int64_t c = e->kv_lora, nope = e->nope, vd = e->vd, bw = nope + vd;
+    const uint8_t *k = s->t[0]->data, *v = s->t[1]->data;
+    for (int64_t r = 0; r < c; r++) {
+        mc_kernels_dequant_row(s->dt[0], k + (size_t)(h * c + r) * s->rb[0], row, nope);
+        for (int64_t i = 0; i < nope; i++)
+            kt[i * c + r] = row[i];
+    }
+    for (int64_t i = 0; i < nope; i++)
+        mc_kernels_quant_row(dt, kt + i * c, own + (size_t)(h * bw + i) * ro, c);
+    for (int64_t j = 0; j < vd; j++) {
+        mc_kernels_dequant_row(s->dt[1], v + (size_t)(h * vd + j) * s->rb[1], row, c);
+        mc_kernels_quant_row(dt, row, own + (size_t)(h * bw + nope + j) * ro, c);
+    }
+}
+
+static mc_err find_split(bctx *b, int64_t l, split_kv *s)
+{
+    mc_engine *e = b->e;
+    int64_t wk[3] = {e->nope, e->kv_lora, e->n_heads}, wv[3] = {e->kv_lora, e->vd, e->n_heads};
+    mc_err err = find(b, tname(b, l, "attn_k_b", "weight"), 1, 3, wk,
+                      "nope dims, kv_lora_rank, head_count", &s->t[0]);
+    if (!err)
+        err = find(b, tname(b, l, "attn_v_b", "weight"), 1, 3, wv,
+                   "kv_lora_rank, value dims, head_count", &s->t[1]);
+    for (int i = 0; !err && i < 2; i++)
+        if (!(err = check_type(b, s->t[i], &s->dt[i])))
+            err = mc_kernels_row_bytes(s->dt[i], s->t[i]->dims[0], &s->rb[i], b->d);
+    if (!err && mc_gguf_find_tensor(e->g, tname(b, l, "attn_kv_b", "weight")))
+        err = mc_fail(b->d, MC_ERR_FORMAT,
+                      "engine: %s: layer %lld has both attn_kv_b and attn_k_b / attn_v_b", b->file,
+                      (long long)l);
+    return err;
+}
+
+/* llama.cpp's absorbed-MLA layout splits attn_kv_b per head into attn_k_b [nope, kv_lora, heads]
+ * (k_nope's rows transposed) and attn_v_b [kv_lora, vd, heads]. The engine rebuilds the attn_kv_b
+ * it decompresses with, [heads x (nope + vd), kv_lora]: in the files' own type when both are f32,
+ * f16 or bf16 (a permutation of the same values: the same bytes), else in f32 (the exact values
+ * of the quantised blocks at 4 bytes per weight; docs/ENGINE.md). */
+static mc_err bind_kv_b_split(bctx *b, int64_t l, eng_layer *L)
+{
+    mc_engine *e = b->e;
+    int64_t c = e->kv_lora, rows = e->n_heads * (e->nope + e->vd);
+    split_kv s;
+    size_t ro;
+    mc_err err = find_split(b, l, &s);
+    if (err)
+        return err;
+    mc_dtype dt = s.dt[0] == s.dt[1] &&
+                          (s.dt[0] == MC_DT_F32 || s.dt[0] == MC_DT_F16 || s.dt[0] == MC_DT_BF16)
+                      ? s.dt[0]
+                      : MC_DT_F32;
+    if ((err = mc_kernels_row_bytes(dt, c, &ro, b->d)))
+        return err;
+    float *kt = mc_mallocarray((size_t)(e->nope * c + c + e->nope), sizeof *kt);
+    uint8_t *own = mc_calloc((size_t)rows, ro);
+    if (!kt || !own) {
+        mc_free(kt);
+        mc_free(own);
+        return mc_fail(b->d, MC_ERR_NOMEM, "engine: out of memory for attn_kv_b of layer %lld",
+                       (long long)l);
+    }
+    for (int64_t h = 0; h < e->n_heads; h++)
+        kv_b_head(e, &s, h, dt, ro, own, kt, kt + e->nope * c);
+    mc_free(kt);
+    L->wkv_b_own = own;
+    L->wkv_b = (eng_mat){dt, own, rows, c, ro, MC_WLAYOUT_GGML};
+    return MC_OK;
+}
+
+/* deepseek2 MLA: q, the latent with the shared rope key, its norm, the decompression (attn_kv_b,
+ * or the split attn_k_b / attn_v_b rebuilt into it), output. */
+static mc_err bind_attention_mla(bctx *b, int64_t l, eng_layer *L)
+{
+    mc_engine *e = b->e;
+    int64_t h = e->hidden, nh = e->n_heads, kvl = e->kv_lora;
+    mc_err err =
+        bind_vec(b, tname(b, l, "attn_norm", "weight"), 1, h, "embedding_length", &L->attn_norm);
+    if (!err)
+        err = bind_mla_q(b, l, L);
+    if (!err)
+        err = bind_mat(b, tname(b, l, "attn_kv_a_mqa", "weight"), 1, h, kvl + e->rope_d, 0,
+                       "embedding_length, kv_lora_rank + rope dims", &L->wkv_a);
+    if (!err)
+        err = bind_vec(b, tname(b, l, "attn_kv_a_norm", "weight"), 1, kvl, "kv_lora_rank",
+                       &L->kv_a_norm);
+    if (!err && mc_gguf_find_tensor(e->g, tname(b, l, "attn_k_b", "weight")))
+        err = bind_kv_b_split(b, l, L);
+    else if (!err)
+        err = bind_mat(b, tname(b, l, "attn_kv_b", "weight"), 1, kvl, nh * (e->nope + e->vd), 0,
+                       "kv_lora_rank, head_count x (nope + value dims)", &L->wkv_b);
+    if (!err)
+        err = bind_mat(b, tname(b, l, "attn_output", "weight"), 1, nh * e->vd, h, 0,
+                       "head_count x value_length, embedding_length", &L->wo);
+    return err;
+}
+
+/* qwen3(moe): per-head q/k norms of head_dim; olmoe: over the full q and k widths. */
 static mc_err bind_qk_norms(bctx *b, int64_t l, eng_layer *L)
 {
     mc_engine *e = b->e;
-    if (e->arch != ENG_QWEN3MOE && e->arch != ENG_OLMOE)
+    if (e->arch != ENG_QWEN3MOE && e->arch != ENG_QWEN3 && e->arch != ENG_OLMOE)
         return MC_OK;
     int full = e->arch == ENG_OLMOE;
     L->qk_norm_full = full;
@@ -257,6 +384,29 @@ static mc_err bind_shared(bctx *b, int64_t l, eng_layer *L, const mc_layer *ml)
     return err;
 }
 
+/* deepseek2: the selection bias (exp_probs_b, sigmoid gating) and the expert groups. */
+static mc_err bind_route_extras(bctx *b, int64_t l, eng_layer *L)
+{
+    mc_engine *e = b->e;
+    if (e->arch != ENG_DEEPSEEK2)
+        return MC_OK;
+    if (L->n_exp > 4096 || e->n_group > 256)
+        return mc_fail(b->d, MC_ERR_UNSUPPORTED,
+                       "engine: %s: deepseek2 routing supports at most 4096 experts in at most "
+                       "256 groups (%lld experts, %lld groups)",
+                       b->file, (long long)L->n_exp, (long long)e->n_group);
+    if (e->n_group > 1 &&
+        (L->n_exp % e->n_group != 0 || e->group_used < 1 || e->group_used > e->n_group ||
+         L->top_k > e->group_used * (L->n_exp / e->n_group)))
+        return mc_fail(b->d, MC_ERR_FORMAT,
+                       "engine: %s: expert_group_count %lld / expert_group_used_count %lld do "
+                       "not fit %lld experts with top-%lld",
+                       b->file, (long long)e->n_group, (long long)e->group_used,
+                       (long long)L->n_exp, (long long)L->top_k);
+    return bind_vec(b, tname(b, l, "exp_probs_b", "bias"), 0, L->n_exp,
+                    "expert_count (selection bias)", &L->exp_bias);
+}
+
 static mc_err bind_moe(bctx *b, int64_t l, eng_layer *L, const mc_layer *ml)
 {
     L->moe = 1;
@@ -268,6 +418,8 @@ static mc_err bind_moe(bctx *b, int64_t l, eng_layer *L, const mc_layer *ml)
                           "embedding_length, expert_count", &L->router);
     if (!err)
         err = bind_experts(b, l, L);
+    if (!err)
+        err = bind_route_extras(b, l, L);
     return err ? err : bind_shared(b, l, L, ml);
 }
 
@@ -275,7 +427,7 @@ static mc_err bind_layer(bctx *b, int64_t l, eng_layer *L)
 {
     const mc_layer *ml = &b->e->m->layers[l];
     L->moe_index = -1;
-    mc_err err = bind_attention(b, l, L);
+    mc_err err = b->e->mla ? bind_attention_mla(b, l, L) : bind_attention(b, l, L);
     if (!err)
         err = bind_qk_norms(b, l, L);
     if (!err)
@@ -313,6 +465,16 @@ static mc_err check_all_used(bctx *b)
     return MC_OK;
 }
 
+/* Floats of every 1-D tensor the engine may bind (norms, biases, MLA norms, selection bias). */
+static int64_t vec_room(const mc_engine *e)
+{
+    int64_t per_layer = 4 * e->hidden + 2 * e->q_dim + 3 * e->kv_dim + e->q_lora + e->kv_lora;
+    int64_t n = e->hidden + e->n_layers * per_layer;
+    for (int64_t l = 0; l < e->n_layers; l++)
+        n += e->m->layers[l].ffn == MC_FFN_MOE ? e->m->layers[l].n_experts : 0;
+    return n;
+}
+
 /* Expert matrix arrays for every MoE layer, and room for every 1-D tensor. */
 static mc_err alloc_bind_storage(mc_engine *e, mc_diag *d)
 {
@@ -320,7 +482,7 @@ static mc_err alloc_bind_storage(mc_engine *e, mc_diag *d)
     for (int64_t l = 0; l < e->n_layers; l++)
         if (e->m->layers[l].ffn == MC_FFN_MOE)
             n_mats += 3 * e->m->layers[l].n_experts;
-    int64_t n_vec = e->hidden + e->n_layers * (4 * e->hidden + 2 * e->q_dim + 3 * e->kv_dim);
+    int64_t n_vec = vec_room(e);
     e->exp_mats = mc_calloc((size_t)(n_mats ? n_mats : 1), sizeof *e->exp_mats);
     e->vecs = mc_calloc((size_t)n_vec, sizeof *e->vecs);
     e->L = mc_calloc((size_t)e->n_layers, sizeof *e->L);
@@ -348,7 +510,7 @@ mc_err eng_bind(mc_engine *e, mc_diag *d)
     if (err)
         return err;
     b.vp = e->vecs;
-    b.vend = e->vecs + e->hidden + e->n_layers * (4 * e->hidden + 2 * e->q_dim + 3 * e->kv_dim);
+    b.vend = e->vecs + vec_room(e);
     b.used = mc_calloc((size_t)mc_gguf_tensor_count(e->g) + 1, 1);
     if (!b.used)
         return mc_fail(d, MC_ERR_NOMEM, "engine: out of memory");

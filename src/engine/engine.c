@@ -22,6 +22,7 @@ void mc_engine_opts_default(mc_engine_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->kv_type = MC_DT_F16;
+    o->expert_direct = 1;
 }
 
 /* ---- options and architecture ---------------------------------------------------------------- */
@@ -56,10 +57,10 @@ static mc_err read_arch(mc_engine *e, mc_diag *d)
         eng_arch a;
         int neox, norm_topk;
     } archs[] = {
-        {"llama", ENG_LLAMA, 0, 1},
-        {"qwen2moe", ENG_QWEN2MOE, 1, 0},
-        {"qwen3moe", ENG_QWEN3MOE, 1, 1},
-        {"olmoe", ENG_OLMOE, 1, 0},
+        {"llama", ENG_LLAMA, 0, 1},         {"qwen2moe", ENG_QWEN2MOE, 1, 0},
+        {"qwen3moe", ENG_QWEN3MOE, 1, 1},   {"olmoe", ENG_OLMOE, 1, 0},
+        {"deepseek2", ENG_DEEPSEEK2, 0, 0}, /* norm_topk: expert_weights_norm (read_routing) */
+        {"qwen2", ENG_QWEN2, 1, 0},         {"qwen3", ENG_QWEN3, 1, 0},
     };
     mc_gguf_str s;
     mc_err err = mc_gguf_get_str(e->g, "general.architecture", &s, d);
@@ -74,7 +75,7 @@ static mc_err read_arch(mc_engine *e, mc_diag *d)
         }
     return mc_fail(d, MC_ERR_UNSUPPORTED,
                    "engine: %s: architecture '%s' is not supported by the engine (llama, "
-                   "qwen2moe, qwen3moe, olmoe)",
+                   "qwen2, qwen3, qwen2moe, qwen3moe, olmoe, deepseek2)",
                    mc_gguf_name(e->g), e->m->arch);
 }
 
@@ -103,6 +104,8 @@ static mc_err read_rope(mc_engine *e, mc_diag *d)
                            k, (long long)e->n_rot, (long long)e->hd);
     }
     e->freq_scale = 1.0;
+    if (e->arch == ENG_DEEPSEEK2)
+        return eng_mla_rope(e, d); /* none or YaRN (attn_mla.c) */
     double factor = 0;
     mc_gguf_str type = {"linear", 6};
     if (mc_gguf_find_key(e->g, akey(e, k, sizeof k, "rope.scaling.type")) >= 0 &&
@@ -127,18 +130,88 @@ static mc_err read_rope(mc_engine *e, mc_diag *d)
     return MC_OK;
 }
 
+/* deepseek2's routing keys (llama.cpp: expert_gating_func absent = softmax, for V2 files;
+ * expert_weights_norm absent = false; expert_weights_scale absent = 1). */
+static mc_err read_routing(mc_engine *e, mc_diag *d)
+{
+    char k[128];
+    const char *f = mc_gguf_name(e->g);
+    int64_t gate = ENG_GATE_SOFTMAX, groups = 0, used = 0;
+    double scale = 1.0;
+    int norm = 0;
+    e->gating = ENG_GATE_SOFTMAX;
+    e->w_scale = 1.0f;
+    if (e->arch != ENG_DEEPSEEK2)
+        return MC_OK;
+    mc_err err = MC_OK;
+    if (mc_gguf_find_key(e->g, akey(e, k, sizeof k, "expert_gating_func")) >= 0)
+        err = mc_gguf_get_i64(e->g, k, &gate, d);
+    if (!err && gate == 0)
+        gate = ENG_GATE_SOFTMAX;
+    if (!err && gate != ENG_GATE_SOFTMAX && gate != ENG_GATE_SIGMOID)
+        err = mc_fail(d, MC_ERR_UNSUPPORTED,
+                      "engine: %s: expert_gating_func %lld is not supported (1 softmax, 2 sigmoid)",
+                      f, (long long)gate);
+    if (!err && mc_gguf_find_key(e->g, akey(e, k, sizeof k, "expert_weights_scale")) >= 0)
+        err = mc_gguf_get_f64(e->g, k, &scale, d);
+    if (!err && mc_gguf_find_key(e->g, akey(e, k, sizeof k, "expert_weights_norm")) >= 0)
+        err = mc_gguf_get_bool(e->g, k, &norm, d);
+    if (!err && mc_gguf_find_key(e->g, akey(e, k, sizeof k, "expert_group_count")) >= 0)
+        err = mc_gguf_get_i64(e->g, k, &groups, d);
+    if (!err && mc_gguf_find_key(e->g, akey(e, k, sizeof k, "expert_group_used_count")) >= 0)
+        err = mc_gguf_get_i64(e->g, k, &used, d);
+    if (err)
+        return err;
+    if (!(scale > 0 && scale < 1e6))
+        return mc_fail(d, MC_ERR_FORMAT, "engine: %s: expert_weights_scale %g must be in (0, 1e6)",
+                       f, scale);
+    e->gating = (int)gate;
+    e->w_scale = (float)scale;
+    e->norm_topk = norm != 0;
+    e->n_group = groups;
+    e->group_used = used;
+    return MC_OK;
+}
+
+/* deepseek2's MLA as multi-head attention over decompressed keys and values: every head has its
+ * own K (nope + rope) and V row in the cache, rows hd = max(kd, vd) wide (zero-padded). */
+static mc_err read_mla(mc_engine *e, mc_diag *d)
+{
+    const mc_attn *a = &e->m->attn;
+    e->mla = 1;
+    e->q_lora = a->q_lora_rank;
+    e->kv_lora = a->kv_lora_rank;
+    e->nope = a->qk_nope_dim;
+    e->rope_d = a->qk_rope_dim;
+    e->vd = a->v_head_dim;
+    e->kd = e->nope + e->rope_d;
+    e->n_kv = e->n_heads;
+    e->hd = e->kd > e->vd ? e->kd : e->vd;
+    if (e->rope_d % 2 || e->kd <= 0 || e->vd <= 0 || e->hd > 4096)
+        return mc_fail(d, MC_ERR_FORMAT,
+                       "engine: %s: MLA head dims (nope %lld + rope %lld, value %lld) must be "
+                       "positive, the rope part even, at most 4096",
+                       mc_gguf_name(e->g), (long long)e->nope, (long long)e->rope_d,
+                       (long long)e->vd);
+    return MC_OK;
+}
+
 static mc_err read_shape(mc_engine *e, mc_diag *d)
 {
     const mc_model *m = e->m;
     const char *f = mc_gguf_name(e->g);
-    if (m->attn.kind != MC_ATTN_GQA)
-        return mc_fail(d, MC_ERR_UNSUPPORTED, "engine: %s: MLA attention is not supported yet", f);
+    if ((m->attn.kind == MC_ATTN_MLA) != (e->arch == ENG_DEEPSEEK2))
+        return mc_fail(d, MC_ERR_UNSUPPORTED,
+                       "engine: %s: MLA attention is supported for deepseek2 only", f);
     e->hidden = m->hidden;
     e->n_layers = m->n_layers;
     e->n_heads = m->attn.n_heads;
     e->n_kv = m->attn.n_kv_heads;
     e->hd = m->attn.head_dim;
     e->vocab = m->vocab;
+    mc_err err = m->attn.kind == MC_ATTN_MLA ? read_mla(e, d) : MC_OK;
+    if (err)
+        return err;
     e->q_dim = e->n_heads * e->hd;
     e->kv_dim = e->n_kv * e->hd;
     e->eps = (float)m->norm_eps;
@@ -151,7 +224,12 @@ static mc_err read_shape(mc_engine *e, mc_diag *d)
         return mc_fail(d, MC_ERR_FORMAT,
                        "engine: %s: RMSNorm epsilon %g and RoPE base %g must be > 0", f,
                        (double)e->eps, e->theta);
-    return read_rope(e, d);
+    err = read_rope(e, d);
+    if (!err && e->mla && (e->n_rot != e->rope_d))
+        err = mc_fail(d, MC_ERR_FORMAT,
+                      "engine: %s: rope.dimension_count %lld differs from the MLA rope dims %lld",
+                      f, (long long)e->n_rot, (long long)e->rope_d);
+    return err ? err : read_routing(e, d);
 }
 
 /* Largest widths and counts over the layers (sizes of the step buffers). */
@@ -188,8 +266,9 @@ static void act_strides(mc_engine *e)
     size_t a = 0, gx = 0, gd = 0;
     for (int64_t l = 0; l < e->n_layers; l++) {
         const eng_layer *L = &e->L[l];
-        const eng_mat *all[] = {&L->wq,   &L->wk,     &L->wv, &L->wo, &L->gate, &L->up,
-                                &L->down, &L->router, &L->sg, &L->su, &L->sd,   &L->sgate};
+        const eng_mat *all[] = {&L->wq,   &L->wk,     &L->wv,    &L->wo,   &L->gate, &L->up,
+                                &L->down, &L->router, &L->sg,    &L->su,   &L->sd,   &L->sgate,
+                                &L->wq_a, &L->wq_b,   &L->wkv_a, &L->wkv_b};
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
             a = act_bytes_max(all[i], 1, a);
         if (L->moe) {
@@ -264,6 +343,12 @@ static size_t step_buffers(mc_engine *e, sbuf *t)
         {(void **)&e->samp, (size_t)e->vocab, F},
         {(void **)&e->samp_id, (size_t)e->vocab, 4},
         {(void **)&e->seq_names, (size_t)e->max_seqs, 16},
+        {(void **)&e->route_s, ne, F},
+        {(void **)&e->mla_qa, e->mla ? T * (size_t)e->q_lora : 1, F},
+        {(void **)&e->mla_kva, e->mla ? T * (size_t)(e->kv_lora + e->rope_d) : 1, F},
+        {(void **)&e->mla_kvb, e->mla ? T * (size_t)(e->n_heads * (e->nope + e->vd)) : 1, F},
+        {(void **)&e->mla_q, e->mla ? T * (size_t)(e->n_heads * e->kd) : 1, F},
+        {(void **)&e->mla_o, e->mla ? T * (size_t)(e->n_heads * e->vd) : 1, F},
     };
     size_t n = sizeof b / sizeof b[0];
     if (t)
@@ -328,6 +413,32 @@ static mc_err size_engine(mc_engine *e, const mc_engine_opts *o)
     return MC_OK;
 }
 
+/* mc_engine_model describes what this engine holds and reads: its KV cache type, for MLA the
+ * decompressed cache (heads x (K + V) rows of hd per token and layer, not the latent of
+ * mc_model's accounting: attn_mla.c), and for a split attn_k_b / attn_v_b file of a quantised
+ * type the f32 attn_kv_b rebuilt from it in place of the two tensors' bytes. */
+static mc_err describe_engine(mc_engine *e, mc_diag *d)
+{
+    mc_model *m = e->m;
+    for (int64_t l = 0; l < e->n_layers; l++) {
+        const eng_layer *L = &e->L[l];
+        if (!L->wkv_b_own)
+            continue;
+        char k[64], v[64];
+        snprintf(k, sizeof k, "blk.%lld.attn_k_b.weight", (long long)l);
+        snprintf(v, sizeof v, "blk.%lld.attn_v_b.weight", (long long)l);
+        m->layers[l].b_attn += (double)L->wkv_b.rows * (double)L->wkv_b.row_bytes -
+                               (double)mc_gguf_find_tensor(e->g, k)->n_bytes -
+                               (double)mc_gguf_find_tensor(e->g, v)->n_bytes;
+    }
+    m->st.kv = e->kv_t;
+    mc_err err = mc_model_finalize(m, d);
+    if (!err && e->mla)
+        m->kv_bytes_per_token = (double)e->n_layers * 2.0 * (double)e->n_heads * (double)e->hd *
+                                (e->kv_t == MC_DT_F16 ? 2.0 : 4.0);
+    return err;
+}
+
 /* The file's tokenizer. A model without one, or with one this build cannot read, still runs on
  * token ids: mc_engine_tok is then NULL and mc_engine_tok_error says why. */
 static mc_err open_tokenizer(mc_engine *e, mc_diag *d)
@@ -364,9 +475,13 @@ mc_err mc_engine_open(const mc_engine_opts *o, mc_engine **out, mc_diag *d)
     if (!err)
         err = eng_bind(e, d);
     if (!err)
+        err = eng_xc_open(e, o, d);
+    if (!err)
         err = eng_place_weights(e, o->weights, !o->no_repack, d);
     if (!err)
         err = size_engine(e, o);
+    if (!err)
+        err = describe_engine(e, d);
     if (!err)
         err = alloc_buffers(e, d);
     if (!err)
@@ -388,10 +503,13 @@ void mc_engine_free(mc_engine *e)
 {
     if (!e)
         return;
+    eng_xc_free(e);
     mc_pool_free(e->pool);
     mc_tok_free(e->tok);
     free_buffers(e);
     mc_pass_deinit(&e->pass);
+    for (int64_t l = 0; e->L && l < e->n_layers; l++)
+        mc_free(e->L[l].wkv_b_own);
     mc_free(e->L);
     mc_free(e->vecs);
     mc_free(e->exp_mats);

@@ -21,6 +21,10 @@
  * F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K (src/engine/kernels). Anything else: an error naming the
  * tensor and type at open.
  *
+ * Expert offloading (expert_cache_bytes > 0): the routed experts live in a bounded cache and a
+ * miss reads them from the GGUF file with O_DIRECT on the engine's I/O threads; the records then
+ * carry per-layer cache hits and misses, slow-tier bytes and stall (docs/ENGINE.md).
+ *
  * Thread safety: one mc_engine is driven by one thread at a time (the server's scheduler);
  * the engine parallelises internally. Ownership: mc_engine_free releases everything. */
 #ifndef MC_ENGINE_H
@@ -31,6 +35,7 @@
 #include "model.h"
 
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct mc_engine mc_engine;
 typedef struct mc_tok mc_tok; /* src/engine/tokenizer.h */
@@ -56,9 +61,24 @@ typedef struct mc_engine_opts {
     int no_trace;            /* 1: keep no per-pass record (mc_engine_last_pass returns NULL);
                                 for measuring what recording costs (docs/ENGINE.md) */
     int weights;             /* MC_WEIGHTS_* (0 = auto) */
+    /* expert offloading (docs/ENGINE.md, "Expert offloading") */
+    int64_t expert_cache_bytes; /* 0 = off (every expert resident); else routed experts live in
+                                   a cache of at most this many bytes, read from the GGUF file on
+                                   a miss */
+    int expert_cache_policy;    /* MC_XCACHE_LRU (default), MC_XCACHE_LFU, MC_XCACHE_STATIC */
+    const char *expert_profile; /* records JSONL with tokens_per_expert: STATIC pins the hottest
+                                   experts by total tokens (required for STATIC) */
+    int expert_prefetch;        /* 1: predict the next MoE layer's experts, read them ahead */
+    int expert_direct;          /* 1 (default): O_DIRECT reads (buffered + fadvise(DONTNEED) when
+                                   the file system refuses); 0: buffered reads */
+    /* tests: replaces pread(2) for the expert reads (fault injection); NULL = pread */
+    ssize_t (*expert_pread)(int fd, void *buf, size_t n, off_t off);
     int no_repack;           /* 1: keep copied weights in GGUF's layout instead of the kernels'
                                 faster one (A/B measurements; docs/KERNELS.md "Repacked weights") */
 } mc_engine_opts;
+
+/* Expert cache policies (mc_engine_opts.expert_cache_policy). */
+enum { MC_XCACHE_LRU = 0, MC_XCACHE_LFU = 1, MC_XCACHE_STATIC = 2 };
 
 void mc_engine_opts_default(mc_engine_opts *o);
 
@@ -76,6 +96,28 @@ int mc_engine_threads(const mc_engine *e);
 const char *mc_engine_isa(const mc_engine *e);    /* kernel set in use */
 int mc_engine_weights_copied(const mc_engine *e); /* 1: weights in huge-page memory, 0: mapped */
 int mc_engine_weights_repacked(const mc_engine *e); /* matrices repacked into a kernel layout */
+
+/* ---- expert cache (xcache.c) ---- */
+/* Cumulative figures since open (the per-pass ones are in the record, mc_pass.cache_*). */
+typedef struct mc_engine_xstats {
+    int64_t slots, slot_bytes; /* cache slots and the bytes of one (an expert's three matrices,
+                                  4 KiB aligned with padding) */
+    int64_t experts;           /* routed experts of the model (all MoE layers) */
+    int64_t pinned;            /* experts pinned by the static policy (loaded at open) */
+    int64_t hits, misses;      /* per (pass, MoE layer, distinct activated expert) */
+    int64_t bytes, reads;      /* bytes and read calls to the slow tier (prefetches included) */
+    int64_t prefetched;        /* experts read ahead by the prefetcher */
+    double stall_s;            /* time the compute thread waited for reads */
+    double read_s;             /* wall time with at least one read in flight */
+    int direct;                /* 1: O_DIRECT, 0: buffered reads + fadvise(DONTNEED) */
+} mc_engine_xstats;
+
+/* 1 and *out filled when the engine has an expert cache, else 0. */
+int mc_engine_xcache_stats(const mc_engine *e, mc_engine_xstats *out);
+/* 1: the expert cache reads with O_DIRECT; 0: buffered (fallback or asked); -1: no cache. */
+int mc_engine_xcache_direct(const mc_engine *e);
+/* Why the cache does not use O_DIRECT ("" when it does or there is no cache). */
+const char *mc_engine_xcache_note(const mc_engine *e);
 
 /* ---- sequences (KV slots 0 .. max_seqs-1) ---- */
 void mc_engine_seq_reset(mc_engine *e, int seq);        /* forget the slot's tokens */
@@ -96,7 +138,9 @@ typedef struct mc_batch_item {
 
 /* Runs one forward pass. Fails (with nothing changed) on bad items: unknown slot, a slot twice,
  * token ids out of the vocabulary, context overflow (seq_len + n_tokens > n_ctx), more than
- * max_step_tokens tokens in total. */
+ * max_step_tokens tokens in total. With an expert cache a read error on the slow tier fails the
+ * step too (no slot advances, mc_engine_last_pass is NULL until the next successful step); the
+ * engine stays usable. */
 mc_err mc_engine_step(mc_engine *e, const mc_batch_item *items, int n_items, mc_diag *d);
 
 /* The record of the last successful step (engine-owned, valid until the next step); NULL before

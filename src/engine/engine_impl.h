@@ -24,8 +24,15 @@ typedef enum eng_arch {
     ENG_LLAMA = 0, /* llama: dense, or Mixtral layout (experts, softmax over the top-k) */
     ENG_QWEN2MOE,  /* experts (no renormalisation) + shared expert with a sigmoid gate */
     ENG_QWEN3MOE,  /* experts (renormalised top-k) + per-head q/k RMSNorm */
-    ENG_OLMOE      /* experts (no renormalisation) + full-width q/k RMSNorm */
+    ENG_OLMOE,     /* experts (no renormalisation) + full-width q/k RMSNorm */
+    ENG_DEEPSEEK2, /* MLA attention (attn_mla.c), leading dense layers, shared experts, softmax or
+                      sigmoid routing with optional bias, groups, scale (ffn_route.c) */
+    ENG_QWEN2,     /* dense, q/k/v biases, neox RoPE */
+    ENG_QWEN3      /* dense, per-head q/k RMSNorm, neox RoPE */
 } eng_arch;
+
+/* Expert gating of deepseek2 (<arch>.expert_gating_func, llama.cpp's numbering). */
+enum { ENG_GATE_SOFTMAX = 1, ENG_GATE_SIGMOID = 2 };
 
 /* A weight matrix in the mapping: `rows` output rows of `cols` inputs (ggml dims[1] x dims[0]);
  * row r at p + r * row_bytes. rows == 0 marks an absent matrix. */
@@ -45,6 +52,13 @@ typedef struct eng_layer {
     const float *bq, *bk, *bv, *bo; /* biases (NULL = none) */
     const float *q_norm, *k_norm;   /* [hd] per head, or full width (qk_norm_full); NULL = none */
     int qk_norm_full;
+    /* MLA (deepseek2; wq is the plain q projection when there is no q low-rank pair) */
+    eng_mat wq_a, wq_b;     /* [q_lora x hidden], [heads*kd x q_lora] (rows 0 = none) */
+    eng_mat wkv_a;          /* [kv_lora + rope x hidden]: the latent and the shared rope key */
+    eng_mat wkv_b;          /* [heads*(nope + vd) x kv_lora]: per head k_nope then v */
+    const float *q_a_norm;  /* [q_lora] */
+    const float *kv_a_norm; /* [kv_lora] */
+    void *wkv_b_own;        /* engine-owned wkv_b rebuilt from a split attn_k_b / attn_v_b file */
     /* feed-forward */
     const float *ffn_norm; /* [hidden] */
     int moe;
@@ -53,6 +67,7 @@ typedef struct eng_layer {
     eng_mat *xg, *xu, *xd;  /* [n_exp] expert matrices: gate/up [ff x hidden], down [hidden x ff] */
     eng_mat sg, su, sd;     /* shared expert (rows 0 = none) */
     eng_mat sgate;          /* qwen2moe shared-expert gate [1 x hidden] (rows 0 = none) */
+    const float *exp_bias;  /* deepseek2 exp_probs_b [n_exp]: added to select, not to weigh */
     int64_t n_exp, top_k, ff; /* ff: dense width or expert width */
     int64_t sh_ff;
     int64_t moe_index; /* index among the MoE layers (record rows), -1 for dense */
@@ -101,6 +116,17 @@ struct mc_engine {
     char isa[16];
     int rope_neox; /* 1: pairs (i, i + n_rot/2); 0: adjacent pairs */
     int norm_topk; /* renormalise the selected experts' weights to sum 1 */
+    /* deepseek2 routing (ffn_route.c): gating function, weight scale, expert groups */
+    int gating;
+    float w_scale;
+    int64_t n_group, group_used;
+    /* MLA shape (attn_mla.c); hd = max(kd, vd) is the KV row width, n_kv = n_heads */
+    int mla;
+    int64_t q_lora, kv_lora, nope, rope_d, kd, vd;
+    float mla_qscale; /* folded into q: mscale^2 / sqrt(kd), over the 1/sqrt(hd) of eng_attend */
+    /* YaRN RoPE (deepseek2): per-pair frequency mix, ext_factor 1, magnitude 1 */
+    int yarn;
+    double yarn_low, yarn_high; /* correction dims (pair indices) */
     int trace_tokens, no_trace;
     int64_t hidden, n_layers, n_heads, n_kv, hd, n_rot, vocab, n_ctx, max_tok, q_dim, kv_dim;
     int64_t max_exp, max_topk, max_ff, n_moe_layers;
@@ -115,6 +141,8 @@ struct mc_engine {
     size_t wcopy_len;
     int n_repacked; /* matrices weights.c rewrote into a kernel layout (0 when mapped) */
     eng_mat *exp_mats; /* backing store of the layers' expert matrix arrays */
+    struct eng_xcache *xc; /* the expert cache (xcache.c), NULL when every expert is resident */
+    const uint8_t *xc_on;  /* [max_exp]: experts of the current layer round (NULL: no cache) */
 
     /* KV cache: [seq][layer][K|V][kv_head][pos][hd] of kv_t */
     mc_dtype kv_t;
@@ -138,6 +166,10 @@ struct mc_engine {
     float *hg, *hu;         /* dense / shared FFN [max_ff] */
     float *shg;             /* shared-expert gate logit [1] per token */
     eng_act act;            /* prepared activations of the current matmul input */
+    /* MLA scratch ([max_tok] rows): q low-rank, latent + rope key, decompressed k_nope|v per
+     * head, the q projection, and the attention output compacted to heads x vd */
+    float *mla_qa, *mla_kva, *mla_kvb, *mla_q, *mla_o;
+    float *route_s; /* [max_exp] selection scores of one token (ffn_route.c) */
 
     /* MoE routing and expert grouping (max_tok x max_topk pairs) */
     float *rlog;                          /* router logits [max_tok][max_exp] */
@@ -222,8 +254,40 @@ void eng_norm_rows(mc_engine *e, const float *in, float *out, const float *w, in
 /* x[t] += tmp[t] (+ bias) for t < n_tok. */
 void eng_residual(mc_engine *e, const float *bias, int64_t n_tok);
 
+/* ---- attn_mla.c ---- */
+/* The MLA attention block of deepseek2 (called by eng_attention when e->mla). */
+void eng_attention_mla(mc_engine *e, const eng_layer *L, int64_t n_tok);
+/* RoPE angles of position pos into cs[n_rot] (plain, linear or YaRN per e). */
+void eng_rope_table(const mc_engine *e, float *cs, int64_t pos);
+/* Reads rope.scaling yarn keys for deepseek2 (sets e->yarn, freq_scale, mla_qscale). */
+mc_err eng_mla_rope(mc_engine *e, mc_diag *d);
+
+/* ---- ffn_route.c ---- */
+/* deepseek2 routing of n tokens: softmax or sigmoid, selection bias, expert groups, top-k,
+ * optional renormalisation, weight scale; fills e->sel / e->selw from e->rlog. */
+void eng_route_deepseek2(mc_engine *e, const eng_layer *L, int64_t n_tok);
+
 /* ---- ffn.c ---- */
-void eng_ffn(mc_engine *e, const eng_layer *L, int64_t n_tok);
+/* Fails only with an expert cache (a read error on the slow tier). */
+mc_err eng_ffn(mc_engine *e, const eng_layer *L, int64_t n_tok, mc_diag *d);
+/* Top-k of p[0..n): descending, lower id first on ties. */
+void eng_top_k(const float *p, int64_t n, int64_t k, int32_t *ids);
+
+/* ---- xcache.c (expert offloading; all but eng_xc_open only with e->xc) ---- */
+typedef struct eng_xcache eng_xcache;
+/* With o->expert_cache_bytes > 0: the cache, its I/O threads, the static policy's pinned set. */
+mc_err eng_xc_open(mc_engine *e, const mc_engine_opts *o, mc_diag *d);
+void eng_xc_free(mc_engine *e); /* no cache: nothing */
+/* Expert matrix views of layer L (k: 0 gate, 1 up, 2 down) pointing into the cache slots. */
+const eng_mat *eng_xc_mats(const mc_engine *e, const eng_layer *L, int k);
+void eng_xc_step_begin(mc_engine *e);
+/* Makes the next round of layer L's activated experts (e->exp_cnt) resident and marks them in
+ * e->xc_on; *more = 1 when some are left for another round (more experts than slots). */
+mc_err eng_xc_round(mc_engine *e, const eng_layer *L, int round, int *more, mc_diag *d);
+/* Predicts the next MoE layer's experts from e->xn and queues their reads (expert_prefetch). */
+void eng_xc_prefetch(mc_engine *e, const eng_layer *L, int64_t n_tok);
+/* Waits for reads in flight; ok: the step succeeded, so its figures go into the record. */
+void eng_xc_step_end(mc_engine *e, int ok);
 
 /* ---- trace.c ---- */
 mc_err eng_trace_alloc(mc_engine *e, mc_diag *d);

@@ -7,8 +7,10 @@
  * gathered into one block so its gate and up projections run once over all its tokens (every
  * activated expert, and the shared expert, in one region), SwiGLU, the down projections in a
  * second region, then each token adds its experts' outputs in its own top-k order (so a token's
- * result does not depend on which other tokens share the step) and the residual.
- * Depends on the kernels and par.c; allocates nothing. */
+ * result does not depend on which other tokens share the step) and the residual. With an expert
+ * cache (xcache.c) the experts' matrices are the cache slots' and are made resident first, in
+ * rounds when a step needs more experts in a layer than there are slots.
+ * Depends on the kernels, par.c and xcache.c; allocates nothing. */
 #include "engine_impl.h"
 
 #include <math.h>
@@ -52,8 +54,7 @@ static void dense_ffn(mc_engine *e, const eng_layer *L, int64_t n)
 
 /* ---- routing ---- */
 
-/* Top-k of probabilities p[0..n): descending, lower id first on ties. */
-static void top_k(const float *p, int64_t n, int64_t k, int32_t *ids)
+void eng_top_k(const float *p, int64_t n, int64_t k, int32_t *ids)
 {
     for (int64_t i = 0; i < k; i++) {
         int32_t best = -1;
@@ -79,7 +80,7 @@ static void route(mc_engine *e, const eng_layer *L, int64_t n)
         int32_t *ids = e->sel + t * k;
         float *w = e->selw + t * k;
         mc_kernels_softmax(p, ne);
-        top_k(p, ne, k, ids);
+        eng_top_k(p, ne, k, ids);
         double sum = 0;
         for (int64_t i = 0; i < k; i++)
             sum += p[ids[i]];
@@ -143,11 +144,27 @@ static const uint8_t *expert_x(const mc_engine *e, int64_t x, int64_t n, const u
     return e->gx[i] + (size_t)e->exp_off[x] * e->gx_stride;
 }
 
-/* Region B: gate and up of every activated expert (and of the shared expert). */
-static void experts_gate_up(mc_engine *e, const eng_layer *L, int64_t n)
+/* Whether expert x takes part in this round: activated, and resident when there is a cache. */
+static int in_round(const mc_engine *e, int64_t x)
+{
+    return e->exp_cnt[x] && (!e->xc_on || e->xc_on[x]);
+}
+
+/* The matrix views of the routed experts: the binding's, or the cache slots'. */
+static void expert_mats(const mc_engine *e, const eng_layer *L, const eng_mat *m[3])
+{
+    m[0] = e->xc ? eng_xc_mats(e, L, 0) : L->xg;
+    m[1] = e->xc ? eng_xc_mats(e, L, 1) : L->xu;
+    m[2] = e->xc ? eng_xc_mats(e, L, 2) : L->xd;
+}
+
+/* Region B: gate and up of every expert of the round (and of the shared expert in the first). */
+static void experts_gate_up(mc_engine *e, const eng_layer *L, int64_t n, int shared)
 {
     int64_t h = e->hidden, ff = L->ff;
-    const eng_mat *g0 = &L->xg[0], *u0 = &L->xu[0];
+    const eng_mat *m[3];
+    expert_mats(e, L, m);
+    const eng_mat *g0 = &L->xg[0], *u0 = &L->xu[0]; /* types only */
     gather_ctx gc = {e, {NULL, NULL}, {0, 0}};
     eng_act_reset(e); /* the router's inputs are done with: gate, up and shared need <= 4 types */
     gc.src[0] = eng_act_prep(e, e->xn, h, n, h, g0->t);
@@ -161,7 +178,7 @@ static void experts_gate_up(mc_engine *e, const eng_layer *L, int64_t n)
         eng_par(e, n * L->top_k, 64, gather_rows, &gc);
     int j = 0;
     for (int64_t x = 0; x < L->n_exp; x++) {
-        if (!e->exp_cnt[x])
+        if (!in_round(e, x))
             continue;
         size_t sg = 0, su = 0;
         const uint8_t *xg = expert_x(e, x, n, gc.src[0], 0, &sg), *xu = xg;
@@ -169,10 +186,10 @@ static void experts_gate_up(mc_engine *e, const eng_layer *L, int64_t n)
         if (gc.src[1])
             xu = expert_x(e, x, n, gc.src[1], 1, &su);
         float *yg = e->eg + e->exp_off[x] * ff, *yu = e->eu + e->exp_off[x] * ff;
-        j = eng_job_add(e, j, &L->xg[x], xg, sg, e->exp_cnt[x], yg, ff);
-        j = eng_job_add(e, j, &L->xu[x], xu, su, e->exp_cnt[x], yu, ff);
+        j = eng_job_add(e, j, &m[0][x], xg, sg, e->exp_cnt[x], yg, ff);
+        j = eng_job_add(e, j, &m[1][x], xu, su, e->exp_cnt[x], yu, ff);
     }
-    if (L->sh_ff) {
+    if (L->sh_ff && shared) {
         const uint8_t *a = eng_act_prep(e, e->xn, h, n, h, L->sg.t);
         const uint8_t *b = eng_act_prep(e, e->xn, h, n, h, L->su.t);
         j = eng_job_add(e, j, &L->sg, a, e->act.stride, n, e->hg, L->sh_ff);
@@ -184,33 +201,55 @@ static void experts_gate_up(mc_engine *e, const eng_layer *L, int64_t n)
 typedef struct down_ctx {
     const mc_engine *e;
     const eng_layer *L;
+    int64_t s0; /* first slot */
 } down_ctx;
 
-/* Prepares each slot's SwiGLU output for its expert's down weights. */
+/* Prepares each slot's SwiGLU output for its expert's down weights (slots s0 + [b, end)). */
 static void prep_down_rows(void *ctx, int64_t b, int64_t end, int worker)
 {
     const down_ctx *c = ctx;
     const mc_engine *e = c->e;
     int64_t ff = c->L->ff;
     (void)worker;
-    for (int64_t s = b; s < end; s++)
+    for (int64_t s = c->s0 + b; s < c->s0 + end; s++)
         mc_kernels_quant_act(c->L->xd[e->slot_exp[s]].t, e->eg + s * ff,
                              e->gd + (size_t)s * e->gd_stride, ff);
 }
 
-/* Region C: the down projection of every activated expert (and of the shared expert). */
-static void experts_down(mc_engine *e, const eng_layer *L, int64_t n)
+/* SwiGLU and the down projection's inputs of the round's slots: all at once when the round has
+ * every activated expert, else expert by expert (each expert's slots are contiguous). */
+static void experts_swiglu(mc_engine *e, const eng_layer *L, int64_t n, int all)
 {
-    int64_t ff = L->ff, h = e->hidden, n_slots = n * L->top_k;
-    swiglu(e, e->eg, e->eu, n_slots, ff);
-    down_ctx dc = {e, L};
-    eng_par(e, n_slots, 64, prep_down_rows, &dc);
+    int64_t ff = L->ff;
+    if (all) {
+        swiglu(e, e->eg, e->eu, n * L->top_k, ff);
+        down_ctx dc = {e, L, 0};
+        eng_par(e, n * L->top_k, 64, prep_down_rows, &dc);
+        return;
+    }
+    for (int64_t x = 0; x < L->n_exp; x++) {
+        if (!in_round(e, x))
+            continue;
+        int64_t s0 = e->exp_off[x], cnt = e->exp_cnt[x];
+        swiglu(e, e->eg + s0 * ff, e->eu + s0 * ff, cnt, ff);
+        down_ctx dc = {e, L, s0};
+        eng_par(e, cnt, 64, prep_down_rows, &dc);
+    }
+}
+
+/* Region C: the down projection of the round's experts (and of the shared expert in the first). */
+static void experts_down(mc_engine *e, const eng_layer *L, int64_t n, int shared, int all)
+{
+    int64_t h = e->hidden;
+    const eng_mat *m[3];
+    expert_mats(e, L, m);
+    experts_swiglu(e, L, n, all);
     int j = 0;
     for (int64_t x = 0; x < L->n_exp; x++)
-        if (e->exp_cnt[x])
-            j = eng_job_add(e, j, &L->xd[x], e->gd + (size_t)e->exp_off[x] * e->gd_stride,
+        if (in_round(e, x))
+            j = eng_job_add(e, j, &m[2][x], e->gd + (size_t)e->exp_off[x] * e->gd_stride,
                             e->gd_stride, e->exp_cnt[x], e->ed + e->exp_off[x] * h, h);
-    if (L->sh_ff) {
+    if (L->sh_ff && shared) {
         swiglu(e, e->hg, e->hu, n, L->sh_ff);
         eng_act_reset(e);
         const uint8_t *a = eng_act_prep(e, e->hg, L->sh_ff, n, L->sh_ff, L->sd.t);
@@ -240,7 +279,25 @@ static void combine_rows(void *ctx, int64_t b, int64_t end, int worker)
     }
 }
 
-static void moe_ffn(mc_engine *e, const eng_layer *L, int64_t n)
+/* The routed experts with a cache: rounds of resident experts (one round unless a step needs
+ * more experts in the layer than there are slots); the prefetch is queued after the first
+ * round's experts are resident, so its reads overlap this layer's compute. */
+static mc_err cached_experts(mc_engine *e, const eng_layer *L, int64_t n, mc_diag *d)
+{
+    int more = 1;
+    for (int r = 0; more; r++) {
+        mc_err err = eng_xc_round(e, L, r, &more, d);
+        if (err)
+            return err;
+        if (r == 0)
+            eng_xc_prefetch(e, L, n);
+        experts_gate_up(e, L, n, r == 0);
+        experts_down(e, L, n, r == 0, r == 0 && !more);
+    }
+    return MC_OK;
+}
+
+static mc_err moe_ffn(mc_engine *e, const eng_layer *L, int64_t n, mc_diag *d)
 {
     int64_t h = e->hidden;
     eng_act_reset(e);
@@ -251,20 +308,30 @@ static void moe_ffn(mc_engine *e, const eng_layer *L, int64_t n)
         j = eng_job_add(e, j, &L->sgate, xs, e->act.stride, n, e->shg, 1);
     }
     eng_run_jobs(e, j);
-    route(e, L, n);
+    if (e->arch == ENG_DEEPSEEK2)
+        eng_route_deepseek2(e, L, n);
+    else
+        route(e, L, n);
     group(e, L, n);
     eng_trace_layer(e, L, n);
-    experts_gate_up(e, L, n);
-    experts_down(e, L, n);
-    down_ctx dc = {e, L};
+    if (e->xc) {
+        mc_err err = cached_experts(e, L, n, d);
+        if (err)
+            return err;
+    } else {
+        experts_gate_up(e, L, n, 1);
+        experts_down(e, L, n, 1, 1);
+    }
+    down_ctx dc = {e, L, 0};
     eng_par(e, n, 32, combine_rows, &dc);
+    return MC_OK;
 }
 
-void eng_ffn(mc_engine *e, const eng_layer *L, int64_t n)
+mc_err eng_ffn(mc_engine *e, const eng_layer *L, int64_t n, mc_diag *d)
 {
     eng_norm_rows(e, e->x, e->xn, L->ffn_norm, n);
     if (L->moe)
-        moe_ffn(e, L, n);
-    else
-        dense_ffn(e, L, n);
+        return moe_ffn(e, L, n, d);
+    dense_ffn(e, L, n);
+    return MC_OK;
 }

@@ -28,6 +28,8 @@ void mc_make_opts_default(mc_make_opts *o)
     o->ctx = 4096;
     o->seed = 1;
     o->type = MC_DT_F16;
+    o->dense_layers = -1;
+    o->weights_norm = -1;
 }
 
 uint32_t mk_ggml_type(mc_dtype t)
@@ -75,9 +77,10 @@ static mc_err range(mc_diag *d, const char *opt, int64_t v, int64_t lo, int64_t 
 
 static mc_err resolve_arch(mk *m)
 {
-    static const char *names[] = {"llama", "qwen2moe", "olmoe", "qwen3moe"};
+    static const char *names[] = {"llama",     "qwen2moe", "olmoe", "qwen3moe",
+                                  "deepseek2", "qwen2",    "qwen3"};
     const char *a = m->o->arch ? m->o->arch : "llama";
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 7; i++)
         if (!strcmp(a, names[i])) {
             m->arch = i;
             m->arch_name = names[i];
@@ -85,7 +88,7 @@ static mc_err resolve_arch(mk *m)
         }
     return mc_fail(m->d, MC_ERR_ARG,
                    ERR "--arch '%.40s' is not one of llama, qwen2moe, olmoe, "
-                       "qwen3moe",
+                       "qwen3moe, deepseek2, qwen2, qwen3",
                    a);
 }
 
@@ -133,7 +136,8 @@ static mc_err check_sizes(mk *m)
 static mc_err check_floats(mk *m)
 {
     const mc_make_opts *o = m->o;
-    int qwen = m->arch == MK_QWEN2MOE || m->arch == MK_QWEN3MOE;
+    int qwen = m->arch == MK_QWEN2MOE || m->arch == MK_QWEN3MOE || m->arch == MK_QWEN2 ||
+               m->arch == MK_QWEN3;
     m->theta = o->rope_theta != 0 ? o->rope_theta : qwen ? 1e6 : 1e4;
     m->eps = o->norm_eps != 0 ? o->norm_eps : qwen ? 1e-6 : 1e-5;
     m->skew = o->route_skew;
@@ -165,7 +169,7 @@ static mc_err check_attention(mk *m)
     if (m->hd % 2 != 0)
         return mc_fail(d, MC_ERR_ARG, ERR "head dim %lld must be even (RoPE rotates pairs)",
                        (long long)m->hd);
-    int full = m->arch == MK_QWEN2MOE || m->arch == MK_OLMOE;
+    int full = m->arch == MK_QWEN2MOE || m->arch == MK_OLMOE || m->arch == MK_QWEN2;
     if (full && m->hd * m->heads != o->embd)
         return mc_fail(d, MC_ERR_ARG,
                        ERR "--head-dim %lld: %s needs --heads x head dim = --embd (%lld)",
@@ -184,11 +188,19 @@ static mc_err check_moe(mk *m)
     mc_diag *d = m->d;
     m->experts = o->experts;
     m->top_k = o->experts ? o->top_k : 0;
-    if (o->experts == 0 && m->arch != MK_LLAMA)
-        return mc_fail(d, MC_ERR_ARG, ERR "--experts 0 (a dense model) needs --arch llama");
-    m->shared_ff = o->shared_ff >= 0 ? o->shared_ff : m->arch == MK_QWEN2MOE ? 4 * o->ff : 0;
-    if (m->shared_ff > 0 && m->arch != MK_QWEN2MOE)
-        return mc_fail(d, MC_ERR_ARG, ERR "--shared-ff needs --arch qwen2moe");
+    int dense_arch = m->arch == MK_QWEN2 || m->arch == MK_QWEN3;
+    if (o->experts == 0 && m->arch != MK_LLAMA && !dense_arch)
+        return mc_fail(d, MC_ERR_ARG,
+                       ERR "--experts 0 (a dense model) needs --arch llama, qwen2 or qwen3");
+    if (o->experts > 0 && dense_arch)
+        return mc_fail(d, MC_ERR_ARG, ERR "--arch %s is dense: use --experts 0 (or %smoe)",
+                       m->arch_name, m->arch_name);
+    m->shared_ff = o->shared_ff >= 0         ? o->shared_ff
+                   : m->arch == MK_QWEN2MOE  ? 4 * o->ff
+                   : m->arch == MK_DEEPSEEK2 ? 2 * o->ff
+                                             : 0;
+    if (m->shared_ff > 0 && m->arch != MK_QWEN2MOE && m->arch != MK_DEEPSEEK2)
+        return mc_fail(d, MC_ERR_ARG, ERR "--shared-ff needs --arch qwen2moe or deepseek2");
     if (m->shared_ff == 0 && m->arch == MK_QWEN2MOE)
         return mc_fail(d, MC_ERR_ARG,
                        ERR "--shared-ff 0: qwen2moe needs a shared expert (llama.cpp requires "
@@ -197,6 +209,89 @@ static mc_err check_moe(mk *m)
         return mc_fail(d, MC_ERR_ARG, ERR "--shared-ff %lld (4 x --ff) exceeds %lld",
                        (long long)m->shared_ff, (long long)(INT64_C(1) << 20));
     return MC_OK;
+}
+
+/* YaRN keys (deepseek2): factor > 1, original context, log multiplier. */
+static mc_err check_yarn(mk *m)
+{
+    const mc_make_opts *o = m->o;
+    m->yarn = o->yarn_factor;
+    m->yarn_orig = o->yarn_orig_ctx ? o->yarn_orig_ctx : o->ctx;
+    m->yarn_log_mul = o->yarn_log_mul != 0 ? o->yarn_log_mul : 0.0707;
+    if (m->yarn != 0 && (!isfinite(m->yarn) || m->yarn <= 1 || m->yarn > 1e4))
+        return mc_fail(m->d, MC_ERR_ARG, ERR "--yarn-factor %g must lie in (1, 10000]", m->yarn);
+    if (!isfinite(m->yarn_log_mul) || m->yarn_log_mul < 0 || m->yarn_log_mul > 10)
+        return mc_fail(m->d, MC_ERR_ARG, ERR "--yarn-log-mul %g must lie in [0, 10]",
+                       m->yarn_log_mul);
+    return range(m->d, "--yarn-orig-ctx", m->yarn_orig, 1, INT64_C(1) << 24);
+}
+
+/* deepseek2's MLA shape: heads = kv heads, key = nope + rope, value, ranks. */
+static mc_err check_mla(mk *m)
+{
+    const mc_make_opts *o = m->o;
+    mc_diag *d = m->d;
+    if (o->kv_heads && o->kv_heads != o->heads)
+        return mc_fail(d, MC_ERR_ARG,
+                       ERR "--kv-heads %lld: deepseek2 (MLA) has one KV head per "
+                           "head (--kv-heads = --heads)",
+                       (long long)o->kv_heads);
+    m->kv = m->heads;
+    m->rope = o->rope_dim ? o->rope_dim : m->hd / 4 / 2 * 2;
+    m->vd = o->v_head_dim ? o->v_head_dim : m->hd;
+    m->q_lora = o->q_lora;
+    m->kv_lora = o->kv_lora ? o->kv_lora : o->embd;
+    mc_err e = range(d, "--rope-dim", m->rope, 2, m->hd - 1);
+    if (!e && m->rope % 2)
+        e = mc_fail(d, MC_ERR_ARG, ERR "--rope-dim %lld must be even", (long long)m->rope);
+    if (!e)
+        e = range(d, "--v-head-dim", m->vd, 1, 4096);
+    if (!e)
+        e = range(d, "--q-lora", m->q_lora, 0, INT64_C(1) << 16);
+    if (!e)
+        e = range(d, "--kv-lora", m->kv_lora, 1, INT64_C(1) << 16);
+    m->nope = m->hd - m->rope;
+    return e;
+}
+
+/* deepseek2's blocks and routing. */
+static mc_err check_deepseek(mk *m)
+{
+    const mc_make_opts *o = m->o;
+    mc_diag *d = m->d;
+    m->dense_layers = o->dense_layers >= 0 ? o->dense_layers : 1;
+    m->dense_ff = o->dense_ff ? o->dense_ff : 4 * o->ff;
+    m->gating = o->gating ? o->gating : 1;
+    m->w_norm = o->weights_norm >= 0 ? o->weights_norm != 0 : m->gating == 2;
+    m->w_scale = o->weights_scale != 0 ? o->weights_scale : 1.0;
+    m->groups = o->groups;
+    m->gused = o->group_used;
+    m->split = o->mla_split != 0;
+    mc_err e = check_mla(m);
+    if (!e)
+        e = range(d, "--dense-layers", m->dense_layers, 0, o->layers);
+    if (!e)
+        e = range(d, "--dense-ff", m->dense_ff, 1, INT64_C(1) << 20);
+    if (!e && (m->gating < 1 || m->gating > 2))
+        e = mc_fail(d, MC_ERR_ARG, ERR "--gating %d (1 softmax, 2 sigmoid)", m->gating);
+    if (!e && (!isfinite(m->w_scale) || m->w_scale <= 0 || m->w_scale > 1000))
+        e = mc_fail(d, MC_ERR_ARG, ERR "--weights-scale %g must lie in (0, 1000]", m->w_scale);
+    if (!e && m->experts == 0)
+        e = mc_fail(d, MC_ERR_ARG, ERR "deepseek2 needs --experts > 0");
+    if (!e && (m->shared_ff == 0 || m->shared_ff % o->ff))
+        e = mc_fail(d, MC_ERR_ARG,
+                    ERR "--shared-ff %lld: deepseek2 needs a positive multiple "
+                        "of --ff (shared experts of the expert width)",
+                    (long long)m->shared_ff);
+    m->n_shared = m->shared_ff / o->ff;
+    if (!e && m->groups &&
+        (m->groups < 2 || m->experts % m->groups || m->gused < 1 || m->gused > m->groups ||
+         m->top_k > m->gused * (m->experts / m->groups)))
+        e = mc_fail(d, MC_ERR_ARG,
+                    ERR "--groups %lld / --group-used %lld must divide --experts "
+                        "and keep at least --top-k experts",
+                    (long long)m->groups, (long long)m->gused);
+    return e ? e : check_yarn(m);
 }
 
 /* Row lengths must be whole blocks of the storage type. */
@@ -210,7 +305,12 @@ static mc_err check_blocks(mk *m)
     } rows[] = {{"--embd", m->embd},
                 {"--ff", m->ff},
                 {"--shared-ff", m->shared_ff},
-                {"--heads x head dim", m->heads * m->hd}};
+                {"--heads x head dim", m->arch == MK_DEEPSEEK2 ? 0 : m->heads * m->hd},
+                {"--heads x --v-head-dim", m->heads * m->vd},
+                {"--q-lora", m->q_lora},
+                {"--kv-lora", m->kv_lora},
+                {"--dense-ff", m->dense_layers ? m->dense_ff : 0},
+                {"head dim - --rope-dim (attn_k_b rows)", m->split ? m->nope : 0}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         if (rows[i].v % b != 0)
             return mc_fail(m->d, MC_ERR_ARG,
@@ -250,6 +350,8 @@ static mc_err resolve(mk *m)
         e = check_attention(m);
     if (!e)
         e = check_moe(m);
+    if (!e && m->arch == MK_DEEPSEEK2)
+        e = check_deepseek(m);
     if (e)
         return e;
     m->layers = o->layers;
@@ -305,20 +407,63 @@ static void meta_general(kw *k)
         k->e = mc_gguf_add_u32(k->w, "general.quantization_version", 2, m->d);
 }
 
+static void flag(kw *k, const char *suffix, int v)
+{
+    if (!k->e)
+        k->e = mc_gguf_add_bool(k->w, akey(k, suffix), v, k->m->d);
+}
+
+static void str(kw *k, const char *suffix, const char *v)
+{
+    if (!k->e)
+        k->e = mc_gguf_add_str(k->w, akey(k, suffix), v, k->m->d);
+}
+
+/* deepseek2's keys as llama.cpp's converter writes them. */
+static void meta_deepseek(kw *k)
+{
+    mk *m = k->m;
+    if (m->q_lora > 0)
+        u32(k, "attention.q_lora_rank", m->q_lora);
+    u32(k, "attention.kv_lora_rank", m->kv_lora);
+    u32(k, "leading_dense_block_count", m->dense_layers);
+    u32(k, "expert_feed_forward_length", m->ff);
+    u32(k, "expert_shared_count", m->n_shared);
+    f32(k, "expert_weights_scale", m->w_scale);
+    flag(k, "expert_weights_norm", m->w_norm);
+    u32(k, "expert_gating_func", m->gating);
+    if (m->groups) {
+        u32(k, "expert_group_count", m->groups);
+        u32(k, "expert_group_used_count", m->gused);
+    }
+    if (m->yarn > 1) {
+        str(k, "rope.scaling.type", "yarn");
+        f32(k, "rope.scaling.factor", m->yarn);
+        u32(k, "rope.scaling.original_context_length", m->yarn_orig);
+        f32(k, "rope.scaling.yarn_log_multiplier", m->yarn_log_mul);
+    }
+}
+
 static void meta_arch(kw *k)
 {
     mk *m = k->m;
     u32(k, "context_length", m->ctx);
     u32(k, "embedding_length", m->embd);
     u32(k, "block_count", m->layers);
-    u32(k, "feed_forward_length", m->ff);
+    u32(k, "feed_forward_length", m->arch == MK_DEEPSEEK2 ? m->dense_ff : m->ff);
     u32(k, "attention.head_count", m->heads);
-    u32(k, "attention.head_count_kv", m->kv);
-    if (m->hd * m->heads != m->embd || m->arch == MK_QWEN3MOE) {
+    int ds = m->arch == MK_DEEPSEEK2;
+    u32(k, "attention.head_count_kv", ds && m->split ? 1 : m->kv);
+    if (ds && m->split) { /* the latent is the key and value of llama.cpp's absorbed MQA */
+        u32(k, "attention.key_length", m->kv_lora + m->rope);
+        u32(k, "attention.value_length", m->kv_lora);
+        u32(k, "attention.key_length_mla", m->hd);
+        u32(k, "attention.value_length_mla", m->vd);
+    } else if (m->hd * m->heads != m->embd || m->arch == MK_QWEN3MOE || m->arch == MK_QWEN3 || ds) {
         u32(k, "attention.key_length", m->hd);
-        u32(k, "attention.value_length", m->hd);
+        u32(k, "attention.value_length", ds ? m->vd : m->hd);
     }
-    u32(k, "rope.dimension_count", m->hd);
+    u32(k, "rope.dimension_count", ds ? m->rope : m->hd);
     f32(k, "rope.freq_base", m->theta);
     f32(k, "attention.layer_norm_rms_epsilon", m->eps);
     if (m->experts > 0) {
@@ -327,8 +472,10 @@ static void meta_arch(kw *k)
     }
     if (m->arch == MK_QWEN2MOE || m->arch == MK_QWEN3MOE)
         u32(k, "expert_feed_forward_length", m->ff);
-    if (m->shared_ff > 0)
+    if (m->shared_ff > 0 && m->arch == MK_QWEN2MOE)
         u32(k, "expert_shared_feed_forward_length", m->shared_ff);
+    if (ds)
+        meta_deepseek(k);
 }
 
 /* moecap.* keys: how the file was made (other readers ignore them). */
@@ -375,6 +522,7 @@ static void mk_free(mk *m)
     mc_free(m->hot);
     mc_free(m->row);
     mc_free(m->qrow);
+    mc_free(m->kb_cache);
     mc_gguf_free(m->vocab_src);
 }
 

@@ -9,6 +9,12 @@
  *             ffn_{gate,up,down}_shexp with its sigmoid gate ffn_gate_inp_shexp.
  *   olmoe     q/k RMSNorms over the full q / k width (llama.cpp requires kv_heads = heads).
  *   qwen3moe  per-head q/k RMSNorms (head_dim wide), head_dim may differ from embd / heads.
+ *   qwen2     dense, q/k/v biases;  qwen3: dense, per-head q/k RMSNorms.
+ *   deepseek2 MLA attention (attn_q or attn_q_a + attn_q_a_norm + attn_q_b, attn_kv_a_mqa,
+ *             attn_kv_a_norm, attn_kv_b, attn_output), leading dense blocks (ffn_{gate,up,down}
+ *             of dense_ff), then routed experts with shared experts ffn_*_shexp (no gate; width
+ *             shared_ff = expert_shared_count x ff), softmax or sigmoid gating (sigmoid with an
+ *             exp_probs_b.bias selection bias), optional groups and YaRN keys.
  *
  * Weights: every tensor row is drawn from its own stream, seeded by (seed, tensor name, row), so
  * the f32 values of a tensor do not depend on the storage type, on the other options' effect on
@@ -42,7 +48,8 @@
 #define MC_MAKE_MIN_VOCAB 259 /* <unk>, <s>, </s> and 256 byte tokens */
 
 typedef struct mc_make_opts {
-    const char *arch;       /* "llama" | "qwen2moe" | "olmoe" | "qwen3moe" */
+    const char *arch;       /* "llama" | "qwen2moe" | "olmoe" | "qwen3moe" | "deepseek2" |
+                               "qwen2" | "qwen3" (the last two dense: experts 0) */
     const char *name;       /* general.name; NULL = "moecap-random-<arch>" */
     int64_t layers;         /* >= 1 */
     int64_t embd;           /* hidden size */
@@ -64,6 +71,25 @@ typedef struct mc_make_opts {
     mc_dtype output_type; /* 0 (= MC_DT_F32) means the rule above; set has_output_type */
     int has_output_type;
     double route_skew; /* S >= 0 */
+    /* deepseek2 only (MLA, leading dense blocks, shared experts, DeepSeek routing) */
+    int64_t dense_layers;  /* leading dense blocks; -1 (default) = 1 */
+    int64_t dense_ff;      /* their width; 0 = 4 x ff */
+    int64_t q_lora;        /* q low rank (attn_q_a / attn_q_b); 0 = a plain attn_q */
+    int64_t kv_lora;       /* latent width; 0 = embd */
+    int64_t rope_dim;      /* rope part of the key (head_dim = nope + rope); 0 = head_dim / 4,
+                              rounded down to even */
+    int64_t v_head_dim;    /* 0 = head_dim */
+    int gating;            /* 0 / 1 softmax, 2 sigmoid (writes an exp_probs_b selection bias) */
+    int weights_norm;      /* renormalise the top-k weights; -1 (default) = 1 with sigmoid */
+    double weights_scale;  /* expert_weights_scale; 0 = 1 */
+    int64_t groups;        /* expert_group_count (0 = no group-limited routing) */
+    int64_t group_used;    /* expert_group_used_count */
+    double yarn_factor;    /* > 1: YaRN RoPE scaling with this factor; 0 = none */
+    int64_t yarn_orig_ctx; /* original_context_length; 0 = ctx */
+    double yarn_log_mul;   /* yarn_log_multiplier; 0 = 0.0707 (DeepSeek-V2-Lite) */
+    int mla_split;         /* 1: llama.cpp's absorbed-MLA layout: attn_k_b + attn_v_b (the same
+                              values as attn_kv_b), key/value_length of the latent, head_count_kv
+                              1, key/value_length_mla */
 } mc_make_opts;
 
 /* Defaults: llama, 2 layers, embd 256, ff 512, 8 experts, top-2, 4 heads (kv 4), vocab 512,

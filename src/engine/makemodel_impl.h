@@ -7,14 +7,16 @@
 #include "gguf.h"
 #include "makemodel.h"
 
-enum mk_arch { MK_LLAMA, MK_QWEN2MOE, MK_OLMOE, MK_QWEN3MOE };
+enum mk_arch { MK_LLAMA, MK_QWEN2MOE, MK_OLMOE, MK_QWEN3MOE, MK_DEEPSEEK2, MK_QWEN2, MK_QWEN3 };
 
 /* How a tensor's rows are generated (makemodel_tensors.c). */
 typedef enum mk_kind {
     MK_UNIFORM, /* uniform in [-scale, scale] */
     MK_ONES,    /* norms */
     MK_EMBED,   /* sqrt(1 - a^2) g + a u, g uniform with unit variance */
-    MK_ROUTER   /* uniform, plus the skew direction on hot experts' rows */
+    MK_ROUTER,  /* uniform, plus the skew direction on hot experts' rows */
+    MK_KB,      /* deepseek2 attn_k_b: the k_nope rows of the layer's attn_kv_b, transposed */
+    MK_VB       /* deepseek2 attn_v_b: the v rows of the layer's attn_kv_b */
 } mk_kind;
 
 typedef struct mk mk;
@@ -39,6 +41,13 @@ struct mk {
     const char *arch_name;
     int64_t layers, embd, ff, experts, top_k, shared_ff, heads, kv, hd, vocab, ctx;
     double theta, eps, skew;
+    /* deepseek2 (resolved) */
+    int64_t dense_layers, dense_ff, q_lora, kv_lora, rope, nope, vd, n_shared, groups, gused;
+    int gating, w_norm, split;
+    float *kb_cache; /* [nope][kv_lora]: one head of attn_kv_b's k_nope rows (MK_KB) */
+    int64_t kb_key;  /* layer * heads + head held in kb_cache, -1 = none */
+    double w_scale, yarn, yarn_log_mul;
+    int64_t yarn_orig;
     uint64_t seed;
     mc_dtype type, out_type;
     const mc_make_opts *o;

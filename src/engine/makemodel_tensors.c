@@ -67,12 +67,48 @@ static int is_hot(const mk *m, int64_t layer, int64_t expert)
     return 0;
 }
 
+/* Row r of a uniform tensor of stream seed: n values in [-scale, scale]. */
+static void uniform_row(uint64_t seed, int64_t r, int64_t n, double scale, float *out)
+{
+    uni g;
+    uni_init(&g, seed ^ mix64((uint64_t)r + 1));
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (float)(scale * uni_next(&g));
+}
+
+/* attn_k_b / attn_v_b rows from the layer's (unwritten) attn_kv_b stream (t->seed is its seed):
+ * k_b row (h, c) = column c of kv_b rows h*(nope+vd) + i; v_b row (h, j) = kv_b row
+ * h*(nope+vd) + nope + j. One head's k_nope block is cached: rows are produced in order. */
+static void split_row(const mk_tensor *t, int64_t r, float *out)
+{
+    mk *m = t->m;
+    int64_t c = m->kv_lora, nope = m->nope, bw = nope + m->vd;
+    double scale = sqrt(3.0 / (double)c);
+    if (t->kind == MK_VB) {
+        int64_t h = r / m->vd, j = r % m->vd;
+        uniform_row(t->seed, h * bw + nope + j, c, scale, out);
+        return;
+    }
+    int64_t h = r / c, col = r % c, key = t->layer * m->heads + h;
+    if (m->kb_key != key) {
+        for (int64_t i = 0; i < nope; i++)
+            uniform_row(t->seed, h * bw + i, c, scale, m->kb_cache + i * c);
+        m->kb_key = key;
+    }
+    for (int64_t i = 0; i < nope; i++)
+        out[i] = m->kb_cache[i * c + col];
+}
+
 void mk_gen_row(const mk_tensor *t, int64_t r, float *out)
 {
     const mk *m = t->m;
     uni g;
     uni_init(&g, t->seed ^ mix64((uint64_t)r + 1));
     int64_t n = t->cols;
+    if (t->kind == MK_KB || t->kind == MK_VB) {
+        split_row(t, r, out);
+        return;
+    }
     if (t->kind == MK_ONES) {
         for (int64_t i = 0; i < n; i++)
             out[i] = 1.0f;
@@ -169,9 +205,51 @@ static void out_proj(lst *L)
         L->m->t[L->m->n_t - 1].scale /= sqrt(2.0 * (double)L->m->layers);
 }
 
+/* The last n tensors (biases) uniform in [-0.1, 0.1]. */
+static void small(lst *L, int n)
+{
+    for (int i = 1; i <= n && !L->e; i++)
+        L->m->t[L->m->n_t - i].scale = 0.1;
+}
+
+/* deepseek2 MLA: q (plain or low-rank with its norm), latent + rope key, its norm, kv_b, o. */
+static void attention_mla(lst *L, int64_t l)
+{
+    mk *m = L->m;
+    int64_t H = m->embd, qd = m->heads * m->hd, r = m->q_lora, c = m->kv_lora;
+    mc_dtype w = m->type;
+    long long ll = (long long)l;
+    T(L, MK_ONES, MC_DT_F32, H, 0, 0, "blk.%lld.attn_norm.weight", ll);
+    if (r > 0) {
+        T(L, MK_UNIFORM, w, H, r, 0, "blk.%lld.attn_q_a.weight", ll);
+        T(L, MK_ONES, MC_DT_F32, r, 0, 0, "blk.%lld.attn_q_a_norm.weight", ll);
+        T(L, MK_UNIFORM, w, r, qd, 0, "blk.%lld.attn_q_b.weight", ll);
+    } else {
+        T(L, MK_UNIFORM, w, H, qd, 0, "blk.%lld.attn_q.weight", ll);
+    }
+    T(L, MK_UNIFORM, w, H, c + m->rope, 0, "blk.%lld.attn_kv_a_mqa.weight", ll);
+    T(L, MK_ONES, MC_DT_F32, c, 0, 0, "blk.%lld.attn_kv_a_norm.weight", ll);
+    if (m->split) { /* llama.cpp's absorbed layout, the same values as attn_kv_b */
+        T(L, MK_KB, w, m->nope, c, m->heads, "blk.%lld.attn_k_b.weight", ll);
+        if (!L->e)
+            m->t[m->n_t - 1].layer = l;
+        T(L, MK_VB, w, c, m->vd, m->heads, "blk.%lld.attn_v_b.weight", ll);
+        if (!L->e)
+            m->t[m->n_t - 1].layer = l;
+    } else {
+        T(L, MK_UNIFORM, w, c, m->heads * (m->nope + m->vd), 0, "blk.%lld.attn_kv_b.weight", ll);
+    }
+    T(L, MK_UNIFORM, w, m->heads * m->vd, H, 0, "blk.%lld.attn_output.weight", ll);
+    out_proj(L);
+}
+
 static void attention(lst *L, int64_t l)
 {
     mk *m = L->m;
+    if (m->arch == MK_DEEPSEEK2) {
+        attention_mla(L, l);
+        return;
+    }
     int64_t H = m->embd, q = m->heads * m->hd, kv = m->kv * m->hd;
     mc_dtype w = m->type;
     T(L, MK_ONES, MC_DT_F32, H, 0, 0, "blk.%lld.attn_norm.weight", (long long)l);
@@ -180,15 +258,14 @@ static void attention(lst *L, int64_t l)
     T(L, MK_UNIFORM, w, H, kv, 0, "blk.%lld.attn_v.weight", (long long)l);
     T(L, MK_UNIFORM, w, q, H, 0, "blk.%lld.attn_output.weight", (long long)l);
     out_proj(L);
-    if (m->arch == MK_QWEN2MOE) { /* q/k/v biases, uniform in [-0.1, 0.1] */
+    if (m->arch == MK_QWEN2MOE || m->arch == MK_QWEN2) { /* q/k/v biases */
         T(L, MK_UNIFORM, MC_DT_F32, q, 0, 0, "blk.%lld.attn_q.bias", (long long)l);
         T(L, MK_UNIFORM, MC_DT_F32, kv, 0, 0, "blk.%lld.attn_k.bias", (long long)l);
         T(L, MK_UNIFORM, MC_DT_F32, kv, 0, 0, "blk.%lld.attn_v.bias", (long long)l);
-        for (int i = 1; i <= 3 && !L->e; i++)
-            m->t[m->n_t - i].scale = 0.1;
+        small(L, 3);
     }
     int64_t qn = m->arch == MK_OLMOE ? q : m->hd, kn = m->arch == MK_OLMOE ? kv : m->hd;
-    if (m->arch == MK_OLMOE || m->arch == MK_QWEN3MOE) {
+    if (m->arch == MK_OLMOE || m->arch == MK_QWEN3MOE || m->arch == MK_QWEN3) {
         T(L, MK_ONES, MC_DT_F32, qn, 0, 0, "blk.%lld.attn_q_norm.weight", (long long)l);
         T(L, MK_ONES, MC_DT_F32, kn, 0, 0, "blk.%lld.attn_k_norm.weight", (long long)l);
     }
@@ -200,23 +277,29 @@ static void ffn(lst *L, int64_t l)
     int64_t H = m->embd, f = m->ff, E = m->experts, s = m->shared_ff;
     mc_dtype w = m->type;
     T(L, MK_ONES, MC_DT_F32, H, 0, 0, "blk.%lld.ffn_norm.weight", (long long)l);
-    if (E == 0) {
-        T(L, MK_UNIFORM, w, H, f, 0, "blk.%lld.ffn_gate.weight", (long long)l);
-        T(L, MK_UNIFORM, w, H, f, 0, "blk.%lld.ffn_up.weight", (long long)l);
-        T(L, MK_UNIFORM, w, f, H, 0, "blk.%lld.ffn_down.weight", (long long)l);
+    if (E == 0 || l < m->dense_layers) {
+        int64_t df = E == 0 ? f : m->dense_ff; /* deepseek2's leading dense blocks */
+        T(L, MK_UNIFORM, w, H, df, 0, "blk.%lld.ffn_gate.weight", (long long)l);
+        T(L, MK_UNIFORM, w, H, df, 0, "blk.%lld.ffn_up.weight", (long long)l);
+        T(L, MK_UNIFORM, w, df, H, 0, "blk.%lld.ffn_down.weight", (long long)l);
         out_proj(L);
         return;
     }
     T(L, MK_ROUTER, MC_DT_F32, H, E, 0, "blk.%lld.ffn_gate_inp.weight", (long long)l);
     if (!L->e)
         m->t[m->n_t - 1].layer = l;
+    if (m->gating == 2) { /* the V3 selection bias (e_score_correction_bias) */
+        T(L, MK_UNIFORM, MC_DT_F32, E, 0, 0, "blk.%lld.exp_probs_b.bias", (long long)l);
+        small(L, 1);
+    }
     T(L, MK_UNIFORM, w, H, f, E, "blk.%lld.ffn_gate_exps.weight", (long long)l);
     T(L, MK_UNIFORM, w, H, f, E, "blk.%lld.ffn_up_exps.weight", (long long)l);
     T(L, MK_UNIFORM, w, f, H, E, "blk.%lld.ffn_down_exps.weight", (long long)l);
     out_proj(L);
     if (s == 0)
         return;
-    T(L, MK_UNIFORM, MC_DT_F32, H, 0, 0, "blk.%lld.ffn_gate_inp_shexp.weight", (long long)l);
+    if (m->arch != MK_DEEPSEEK2) /* deepseek2's shared experts have no gate */
+        T(L, MK_UNIFORM, MC_DT_F32, H, 0, 0, "blk.%lld.ffn_gate_inp_shexp.weight", (long long)l);
     T(L, MK_UNIFORM, w, H, s, 0, "blk.%lld.ffn_gate_shexp.weight", (long long)l);
     T(L, MK_UNIFORM, w, H, s, 0, "blk.%lld.ffn_up_shexp.weight", (long long)l);
     T(L, MK_UNIFORM, w, s, H, 0, "blk.%lld.ffn_down_shexp.weight", (long long)l);
@@ -233,6 +316,11 @@ static mc_err finish_plan(mk *m)
         if (e)
             return e;
         t->seed = name_seed(m->seed, t->name);
+        if (t->kind == MK_KB || t->kind == MK_VB) { /* the stream of the layer's attn_kv_b */
+            char kvb[64];
+            snprintf(kvb, sizeof kvb, "blk.%lld.attn_kv_b.weight", (long long)t->layer);
+            t->seed = name_seed(m->seed, kvb);
+        }
         uint64_t bytes = (uint64_t)t->row_bytes * (uint64_t)t->rows;
         s->tensor_bytes += bytes;
         s->type_bytes[t->dt] += bytes;
@@ -321,8 +409,10 @@ mc_err mk_prepare_streams(mk *m)
     m->hot = mc_calloc((size_t)nh, sizeof *m->hot);
     m->row = mc_mallocarray((size_t)m->max_cols, sizeof *m->row);
     m->qrow = mc_malloc(m->max_row_bytes);
+    m->kb_key = -1;
+    m->kb_cache = m->split ? mc_mallocarray((size_t)(m->nope * m->kv_lora), sizeof(float)) : NULL;
     mc_err e = MC_OK;
-    if (!perm || !m->u || !m->hot || !m->row || !m->qrow)
+    if (!perm || !m->u || !m->hot || !m->row || !m->qrow || (m->split && !m->kb_cache))
         e = mc_fail(m->d, MC_ERR_NOMEM, "make-model: out of memory");
     if (!e) {
         make_u(m);

@@ -1,8 +1,9 @@
 /* step.c: one forward pass (mc_engine_step): checks the batch (nothing changes on a bad item),
  * lays the items' tokens out as the rows of the step with their slot and position, embeds them,
  * runs every layer over all rows at once, computes the logits of the rows that want them straight
- * into the callers' buffers, then advances the sequences and records the pass.
- * Depends on attn.c, ffn.c, par.c, trace.c and the kernels; allocates nothing. */
+ * into the callers' buffers, then advances the sequences and records the pass. With an expert
+ * cache (xcache.c) a failed slow-tier read ends the step early with nothing advanced.
+ * Depends on attn.c, ffn.c, par.c, trace.c, xcache.c and the kernels; allocates nothing. */
 #include "engine_impl.h"
 
 #include <string.h>
@@ -82,8 +83,7 @@ static void embed_rows(void *ctx, int64_t b, int64_t end, int worker)
     for (int64_t t = b; t < end; t++) {
         const uint8_t *row = e->embd.p + (size_t)e->tok_id[t] * e->embd.row_bytes;
         mc_kernels_dequant_row(e->embd.t, row, e->x + t * e->hidden, e->hidden);
-        mc_kernels_rope_table(e->rope_cs + t * e->n_rot, e->n_rot, e->tok_pos[t], e->theta,
-                              e->freq_scale);
+        eng_rope_table(e, e->rope_cs + t * e->n_rot, e->tok_pos[t]);
     }
 }
 
@@ -157,10 +157,19 @@ mc_err mc_engine_step(mc_engine *e, const mc_batch_item *items, int n_items, mc_
     if (err)
         return err;
     int64_t n = lay_out(e, items, n_items);
+    if (e->xc)
+        eng_xc_step_begin(e);
     eng_par(e, n, 16, embed_rows, e);
-    for (int64_t l = 0; l < e->n_layers; l++) {
+    for (int64_t l = 0; l < e->n_layers && !err; l++) {
         eng_attention(e, &e->L[l], n);
-        eng_ffn(e, &e->L[l], n);
+        err = eng_ffn(e, &e->L[l], n, d);
+    }
+    if (e->xc)
+        eng_xc_step_end(e, !err);
+    if (err) { /* a slow-tier read failed: no slot advances; the K/V rows written past each
+                  slot's length are overwritten by the next step */
+        e->have_pass = 0;
+        return err;
     }
     logits(e, items, n_items);
     for (int i = 0; i < n_items; i++)

@@ -18,8 +18,13 @@ mc_err eng_trace_alloc(mc_engine *e, mc_diag *d)
     p->chunks = mc_calloc((size_t)e->max_seqs, sizeof *p->chunks);
     if (e->trace_tokens && e->n_moe_layers > 0)
         p->tokens_per_expert = mc_calloc(nm * (size_t)e->max_exp, sizeof *p->tokens_per_expert);
+    if (e->xc) { /* filled by the expert cache at the end of each step (xcache.c) */
+        p->cache_hits = mc_calloc(nm, sizeof *p->cache_hits);
+        p->cache_misses = mc_calloc(nm, sizeof *p->cache_misses);
+    }
     if (!p->experts_per_layer || !p->chunks ||
-        (e->trace_tokens && e->n_moe_layers > 0 && !p->tokens_per_expert))
+        (e->trace_tokens && e->n_moe_layers > 0 && !p->tokens_per_expert) ||
+        (e->xc && (!p->cache_hits || !p->cache_misses)))
         return mc_fail(d, MC_ERR_NOMEM, "engine: out of memory for the pass record");
     return MC_OK;
 }

@@ -18,7 +18,8 @@ mc_err eng_mat_repack(eng_mat *m, void *scratch, mc_diag *d)
 
 /* Calls fn on every matmul matrix: the head (unless it shares the embedding's bytes: embedding
  * rows are looked up and dequantised one at a time, so that table stays in GGUF's layout), each
- * layer's projections and router, and every expert. Stops at the first error. */
+ * layer's projections (MLA's too) and router, and every expert unless an expert cache serves
+ * them. Stops at the first error. */
 typedef mc_err (*mat_fn)(mc_engine *e, eng_mat *m, void *ctx, mc_diag *d);
 
 static mc_err for_each_mat(mc_engine *e, mat_fn fn, void *ctx, mc_diag *d)
@@ -26,11 +27,14 @@ static mc_err for_each_mat(mc_engine *e, mat_fn fn, void *ctx, mc_diag *d)
     mc_err err = e->head.p != e->embd.p ? fn(e, &e->head, ctx, d) : MC_OK;
     for (int64_t l = 0; !err && l < e->n_layers; l++) {
         eng_layer *L = &e->L[l];
-        eng_mat *ms[] = {&L->wq,   &L->wk,     &L->wv, &L->wo, &L->gate, &L->up,
-                         &L->down, &L->router, &L->sg, &L->su, &L->sd,   &L->sgate};
+        eng_mat *ms[] = {&L->wq,   &L->wk,     &L->wv,    &L->wo,   &L->gate, &L->up,
+                         &L->down, &L->router, &L->sg,    &L->su,   &L->sd,   &L->sgate,
+                         &L->wq_a, &L->wq_b,   &L->wkv_a, &L->wkv_b};
         for (size_t i = 0; !err && i < sizeof ms / sizeof ms[0]; i++)
             err = fn(e, ms[i], ctx, d);
-        for (int64_t x = 0; !err && L->moe && x < L->n_exp; x++)
+        /* with an expert cache the routed experts are not in the copy: they stay in the read-only
+         * file mapping and the cache's slots, in GGUF's layout (xcache.c does not repack) */
+        for (int64_t x = 0; !err && L->moe && !e->xc && x < L->n_exp; x++)
             if (!(err = fn(e, &L->xg[x], ctx, d)) && !(err = fn(e, &L->xu[x], ctx, d)))
                 err = fn(e, &L->xd[x], ctx, d);
     }

@@ -157,7 +157,11 @@ static cJSON *stat_json(const mc_ev_stat *st, double count)
 static int add_stat(cJSON *o, const char *key, const mc_ev_stat *st, double count)
 {
     cJSON *s = stat_json(st, count);
-    return s && cJSON_AddItemToObject(o, key, s);
+    if (s && !cJSON_AddItemToObject(o, key, s)) {
+        cJSON_Delete(s); /* the key's copy failed: the item was not taken */
+        return 0;
+    }
+    return s != NULL;
 }
 
 static int add_rates(cJSON *o, const mc_ev_tally *t, mc_ev_metric m)

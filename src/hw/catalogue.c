@@ -12,7 +12,6 @@
 #include <string.h>
 
 #define HW_CSV_MAX_BYTES (1u << 20)
-#define HW_MAX_FIELDS 32
 #define HW_KEY_MAX 128
 #define HW_COUNT_MAX 4096
 
@@ -54,10 +53,7 @@ typedef struct hw_table {
     int nkeys, kcap;
 } hw_table;
 
-typedef struct csv_fields {
-    char *f[HW_MAX_FIELDS];
-    int n;
-} csv_fields;
+typedef mc_csv_fields csv_fields;
 
 /* ---- names ---- */
 
@@ -100,14 +96,14 @@ const char *mc_hw_kind_name(mc_hw_kind k)
 
 /* Splits one line in place into fields (RFC 4180 quoting: "a,b" and "" for a quote; a quoted
  * field may not span lines). */
-static mc_err csv_split(char *line, csv_fields *out, const char *path, int lineno, mc_diag *d)
+mc_err mc_hw_csv_split(char *line, mc_csv_fields *out, const char *path, int lineno, mc_diag *d)
 {
     char *src = line, *dst = line;
     out->n = 0;
     for (;;) {
-        if (out->n == HW_MAX_FIELDS)
+        if (out->n == MC_CSV_MAX_FIELDS)
             return mc_fail(d, MC_ERR_FORMAT, "%s:%d: more than %d fields", path, lineno,
-                           HW_MAX_FIELDS);
+                           MC_CSV_MAX_FIELDS);
         out->f[out->n++] = dst;
         int quoted = *src == '"';
         src += quoted;
@@ -353,7 +349,7 @@ static mc_err table_line(hw_table *t, char *line, int lineno, int *have_header, 
     if (len == 0 || line[0] == '#')
         return MC_OK;
     csv_fields f;
-    mc_err e = csv_split(line, &f, t->path, lineno, d);
+    mc_err e = mc_hw_csv_split(line, &f, t->path, lineno, d);
     if (e != MC_OK)
         return e;
     if (*have_header)

@@ -73,6 +73,9 @@ typedef struct mc_probe_result {
     double array_bytes;       /* working set actually read per run */
     double llc_bytes;         /* last-level cache size found (0 = unknown) */
     int repeats;              /* runs per thread count (best kept) */
+    /* slow tier (mc_probe_slow_tier); 0 = not measured. mc_probe_save_local writes these. */
+    double slow_tier_Bps;
+    char slow_tier_method[160]; /* "" or how it was read, e.g. "O_DIRECT, 4 MiB reads, 4 in flight" */
 } mc_probe_result;
 
 /* Measures memory read bandwidth (1..max_threads pinned threads, each reading its own slice of
@@ -82,7 +85,59 @@ mc_err mc_probe_run(const mc_probe_opts *o, mc_probe_result *r, mc_diag *d);
 /* Saves the result as the `local` hardware entry (mc_cache_dir()/local-hw.json, written
  * atomically; the directory is created). */
 mc_err mc_probe_save_local(const mc_probe_result *r, mc_diag *d);
+/* mc_probe_save_local keeps the slow tier of an entry already saved when r has none (a memory
+ * probe without --slow-tier does not forget the disk). mc_probe_save_slow_tier updates only the
+ * slow tier of the saved entry (MC_ERR_NOT_FOUND when there is none: run the probe first). */
+mc_err mc_probe_save_slow_tier(double bw_Bps, const char *method, mc_diag *d);
 /* Where mc_probe_save_local writes (static buffer; follows MOECAP_CACHE_DIR at each call). */
 const char *mc_probe_local_path(void);
+
+/* ---- slow tier (`moecap probe --slow-tier DIR`, docs/HARDWARE.md "Slow tier") ----
+ * Sequential read bandwidth of a temporary file written in dir: the file is created unlinked
+ * (O_TMPFILE, else mkstemp + immediate unlink), so it disappears on any exit, SIGINT included;
+ * written, fsync'd and evicted (posix_fadvise DONTNEED); then read with O_DIRECT in
+ * block_bytes aligned reads, `depth` in flight (one thread each), best of `repeats`. When the
+ * filesystem refuses O_DIRECT (tmpfs) the reads are buffered after DONTNEED and `direct` is 0:
+ * on tmpfs that measures memory, not a disk. */
+typedef struct mc_probe_slow_opts {
+    const char *dir;     /* required */
+    uint64_t size_bytes; /* file size; 0 = 1 GiB; rounded down to whole blocks, >= 1 block */
+    size_t block_bytes;  /* read size; 0 = 4 MiB; a multiple of 4096 */
+    int depth;           /* reads in flight; 0 = 4; 1..64 */
+    int repeats;         /* 0 = 3; 1..100 */
+} mc_probe_slow_opts;
+
+typedef struct mc_probe_slow_result {
+    double bw_Bps;          /* best of the runs */
+    double run_Bps[100];    /* each run */
+    int repeats;
+    int direct;             /* 1: O_DIRECT reads; 0: buffered after DONTNEED */
+    int ram_backed;         /* 1: dir is on tmpfs / ramfs, so this measured memory, not a disk */
+    double size_bytes;      /* bytes read per run */
+    double block_bytes;
+    int depth;
+    char method[160];       /* one line: how it was read */
+} mc_probe_slow_result;
+
+mc_err mc_probe_slow_tier(const mc_probe_slow_opts *o, mc_probe_slow_result *r, mc_diag *d);
+/* "O_DIRECT, 4 MiB reads, 4 in flight" / "buffered after posix_fadvise DONTNEED (O_DIRECT refused
+ * by the filesystem), ...": the one-line description of a result's method. */
+void mc_probe_slow_method(const mc_probe_slow_result *r, char *buf, size_t cap);
+
+/* ---- memory prices (mc_catalogue_dir()/memory.csv, format in docs/HARDWARE.md) ---- */
+typedef struct mc_mem_price {
+    char tier[32];       /* e.g. "ddr5-rdimm", "nvme-dc", "hbm3" */
+    double usd_per_gb;   /* $ per 10^9 bytes, > 0 */
+    int estimate;        /* 1: an estimate (no list or contract price) */
+    char date[16];       /* when the source's price applies, YYYY-MM */
+    char source[256];    /* citation */
+    char notes[256];
+} mc_mem_price;
+
+/* Reads the table; *list is heap (mc_free). Errors name file:line:column. */
+mc_err mc_hw_mem_prices_load(mc_mem_price **list, int *count, mc_diag *d);
+/* Parses a table held in data (len bytes, modified in place); path names it in errors. */
+mc_err mc_hw_mem_prices_parse(char *data, size_t len, const char *path, mc_mem_price **list,
+                              int *count, mc_diag *d);
 
 #endif

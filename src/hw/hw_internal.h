@@ -49,6 +49,18 @@ double mc_probe_fma_avx512(uint64_t iters);
 /* Reads the local entry; MC_ERR_NOT_FOUND (with a hint to run `moecap probe`) when absent. */
 mc_err mc_hw_local_load(mc_hw *out, mc_diag *d);
 
+/* ---- CSV (catalogue.c; memprice.c reads data/memory.csv with it) ---- */
+
+#define MC_CSV_MAX_FIELDS 32
+typedef struct mc_csv_fields {
+    char *f[MC_CSV_MAX_FIELDS];
+    int n;
+} mc_csv_fields;
+
+/* Splits one line in place into fields (RFC 4180 quoting: "a,b" and "" for a quote; a quoted
+ * field may not span lines). Errors name path:lineno and the field. */
+mc_err mc_hw_csv_split(char *line, mc_csv_fields *out, const char *path, int lineno, mc_diag *d);
+
 /* ---- small helpers shared by probe.c and local.c ---- */
 
 /* "model name" of the first CPU in /proc/cpuinfo (or "unknown"); vendor is "intel", "amd",

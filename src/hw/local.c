@@ -100,9 +100,31 @@ static cJSON *local_json(const mc_probe_result *r)
     cJSON_AddNumberToObject(o, "price_usd", 0);
     cJSON_AddNumberToObject(o, "host_link_Bps", 0);
     cJSON_AddNumberToObject(o, "scaleup_link_Bps", 0);
-    cJSON_AddNumberToObject(o, "slow_tier_Bps", 0);
+    cJSON_AddNumberToObject(o, "slow_tier_Bps", r->slow_tier_Bps);
+    if (r->slow_tier_Bps > 0)
+        cJSON_AddStringToObject(o, "slow_tier_method", r->slow_tier_method);
     cJSON_AddStringToObject(o, "source", source);
     return o;
+}
+
+/* The slow tier of the entry already saved, if any (a memory-only probe keeps it). */
+static void previous_slow_tier(double *bps, char *method, size_t cap)
+{
+    char *text = NULL;
+    *bps = 0;
+    method[0] = 0;
+    if (access(mc_probe_local_path(), F_OK) != 0 ||
+        mc_read_file(mc_probe_local_path(), LOCAL_MAX_BYTES, &text, NULL, NULL) != MC_OK)
+        return;
+    cJSON *o = cJSON_Parse(text);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "slow_tier_Bps");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "slow_tier_method");
+    if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble > 0) {
+        *bps = v->valuedouble;
+        snprintf(method, cap, "%s", cJSON_IsString(m) ? m->valuestring : "");
+    }
+    cJSON_Delete(o);
+    mc_free(text);
 }
 
 mc_err mc_probe_save_local(const mc_probe_result *r, mc_diag *d)
@@ -112,7 +134,11 @@ mc_err mc_probe_save_local(const mc_probe_result *r, mc_diag *d)
     mc_err e = mc_mkdirs(mc_cache_dir(), d);
     if (e != MC_OK)
         return e;
-    cJSON *o = local_json(r);
+    mc_probe_result keep = *r;
+    if (!(keep.slow_tier_Bps > 0))
+        previous_slow_tier(&keep.slow_tier_Bps, keep.slow_tier_method,
+                           sizeof keep.slow_tier_method);
+    cJSON *o = local_json(&keep);
     char *text = o ? cJSON_Print(o) : NULL;
     if (!text) {
         cJSON_Delete(o);
@@ -197,6 +223,42 @@ mc_err mc_hw_local_load(mc_hw *out, mc_diag *d)
         e = mc_fail(d, MC_ERR_FORMAT, "%s: not a JSON object", path);
     else
         e = local_from_json(o, path, out, d);
+    cJSON_Delete(o);
+    mc_free(text);
+    return e;
+}
+
+/* ---- slow tier only: update the saved entry ---- */
+
+static mc_err write_json(const cJSON *o, mc_diag *d)
+{
+    char *text = cJSON_Print(o);
+    if (!text)
+        return mc_fail(d, MC_ERR_NOMEM, "probe: out of memory writing the local entry");
+    mc_err e = mc_write_file_atomic(mc_probe_local_path(), text, strlen(text), d);
+    cJSON_free(text);
+    return e;
+}
+
+mc_err mc_probe_save_slow_tier(double bw_Bps, const char *method, mc_diag *d)
+{
+    mc_hw check;
+    if (!(bw_Bps > 0) || !isfinite(bw_Bps))
+        return mc_fail(d, MC_ERR_ARG, "probe: refusing to save an empty slow-tier result");
+    mc_err e = mc_hw_local_load(&check, d); /* exists and is valid */
+    char *text = NULL;
+    if (!e)
+        e = mc_read_file(mc_probe_local_path(), LOCAL_MAX_BYTES, &text, NULL, d);
+    cJSON *o = e ? NULL : cJSON_Parse(text);
+    if (!e && !cJSON_IsObject(o))
+        e = mc_fail(d, MC_ERR_FORMAT, "%s: not a JSON object", mc_probe_local_path());
+    if (!e) {
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "slow_tier_Bps");
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "slow_tier_method");
+        cJSON_AddNumberToObject(o, "slow_tier_Bps", bw_Bps);
+        cJSON_AddStringToObject(o, "slow_tier_method", method ? method : "");
+        e = write_json(o, d);
+    }
     cJSON_Delete(o);
     mc_free(text);
     return e;

@@ -247,6 +247,17 @@ uint32_t mc_lg_client_slots(const mc_lg_client *c)
     return c->n_slots;
 }
 
+size_t mc_lg_client_mem_bytes(const mc_lg_client *c)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; c->slots && i < c->n_slots; i++) {
+        const lg_slot *s = &c->slots[i];
+        n += sizeof *s + mc_sse_mem_bytes(s->sse) + s->text.cap + s->body.cap +
+             s->cap_stamps * sizeof *s->stamps;
+    }
+    return n;
+}
+
 mc_err mc_lg_client_submit(mc_lg_client *c, const mc_lg_request *r, mc_diag *d)
 {
     if (c->free_head == LG_NO_SLOT)

@@ -274,7 +274,13 @@ static void parse_whole_body(lg_slot *s)
     mc_chunk ch;
     mc_diag d = {{0}};
     if (mc_chunk_parse(s->body.data ? s->body.data : "", s->body.len, &ch, &d) != MC_OK) {
-        lg_slot_set_fail(s, MC_LG_FAIL_MALFORMED, "%s", d.msg);
+        char *ctype = NULL; /* a web page or proxy error instead of the API: say so first */
+        curl_easy_getinfo(s->easy, CURLINFO_CONTENT_TYPE, &ctype);
+        if (ctype && !strstr(ctype, "json"))
+            lg_slot_set_fail(s, MC_LG_FAIL_MALFORMED,
+                             "content type '%s', expected application/json: %s", ctype, d.msg);
+        else
+            lg_slot_set_fail(s, MC_LG_FAIL_MALFORMED, "%s", d.msg);
         return;
     }
     if (!ch.has_choices && !ch.error)

@@ -56,6 +56,9 @@ mc_sse_status mc_sse_feed(mc_sse *p, const char *in, size_t len, size_t *consume
                           mc_diag *d);
 /* Bytes of an unfinished line or event (0 when the stream stopped at an event boundary). */
 size_t mc_sse_pending(const mc_sse *p);
+/* Heap bytes the parser holds (its buffers at their allocated size, which they keep across
+ * resets): below 4 x (max_event_bytes + 1) + 256 whatever the input. */
+size_t mc_sse_mem_bytes(const mc_sse *p);
 
 /* ==== stream chunk / response interpreter ===================================================
  * One OpenAI completions or chat-completions JSON object: a streamed chunk or a whole
@@ -175,6 +178,10 @@ mc_err mc_lg_client_submit(mc_lg_client *c, const mc_lg_request *r, mc_diag *d);
 mc_err mc_lg_client_poll(mc_lg_client *c, mc_ns deadline_ns, mc_diag *d);
 uint32_t mc_lg_client_inflight(const mc_lg_client *c);
 uint32_t mc_lg_client_slots(const mc_lg_client *c);
+/* Heap bytes the request slots hold now: parsers, text, body and stamp buffers at their
+ * allocated size. Buffers keep their size between requests, so this is also the peak so far. It
+ * is bounded by the caps in mc_lg_client_opts whatever the servers send (docs/RELIABILITY.md). */
+size_t mc_lg_client_mem_bytes(const mc_lg_client *c);
 /* Aborts every request in flight; each is reported with MC_LG_FAIL_CANCELLED. */
 void mc_lg_client_cancel_all(mc_lg_client *c);
 

@@ -53,6 +53,11 @@ size_t mc_sse_pending(const mc_sse *p)
     return p->line.len + (p->dispatched ? 0 : p->data.len);
 }
 
+size_t mc_sse_mem_bytes(const mc_sse *p)
+{
+    return sizeof *p + p->line.cap + p->data.cap;
+}
+
 static mc_sse_status sse_fail(mc_sse *p, mc_diag *d, size_t need)
 {
     p->failed = 1;

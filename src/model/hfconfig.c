@@ -663,7 +663,10 @@ mc_err mc_model_parse_hf_config(const char *json, size_t len, const char *where,
     if (!where)
         where = "config.json";
     const char *end = NULL;
+    uint64_t f0 = mc_alloc_failures();
     cJSON *doc = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    if (!doc && mc_alloc_failures() != f0) /* cJSON returns NULL for both */
+        return mc_fail(d, MC_ERR_NOMEM, "%s: out of memory parsing JSON", where);
     if (!doc)
         return mc_fail(d, MC_ERR_FORMAT, "%s: not valid JSON (error near byte %zu)", where,
                        end && end >= json ? (size_t)(end - json) : (size_t)0);

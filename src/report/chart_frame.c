@@ -68,13 +68,20 @@ void mc_frame_draw(mc_svg *s, const mc_chart *c, const mc_frame *f)
     mc_svg_raw(s, "</text>\n");
 }
 
+const char *mc_series_class(int dashed)
+{
+    return dashed == MC_SERIES_CALIBRATED ? " predicted calibrated"
+           : dashed                      ? " predicted"
+                                         : "";
+}
+
 void mc_frame_legend(mc_svg *s, const mc_frame *f, size_t i, const char *color, int dashed,
                      const char *label)
 {
     double x = f->x1 + 14, y = f->y0 + 8 + 18.0 * (double)i;
     mc_svg_raw(s, "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" class=\"line%s\" stroke=\"%s\"/>\n",
                mc_svg_n(s, x), mc_svg_n(s, y), mc_svg_n(s, x + 22), mc_svg_n(s, y),
-               dashed ? " predicted" : "", color);
+               mc_series_class(dashed), color);
     mc_svg_text(s, x + 28, y + 4, NULL, NULL, label);
 }
 

@@ -42,7 +42,7 @@ static void xy_series(mc_svg *s, const mc_frame *f, const mc_xy_series *ser)
     if (!ok)
         return;
     mc_svg_raw(s, "<g class=\"series\">\n<path class=\"line%s\" stroke=\"%s\" d=\"",
-               ser->dashed ? " predicted" : "", col);
+               mc_series_class(ser->dashed), col);
     char cmd = 'M';
     for (size_t i = 0; i < ser->n; i++) {
         if (!point_ok(ser, i, f->x_log2))

@@ -16,9 +16,9 @@
 #define MAX_POINTS 256 /* perf points or batch sizes per series */
 
 typedef struct series_buf {
-    mc_xy_series s[2 * MC_REPORT_MAX_SYSTEMS];
-    double x[2 * MC_REPORT_MAX_SYSTEMS][MAX_POINTS], y[2 * MC_REPORT_MAX_SYSTEMS][MAX_POINTS];
-    char name[2 * MC_REPORT_MAX_SYSTEMS][200];
+    mc_xy_series s[3 * MC_REPORT_MAX_SYSTEMS];
+    double x[3 * MC_REPORT_MAX_SYSTEMS][MAX_POINTS], y[3 * MC_REPORT_MAX_SYSTEMS][MAX_POINTS];
+    char name[3 * MC_REPORT_MAX_SYSTEMS][200];
     size_t n;
 } series_buf;
 
@@ -48,24 +48,39 @@ static double fig_scaled(const cJSON *obj, const char *key, int pct)
     return pct && !(unit && strcmp(unit, "%") == 0) ? 100 * v : v;
 }
 
-/* Measured figure `key` and predicted `pkey` (in perf[].predicted) against concurrency. */
-static void perf_series(series_buf *b, const mc_rsys *s, size_t color, const char *key,
-                        const char *pkey, int pct)
+/* A dashed series of perf[].<obj>.<pkey> against concurrency; dropped when it has no value (no
+ * entry in the legend). */
+static void pred_series(series_buf *b, const mc_rsys *s, size_t color, const char *obj,
+                        const char *suffix, int dashed, const char *pkey, int pct)
 {
-    size_t m = new_series(b, s->name, "", color, 0);
-    size_t p = new_series(b, s->name, " predicted", color, 1);
+    size_t p = new_series(b, s->name, suffix, color, dashed);
     const cJSON *pt;
     int any = 0;
     cJSON_ArrayForEach(pt, mc_jget(s->j, "perf"))
     {
-        double c = mc_perf_point(pt);
-        double pv = fig_scaled(mc_jget(pt, "predicted"), pkey, pct);
-        add_point(b, m, c, fig_scaled(pt, key, pct));
-        add_point(b, p, c, pv);
+        double pv = fig_scaled(mc_jget(pt, obj), pkey, pct);
+        add_point(b, p, mc_perf_point(pt), pv);
         any |= isfinite(pv);
     }
     if (!any)
-        b->n--; /* no prediction: no dashed series in the legend */
+        b->n--;
+}
+
+/* Measured figure `key`, the raw prediction `pkey` (perf[].predicted, efficiency 1) and the
+ * calibrated one (perf[].predicted_calibrated, factors from the headline point) against
+ * concurrency. */
+static void perf_series(series_buf *b, const mc_rsys *s, size_t color, const char *key,
+                        const char *pkey, int pct)
+{
+    size_t m = new_series(b, s->name, "", color, 0);
+    const cJSON *pt;
+    cJSON_ArrayForEach(pt, mc_jget(s->j, "perf"))
+    {
+        add_point(b, m, mc_perf_point(pt), fig_scaled(pt, key, pct));
+    }
+    pred_series(b, s, color, "predicted", " predicted", MC_SERIES_PREDICTED, pkey, pct);
+    pred_series(b, s, color, "predicted_calibrated", " predicted, calibrated",
+                MC_SERIES_CALIBRATED, pkey, pct);
 }
 
 static mc_err perf_chart(mc_svg *h, const mc_report *r, series_buf *b, int smbu, mc_diag *d)
@@ -90,7 +105,10 @@ mc_err mc_html_perf_section(mc_svg *h, const mc_report *r, mc_diag *d)
         return h->err = mc_fail(d, MC_ERR_NOMEM, "out of memory");
     mc_svg_raw(h, "<section id=\"perf\">\n<h2>Throughput and S-MBU against concurrency</h2>\n"
                   "<p class=\"cap\">Measured (solid) and the analytic model's prediction "
-                  "(dashed, predict.throughput, predict.smbu) at every perf point.</p>\n"
+                  "(predict.throughput, predict.smbu) at every perf point: long dashes at "
+                  "efficiency 1 (a roofline bound), short dashes with the efficiency factors "
+                  "calibrated on the headline point (predict.calibrate; there it matches the "
+                  "measurement that calibrated it, usually the TPOT).</p>\n"
                   "<div class=\"row\">\n");
     if (!h->err && !perf_chart(h, r, b, 0, d))
         perf_chart(h, r, b, 1, d);

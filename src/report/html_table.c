@@ -65,6 +65,8 @@ static void collect(table *t, const mc_rsys *s, size_t sys)
     add_group(t, sys, "headline perf point", s->head_perf, NULL);
     add_group(t, sys, "predicted", mc_jget(s->head_perf, "predicted"), NULL);
     add_group(t, sys, "prediction gap", mc_jget(s->head_perf, "gap_pct"), "%");
+    add_group(t, sys, "predicted, calibrated here",
+              mc_jget(s->head_perf, "predicted_calibrated"), NULL);
     add_group(t, sys, "cost", mc_jget(j, "cost"), NULL);
     add_group(t, sys, "memory", mc_jget(j, "memory"), "bytes");
     cJSON_ArrayForEach(a, mc_jget(j, "accuracy"))

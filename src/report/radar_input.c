@@ -145,6 +145,9 @@ mc_err mc_radar_input_parse(const char *name, const char *text, size_t len, int 
     if (!e)
         e = fill(name, in, d);
     if (e) {
+        /* one line, even when a system name or key in the message holds a line break */
+        for (unsigned char *p = d ? (unsigned char *)d->msg : NULL; p && *p; p++)
+            *p = *p < 0x20 || *p == 0x7f ? '?' : *p;
         mc_radar_input_free(in);
         return e;
     }

@@ -91,8 +91,13 @@ typedef struct mc_xy_series {
     const double *x, *y; /* n points; a point with a non-finite x or y is skipped */
     size_t n;
     size_t color;        /* palette index */
-    int dashed;          /* predicted values: dashed line, hollow markers */
+    int dashed;          /* predicted values: dashed line, hollow markers (MC_SERIES_*) */
 } mc_xy_series;
+
+/* mc_xy_series.dashed: 0 measured (solid); 1 predicted (class "predicted", long dashes); 2 a
+ * calibrated prediction (classes "predicted calibrated", short dashes). */
+#define MC_SERIES_PREDICTED 1
+#define MC_SERIES_CALIBRATED 2
 
 typedef struct mc_chart {
     const char *title, *x_label, *y_label;
@@ -101,7 +106,8 @@ typedef struct mc_chart {
     int y_from_zero;     /* y axis starts at 0 */
 } mc_chart;
 
-/* Lines with markers, one per series (class "series"; path class "line" or "line predicted").
+/* Lines with markers, one per series (class "series"; path class "line", "line predicted" or
+ * "line predicted calibrated").
  * A chart with no points says "no data". */
 mc_err mc_chart_xy(const mc_chart *c, const mc_xy_series *s, size_t n, mc_buf *out, mc_diag *d);
 /* Empirical CDFs: series x = the samples (y unused), one step <path class="cdf"> per series with

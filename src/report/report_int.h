@@ -22,6 +22,9 @@ void mc_frame_draw(mc_svg *s, const mc_chart *c, const mc_frame *f);
 void mc_frame_legend(mc_svg *s, const mc_frame *f, size_t i, const char *color, int dashed,
                      const char *label);
 /* "no data" in the middle of the plot area. */
+/* The extra class of a series' path by its mc_xy_series.dashed: "", " predicted" or
+ * " predicted calibrated". */
+const char *mc_series_class(int dashed);
 void mc_frame_nodata(mc_svg *s, const mc_frame *f, const char *text);
 
 /* "1234567" -> "1,234,567" (an integer string, optional leading '-'). */

@@ -105,6 +105,7 @@ static const char svg_style[] =
     ".ring{fill:none;stroke:#ccc;stroke-width:1}.base{fill:none;stroke:#999;stroke-width:1;"
     "stroke-dasharray:4 3}.spoke{stroke:#999;stroke-width:1}"
     ".line{fill:none;stroke-width:2}.predicted{stroke-dasharray:6 4}"
+    ".predicted.calibrated{stroke-dasharray:2 3}"
     ".cdf{fill:none;stroke-width:2}.radar-sys{stroke-width:2;fill-opacity:0.15}"
     ".nodata{fill:#888;font-style:italic}</style>\n";
 

@@ -81,7 +81,11 @@ mc_err mc_srv_tokenize(const mc_tok *tok, const char *body, size_t len, mc_buf *
     unsigned flags =
         (add_special ? 0 : MC_TOK_NO_BOS_EOS) | (parse_special ? MC_TOK_PARSE_SPECIAL : 0);
     mc_diag d = {{0}};
-    if (!e && mc_tok_encode(tok, NULL, c->valuestring, strlen(c->valuestring), flags, &ids, &d))
+    mc_err te = e ? MC_OK
+                  : mc_tok_encode(tok, NULL, c->valuestring, strlen(c->valuestring), flags, &ids, &d);
+    if (te == MC_ERR_NOMEM)
+        e = mc_srv_fail(err, 500, NULL, NULL, "out of memory tokenizing");
+    else if (te)
         e = mc_srv_fail(err, 400, "invalid_value", "content", "cannot tokenize: %s", d.msg);
     if (!e)
         e = tokens_json(tok, &ids, pieces, out, err);

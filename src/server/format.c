@@ -22,10 +22,18 @@ static cJSON *str_item(const char *s, size_t n)
     return v;
 }
 
+/* Adds v (NULL = out of memory) under key; v is freed when the key's copy fails. */
+static int add_item(cJSON *o, const char *key, cJSON *v)
+{
+    if (v && cJSON_AddItemToObject(o, key, v))
+        return 0;
+    cJSON_Delete(v);
+    return -1;
+}
+
 static int add_str(cJSON *o, const char *key, const char *s, size_t n)
 {
-    cJSON *v = str_item(s, n);
-    return v && cJSON_AddItemToObject(o, key, v) ? 0 : -1;
+    return add_item(o, key, str_item(s, n));
 }
 
 /* log-probabilities: NaN (no value, the first prompt token) is null; -inf is -9999 */
@@ -145,7 +153,7 @@ static cJSON *chat_entry(const mc_tok *tok, int32_t id, double lp)
     cJSON *e = cJSON_CreateObject();
     cJSON *bytes = e ? cJSON_AddArrayToObject(e, "bytes") : NULL;
     int bad = !bytes || add_str(e, "token", p ? p : "", n) ||
-              !cJSON_AddItemToObject(e, "logprob", lp_item(lp));
+              add_item(e, "logprob", lp_item(lp));
     for (size_t i = 0; i < n && !bad; i++)
         bad |= push(bytes, cJSON_CreateNumber((unsigned char)p[i]));
     if (bad) {

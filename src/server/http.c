@@ -18,8 +18,13 @@
 #include <unistd.h>
 
 #define STREAM_BLOCK_BYTES (16 * 1024)
-#define CONN_MEMORY_BYTES ((size_t)256 * 1024)
-#define CONN_TIMEOUT_S 600
+/* libmicrohttpd keeps a connection's request line, headers, read buffer and write buffer in one
+ * pool: twice --max-header plus this. Headers over --max-header get our 431 (begin()); only a
+ * header block that does not fit the pool gets libmicrohttpd's own 431 (an HTML body). */
+#define CONN_MEMORY_EXTRA_BYTES ((size_t)48 * 1024)
+/* Connections libmicrohttpd accepts beyond --max-connections only to answer them 503; more wait
+ * in the listen backlog until one closes. */
+#define CONN_RESERVE 16
 
 typedef enum route_id {
     R_NONE = 0,
@@ -66,7 +71,7 @@ static const struct route {
 typedef struct conn_ctx {
     mc_server *s;
     route_id route;
-    int early;         /* status to answer without reading the body (404, 405, 413) */
+    int early;         /* status to answer without reading the body (404, 405, 413, 431, 503) */
     const char *allow; /* 405: the method the path takes */
     mc_buf body;
     int too_large;
@@ -130,6 +135,10 @@ static enum MHD_Result send_error(struct MHD_Connection *c, const mc_srv_error *
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     if (e->status == 503)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    /* refused before its body was read, or to free the connection: do not keep it alive */
+    if (e->status == 413 || e->status == 431 ||
+        (e->code && strcmp(e->code, "too_many_connections") == 0))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)e->status, resp);
@@ -268,6 +277,17 @@ static void count_invalid(mc_server *s)
     pthread_mutex_lock(&s->metrics.mu);
     s->metrics.requests[MC_OUT_INVALID]++;
     pthread_mutex_unlock(&s->metrics.mu);
+}
+
+/* A generation request refused by a limit counts in moecap_requests_total, so that the outcomes
+ * add up to the requests sent: 503 as rejected, 413 and 431 as invalid. */
+static void count_refused(conn_ctx *cx, int status)
+{
+    if (cx->route != R_COMPLETIONS && cx->route != R_CHAT)
+        return;
+    pthread_mutex_lock(&cx->s->metrics.mu);
+    cx->s->metrics.requests[status == 503 ? MC_OUT_REJECTED : MC_OUT_INVALID]++;
+    pthread_mutex_unlock(&cx->s->metrics.mu);
 }
 
 /* Parses, validates and tokenizes the body into a request (NULL and err on failure). */
@@ -459,6 +479,7 @@ static enum MHD_Result dispatch(conn_ctx *cx, struct MHD_Connection *c)
 {
     mc_srv_error err = {0};
     if (cx->too_large) {
+        count_refused(cx, 413);
         mc_srv_fail(&err, 413, "body_too_large", NULL, "request body exceeds %zu bytes",
                     cx->s->o.max_body_bytes);
         return send_error(c, &err, NULL);
@@ -501,10 +522,43 @@ static enum MHD_Result early_error(conn_ctx *cx, struct MHD_Connection *c, const
     else if (cx->early == 405)
         mc_srv_fail(&err, 405, "method_not_allowed", NULL, "%s %.200s: method not allowed (use %s)",
                     method, url, cx->allow);
+    else if (cx->early == 431)
+        mc_srv_fail(&err, 431, "header_too_large", NULL,
+                    "request line and headers exceed %zu bytes", cx->s->o.max_header_bytes);
+    else if (cx->early == 503)
+        mc_srv_fail(&err, 503, "too_many_connections", NULL,
+                    "more than %lld connections are open", (long long)cx->s->o.max_connections);
     else
         mc_srv_fail(&err, 413, "body_too_large", NULL, "request body exceeds %zu bytes",
                     cx->s->o.max_body_bytes);
     return send_error(c, &err, cx->early == 405 ? cx->allow : NULL);
+}
+
+static enum MHD_Result add_header_bytes(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    size_t *total = cls;
+    (void)kind;
+    *total += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    return MHD_YES;
+}
+
+/* The limits checked before the body: open connections, header bytes, announced body size. */
+static int check_limits(mc_server *s, struct MHD_Connection *c, const char *url,
+                        const char *method)
+{
+    if (atomic_load(&s->sockets) > s->o.max_connections)
+        return 503;
+    size_t hdr = strlen(method) + strlen(url) + 12; /* request line: " HTTP/1.1\r\n" */
+    MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_bytes, &hdr);
+    if (hdr > s->o.max_header_bytes)
+        return 431;
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t n = 0;
+    if (cl && mc_parse_u64(cl, &n) == MC_OK && n > s->o.max_body_bytes)
+        return 413;
+    return 0;
 }
 
 /* First call of a request: route it, check the announced body size. */
@@ -520,11 +574,11 @@ static enum MHD_Result begin(mc_server *s, struct MHD_Connection *c, const char 
     *con_cls = cx;
     atomic_fetch_add(&s->conns, 1);
     route(cx, url, method);
-    const char *cl =
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    uint64_t n = 0;
-    if (!cx->early && cl && mc_parse_u64(cl, &n) == MC_OK && n > s->o.max_body_bytes)
-        cx->early = 413;
+    int limit = cx->early ? 0 : check_limits(s, c, url, method);
+    if (limit) {
+        cx->early = limit;
+        count_refused(cx, limit);
+    }
     return cx->early ? early_error(cx, c, url, method) : MHD_YES;
 }
 
@@ -539,8 +593,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (cx->req && !cx->streaming)
         return respond_when_done(cx, c); /* resumed by wake_final */
     if (*size > 0) {
+        /* a body without Content-Length (chunked) that grows past --max-body: the rest is read
+         * and dropped, then 413 (libmicrohttpd 0.9.75 cannot answer in the middle of a body) */
         if (!cx->too_large && mc_buf_append(&cx->body, data, *size) != MC_OK) {
-            cx->too_large = 1; /* keep reading (and dropping) the rest, then answer 413 */
+            cx->too_large = 1;
             mc_buf_deinit(&cx->body);
         }
         *size = 0;
@@ -577,6 +633,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 /* ---- the daemon ---- */
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    mc_server *s = cls;
+    (void)c;
+    (void)socket_context;
+    atomic_fetch_add(&s->sockets, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
 
 static mc_err listen_socket(mc_server *s, int *fd_out, mc_diag *d)
 {
@@ -620,12 +685,16 @@ mc_err mc_srv_http_start(mc_server *s, mc_diag *d)
         return e;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     unsigned threads = s->o.http_threads > 1 ? (unsigned)s->o.http_threads : 0;
+    size_t pool = 2 * s->o.max_header_bytes + STREAM_BLOCK_BYTES + CONN_MEMORY_EXTRA_BYTES;
+    unsigned limit = (unsigned)s->o.max_connections + CONN_RESERVE;
+    /* the idle timeout does not run while a connection is suspended (waiting for tokens) */
     s->daemon =
         MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)s->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                         CONN_MEMORY_BYTES, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_END);
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                         MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)s->o.idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+                         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
         return mc_fail(d, MC_ERR_NET, "server: libmicrohttpd could not start on %s port %d",

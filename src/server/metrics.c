@@ -66,6 +66,14 @@ void mc_srv_metrics_pass_locked(mc_srv_metrics *m, const mc_pass *p)
     mc_srv_hist_add(&m->pass, p->latency_s);
     for (int64_t i = 0; i < m->n_layers && i < p->n_layer_experts; i++)
         m->expert_act[i] += p->experts_per_layer[i];
+    for (int64_t i = 0; i < p->n_cache_layers; i++) {
+        m->xc_hits += (uint64_t)p->cache_hits[i];
+        m->xc_misses += (uint64_t)p->cache_misses[i];
+    }
+    if (p->slow_bytes > 0)
+        m->xc_bytes += (uint64_t)p->slow_bytes;
+    if (p->slow_stall_s > 0)
+        m->xc_stall_s += p->slow_stall_s;
 }
 
 /* ---- formatting ---- */
@@ -135,6 +143,27 @@ static mc_err passes(mc_buf *b, const mc_srv_metrics *m)
     return e;
 }
 
+/* Expert offloading (docs/ENGINE.md "Expert offloading"; zero without an expert cache). */
+static mc_err xcache(mc_buf *b, const mc_srv_metrics *m)
+{
+    mc_err e = counter(b, "moecap_expert_cache_hits_total",
+                       "Activated routed experts found in the expert cache (per pass and MoE "
+                       "layer).",
+                       m->xc_hits);
+    if (!e)
+        e = counter(b, "moecap_expert_cache_misses_total",
+                    "Activated routed experts read from the slow tier (per pass and MoE layer).",
+                    m->xc_misses);
+    if (!e)
+        e = counter(b, "moecap_slow_tier_bytes_total",
+                    "Bytes read from the slow tier (prefetches and alignment included).",
+                    m->xc_bytes);
+    if (!e)
+        e = head(b, "moecap_slow_tier_stall_seconds_total", "counter",
+                 "Time forward passes waited for slow-tier reads.");
+    return e ? e : mc_buf_printf(b, "moecap_slow_tier_stall_seconds_total %.9g\n", m->xc_stall_s);
+}
+
 static mc_err format_locked(const mc_srv_metrics *m, mc_buf *b)
 {
     mc_err e = requests(b, m);
@@ -162,6 +191,8 @@ static mc_err format_locked(const mc_srv_metrics *m, mc_buf *b)
         e = gauge(b, "moecap_batch_size", "Sequences in the last forward pass.", m->batch_size);
     if (!e)
         e = passes(b, m);
+    if (!e)
+        e = xcache(b, m);
     return e;
 }
 

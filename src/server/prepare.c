@@ -72,7 +72,10 @@ static mc_err tokenize(const mc_srv_params *p, const mc_srv_model_info *mi, mc_t
     if (!e)
         e = too_long(p, mi, n, err);
     size_t n0 = ids->n;
-    if (!e && mc_tok_encode(mi->tok, NULL, s ? s : "", n, flags, ids, &d) != MC_OK)
+    mc_err te = e ? MC_OK : mc_tok_encode(mi->tok, NULL, s ? s : "", n, flags, ids, &d);
+    if (te == MC_ERR_NOMEM)
+        e = mc_srv_fail(err, 500, NULL, NULL, "out of memory tokenizing the prompt");
+    else if (te)
         e = mc_srv_fail(err, 400, "invalid_value", p->kind == MC_SRV_CHAT ? "messages" : "prompt",
                         "cannot tokenize the prompt: %s", d.msg);
     /* a tokenizer with more entries than the model's vocabulary (padded GGUFs) must not hand
@@ -125,6 +128,12 @@ static mc_err check_context(const mc_srv_params *p, const mc_srv_model_info *mi,
                            "%lld tokens (%lld in the prompt, %lld for the completion)",
                            (long long)mi->n_ctx, (long long)(n + p->max_tokens), (long long)n,
                            (long long)p->max_tokens);
+    if (mi->max_tokens > 0 && p->max_tokens > mi->max_tokens)
+        return mc_srv_fail(err, 400, "invalid_value", "max_tokens",
+                           "'max_tokens' must be at most %lld on this server, got %lld",
+                           (long long)mi->max_tokens, (long long)p->max_tokens);
+    if (mi->max_tokens > 0 && room > mi->max_tokens)
+        room = mi->max_tokens; /* the default of a request without max_tokens obeys the cap */
     if (p->max_tokens > 0)
         *max_tokens = p->max_tokens;
     else if (p->kind == MC_SRV_COMPLETION)

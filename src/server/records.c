@@ -79,6 +79,9 @@ static mc_err copy_pass(mc_pass *dst, const mc_pass *src)
     dst->tokens_per_expert = dup_array(
         src->tokens_per_expert, (size_t)(src->tpe_rows * src->tpe_cols), sizeof(int64_t), &ok);
     dst->chunks = dup_array(src->chunks, (size_t)src->n_chunks, sizeof(mc_req_chunk), &ok);
+    dst->cache_hits = dup_array(src->cache_hits, (size_t)src->n_cache_layers, sizeof(int64_t), &ok);
+    dst->cache_misses =
+        dup_array(src->cache_misses, (size_t)src->n_cache_layers, sizeof(int64_t), &ok);
     if (!ok) {
         mc_pass_deinit(dst);
         return MC_ERR_NOMEM;

@@ -411,7 +411,10 @@ mc_err mc_srv_parse_object(const char *body, size_t len, cJSON **out, mc_srv_err
         return mc_srv_fail(err, 400, "invalid_value", NULL,
                            "request body contains a NUL character");
     const char *end = NULL;
+    uint64_t f0 = mc_alloc_failures();
     cJSON *o = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (!o && mc_alloc_failures() != f0) /* cJSON says NULL for both: not the client's fault */
+        return mc_srv_fail(err, 500, NULL, NULL, "out of memory parsing the request body");
     if (!o)
         return mc_srv_fail(err, 400, "invalid_json", NULL, "invalid JSON near byte %zu",
                            (size_t)((end ? end : body) - body) + 1);

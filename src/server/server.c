@@ -21,6 +21,9 @@ void mc_server_opts_default(mc_server_opts *o)
     o->max_records = 100000;
     o->http_threads = 1;
     o->max_connections = 256;
+    o->idle_timeout_s = 60;
+    o->max_header_bytes = (size_t)64 << 10;
+    o->max_tokens = 0;
 }
 
 static mc_err check_opts(const mc_srv_backend *be, const mc_server_opts *o, mc_diag *d)
@@ -29,8 +32,11 @@ static mc_err check_opts(const mc_srv_backend *be, const mc_server_opts *o, mc_d
         return mc_fail(d, MC_ERR_ARG, "server: no backend");
     if (o->port < 0 || o->port > 65535)
         return mc_fail(d, MC_ERR_ARG, "server: --port %d is not in [0, 65535]", o->port);
-    if (o->max_queue < 0 || o->max_records < 0 || o->max_connections < 0 || o->http_threads < 0)
+    if (o->max_queue < 0 || o->max_records < 0 || o->max_connections < 0 || o->http_threads < 0 ||
+        o->idle_timeout_s < 0 || o->max_tokens < 0)
         return mc_fail(d, MC_ERR_ARG, "server: negative limit");
+    if (o->max_header_bytes > ((size_t)16 << 20))
+        return mc_fail(d, MC_ERR_ARG, "server: --max-header is over 16 MiB");
     if (o->host && strlen(o->host) >= 64)
         return mc_fail(d, MC_ERR_ARG, "server: --host is too long");
     if (o->hardware && strlen(o->hardware) >= 96)
@@ -53,6 +59,10 @@ static void apply_defaults(mc_server *s, const mc_server_opts *o)
         s->o.http_threads = def.http_threads;
     if (!s->o.max_connections)
         s->o.max_connections = def.max_connections;
+    if (!s->o.idle_timeout_s)
+        s->o.idle_timeout_s = def.idle_timeout_s;
+    if (!s->o.max_header_bytes)
+        s->o.max_header_bytes = def.max_header_bytes;
     snprintf(s->host, sizeof s->host, "%s", o->host ? o->host : def.host);
     snprintf(s->hardware, sizeof s->hardware, "%s", o->hardware ? o->hardware : "cpu");
 }
@@ -69,10 +79,11 @@ mc_err mc_server_new(const mc_srv_backend *be, const mc_server_opts *o, mc_serve
     s->be = *be;
     apply_defaults(s, o);
     s->mi = (mc_srv_model_info){be->tok, be->vocab, be->n_ctx, mc_chat_detect(be->chat_template),
-                                mc_srv_max_piece_bytes(be->tok)};
+                                mc_srv_max_piece_bytes(be->tok), s->o.max_tokens};
     atomic_init(&s->stopping, 0);
     atomic_init(&s->next_id, 1);
     atomic_init(&s->conns, 0);
+    atomic_init(&s->sockets, 0);
     e = mc_srv_metrics_init(&s->metrics, be->n_moe_layers);
     s->metrics_ok = e == MC_OK;
     if (!e)

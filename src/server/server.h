@@ -67,7 +67,10 @@ typedef struct mc_server_opts {
     int64_t max_records;     /* per-pass records kept while recording; 0 = 100000 */
     const char *hardware;    /* gpu_raw_type of the records; NULL = "cpu" (gpu_num 0) */
     int http_threads;        /* libmicrohttpd worker threads; 0 = 1 */
-    int64_t max_connections; /* 0 = 256 */
+    int64_t max_connections; /* open connections at once; 0 = 256 (more wait in the backlog) */
+    int idle_timeout_s;      /* a connection silent this long is closed; 0 = 60 */
+    size_t max_header_bytes; /* request line + headers; more gets 431; 0 = 64 KiB */
+    int64_t max_tokens;      /* largest max_tokens a request may ask; 0 = the context */
 } mc_server_opts;
 
 void mc_server_opts_default(mc_server_opts *o);

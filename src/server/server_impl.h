@@ -132,6 +132,7 @@ typedef struct mc_srv_model_info {
     int64_t vocab, n_ctx;
     mc_chat_kind chat;
     size_t max_piece_bytes; /* longest token text (mc_srv_max_piece_bytes); 0 = unknown */
+    int64_t max_tokens;     /* the server's cap on a request's max_tokens; 0 = none */
 } mc_srv_model_info;
 
 /* The longest text of a token of t, stored or decoded: every token covers at most that many
@@ -268,6 +269,9 @@ typedef struct mc_srv_metrics {
     int64_t queue_depth, running, batch_size;
     int64_t n_layers;   /* MoE layers of expert_act */
     double *expert_act; /* [n_layers] sum over passes of the distinct experts the layer used */
+    /* expert cache (pass.cache of the records; 0 without a cache) */
+    uint64_t xc_hits, xc_misses, xc_bytes;
+    double xc_stall_s;
 } mc_srv_metrics;
 
 mc_err mc_srv_metrics_init(mc_srv_metrics *m, int64_t n_moe_layers);
@@ -380,6 +384,7 @@ struct mc_server {
     atomic_int stopping;  /* new requests get 503 */
     atomic_llong next_id; /* request ids */
     atomic_int conns;     /* open connection contexts */
+    atomic_int sockets;   /* open TCP connections (libmicrohttpd's notify callback) */
     int shut;
 };
 

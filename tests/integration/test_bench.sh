@@ -3,16 +3,12 @@
 # the summary's figures against the times the mock was configured with, the per-request file,
 # failures counted by kind while the run goes on, open loop, --json, bad options (exit 2, nothing
 # written) and Ctrl-C (partial results, exit 1).
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
+. "$(dirname "$0")/lib.sh" bench
+need_python3
 mock=${MOECAP_MOCK_BIN:-}
 [ -x "$mock" ] || { echo "SKIPPED: MOECAP_MOCK_BIN not built"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIPPED: python3 missing"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/bench.XXXXXX")
 mock_pid=
 trap '[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 "$mock" --ttft-ms 20 --itl-ms 5 --port-file "$tmp/port" >/dev/null &
 mock_pid=$!

@@ -5,15 +5,11 @@
 # the records' new tokens and passes = the server's Prometheus counter deltas), S-MBU/S-MFU equal
 # to `moecap metrics` on the saved records, and a short concurrency sweep. Skipped while the
 # binary has no serve command.
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
+. "$(dirname "$0")/lib.sh" bench-serve
+need_python3
 "$bin" help serve >/dev/null 2>&1 || { echo "SKIPPED: this moecap has no serve command"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIPPED: python3 missing"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/bench-serve.XXXXXX")
 srv_pid=
 trap '[ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 "$bin" make-model -o "$tmp/tiny.gguf" --layers 2 --embd 64 --ff 128 --experts 4 --top-k 2 \
     --heads 4 --vocab 300 --type f32 >/dev/null || { echo "FAIL: make-model" >&2; exit 1; }

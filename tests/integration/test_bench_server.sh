@@ -5,16 +5,12 @@
 # server does not record (exact for one stream at a time), Prometheus snapshots and counter
 # deltas, --server-data off, the local GGUF tokenizer, and bad combinations (exit 2, nothing
 # written).
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
+. "$(dirname "$0")/lib.sh" bench-server
+need_python3
 mock=${MOECAP_MOCK_BIN:-}
 [ -x "$mock" ] || { echo "SKIPPED: MOECAP_MOCK_BIN not built"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIPPED: python3 missing"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/bench-server.XXXXXX")
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 # start_mock NAME ARGS...: starts mc_mock_server, sets $url
 start_mock() {

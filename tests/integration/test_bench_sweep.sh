@@ -5,16 +5,12 @@
 # sub-runs' summaries, the search's probes and verdicts consistent with their own p99s, the result
 # the highest passing rate below the lowest failing one, --json, and bad options (exit 2, nothing
 # written).
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
+. "$(dirname "$0")/lib.sh" bench-sweep
+need_python3
 mock=${MOECAP_MOCK_BIN:-}
 [ -x "$mock" ] || { echo "SKIPPED: MOECAP_MOCK_BIN not built"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIPPED: python3 missing"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/bench-sweep.XXXXXX")
 mock_pid=
 trap '[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 "$mock" --ttft-ms 4 --itl-ms 1 --record moecap --port-file "$tmp/port" >/dev/null &
 mock_pid=$!
@@ -84,13 +80,21 @@ PY
 #    waits longer than the one before: at 200 req/s (5 ms apart) the 30th waits ~58 ms, far over
 #    the 30 ms objective. So 25 passes and 200 fails whatever the machine's jitter; what lies
 #    between is checked for consistency with each probe's own figures.
-"$bin" bench --url "$url" --find max-rate --slo ttft=0.03 --rate 25 --burstiness 1000 \
-    --concurrency 1 --num-requests 30 --input-len 8 --output-len 4 --find-precision 0.5 \
-    --server-data off --out "$tmp/f1" >"$tmp/f1.txt" 2>"$tmp/f1.err"
-rc=$?
-[ "$rc" -eq 0 ] || fail "find max-rate: exit $rc $(cat "$tmp/f1.err")"
-grep -q "^max rate " "$tmp/f1.txt" || fail "find table: $(cat "$tmp/f1.txt")"
-python3 - "$tmp/f1" <<'PY' || fail "find results"
+#    The figures assume a machine that is not overloaded: with a 1-minute load average above
+#    1.5 x the CPUs (other jobs), a 4 ms answer can take 200 ms and 25 req/s fails its SLO; then
+#    this part is not run and the test reports SKIPPED (exit 77) unless another part failed.
+busy=$(awk -v n="$(nproc)" '{ print ($1 > 1.5 * n) ? 1 : 0 }' /proc/loadavg)
+if [ "$busy" = 1 ]; then
+    echo "part 3 (--find max-rate timing) not run: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) CPUs"
+    skipped_timing=1
+else
+    "$bin" bench --url "$url" --find max-rate --slo ttft=0.03 --rate 25 --burstiness 1000 \
+        --concurrency 1 --num-requests 30 --input-len 8 --output-len 4 --find-precision 0.5 \
+        --server-data off --out "$tmp/f1" >"$tmp/f1.txt" 2>"$tmp/f1.err"
+    rc=$?
+    [ "$rc" -eq 0 ] || fail "find max-rate: exit $rc $(cat "$tmp/f1.err")"
+    grep -q "^max rate " "$tmp/f1.txt" || fail "find table: $(cat "$tmp/f1.txt")"
+    python3 - "$tmp/f1" <<'PY' || fail "find results"
 import json, sys
 d = sys.argv[1]
 f = json.load(open(d + "/find.json"))
@@ -118,6 +122,7 @@ hi = min(p["value"] for p in probes if not p["pass"])
 assert r["max_rate_per_s"] == lo and r["lowest_failing_rate_per_s"] == hi, (r, lo, hi)
 assert r["converged"] is True and (hi - lo) / lo <= 0.5 and r["probes"] == len(probes)
 PY
+fi
 
 # 4. bad options: exit 2, one line, nothing written
 for args in "--sweep concurrency=1,2 --concurrency 4" "--sweep rate=1,2 --rate 3" \
@@ -160,4 +165,5 @@ assert s["partial"] is True
 PY
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
+[ "${skipped_timing:-0}" = 1 ] && { echo "SKIPPED: part 3 needs a machine that is not overloaded"; exit 77; }
 echo "ok"

@@ -7,18 +7,14 @@
 # file:line, nothing written); Ctrl-C (partial results, exit 1); `moecap eval fidelity` over
 # HTTP (a server against itself: KL 0, agreement 1) and, when the engine is built, in-process
 # with make-model's F16 / Q8_0 / Q4_0 copies of one seed.
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
+. "$(dirname "$0")/lib.sh" eval
+need_python3
 mock=${MOECAP_MOCK_BIN:-}
 [ -x "$mock" ] || { echo "SKIPPED: MOECAP_MOCK_BIN not built"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIPPED: python3 missing"; exit 77; }
 data=${MOECAP_DATA_DIR:-${MOECAP_SOURCE_DIR:-.}/../shared/data}
 [ -r "$data/gsm8k/test.jsonl" ] || { echo "SKIPPED: no evaluation data in $data"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/eval.XXXXXX")
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 start_mock() { # name, args... -> sets url_<name>
     local name=$1

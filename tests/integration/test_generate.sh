@@ -2,12 +2,7 @@
 # test_generate.sh: `moecap generate` on a tiny random MoE made by make-model: greedy runs are
 # deterministic, text and --json agree, -n caps the tokens, --prompt-ids gives ids, seeded
 # sampling repeats, and bad input exits 1 / 2 with one line on stderr and nothing on stdout.
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/generate.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh" generate
 
 "$bin" make-model -o "$tmp/m.gguf" --layers 2 --embd 64 --ff 64 --experts 4 --top-k 2 \
     --heads 4 --kv-heads 2 --vocab 300 --type q8_0 >/dev/null || { echo "make-model failed"; exit 1; }

@@ -3,12 +3,7 @@
 # the written file read back by `model-info`, byte-identical files for equal seeds, every
 # architecture and type, --vocab-from (when ../shared/data has the llama-spm vocab), and bad
 # options: exit 2 (1 for I/O), one line on stderr, nothing on stdout, no file left behind.
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/make-model.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh" make-model
 
 tiny=(--layers 2 --embd 64 --ff 128 --experts 4 --top-k 2 --heads 4 --kv-heads 2 --vocab 300)
 
@@ -76,6 +71,29 @@ done
 "$bin" model-info "$tmp/dense.gguf" --json | python3 -c '
 import json, sys; d = json.load(sys.stdin); assert d["num_moe_layers"] == 0, d' || fail "dense model-info"
 
+# Dense qwen2 / qwen3 (--experts defaults to 0 for them) and deepseek2 (MLA, one leading dense
+# layer, shared experts; V3-style sigmoid gating, groups, YaRN, the split k_b / v_b layout), each
+# read back by model-info and run by generate.
+ds3="--q-lora 64 --gating sigmoid --groups 2 --group-used 1 --yarn-factor 4 --mla-split"
+for args in "--arch qwen2" "--arch qwen3 --head-dim 32" "--arch deepseek2 --layers 3 --experts 4" \
+    "--arch deepseek2 --layers 3 --experts 4 $ds3"; do
+    # shellcheck disable=SC2086
+    "$bin" make-model -o "$tmp/x.gguf" --layers 2 --embd 64 --ff 64 --heads 4 --vocab 300 \
+        --type f32 $args --json >"$tmp/x.json" 2>"$tmp/err" || fail "make-model $args: $(cat "$tmp/err")"
+    "$bin" model-info "$tmp/x.gguf" --json >"$tmp/xi.json" || fail "model-info $args"
+    python3 - "$tmp/x.json" "$tmp/xi.json" "$args" <<'EOF' || fail "$args JSON"
+import json, sys
+d, info, args = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+want = "qwen2" if "qwen2" in args else "qwen3" if "qwen3" in args else \
+    "deepseek_v3" if "sigmoid" in args else "deepseek_v2"
+assert d["model_type"] == want and info["arch"] == want, (d["model_type"], info["arch"])
+assert info["total_weight_bytes"] == d["tensor_bytes"]
+assert info["num_moe_layers"] == (2 if "deepseek2" in args else 0), info["num_moe_layers"]
+EOF
+    "$bin" generate -m "$tmp/x.gguf" -p "hello" -n 4 >/dev/null 2>"$tmp/err" \
+        || fail "generate on $args: $(cat "$tmp/err")"
+done
+
 # --vocab-from: the llama SentencePiece vocabulary (32000 tokens).
 vocab="${MOECAP_DATA_DIR:-${MOECAP_SOURCE_DIR:-.}/../shared/data}/vocab/ggml-vocab-llama-spm.gguf"
 if [ -r "$vocab" ]; then
@@ -111,7 +129,11 @@ expect_exit 2 "bad value 'x' for --layers" "${o[@]}" --layers x
 expect_exit 2 "--vocab 10 out of range" "${o[@]}" --vocab 10
 expect_exit 2 "--vocab and --vocab-from exclude each other" "${o[@]}" --vocab 300 --vocab-from x.gguf
 expect_exit 2 "--route-skew -1 must lie in [0, 1000]" "${o[@]}" --route-skew -1
-expect_exit 2 "--shared-ff needs --arch qwen2moe" "${o[@]}" --shared-ff 64
+expect_exit 2 "--shared-ff needs --arch qwen2moe or deepseek2" "${o[@]}" --shared-ff 64
+expect_exit 2 "--arch qwen2 is dense: use --experts 0 (or qwen2moe)" "${o[@]}" --arch qwen2 --experts 4
+expect_exit 2 "--kv-heads 2: deepseek2 (MLA) has one KV head per head" "${o[@]}" --arch deepseek2 --kv-heads 2
+expect_exit 2 "--groups 3 / --group-used 1 must divide --experts" "${o[@]}" --arch deepseek2 --groups 3 --group-used 1
+expect_exit 2 "bad value 'relu' for --gating" "${o[@]}" --arch deepseek2 --gating relu
 expect_exit 2 "no output file (-o FILE)" --layers 2
 expect_exit 2 "unknown or incomplete option" "${o[@]}" --bogus
 expect_exit 1 "--vocab-from: gguf: $tmp/none.gguf: cannot open" "${o[@]}" --vocab-from "$tmp/none.gguf"

@@ -3,13 +3,8 @@
 # names and in the MoE-CAP reference's: the moecap formula and moecap-ref figures of
 # docs/METRICS.md's worked examples (Mixtral-8x7B on 2 x H100 SXM), text and JSON output, and
 # the exit codes and one-line messages for bad input (1 = failure, 2 = usage error).
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
-command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/metrics.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh" metrics
+need_python3
 hw=h100-sxm-80gb
 
 # expect_exit CODE STDERR_SUBSTRING ARGS...: stdout stays empty, stderr is one line.

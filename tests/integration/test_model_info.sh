@@ -2,12 +2,7 @@
 # test_model_info.sh: `moecap model-info` end to end: JSON keys and values for catalogue models,
 # --list, --precision, a config.json path, and the exit codes for bad input (1 = failure,
 # 2 = usage error) with a one-line message and nothing on stdout.
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/model-info.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh" model-info
 
 # expect_exit CODE STDERR_SUBSTRING ARGS...: stdout must stay empty, stderr one line.
 expect_exit() {

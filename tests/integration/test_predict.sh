@@ -3,13 +3,8 @@
 # batch-1 decode step against hand arithmetic, text rows, --json (every figure carries value, unit
 # and definition), --sweep, --find max-batch against its neighbours, calibration, both --fit
 # listings, and exit codes / one-line messages for bad input (1 = failure, 2 = usage error).
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
-command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/predict.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh" predict
+need_python3
 base=(--model mixtral-8x7b --hardware h100-sxm-80gbx2 --input-len 1024 --output-len 256)
 
 # ---- text: the demo sweep ----
@@ -63,6 +58,9 @@ near(pts[1]["figures"]["decode_experts_per_layer"]["value"], 8 * (1 - 0.75 ** 8)
 EOF
 
 # ---- offload: 512 sequences need 93.41 + 512 x 1280 x 131,072 B = 179.3 GB > 160 GB ----
+# Everything but the 90,194,313,216 B of routed experts fits (89.11 GB), so the experts are cached
+# in the 70,889,381,888 B left (cache mode "memory"); under uniform routing a decode step misses
+# (1 - 0.75^512) x (90,194,313,216 - 70,889,381,888) B, read over 2 x 64 GB/s.
 "$bin" predict "${base[@]}" --batch 512 --json >"$tmp/off.json" 2>"$tmp/err" || fail "offload run"
 python3 - "$tmp/off.json" <<'EOF' || fail "offload JSON content"
 import json, sys
@@ -72,8 +70,15 @@ need = 93405585408 + 512 * 1280 * 131072
 assert p["fits"] is False
 assert abs(f["need_bytes"]["value"] - need) < 1e-3
 assert abs(f["offload_bytes"]["value"] - (need - 160e9)) < 1e-3
-off = (need - 160e9) / need * f["decode_bytes"]["value"] / 128e9
-assert abs(f["decode_offload_s"]["value"] - off) < 1e-12
+experts = 32 * 8 * 352321536
+left = 160e9 - (need - experts)
+assert p["cache_mode"] == "memory"
+assert abs(f["cache_bytes"]["value"] - left) < 1e-3
+assert abs(f["decode_cache_hit_rate"]["value"] - left / experts) < 1e-12
+miss = (1 - 0.75 ** 512) * (experts - left)
+assert abs(f["decode_slow_bytes"]["value"] - miss) < 1e-2
+assert abs(f["decode_offload_s"]["value"] - miss / 128e9) < 1e-12
+assert f["slow_Bps"]["value"] == 128e9 and f["nonresident_other"]["value"] == 0
 EOF
 
 # ---- --find max-batch: the answer meets the SLO, one more does not ----
@@ -199,6 +204,65 @@ expect_exit 2 "drop --precision" --fit --hardware h100-sxm-80gb --tpot-slo 1 --p
 expect_exit 2 "give one or the other" "${m[@]}" --measured-tpot 0.1 --eff-mem 0.5
 expect_exit 1 "faster than the roofline" --model mixtral-8x7b --hardware h100-sxm-80gbx2 \
     --measured-tpot 0.001
+
+# ---- --expert-cache-mb: a given cache over a given slow tier (predict.tpot_offload) ----
+# 21,504 MiB = 22,548,578,304 B = 64 experts of 90,194,313,216 B: 25% cached. Batch 1: 2 experts
+# per layer, 1.5 missed -> 48 x 352,321,536 = 16,911,433,728 B at 6 GB/s = 2.818572288 s after
+# the 3.828 ms fast-tier time.
+"$bin" predict "${base[@]}" --batch 1 --expert-cache-mb 21504 --slow-bw 6 --json \
+    >"$tmp/cache.json" 2>"$tmp/err" || fail "cache run: $(cat "$tmp/err")"
+python3 - "$tmp/cache.json" <<'EOF' || fail "cache JSON content"
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["points"][0]
+f = p["figures"]
+assert p["cache_mode"] == "given" and d["assumptions"]["expert_cache"]["policy"] == "lru"
+assert abs(f["decode_cache_hit_rate"]["value"] - 0.25) < 1e-12
+assert abs(f["decode_slow_bytes"]["value"] - 16911433728) < 1e-2
+assert abs(f["decode_offload_s"]["value"] - 16911433728 / 6e9) < 1e-12
+assert abs(f["tpot_s"]["value"] - (25648709632 / 6.7e12 + 16911433728 / 6e9)) < 1e-12
+assert p["decode_layer_hit_rate"] == [0.25] * 32
+EOF
+# measured routing from records: layer rows of tokens_per_expert; static keeps the hottest
+python3 - "$tmp/route.jsonl" <<'EOF'
+import json, sys
+row = [40, 40, 20, 20, 10, 10, 5, 5]  # sums to 150 = 75 tokens x top-2
+p = {"forward_mode": "prefill", "batch_size": 1, "seq_lens_sum": 75, "latency": 0.1,
+     "tokens_per_expert": [row] * 32}
+open(sys.argv[1], "w").write(json.dumps(p) + "\n")
+EOF
+# STATIC with 64 experts (2 per layer): the two 40-experts of each layer, f = 2 x 40/150 =
+# 0.5333 each; batch 1 hit rate = (0.5333 + 0.5333) / 2 = 0.5333
+"$bin" predict "${base[@]}" --batch 1 --expert-cache-mb 21504 --slow-bw 6 --cache-policy static \
+    --routing "$tmp/route.jsonl" --json >"$tmp/route.json" 2>"$tmp/err" ||
+    fail "routing run: $(cat "$tmp/err")"
+python3 - "$tmp/route.json" <<'EOF' || fail "routing JSON content"
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = d["points"][0]["figures"]
+assert abs(f["decode_cache_hit_rate"]["value"] - 80 / 150) < 1e-12, f["decode_cache_hit_rate"]
+assert "measured" in d["assumptions"]["experts"]
+EOF
+"$bin" predict "${base[@]}" --batch 1 --expert-cache-mb 21504 --slow-bw 6 >"$tmp/cache.txt" \
+    2>"$tmp/err" || fail "cache text: $(cat "$tmp/err")"
+grep -Eq '^ +1 +given +21504\.0 +25\.00 +25\.00 +16911\.434 ' "$tmp/cache.txt" ||
+    fail "cache text row: $(grep given "$tmp/cache.txt")"
+for bad in "--expert-cache-mb 1" "--cache-policy fifo --expert-cache-mb 21504" \
+    "--prefetch-overlap 0.5" "--expert-cache-mb 21504 --prefetch-overlap 2" \
+    "--expert-cache-mb -3" "--fit --tpot-slo 0.1 --expert-cache-mb 100"; do
+    # shellcheck disable=SC2086
+    "$bin" predict --model mixtral-8x7b --hardware h100-sxm-80gb $bad >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    [ "$rc" -ne 0 ] || fail "predict $bad: exit 0"
+    [ ! -s "$tmp/out" ] || fail "predict $bad: wrote to stdout"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "predict $bad: stderr not one line: $(cat "$tmp/err")"
+done
+"$bin" predict --model mixtral-8x7b --hardware h100-sxm-80gb --expert-cache-mb 1 \
+    >/dev/null 2>"$tmp/err"
+grep -q "cannot hold the top-2 experts of one layer" "$tmp/err" || fail "tiny cache: $(cat "$tmp/err")"
+"$bin" predict --model mixtral-8x7b --hardware epyc-9654 --expert-cache-mb 21504 \
+    >/dev/null 2>"$tmp/err"
+grep -q "no slow-tier bandwidth" "$tmp/err" || fail "no slow tier: $(cat "$tmp/err")"
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "test_predict.sh: all checks passed"

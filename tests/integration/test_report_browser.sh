@@ -12,16 +12,11 @@
 #   latency      y 704..1024 (TTFT x 16..556, TPOT x 576..1116)
 #   perf         y 1090..1410
 #   experts      y 1476..1796, then the heat maps from y 1812 (cells from x 80, y 1848)
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
+. "$(dirname "$0")/lib.sh" browser
 src=${MOECAP_SOURCE_DIR:?MOECAP_SOURCE_DIR is not set}
 probe=${MOECAP_PNG_PROBE:?MOECAP_PNG_PROBE is not set}
 browser=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$browser" ] || { echo "chromium not found: skipped"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/browser.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 "$bin" report "$src/tests/fixtures/rundir-mini" -o "$tmp/report.html" >/dev/null 2>"$tmp/err" \
     || { echo "FAIL: report: $(cat "$tmp/err")"; exit 1; }

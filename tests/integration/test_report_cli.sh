@@ -4,14 +4,9 @@
 # directory tests/fixtures/rundir-mini (default output path, atomic write, same bytes twice), and
 # the exit codes and one-line messages for bad input (1 = failure, 2 = usage error), with no
 # output file left behind.
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
+. "$(dirname "$0")/lib.sh" report
+need_python3
 src=${MOECAP_SOURCE_DIR:?MOECAP_SOURCE_DIR is not set}
-command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/report.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 # expect_exit CODE STDERR_SUBSTRING CMD ARGS...: stdout stays empty, stderr is one line.
 expect_exit() {

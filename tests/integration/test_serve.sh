@@ -5,18 +5,8 @@
 # http.client), streaming and not; greedy completions equal `moecap generate`'s; bad requests
 # get 4xx with the OpenAI error body; the CAP records read by `moecap metrics`; SIGTERM during a
 # stream: the stream ends properly and the server exits 0; the --json start-up line; SIGINT.
-set -u
-bin=${MOECAP_BIN:?MOECAP_BIN is not set}
-command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
-tmp=$(mktemp -d "${MOECAP_TEST_TMP:-/tmp}/serve.XXXXXX")
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib.sh" serve
+need_python3
 
 # ---- usage errors ----
 "$bin" serve >/dev/null 2>"$tmp/err"; rc=$?
@@ -39,15 +29,9 @@ grep -q -- "-m MODEL.gguf is required" "$tmp/err" || fail "serve without -m: $(c
 "$bin" serve -m "$tmp/tiny.gguf" --port 0 --parallel 4 --ctx 4096 -t 2 --max-step-tokens 32 \
     --hardware xeon-8480plus --shutdown-timeout 0 >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
-port=
-for _ in $(seq 1 200); do
-    port=$(sed -n 's/^moecap serve: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' \
-        "$tmp/serve.out")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-done
+port=$(serve_port "$tmp/serve.out" "$pid")
 if [ -z "$port" ]; then
+    kill "$pid" 2>/dev/null # still running without the expected line: do not wait forever
     wait "$pid"; rc=$?; pid=
     fail "serve did not start (exit $rc): $(cat "$tmp/serve.err")"
     exit 1

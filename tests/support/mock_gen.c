@@ -31,7 +31,22 @@ static const struct {
     {"wrong_ctype", F_WRONG_CTYPE},
     {"error_event", F_ERROR_EVENT},
     {"error_obj", F_ERROR_OBJ},
+    {"html", F_HTML},
+    {"eof_no_done", F_EOF_NO_DONE},
+    {"eof_finish", F_EOF_FINISH},
 };
+
+/* The last token event carries no finish_reason (and no usage follows). */
+static int no_finish(enum mock_fault f)
+{
+    return f == F_NO_DONE || f == F_EOF_NO_DONE;
+}
+
+/* The stream ends without "data: [DONE]". */
+static int no_done(enum mock_fault f)
+{
+    return no_finish(f) || f == F_NO_DONE_FINISH || f == F_EOF_FINISH;
+}
 
 uint32_t mock_count_tokens(const char *s, size_t n)
 {
@@ -215,7 +230,7 @@ static void append_token_event(mock_conn *c, mock_job *j)
 {
     uint32_t k =
         j->tokens - j->sent_tokens < j->per_chunk ? j->tokens - j->sent_tokens : j->per_chunk;
-    int last = j->events + 1 == n_events(j) && j->fault != F_NO_DONE;
+    int last = j->events + 1 == n_events(j) && !no_finish(j->fault);
     if (j->chat && j->events == 0)
         mc_buf_append(&c->out, role_event.s, role_event.n);
     mc_buf_append(&c->out, ev_head[j->chat].s, ev_head[j->chat].n);
@@ -228,27 +243,37 @@ static void append_token_event(mock_conn *c, mock_job *j)
 
 static void append_tail(mock_conn *c, const mock_job *j)
 {
-    if (j->usage && j->fault != F_NO_DONE)
+    if (j->usage && !no_finish(j->fault))
         mc_buf_printf(&c->out,
                       "data: {\"id\":\"cmpl-mock\",\"object\":\"%s\",\"created\":0,"
                       "\"model\":\"mock-model\",\"choices\":[],\"usage\":{\"prompt_tokens\":%u,"
                       "\"total_tokens\":%u,\"completion_tokens\":%u}}\n\n",
                       j->chat ? "chat.completion.chunk" : "text_completion", j->prompt_tokens,
                       j->prompt_tokens + j->sent_tokens, j->sent_tokens);
-    if (j->fault != F_NO_DONE && j->fault != F_NO_DONE_FINISH)
+    if (!no_done(j->fault))
         mc_buf_printf(&c->out, "data: [DONE]\n\n");
 }
 
-/* Chunked transfer coding: a fixed-width size line is reserved, filled in by chunk_end. */
+/* Chunked transfer coding: a fixed-width size line is reserved, filled in by chunk_end. A
+ * close-delimited body (j.eof) has no framing: both are no-ops, and so is chunk_last. */
 static size_t chunk_begin(mock_conn *c)
 {
     size_t at = c->out.len;
-    mc_buf_append(&c->out, "00000000\r\n", 10);
+    if (!c->j.eof)
+        mc_buf_append(&c->out, "00000000\r\n", 10);
     return at;
+}
+
+static void chunk_last(mock_conn *c)
+{
+    if (!c->j.eof)
+        mc_buf_append(&c->out, "0\r\n\r\n", 5);
 }
 
 static void chunk_end(mock_conn *c, size_t at)
 {
+    if (c->j.eof)
+        return;
     if (c->out.len < at + 10)
         return; /* the size line could not be reserved (out of memory) */
     size_t n = c->out.len - at - 10;
@@ -267,6 +292,18 @@ static void finish_response(struct mc_mock *m, mock_conn *c)
 {
     mock_set_state(m, c, ST_READ);
     c->j.trickle = c->j.trickle && c->out_off < c->out.len;
+}
+
+/* A close-delimited body ends with FIN once everything queued is sent: now, or from the
+ * loop's EPOLLOUT handler (close_after). Returns -1 when the connection was closed here. */
+static int end_by_close(struct mc_mock *m, mock_conn *c)
+{
+    c->close_after = 1;
+    if (mock_flush(m, c) < 0 || c->out.len == 0) {
+        mock_close(m, c, 0);
+        return -1;
+    }
+    return 0;
 }
 
 /* A fault that acts mid-stream, before token `after`. Returns 1 when the stream must stop
@@ -310,7 +347,7 @@ static int mid_fault(struct mc_mock *m, mock_conn *c, size_t at)
         return 0;
     }
     chunk_end(c, at);
-    mc_buf_append(&c->out, "0\r\n\r\n", 5);
+    chunk_last(c);
     finish_response(m, c);
     return 1;
 }
@@ -348,8 +385,11 @@ static int stream_due(struct mc_mock *m, mock_conn *c, mc_ns now)
     if (j->events == total && !pending) {
         append_tail(c, j);
         chunk_end(c, at);
-        mc_buf_append(&c->out, "0\r\n\r\n", 5);
+        chunk_last(c);
         finish_response(m, c);
+        atomic_fetch_add_explicit(&m->st_completed, 1, memory_order_relaxed);
+        if (j->eof)
+            return end_by_close(m, c);
     } else {
         chunk_end(c, at);
         mock_due(m, c, j->t0 + j->ttft + j->events * j->itl);
@@ -407,6 +447,7 @@ static int whole_due(struct mc_mock *m, mock_conn *c)
                   "\"completion_tokens\":%u}}",
                   j->chat ? "}" : "", j->prompt_tokens, j->prompt_tokens + j->tokens, j->tokens);
     atomic_fetch_add_explicit(&m->st_tokens, j->tokens, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->st_completed, 1, memory_order_relaxed);
     mock_respond(c, 200, "application/json", body.data ? body.data : "", body.len);
     mc_buf_deinit(&body);
     mock_set_state(m, c, ST_READ);
@@ -423,6 +464,8 @@ static int immediate_fault(struct mc_mock *m, mock_conn *c)
 {
     static const char body[] =
         "{\"error\":{\"message\":\"mock failure\",\"type\":\"server_error\"}}";
+    static const char page[] = "<!DOCTYPE html>\n<html><head><title>Welcome</title></head>"
+                               "<body><h1>It works!</h1></body></html>\n";
     static const int status[] = {
         [F_HTTP429] = 429,       [F_HTTP500] = 500,       [F_HTTP503] = 503,
         [F_HTTP429_EMPTY] = 429, [F_HTTP500_EMPTY] = 500, [F_HTTP503_EMPTY] = 503};
@@ -431,6 +474,10 @@ static int immediate_fault(struct mc_mock *m, mock_conn *c)
         int with_body = f <= F_HTTP503;
         mock_respond(c, status[f], "application/json", with_body ? body : "",
                      with_body ? sizeof body - 1 : 0);
+        return 1;
+    }
+    if (f == F_HTML) {
+        mock_respond(c, 200, "text/html; charset=utf-8", page, sizeof page - 1);
         return 1;
     }
     if (f == F_RESET_HEADERS) {
@@ -522,13 +569,14 @@ int mock_generate(struct mc_mock *m, mock_conn *c, int chat, const char *body, s
         mock_due(m, c, due);
         return 0;
     }
-    if (j->fault == F_WRONG_CTYPE)
+    if (j->fault == F_WRONG_CTYPE || j->fault == F_EOF_NO_DONE || j->fault == F_EOF_FINISH)
         atomic_fetch_add_explicit(&m->st_faults, 1, memory_order_relaxed);
+    j->eof = j->fault == F_EOF_NO_DONE || j->fault == F_EOF_FINISH;
     mc_buf_printf(&c->out,
-                  "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n"
-                  "Transfer-Encoding: chunked\r\n%s\r\n",
+                  "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n%s%s\r\n",
                   j->fault == F_WRONG_CTYPE ? "text/plain" : "text/event-stream",
-                  c->close_after ? "Connection: close\r\n" : "");
+                  j->eof ? "" : "Transfer-Encoding: chunked\r\n",
+                  c->close_after || j->eof ? "Connection: close\r\n" : "");
     mock_set_state(m, c, ST_STREAM);
     return stream_due(m, c, now);
 }

@@ -29,6 +29,9 @@ enum mock_fault {
     F_WRONG_CTYPE,
     F_ERROR_EVENT,
     F_ERROR_OBJ,
+    F_HTML,          /* 200 text/html page instead of the API's answer */
+    F_EOF_NO_DONE,   /* close-delimited stream: no finish_reason, no [DONE], then FIN */
+    F_EOF_FINISH,    /* close-delimited stream: finish_reason and usage, no [DONE], then FIN */
     F_COUNT_
 };
 
@@ -37,6 +40,7 @@ typedef struct mock_job {
     int chat, stream, usage, utf8, trickle;
     enum mock_fault fault;
     int fault_done;
+    int eof; /* the body ends at connection close (no chunked coding) */
     uint32_t tokens, per_chunk, after;
     uint32_t sent_tokens, events; /* so far */
     uint32_t prompt_tokens;
@@ -83,6 +87,7 @@ struct mc_mock {
     _Atomic uint64_t st_records;
     _Atomic uint64_t st_peak_active;
     _Atomic uint64_t st_conns, st_requests, st_generations, st_tokens, st_faults, st_tokenize;
+    _Atomic uint64_t st_completed;
 };
 
 /* mock_server.c */

@@ -572,6 +572,7 @@ void mc_mock_stats_get(const mc_mock *m, mc_mock_stats *s)
     s->tokenize = atomic_load(&m->st_tokenize);
     s->peak_active = atomic_load(&m->st_peak_active);
     s->records = atomic_load(&m->st_records);
+    s->completed = atomic_load(&m->st_completed);
 }
 
 /* Closes every connection still open (the loop has stopped). */

@@ -45,6 +45,10 @@
  *   stall           stop after `after` tokens, keep the connection open
  *   never_answer    read the request, never respond       wrong_ctype  200 text/plain
  *   error_event     "event: error" after `after` tokens   error_obj   {"error": ...} chunk
+ *   html            200 text/html with a web page (streamed and whole requests alike)
+ *   eof_no_done     a stream without chunked coding that ends by closing the connection, with
+ *                   no finish_reason and no [DONE]
+ *   eof_finish      the same with finish_reason and usage on its last events, no [DONE]
  * Thread safety: start/stop from one thread; stats may be read from any thread. */
 #ifndef MC_MOCK_SERVER_H
 #define MC_MOCK_SERVER_H
@@ -100,6 +104,8 @@ typedef struct mc_mock_stats {
     uint64_t tokenize;    /* /tokenize requests */
     uint64_t peak_active; /* most responses being generated at the same time */
     uint64_t records;     /* per-pass records made while recording (since the last start) */
+    uint64_t completed;   /* completion responses generated in full (the last byte queued for
+                             sending; faults that cut a response short are not counted) */
 } mc_mock_stats;
 
 mc_err mc_mock_start(const mc_mock_opts *o, mc_mock **out, mc_diag *d);

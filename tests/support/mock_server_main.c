@@ -1,7 +1,9 @@
 /* mock_server_main.c: `mc_mock_server`, the tests' mock OpenAI server as a program, for scripts,
  * integration tests and benchmarks against an out-of-process server. Prints its URL on the first
  * line of stdout (and into --port-file), then serves until SIGINT/SIGTERM. With --answers FILE
- * or --echo-logprobs it runs in scripted mode (the eval integration tests). Test support only. */
+ * or --echo-logprobs it runs in scripted mode (the eval integration tests). With --stats-file it
+ * writes its counters as one JSON object there when it stops (the kill -9 tests compare what the
+ * client kept with what the mock served). Test support only. */
 #include "mock_server.h"
 
 #include <cjson/cJSON.h>
@@ -16,6 +18,7 @@ static void usage(FILE *f)
                "                      [--max-conns N] [--port-file PATH] [--record moecap|vllm]\n"
                "                      [--rec-experts N] [--rec-top-k K] [--metrics]\n"
                "                      [--no-tokenize] [--answers FILE] [--echo-logprobs]\n"
+               "                      [--stats-file PATH]\n"
                "Listens on 127.0.0.1 (a free port), prints http://127.0.0.1:PORT, serves until\n"
                "SIGINT/SIGTERM. Faults and overrides: see tests/support/mock_server.h.\n"
                "--answers FILE: JSON Lines {\"match\": S, \"text\": T | \"status\": N}; a request\n"
@@ -164,7 +167,37 @@ static void main_script(const char *body, size_t len, mc_mock_reply *r, void *ct
     cJSON_Delete(req);
 }
 
-static int parse_args(int argc, char **argv, mc_mock_opts *o, const char **port_file)
+/* The counters as JSON, written atomically (a reader never sees half of it). */
+static void write_stats(const mc_mock *m, const char *path)
+{
+    mc_mock_stats st;
+    mc_mock_stats_get(m, &st);
+    char buf[512];
+    int n = snprintf(buf, sizeof buf,
+                     "{\"conns_accepted\":%llu,\"requests\":%llu,\"generations\":%llu,"
+                     "\"completed\":%llu,\"tokens\":%llu,\"faults\":%llu,\"tokenize\":%llu,"
+                     "\"peak_active\":%llu}\n",
+                     (unsigned long long)st.conns_accepted, (unsigned long long)st.requests,
+                     (unsigned long long)st.generations, (unsigned long long)st.completed,
+                     (unsigned long long)st.tokens, (unsigned long long)st.faults,
+                     (unsigned long long)st.tokenize, (unsigned long long)st.peak_active);
+    /* temporary + rename without fsync: the tests need atomicity, not durability (an fsync
+     * takes seconds on a busy disk) */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.part", path);
+    FILE *f = fopen(tmp, "w");
+    int ok = f && fwrite(buf, 1, (size_t)n, f) == (size_t)n;
+    ok = (f && fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0)
+        fprintf(stderr, "mc_mock_server: cannot write %s\n", path);
+}
+
+typedef struct main_files {
+    const char *port;
+    const char *stats;
+} main_files;
+
+static int parse_args(int argc, char **argv, mc_mock_opts *o, main_files *files)
 {
     static const struct option opts[] = {{"ttft-ms", required_argument, 0, 't'},
                                          {"itl-ms", required_argument, 0, 'i'},
@@ -179,6 +212,7 @@ static int parse_args(int argc, char **argv, mc_mock_opts *o, const char **port_
                                          {"no-tokenize", no_argument, 0, 'T'},
                                          {"answers", required_argument, 0, 'a'},
                                          {"echo-logprobs", no_argument, 0, 'e'},
+                                         {"stats-file", required_argument, 0, 's'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int ch;
@@ -195,7 +229,9 @@ static int parse_args(int argc, char **argv, mc_mock_opts *o, const char **port_
         else if (ch == 'm')
             bad = parse_u32(optarg, &o->max_conns);
         else if (ch == 'p')
-            *port_file = optarg;
+            files->port = optarg;
+        else if (ch == 's')
+            files->stats = optarg;
         else if (ch == 'r')
             bad = side_opt(optarg, o);
         else if (ch == 'E')
@@ -226,8 +262,8 @@ int main(int argc, char **argv)
 {
     static rules rs;
     mc_mock_opts o = {.script_ctx = &rs};
-    const char *port_file = NULL;
-    int rc = parse_args(argc, argv, &o, &port_file);
+    main_files files = {NULL, NULL};
+    int rc = parse_args(argc, argv, &o, &files);
     if (rs.n > 0 || rs.echo)
         o.script = main_script;
     if (rc != 0) {
@@ -248,14 +284,16 @@ int main(int argc, char **argv)
     }
     printf("%s\n", mc_mock_url(m));
     fflush(stdout);
-    if (port_file) {
+    if (files.port) {
         char buf[16];
         int n = snprintf(buf, sizeof buf, "%u\n", (unsigned)mc_mock_port(m));
-        if (mc_write_file_atomic(port_file, buf, (size_t)n, &d) != MC_OK)
+        if (mc_write_file_atomic(files.port, buf, (size_t)n, &d) != MC_OK)
             fprintf(stderr, "mc_mock_server: %s\n", d.msg);
     }
     int sig = 0;
     sigwait(&set, &sig);
+    if (files.stats)
+        write_stats(m, files.stats);
     mc_mock_stop(m);
     return 0;
 }

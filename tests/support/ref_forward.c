@@ -25,6 +25,9 @@ typedef struct rlayer {
     rmat gate, up, down; /* dense */
     rmat router, sg, su, sd, sgate;
     rmat *eg, *eu, *ed; /* experts */
+    /* deepseek2 MLA: q (plain in q) or qa -> norm -> qb; kva (latent + rope key), kvb */
+    rmat qa, qb, kva, kvb;
+    float *qa_norm, *kva_norm, *exp_b;
 } rlayer;
 
 struct ref_model {
@@ -34,6 +37,10 @@ struct ref_model {
     int64_t L, h, nh, nkv, hd, nrot, vocab, ne, topk, ff, n_moe;
     double theta, eps;
     int neox, normw;
+    /* deepseek2 */
+    int mla, gating, yarn;
+    int64_t q_lora, kv_lora, nope, rope_d, vd, ngroup, gused;
+    double wscale, fs, ylow, yhigh, mscale;
     rmat embd, head;
     float *out_norm;
     rlayer *ly;
@@ -113,13 +120,68 @@ static int load_experts(ref_model *r, int64_t l, rlayer *y)
              load_mat(tensor(r, l, "ffn_down_shexp.weight"), 0, &y->sd);
     if (ok && tensor(r, l, "ffn_gate_inp_shexp.weight"))
         ok = load_mat(tensor(r, l, "ffn_gate_inp_shexp.weight"), 0, &y->sgate);
+    y->exp_b = load_vec(tensor(r, l, "exp_probs_b.bias"), NULL);
     return ok;
+}
+
+/* attn_kv_b [heads x (nope + vd) rows, kv_lora] rebuilt from llama.cpp's split attn_k_b
+ * ([nope, kv_lora, heads]: element (i, c, h) is kv_b row h*(nope+vd) + i, column c) and attn_v_b
+ * ([kv_lora, vd, heads]: row (j, h) is kv_b row h*(nope+vd) + nope + j). */
+static int load_kv_b_split(ref_model *r, int64_t l, rmat *m)
+{
+    rmat kb = {0}, vb = {0};
+    int64_t c = r->kv_lora, nope = r->nope, vd = r->vd, bw = nope + vd, nh = r->nh;
+    int ok = load_mat(tensor(r, l, "attn_k_b.weight"), 0, &kb) &&
+             load_mat(tensor(r, l, "attn_v_b.weight"), 0, &vb);
+    /* load_mat read slice 0's rows only: reload every head's slice */
+    m->t = MC_DT_F32; /* the engine prepares f32 activations for it whatever the source type */
+    m->rows = nh * bw;
+    m->cols = c;
+    m->w = ok ? mc_mallocarray((size_t)(m->rows * c), sizeof(float)) : NULL;
+    for (int64_t h = 0; m->w && h < nh; h++) {
+        rmat kh = {0}, vh = {0};
+        ok = ok && load_mat(tensor(r, l, "attn_k_b.weight"), h, &kh) &&
+             load_mat(tensor(r, l, "attn_v_b.weight"), h, &vh);
+        for (int64_t i = 0; ok && i < nope; i++)
+            for (int64_t cc = 0; cc < c; cc++)
+                m->w[(h * bw + i) * c + cc] = kh.w[cc * nope + i];
+        for (int64_t j = 0; ok && j < vd; j++)
+            memcpy(m->w + (h * bw + nope + j) * c, vh.w + j * c, (size_t)c * sizeof(float));
+        mc_free(kh.w);
+        mc_free(vh.w);
+    }
+    mc_free(kb.w);
+    mc_free(vb.w);
+    return ok && m->w;
+}
+
+static int load_mla(ref_model *r, int64_t l, rlayer *y)
+{
+    int ok = r->q_lora > 0 ? load_mat(tensor(r, l, "attn_q_a.weight"), 0, &y->qa) &&
+                                 load_mat(tensor(r, l, "attn_q_b.weight"), 0, &y->qb) &&
+                                 (y->qa_norm = load_vec(tensor(r, l, "attn_q_a_norm.weight"), NULL))
+                           : load_mat(tensor(r, l, "attn_q.weight"), 0, &y->q);
+    ok = ok &&
+         (tensor(r, l, "attn_kv_b.weight") ? load_mat(tensor(r, l, "attn_kv_b.weight"), 0, &y->kvb)
+                                           : load_kv_b_split(r, l, &y->kvb));
+    return ok && load_mat(tensor(r, l, "attn_kv_a_mqa.weight"), 0, &y->kva) &&
+           (y->kva_norm = load_vec(tensor(r, l, "attn_kv_a_norm.weight"), NULL)) &&
+           load_mat(tensor(r, l, "attn_output.weight"), 0, &y->o);
 }
 
 static int load_layer(ref_model *r, int64_t l, rlayer *y)
 {
     y->attn_norm = load_vec(tensor(r, l, "attn_norm.weight"), NULL);
     y->ffn_norm = load_vec(tensor(r, l, "ffn_norm.weight"), NULL);
+    if (r->mla) {
+        int ok = y->attn_norm && y->ffn_norm && load_mla(r, l, y);
+        y->moe = tensor(r, l, "ffn_gate_exps.weight") != NULL;
+        if (ok && y->moe)
+            return load_experts(r, l, y);
+        return ok && load_mat(tensor(r, l, "ffn_gate.weight"), 0, &y->gate) &&
+               load_mat(tensor(r, l, "ffn_up.weight"), 0, &y->up) &&
+               load_mat(tensor(r, l, "ffn_down.weight"), 0, &y->down);
+    }
     y->bq = load_vec(tensor(r, l, "attn_q.bias"), NULL);
     y->bk = load_vec(tensor(r, l, "attn_k.bias"), NULL);
     y->bv = load_vec(tensor(r, l, "attn_v.bias"), NULL);
@@ -135,6 +197,55 @@ static int load_layer(ref_model *r, int64_t l, rlayer *y)
     return ok && load_mat(tensor(r, l, "ffn_gate.weight"), 0, &y->gate) &&
            load_mat(tensor(r, l, "ffn_up.weight"), 0, &y->up) &&
            load_mat(tensor(r, l, "ffn_down.weight"), 0, &y->down);
+}
+
+/* YaRN as HF's DeepseekV2YarnRotaryEmbedding defines it: the correction range [low, high] of
+ * pair indices from beta_fast = 32 / beta_slow = 1 turns over the original context. */
+static void read_yarn(ref_model *r)
+{
+    mc_gguf_str t;
+    r->fs = 1;
+    r->mscale = 1;
+    if (mc_gguf_get_str(r->g, "deepseek2.rope.scaling.type", &t, NULL) != MC_OK || t.len != 4 ||
+        memcmp(t.p, "yarn", 4))
+        return;
+    double factor = key_f64(r, "rope.scaling.factor", 1);
+    double orig = key_f64(r, "rope.scaling.original_context_length", 4096);
+    double lm = key_f64(r, "rope.scaling.yarn_log_multiplier", 0);
+    double dim = (double)r->nrot, lb = 2 * log(r->theta);
+    double lo = floor(dim * log(orig / (32 * 2 * M_PI)) / lb);
+    double hi = ceil(dim * log(orig / (1 * 2 * M_PI)) / lb);
+    r->yarn = 1;
+    r->fs = 1 / factor;
+    r->ylow = lo < 0 ? 0 : lo;
+    r->yhigh = hi > dim - 1 ? dim - 1 : hi;
+    r->mscale = 1 + lm * log(factor);
+}
+
+/* deepseek2: MLA dims and the routing rules. */
+static void read_deepseek(ref_model *r)
+{
+    int norm = 0;
+    char k[96];
+    snprintf(k, sizeof k, "deepseek2.expert_weights_norm");
+    if (mc_gguf_get_bool(r->g, k, &norm, NULL) != MC_OK)
+        norm = 0;
+    r->mla = 1;
+    r->neox = 0;
+    r->normw = norm;
+    r->nkv = r->nh;
+    r->q_lora = key_i64(r, "attention.q_lora_rank", 0);
+    r->kv_lora = key_i64(r, "attention.kv_lora_rank", 0);
+    r->hd = key_i64(r, "attention.key_length_mla", r->hd); /* split files: the latent is */
+    r->vd = key_i64(r, "attention.value_length_mla",       /* key_length / value_length */
+                    key_i64(r, "attention.value_length", r->hd));
+    r->rope_d = r->nrot;
+    r->nope = r->hd - r->rope_d;
+    r->gating = (int)key_i64(r, "expert_gating_func", 1);
+    r->wscale = key_f64(r, "expert_weights_scale", 1);
+    r->ngroup = key_i64(r, "expert_group_count", 0);
+    r->gused = key_i64(r, "expert_group_used_count", 0);
+    read_yarn(r);
 }
 
 static mc_err read_hparams(ref_model *r, mc_diag *d)
@@ -156,6 +267,11 @@ static mc_err read_hparams(ref_model *r, mc_diag *d)
     r->topk = key_i64(r, "expert_used_count", 0);
     r->theta = key_f64(r, "rope.freq_base", 10000.0);
     r->eps = key_f64(r, "attention.layer_norm_rms_epsilon", 1e-5);
+    r->wscale = 1;
+    r->fs = 1;
+    r->mscale = 1;
+    if (!strcmp(r->arch, "deepseek2"))
+        read_deepseek(r);
     if (r->L < 1 || r->h < 1 || r->nh < 1 || r->nkv < 1 || r->hd < 1)
         return mc_fail(d, MC_ERR_FORMAT, "ref: %s: incomplete hyper-parameters", r->arch);
     return MC_OK;
@@ -205,11 +321,12 @@ void ref_free(ref_model *r)
         return;
     for (int64_t l = 0; r->ly && l < r->L; l++) {
         rlayer *y = &r->ly[l];
-        float *v[] = {y->attn_norm, y->ffn_norm, y->bq, y->bk, y->bv, y->qn, y->kn};
+        float *v[] = {y->attn_norm, y->ffn_norm, y->bq,      y->bk,       y->bv,
+                      y->qn,        y->kn,       y->qa_norm, y->kva_norm, y->exp_b};
         for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
             mc_free(v[i]);
-        rmat *m[] = {&y->q,    &y->k,      &y->v,  &y->o,  &y->gate, &y->up,
-                     &y->down, &y->router, &y->sg, &y->su, &y->sd,   &y->sgate};
+        rmat *m[] = {&y->q,  &y->k,  &y->v,  &y->o,     &y->gate, &y->up, &y->down, &y->router,
+                     &y->sg, &y->su, &y->sd, &y->sgate, &y->qa,   &y->qb, &y->kva,  &y->kvb};
         for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
             free_mat(m[i]);
         for (int64_t x = 0; y->eg && x < r->ne; x++) {
@@ -316,7 +433,14 @@ static void rmsnorm(const ref_model *r, const double *x, const float *w, int64_t
 static void rope(const ref_model *r, double *v, int64_t pos)
 {
     for (int64_t i = 0; i < r->nrot / 2; i++) {
-        double a = (double)pos * pow(r->theta, -2.0 * (double)i / (double)r->nrot);
+        double inv = pow(r->theta, -2.0 * (double)i / (double)r->nrot), keep = 1.0;
+        if (r->yarn) { /* weight of the original (extrapolated) frequency */
+            double span = r->yhigh - r->ylow > 0.001 ? r->yhigh - r->ylow : 0.001;
+            double ramp = ((double)i - r->ylow) / span;
+            keep = 1.0 - (ramp < 0 ? 0 : ramp > 1 ? 1 : ramp);
+        }
+        inv = inv * r->fs * (1.0 - keep) + inv * keep;
+        double a = (double)pos * inv;
         int64_t i0 = r->neox ? i : 2 * i, i1 = r->neox ? i + r->nrot / 2 : 2 * i + 1;
         double x0 = v[i0], x1 = v[i1];
         v[i0] = x0 * cos(a) - x1 * sin(a);
@@ -403,6 +527,87 @@ static void attend(const ref_model *r, int64_t t, int64_t hh, work *w, const dou
     }
 }
 
+static double f16r(const ref_model *r, double x)
+{
+    return r->o.kv_f16 ? mc_kernels_f16_to_f32(mc_kernels_f32_to_f16((float)x)) : x;
+}
+
+/* deepseek2 MLA of row t: q per head [nope | rope], the latent normed and decompressed into
+ * k_nope and v per head, one rope key shared by the heads. K: [t][head][kd], V: [t][head][vd]. */
+static void project_mla(const ref_model *r, const rlayer *y, int64_t t, work *w, double *K,
+                        double *V, double *tmp)
+{
+    int64_t nh = r->nh, kd = r->hd, vd = r->vd, nope = r->nope, kvl = r->kv_lora;
+    double *q = w->q + t * nh * kd, *kv = tmp, *dec = tmp + kvl + r->rope_d;
+    rmsnorm(r, w->x + t * r->h, y->attn_norm, r->h, w->xn);
+    if (r->q_lora > 0) {
+        double *qa = dec; /* scratch before dec is used */
+        matvec(r, &y->qa, w->xn, qa);
+        rmsnorm(r, qa, y->qa_norm, r->q_lora, qa);
+        matvec(r, &y->qb, qa, q);
+    } else {
+        matvec(r, &y->q, w->xn, q);
+    }
+    matvec(r, &y->kva, w->xn, kv);
+    rmsnorm(r, kv, y->kva_norm, kvl, kv);
+    rope(r, kv + kvl, t);
+    matvec(r, &y->kvb, kv, dec);
+    for (int64_t h = 0; h < nh; h++) {
+        rope(r, q + h * kd + nope, t);
+        const double *src = dec + h * (nope + vd);
+        for (int64_t i = 0; i < kd; i++)
+            K[(t * nh + h) * kd + i] = f16r(r, i < nope ? src[i] : kv[kvl + i - nope]);
+        for (int64_t i = 0; i < vd; i++)
+            V[(t * nh + h) * vd + i] = f16r(r, src[nope + i]);
+    }
+}
+
+/* Causal attention of row t, head h, scaled by mscale^2 / sqrt(kd) (YaRN's attention factor). */
+static void attend_mla(const ref_model *r, int64_t t, int64_t h, work *w, const double *K,
+                       const double *V)
+{
+    int64_t nh = r->nh, kd = r->hd, vd = r->vd;
+    const double *q = w->q + (t * nh + h) * kd;
+    double mx = -INFINITY, z = 0, *o = w->att + (t * nh + h) * vd;
+    for (int64_t s = 0; s <= t; s++) {
+        double dot = 0;
+        for (int64_t i = 0; i < kd; i++)
+            dot += q[i] * K[(s * nh + h) * kd + i];
+        w->sc[s] = dot * r->mscale * r->mscale / sqrt((double)kd);
+        mx = w->sc[s] > mx ? w->sc[s] : mx;
+    }
+    for (int64_t s = 0; s <= t; s++)
+        z += (w->sc[s] = exp(w->sc[s] - mx));
+    for (int64_t i = 0; i < vd; i++) {
+        double a = 0;
+        for (int64_t s = 0; s <= t; s++)
+            a += w->sc[s] / z * V[(s * nh + h) * vd + i];
+        o[i] = a;
+    }
+}
+
+static int attention_mla(const ref_model *r, const rlayer *y, int64_t n, work *w, double *K,
+                         double *V)
+{
+    int64_t h = r->h, od = r->nh * r->vd;
+    size_t nt = (size_t)(r->kv_lora + r->rope_d + r->nh * (r->nope + r->vd) + r->q_lora + 1);
+    double *tmp = mc_calloc(nt, sizeof *tmp);
+    if (!tmp)
+        return 0;
+    for (int64_t t = 0; t < n; t++)
+        project_mla(r, y, t, w, K, V, tmp);
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t hh = 0; hh < r->nh; hh++)
+            attend_mla(r, t, hh, w, K, V);
+    for (int64_t t = 0; t < n; t++) {
+        matvec(r, &y->o, w->att + t * od, w->tmp);
+        for (int64_t i = 0; i < h; i++)
+            w->x[t * h + i] += w->tmp[i];
+    }
+    mc_free(tmp);
+    return 1;
+}
+
 static void attention(const ref_model *r, const rlayer *y, int64_t n, work *w, double *K, double *V)
 {
     int64_t qd = r->nh * r->hd, h = r->h;
@@ -418,36 +623,92 @@ static void attention(const ref_model *r, const rlayer *y, int64_t n, work *w, d
     }
 }
 
-/* Routed experts (softmax, top-k with lower id first on ties, optional renormalisation) and the
- * shared expert (times sigmoid(gate . x) when there is a gate). */
+/* The best allowed expert by score (lower id first on ties). */
+static int64_t best_allowed(const double *sc, const int *allowed, int64_t ne)
+{
+    int64_t best = -1;
+    for (int64_t x = 0; x < ne; x++)
+        if (allowed[x] && (best < 0 || sc[x] > sc[best]))
+            best = x;
+    return best;
+}
+
+/* deepseek2 expert groups: a group scores the sum of its two best selection scores; only the
+ * gused best groups stay allowed. */
+static void group_mask(const ref_model *r, const double *sc, int *allowed)
+{
+    int64_t ng = r->ngroup, size = r->ne / ng;
+    double gs[256];
+    int keep[256] = {0};
+    for (int64_t g = 0; g < ng; g++) {
+        double b1 = -INFINITY, b2 = -INFINITY;
+        for (int64_t x = g * size; x < (g + 1) * size; x++) {
+            double v = sc[x];
+            if (v > b1) {
+                b2 = b1;
+                b1 = v;
+            } else if (v > b2) {
+                b2 = v;
+            }
+        }
+        gs[g] = size > 1 ? b1 + b2 : b1;
+    }
+    for (int64_t k = 0; k < r->gused; k++) {
+        int64_t best = -1;
+        for (int64_t g = 0; g < ng; g++)
+            if (!keep[g] && (best < 0 || gs[g] > gs[best]))
+                best = g;
+        keep[best] = 1;
+    }
+    for (int64_t x = 0; x < r->ne; x++)
+        allowed[x] = keep[x / size];
+}
+
+/* Router logits -> the top-k experts and their weights. Probabilities: softmax (sigmoid for a
+ * deepseek2 file with gating 2); selection by probability + exp_probs_b within the allowed
+ * groups; weights: the probabilities, renormalised over the top-k when the architecture says
+ * so, times the deepseek2 weight scale. */
+static void select_experts(const ref_model *r, const rlayer *y, const double *logit, double *p,
+                           int64_t *sel, double *wt)
+{
+    int64_t ne = r->ne;
+    static int allowed[4096];
+    static double sc[4096];
+    double mx = -INFINITY, z = 0, wsum = 0;
+    for (int64_t x = 0; x < ne; x++)
+        mx = logit[x] > mx ? logit[x] : mx;
+    for (int64_t x = 0; x < ne; x++)
+        z += exp(logit[x] - mx);
+    for (int64_t x = 0; x < ne; x++) {
+        p[x] = r->mla && r->gating == 2 ? 1 / (1 + exp(-logit[x])) : exp(logit[x] - mx) / z;
+        sc[x] = p[x] + (y->exp_b ? y->exp_b[x] : 0);
+        allowed[x] = 1;
+    }
+    if (r->mla && r->ngroup > 1 && r->gused < r->ngroup)
+        group_mask(r, sc, allowed);
+    for (int64_t k = 0; k < r->topk; k++) {
+        sel[k] = best_allowed(sc, allowed, ne);
+        allowed[sel[k]] = 0;
+        wsum += p[sel[k]];
+    }
+    for (int64_t k = 0; k < r->topk; k++)
+        wt[k] = p[sel[k]] / (r->normw ? wsum : 1.0) * r->wscale;
+}
+
+/* Routed experts and the shared expert (times sigmoid(gate . x) when there is a gate). */
 static void moe(const ref_model *r, const rlayer *y, const double *xn, double *acc, work *w,
                 int64_t *counts)
 {
-    int64_t h = r->h, ne = r->ne;
-    int taken[4096] = {0};
+    int64_t h = r->h, sel[64];
+    double wt[64];
     matvec(r, &y->router, xn, w->p);
-    double mx = -INFINITY, z = 0, wsum = 0;
-    for (int64_t x = 0; x < ne; x++)
-        mx = w->p[x] > mx ? w->p[x] : mx;
-    for (int64_t x = 0; x < ne; x++)
-        z += (w->p[x] = exp(w->p[x] - mx));
-    int64_t sel[64];
-    for (int64_t k = 0; k < r->topk; k++) {
-        int64_t best = -1;
-        for (int64_t x = 0; x < ne; x++)
-            if (!taken[x] && (best < 0 || w->p[x] > w->p[best]))
-                best = x;
-        taken[best] = 1;
-        sel[k] = best;
-        wsum += w->p[best] / z;
-    }
+    select_experts(r, y, w->p, w->p, sel, wt);
     for (int64_t i = 0; i < h; i++)
         acc[i] = 0;
     for (int64_t k = 0; k < r->topk; k++) {
-        double wt = w->p[sel[k]] / z / (r->normw ? wsum : 1.0);
         ffn(r, &y->eg[sel[k]], &y->eu[sel[k]], &y->ed[sel[k]], xn, w->tmp, w->ga, w->ua);
         for (int64_t i = 0; i < h; i++)
-            acc[i] += wt * w->tmp[i];
+            acc[i] += wt[k] * w->tmp[i];
         if (counts)
             counts[sel[k]]++;
     }
@@ -492,7 +753,8 @@ static void ffn_block(const ref_model *r, const rlayer *y, int64_t n, work *w, i
 mc_err ref_forward(ref_model *r, const int32_t *tokens, int64_t n, double *out, int64_t *counts,
                    mc_diag *d)
 {
-    int64_t h = r->h, qd = r->nh * r->hd, kd = r->nkv * r->hd, ff = max_ff(r);
+    int64_t hw = r->mla && r->vd > r->hd ? r->vd : r->hd; /* widest head (MLA: k or v) */
+    int64_t h = r->h, qd = r->nh * hw, kd = r->nkv * hw, ff = max_ff(r);
     size_t sz[] = {(size_t)(n * h),           (size_t)h,  (size_t)(n * qd), (size_t)(n * qd),
                    (size_t)(h > qd ? h : qd), (size_t)ff, (size_t)ff,       (size_t)h,
                    (size_t)(r->ne + 1),       (size_t)n};
@@ -508,7 +770,10 @@ mc_err ref_forward(ref_model *r, const int32_t *tokens, int64_t n, double *out, 
             w.x[t * h + i] = r->embd.w[(int64_t)tokens[t] * h + i];
     int64_t moe_i = 0;
     for (int64_t l = 0; ok && l < r->L; l++) {
-        attention(r, &r->ly[l], n, &w, K, V);
+        if (r->mla)
+            ok = attention_mla(r, &r->ly[l], n, &w, K, V);
+        else
+            attention(r, &r->ly[l], n, &w, K, V);
         ffn_block(r, &r->ly[l], n, &w, counts && r->ly[l].moe ? counts + moe_i * r->ne : NULL);
         moe_i += r->ly[l].moe;
     }

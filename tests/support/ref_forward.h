@@ -6,7 +6,8 @@
  * comparison can be tight: act_round rounds each matmul input the way the kernels prepare it
  * (mc_kernels_quant_act, decoded from the layout in docs/KERNELS.md: int8 blocks for the
  * quantised types), and kv_f16 rounds K and V to f16 as the engine's default cache stores them.
- * Supported: llama (dense / Mixtral), qwen2moe, qwen3moe, olmoe. */
+ * Supported: llama (dense / Mixtral), qwen2, qwen3, qwen2moe, qwen3moe, olmoe, deepseek2 (MLA,
+ * sigmoid / softmax routing with selection bias, groups and weight scale, YaRN). */
 #ifndef MC_REF_FORWARD_H
 #define MC_REF_FORWARD_H
 

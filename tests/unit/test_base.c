@@ -2,6 +2,7 @@
 #include "base.h"
 #include "harness.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 
 TEST(diag_and_fail)
@@ -101,6 +102,25 @@ TEST(atomic_write_and_read)
     CHECK_CONTAINS(d.msg, "f.txt");
     CHECK_EQ_INT(mc_read_file("/nonexistent/x", 2, &data, &len, &d), MC_ERR_IO);
     CHECK_CONTAINS(d.msg, "/nonexistent/x");
+    /* a failed rename (the target is a directory) leaves no temporary behind, and a good write
+     * leaves only its file: the directory holds exactly f.txt and adir */
+    snprintf(path, sizeof path, "%s/sub/dir/adir", harness_tmpdir());
+    CHECK_EQ_INT(mc_mkdirs(path, NULL), MC_OK);
+    CHECK_EQ_INT(mc_write_file_atomic(path, "abc", 3, &d), MC_ERR_IO);
+    CHECK_CONTAINS(d.msg, "rename failed");
+    snprintf(path, sizeof path, "%s/sub/dir", harness_tmpdir());
+    DIR *dh = opendir(path);
+    int entries = 0, others = 0;
+    for (struct dirent *e; dh && (e = readdir(dh)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        entries++;
+        others += strcmp(e->d_name, "f.txt") != 0 && strcmp(e->d_name, "adir") != 0;
+    }
+    if (dh)
+        closedir(dh);
+    CHECK_EQ_INT(entries, 2);
+    CHECK_EQ_INT(others, 0);
 }
 
 int main(void)

@@ -5,12 +5,14 @@
  * mc_cap_pass_bytes / mc_cap_pass_flops on the same pass, calibration, and the DeepSeek-R1
  * bandwidth example of the MoE-CAP paper (documented, not asserted: see the test). */
 #include "cap.h"
+#include "cap_fixtures.h"
 #include "harness.h"
 
 /* ---- fixtures ---- */
 
-/* tiny: hidden 64, 2 MoE layers, 4 heads, 2 KV heads, head_dim 16, 8 experts top-2 of width 128,
- * vocab 1000, untied; every group bf16 (norms too), KV bf16.
+/* tiny (cf_tiny_moe(), tests/support/cap_fixtures.c): hidden 64, 2 MoE layers, 4 heads, 2 KV
+ * heads, head_dim 16, 8 experts top-2 of width 128, vocab 1000, untied; every group bf16 (norms
+ * too), KV bf16.
  *   attention  64x64 (q) + 2 x 64x32 (k, v) + 64x64 (o)  = 12,288 params = 24,576 B
  *   norms      2 x 64                                      =    128 params =    256 B
  *   router     64 x 8                                      =    512 params =  1,024 B
@@ -18,24 +20,6 @@
  *   embedding, LM head 1000 x 64 = 64,000 params = 128,000 B each; final norm 64 = 128 B
  *   total bytes 2 x [2 x (12,288 + 128 + 512 + 8 x 24,576) + 2 x 64,000 + 64] = 1,094,272 B
  *   KV per token 2 (K, V) x 2 heads x 16 x 2 layers x 2 B = 256 B */
-static mc_model *tiny(void)
-{
-    mc_model *m = mc_model_new(2);
-    snprintf(m->name, sizeof m->name, "tiny");
-    snprintf(m->arch, sizeof m->arch, "mixtral");
-    m->hidden = 64;
-    m->vocab = 1000;
-    m->attn = (mc_attn){.kind = MC_ATTN_GQA, .n_heads = 4, .n_kv_heads = 2, .head_dim = 16};
-    for (int l = 0; l < 2; l++)
-        m->layers[l] = (mc_layer){.ffn = MC_FFN_MOE, .n_experts = 8, .top_k = 2, .expert_ff = 128};
-    m->st.norm = MC_DT_BF16;
-    mc_diag d = {{0}};
-    if (mc_model_finalize(m, &d) != MC_OK) {
-        fprintf(stderr, "tiny fixture: %s\n", d.msg);
-        exit(1);
-    }
-    return m;
-}
 
 /* tiny-dev: 2,000,000 B of memory, 1 GB/s, 10 GFLOP/s bf16, 0.1 GB/s host link, $1000, 100 W. */
 static mc_hw_deploy tiny_dev(int n, double mem_bytes)
@@ -74,7 +58,7 @@ static mc_predict run(const mc_model *m, const mc_hw_deploy *dep, int64_t b, int
 
 TEST(tiny_model_counts)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     CHECK_NEAR(m->total_bytes, 1094272, 0);
     CHECK_NEAR(m->kv_bytes_per_token, 256, 0);
     mc_model_free(m);
@@ -102,7 +86,7 @@ TEST(tiny_model_counts)
  * 1e10 = 0.10677; the prefill's S-MFU 1 (compute-bound). */
 TEST(hand_computed_point)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     mc_predict p = run(m, &dep, 1, 100, 20);
     CHECK_NEAR(p.decode_ctx_tok, 110, 0);
@@ -141,7 +125,7 @@ TEST(hand_computed_point)
  * KV read 109.5 x 256 = 28,032 B, bytes 404,736 + 128 = 404,864, pairs 110.5. */
 TEST(half_token_context)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     mc_predict p = run(m, &dep, 1, 100, 21);
     CHECK_NEAR(p.decode_ctx_tok, 110.5, 0);
@@ -154,7 +138,7 @@ TEST(half_token_context)
 /* The prediction prices exactly the record a measurement of the same step would carry. */
 TEST(same_as_pass_bytes)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 1e9);
     const char *rec = "{\"forward_mode\":\"decode\",\"batch_size\":8,\"new_tokens\":8,"
                       "\"seq_lens_sum\":880,\"latency\":0.01}"; /* no activation: uniform */
@@ -177,7 +161,7 @@ TEST(same_as_pass_bytes)
 
 TEST(monotonic_in_batch)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6); /* offload from batch 30 on */
     double last_tpot = 0, last_act = 0;
     for (int64_t b = 1; b <= 300; b++) {
@@ -193,11 +177,16 @@ TEST(monotonic_in_batch)
 }
 
 /* fit: floor((2,000,000 - 1,094,272) / (120 x 256)) = floor(29.48) = 29. Batch 29 needs
- * 1,985,152 B; batch 30 needs 2,015,872 B: 15,872 B offloaded, non-resident share
- * 15,872 / 2,015,872; the step's share of its bytes crosses the 0.1 GB/s host link. */
+ * 1,985,152 B; batch 30 needs 2,015,872 B: 15,872 B do not fit. Everything but the routed
+ * experts (1,094,272 - 786,432 = 307,840 B of weights + 921,600 B of KV) fits, so the experts
+ * are cached in what is left, 770,560 B (predict.offload, cache mode "memory"): under uniform
+ * routing each activated expert misses with probability 15,872 / 786,432, and a miss crosses the
+ * 0.1 GB/s host link. Decode: 2 layers x E(30) = 8 (1 - 0.75^30) experts -> 16 (1 - 0.75^30) x
+ * 49,152 x 15,872 / 786,432 = 15,868.4 B = 158.68 us; prefill (3000 tokens, E = 8): 15,872 B =
+ * 158.72 us. */
 TEST(memory_fit_and_offload)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     CHECK_EQ_INT(mc_predict_fit_batch(m, &dep, 100, 20), 29);
     mc_predict a = run(m, &dep, 29, 100, 20), b = run(m, &dep, 30, 100, 20);
@@ -208,11 +197,27 @@ TEST(memory_fit_and_offload)
     CHECK(!b.fits);
     CHECK_NEAR(b.need_bytes, 2015872, 0);
     CHECK_NEAR(b.offload_bytes, 15872, 0);
-    CHECK_NEAR(b.nonresident, 15872.0 / 2015872, 1e-15);
-    CHECK_NEAR(b.decode.offload_s, 15872.0 / 2015872 * b.decode.bytes.total / 1e8, 1e-15);
+    CHECK_EQ_INT(b.cache_mode, MC_PREDICT_CACHE_MEMORY);
+    CHECK_NEAR(b.cache_bytes, 770560, 0);
+    CHECK_NEAR(b.nonresident, 0, 0);
+    double miss = 15872.0 / 786432, act30 = 8 * (1 - pow(0.75, 30));
+    CHECK_NEAR(b.decode.cache.hit_rate, 1 - miss, 1e-15);
+    CHECK_NEAR(b.decode.cache.slow_bytes, 2 * act30 * 49152 * miss, 1e-9);
+    CHECK_NEAR(b.decode.offload_s, 2 * act30 * 49152 * miss / 1e8, 1e-15);
     CHECK_NEAR(b.tpot_s, fmax(b.decode.mem_s, b.decode.compute_s) + b.decode.offload_s, 1e-15);
-    CHECK_NEAR(b.ttft_s, b.prefill.compute_s + 15872.0 / 2015872 * b.prefill.bytes.total / 1e8,
-               1e-15);
+    CHECK_NEAR(b.prefill.cache.slow_bytes, 15872, 1e-6);
+    CHECK_NEAR(b.ttft_s, b.prefill.compute_s + 15872 / 1e8, 1e-12);
+    /* weights other than the experts + KV exceed memory (300,000 B at batch 1: 307,840 +
+     * 30,720 = 338,560 B): nothing is cached, every activated expert streams (2 x 2 x 49,152 =
+     * 196,608 B) and the non-fitting share 38,560 / 338,560 of the step's other bytes
+     * (404,736 - 196,608) crosses too */
+    mc_hw_deploy tight = tiny_dev(1, 300000);
+    mc_predict t = run(m, &tight, 1, 100, 20);
+    CHECK_EQ_INT(t.cache_mode, MC_PREDICT_CACHE_MEMORY);
+    CHECK_NEAR(t.cache_bytes, 0, 0);
+    CHECK_NEAR(t.decode.cache.hit_rate, 0, 0);
+    CHECK_NEAR(t.nonresident, 38560.0 / 338560, 1e-15);
+    CHECK_NEAR(t.decode.offload_s, (196608 + 38560.0 / 338560 * (404736 - 196608)) / 1e8, 1e-12);
     /* memory exactly equal to what batch 29 needs: 29 fits (nothing offloaded), 30 offloads
      * exactly one sequence's KV, 120 x 256 = 30,720 B */
     mc_hw_deploy exact = tiny_dev(1, 1985152);
@@ -235,7 +240,7 @@ TEST(memory_fit_and_offload)
 
 TEST(max_batch_vs_brute_force)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e7); /* fits up to (2e7 - 1,094,272) / 30,720 = 615 */
     CHECK_EQ_INT(mc_predict_fit_batch(m, &dep, 100, 20), 615);
     const double slos[] = {1e-5, 4.05e-4, 1e-3, 5e-3, 2e-2, 3e-2, 1.0};
@@ -269,7 +274,7 @@ TEST(max_batch_vs_brute_force)
  * + 256 = 994,560 B -> 0.99456 GB/s. */
 TEST(bandwidth_required)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_predict_bw bw;
     CHECK(mc_predict_bw_required(m, 100, 20, 1e-3, &bw, NULL) == MC_OK);
     CHECK_NEAR(bw.min_bytes, 404736, 1e-6);
@@ -285,7 +290,7 @@ TEST(bandwidth_required)
 
 TEST(forced_activation_and_routing_frequencies)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 1e9);
     mc_predict_opts o;
     mc_predict_opts_default(&o, &dep);
@@ -334,7 +339,7 @@ TEST(forced_activation_and_routing_frequencies)
 
 TEST(efficiency_and_calibration)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     mc_predict p = run(m, &dep, 1, 100, 20);
     /* a run that took twice the predicted TPOT and four times the TTFT: 50% of the bandwidth
@@ -373,7 +378,7 @@ TEST(efficiency_and_calibration)
 
 TEST(cost_known_and_unknown)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     dep.hw.price_usd = 0; /* unknown price: cost unknown, not free */
     mc_predict p = run(m, &dep, 1, 100, 20);
@@ -395,7 +400,7 @@ TEST(cost_known_and_unknown)
 
 TEST(bad_options)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     mc_predict_opts o;
     mc_predict p;
@@ -422,7 +427,7 @@ TEST(bad_options)
  * device) is costed at its bf16 peak, flagged. */
 TEST(peak_fallback)
 {
-    mc_model *m = tiny();
+    mc_model *m = cf_tiny_moe();
     CHECK(mc_model_set_weight_dtype(m, MC_DT_FP8, NULL) == MC_OK);
     mc_hw_deploy dep = tiny_dev(1, 2e6);
     mc_predict p = run(m, &dep, 1, 100, 20);
@@ -469,6 +474,219 @@ TEST(deepseek_r1_paper_example)
     mc_model_free(m);
 }
 
+/* ---- predict.cache_hit_rate, predict.tpot_offload (docs/METRICS.md section 11) ----
+ * tiny: 2 MoE layers x 8 experts of 49,152 B = 786,432 B of routed experts. The decode step at
+ * batch 1, context 110 reads 404,736 B (hand_computed_point). Fast tier 1 GB/s, slow 0.1 GB/s. */
+
+static mc_predict_cache_in cache_in(int64_t b, double cache_bytes, mc_cache_policy pol)
+{
+    mc_predict_cache_in in;
+    memset(&in, 0, sizeof in);
+    in.batch = b;
+    in.context_tok = 110;
+    in.cache_bytes = cache_bytes;
+    in.policy = pol;
+    in.fast_Bps = 1e9;
+    in.slow_Bps = 1e8;
+    in.eff = 1;
+    return in;
+}
+
+static mc_predict_cache_out cache_run(const mc_model *m, const mc_predict_cache_in *in)
+{
+    mc_predict_cache_out o;
+    mc_diag d = {{0}};
+    if (mc_predict_cache(m, in, &o, &d) != MC_OK) {
+        fprintf(stderr, "mc_predict_cache: %s\n", d.msg);
+        exit(1);
+    }
+    return o;
+}
+
+/* Uniform routing, a cache of 4 experts (196,608 B = 25%): every policy hits 25%; 2 experts per
+ * layer, 1.5 misses each -> 3 x 49,152 = 147,456 B per step at 0.1 GB/s = 1.47456 ms; TPOT =
+ * 0.404736 + 1.47456 = 1.879296 ms; with half the miss time hidden 0.404736 + 0.73728 =
+ * 1.142016 ms. Batch 4: 8 (1 - 0.75^4) = 5.46875 experts per layer, 0.75 of them missed:
+ * 2 x 4.1015625 x 49,152 = 403,200 B. */
+TEST(cache_uniform_worked_example)
+{
+    mc_model *m = cf_tiny_moe();
+    for (int pol = 0; pol < MC_CACHE_POLICY_COUNT; pol++) {
+        mc_predict_cache_in in = cache_in(1, 196608, (mc_cache_policy)pol);
+        mc_predict_cache_out o = cache_run(m, &in);
+        CHECK_NEAR(o.hit_rate, 0.25, 1e-15);
+        CHECK_NEAR(o.cached_fraction, 0.25, 1e-15);
+        CHECK_NEAR(o.expert_bytes, 786432, 0);
+        CHECK_NEAR(o.experts_per_layer, 2, 1e-12);
+        CHECK_NEAR(o.misses_per_step, 3, 1e-12);
+        CHECK_NEAR(o.layer_hit_rate[0], 0.25, 1e-15);
+        CHECK_NEAR(o.layer_hit_rate[1], 0.25, 1e-15);
+        CHECK_EQ_INT(o.n_layers, 2);
+        CHECK_NEAR(o.fast_bytes, 404736, 1e-6);
+        CHECK_NEAR(o.slow_bytes, 147456, 1e-6);
+        CHECK_NEAR(o.fast_s, 404.736e-6, 1e-15);
+        CHECK_NEAR(o.slow_s, 1.47456e-3, 1e-15);
+        CHECK_NEAR(o.tpot_s, 1.879296e-3, 1e-15);
+        CHECK_NEAR(o.smbu_fast, 404736 / 1.879296e-3 / 1e9, 1e-12);
+        CHECK_NEAR(o.smbu_slow, 147456 / 1.879296e-3 / 1e8, 1e-12);
+    }
+    mc_predict_cache_in in = cache_in(1, 196608, MC_CACHE_LRU);
+    in.overlap = 0.5;
+    CHECK_NEAR(cache_run(m, &in).tpot_s, 1.142016e-3, 1e-15);
+    in = cache_in(4, 196608, MC_CACHE_LRU);
+    mc_predict_cache_out o4 = cache_run(m, &in);
+    CHECK_NEAR(o4.experts_per_layer, 5.46875, 1e-12);
+    CHECK_NEAR(o4.slow_bytes, 403200, 1e-6);
+    CHECK_NEAR(o4.hit_rate, 0.25, 1e-15);
+    mc_model_free(m);
+}
+
+/* Measured routing, one row for both layers: f = 0.5, 0.5, 0.25, 0.25, 0.125 x 4 (sums to 2).
+ * STATIC / LFU with 4 experts: the two 0.5-experts of each layer; hit rate (0.5 + 0.5) / 2 =
+ * 0.5; 1 miss per layer -> 98,304 B, TPOT 0.404736 + 0.98304 = 1.387776 ms.
+ * LRU, Che: sum_i (1 - (1 - f_i)^tau) = 2 experts per layer holds at tau = 1 (the sum of f is
+ * top_k), so h_i = f_i and the hit rate is sum f_i^2 / 2 = (0.5 + 0.125 + 0.0625) / 2 = 0.34375;
+ * misses 2 x (2 - 0.6875) = 2.625 -> 129,024 B, TPOT 1.694976 ms.
+ * LRU with 6.625 experts (325,632 B): tau = 2 (sum 2f - f^2 = 4 - 0.6875 = 3.3125 per layer),
+ * h = 0.75, 0.4375, 0.234375 -> hit rate (2 x 0.5 x 0.75 + 2 x 0.25 x 0.4375 +
+ * 4 x 0.125 x 0.234375) / 2 = 0.54296875. */
+TEST(cache_measured_routing_worked_example)
+{
+    mc_model *m = cf_tiny_moe();
+    static const double f[8] = {0.5, 0.5, 0.25, 0.25, 0.125, 0.125, 0.125, 0.125};
+    mc_predict_cache_in in = cache_in(1, 196608, MC_CACHE_STATIC);
+    in.freq = f;
+    in.freq_rows = 1;
+    in.freq_cols = 8;
+    for (int pol = MC_CACHE_LFU; pol <= MC_CACHE_STATIC; pol++) {
+        in.policy = (mc_cache_policy)pol;
+        mc_predict_cache_out o = cache_run(m, &in);
+        CHECK_NEAR(o.hit_rate, 0.5, 1e-15);
+        CHECK_NEAR(o.layer_hit_rate[1], 0.5, 1e-15);
+        CHECK_NEAR(o.slow_bytes, 98304, 1e-6);
+        CHECK_NEAR(o.tpot_s, 1.387776e-3, 1e-15);
+        CHECK_NEAR(o.che_tokens, 0, 0);
+    }
+    in.policy = MC_CACHE_LRU;
+    mc_predict_cache_out o = cache_run(m, &in);
+    CHECK_NEAR(o.che_tokens, 1, 1e-9);
+    CHECK_NEAR(o.hit_rate, 0.34375, 1e-9);
+    CHECK_NEAR(o.misses_per_step, 2.625, 1e-9);
+    CHECK_NEAR(o.slow_bytes, 129024, 1e-4);
+    CHECK_NEAR(o.tpot_s, 1.694976e-3, 1e-12);
+    CHECK_NEAR(o.fast_bytes, 404736, 1e-6); /* 2 experts per layer expected, as uniform */
+    in.cache_bytes = 6.625 * 49152;
+    o = cache_run(m, &in);
+    CHECK_NEAR(o.che_tokens, 2, 1e-9);
+    CHECK_NEAR(o.hit_rate, 0.54296875, 1e-9);
+    /* everything fits: no misses, the step runs at the fast tier's speed */
+    in.cache_bytes = 786432;
+    o = cache_run(m, &in);
+    CHECK(isinf(o.che_tokens));
+    CHECK_NEAR(o.hit_rate, 1, 0);
+    CHECK_NEAR(o.slow_bytes, 0, 0);
+    CHECK_NEAR(o.tpot_s, 404.736e-6, 1e-15);
+    mc_model_free(m);
+}
+
+/* Properties: LRU's hit rate grows with the cache; for one token per step the static hottest
+ * set is the best any policy can do under independent references, so it is >= LRU; an expert
+ * never routed (f = 0) is never cached. */
+TEST(cache_properties)
+{
+    mc_model *m = cf_tiny_moe();
+    static const double f[8] = {0.7, 0.5, 0.3, 0.2, 0.15, 0.1, 0.05, 0.0};
+    mc_predict_cache_in in = cache_in(1, 0, MC_CACHE_LRU);
+    in.freq = f;
+    in.freq_rows = 1;
+    in.freq_cols = 8;
+    double last = -1;
+    for (int k = 4; k <= 16; k++) {
+        in.cache_bytes = k * 49152.0;
+        in.policy = MC_CACHE_LRU;
+        mc_predict_cache_out lru = cache_run(m, &in);
+        in.policy = MC_CACHE_STATIC;
+        mc_predict_cache_out st = cache_run(m, &in);
+        CHECK(lru.hit_rate > last - 1e-12);
+        CHECK(st.hit_rate >= lru.hit_rate - 1e-12);
+        last = lru.hit_rate;
+    }
+    in.cache_bytes = 14 * 49152.0; /* the 7 routed experts of each layer fit */
+    in.policy = MC_CACHE_LRU;
+    CHECK_NEAR(cache_run(m, &in).hit_rate, 1, 0);
+    mc_model_free(m);
+}
+
+TEST(cache_bad_input)
+{
+    mc_model *m = cf_tiny_moe();
+    mc_diag d = {{0}};
+    mc_predict_cache_out o;
+    mc_predict_cache_in in = cache_in(1, 98303, MC_CACHE_LRU); /* < top-2 of one layer */
+    CHECK_EQ_INT(mc_predict_cache(m, &in, &o, &d), MC_ERR_RANGE);
+    CHECK(strstr(d.msg, "top-2 experts of one layer (98304 bytes)") != NULL);
+    in = cache_in(0, 196608, MC_CACHE_LRU);
+    CHECK_EQ_INT(mc_predict_cache(m, &in, &o, &d), MC_ERR_RANGE);
+    in = cache_in(1, 196608, MC_CACHE_LRU);
+    in.overlap = 1.5;
+    CHECK_EQ_INT(mc_predict_cache(m, &in, &o, &d), MC_ERR_RANGE);
+    in.overlap = 0;
+    in.slow_Bps = 0;
+    CHECK_EQ_INT(mc_predict_cache(m, &in, &o, &d), MC_ERR_RANGE);
+    static const double bad[8] = {0.5, 0.5, 0.25, 0.25, 0.125, 0.125, 0.125, 0.0};
+    in = cache_in(1, 196608, MC_CACHE_LRU);
+    in.freq = bad;
+    in.freq_rows = 1;
+    in.freq_cols = 8;
+    CHECK_EQ_INT(mc_predict_cache(m, &in, &o, &d), MC_ERR_ARG);
+    CHECK(strstr(d.msg, "sum to 1.875") != NULL);
+    in.freq_cols = 7;
+    CHECK_EQ_INT(mc_predict_cache(m, &in, &o, &d), MC_ERR_ARG);
+    mc_cache_policy pol;
+    CHECK_EQ_INT(mc_cache_policy_parse("LFU", &pol, &d), MC_OK);
+    CHECK_EQ_INT(pol, MC_CACHE_LFU);
+    CHECK_EQ_INT(mc_cache_policy_parse("fifo", &pol, &d), MC_ERR_ARG);
+    CHECK_NEAR(mc_cache_min_bytes(m), 98304, 0);
+    mc_model_free(m);
+}
+
+/* mc_predict_run with a given cache agrees with mc_predict_cache (one code path): batch 1,
+ * I 100, O 20, 4 experts (196,608 B) at 0.1 GB/s: TPOT 0.404736 + 1.47456 = 1.879296 ms;
+ * memory needed 1,124,992 - (786,432 - 196,608) = 535,168 B; the prefill (100 tokens, E = 8 -
+ * 2.6e-12 per layer) misses 0.75 of 16 experts: 589,824 B = 5.89824 ms after its 2.74944 ms. */
+TEST(cache_in_predict_run)
+{
+    mc_model *m = cf_tiny_moe();
+    mc_hw_deploy dep = tiny_dev(1, 2e6);
+    mc_predict_opts o;
+    mc_predict_opts_default(&o, &dep);
+    o.batch = 1;
+    o.input_len = 100;
+    o.output_len = 20;
+    o.expert_cache_bytes = 196608;
+    o.slow_Bps = 1e8;
+    mc_predict p;
+    mc_diag d = {{0}};
+    CHECK_EQ_INT(mc_predict_run(m, &dep, &o, &p, &d), MC_OK);
+    CHECK_EQ_INT(p.cache_mode, MC_PREDICT_CACHE_GIVEN);
+    CHECK_NEAR(p.need_bytes, 535168, 0);
+    CHECK_NEAR(p.decode.cache.hit_rate, 0.25, 1e-15);
+    CHECK_NEAR(p.tpot_s, 1.879296e-3, 1e-15);
+    CHECK_NEAR(p.prefill.cache.slow_bytes, 589824, 1e-3);
+    CHECK_NEAR(p.ttft_s, 2.74944e-3 + 5.89824e-3, 1e-12);
+    mc_predict_cache_in in = cache_in(1, 196608, MC_CACHE_LRU);
+    CHECK_NEAR(cache_run(m, &in).tpot_s, p.tpot_s, 1e-15);
+    o.prefetch_overlap = 0.5;
+    CHECK_EQ_INT(mc_predict_run(m, &dep, &o, &p, &d), MC_OK);
+    CHECK_NEAR(p.tpot_s, 1.142016e-3, 1e-15);
+    o.expert_cache_bytes = 1000; /* below the top-2 of a layer */
+    CHECK_EQ_INT(mc_predict_run(m, &dep, &o, &p, &d), MC_ERR_RANGE);
+    o.expert_cache_bytes = 196608;
+    o.prefetch_overlap = 2;
+    CHECK_EQ_INT(mc_predict_run(m, &dep, &o, &p, &d), MC_ERR_RANGE);
+    mc_model_free(m);
+}
+
 int main(void)
 {
     RUN(tiny_model_counts);
@@ -485,5 +703,10 @@ int main(void)
     RUN(bad_options);
     RUN(peak_fallback);
     RUN(deepseek_r1_paper_example);
+    RUN(cache_uniform_worked_example);
+    RUN(cache_measured_routing_worked_example);
+    RUN(cache_properties);
+    RUN(cache_bad_input);
+    RUN(cache_in_predict_run);
     return harness_done();
 }

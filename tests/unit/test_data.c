@@ -514,6 +514,43 @@ TEST(selection_limit_and_sample)
     CHECK_STR(d.msg, "--limit and --sample exclude each other");
 }
 
+/* --category: only that category's items take part; --limit and --sample apply among them. */
+TEST(selection_category)
+{
+    static const char *cat[3] = {"law", "math", "biology"};
+    mc_buf b;
+    mc_buf_init(&b, 0);
+    for (int i = 0; i < 10; i++)
+        mc_buf_printf(&b, "{\"q\": \"q%d\", \"c\": \"%s\"}\n", i, cat[i % 3]);
+    const char *p = write_tmp("cat.jsonl", b.data, b.len);
+    mc_buf_deinit(&b);
+    mc_ds_opts o = {.fmt = MC_DS_CUSTOM, .fields = {.prompt = "q", .category = "c"},
+                    .category = "math", .limit = 2};
+    mc_ds *ds = NULL;
+    mc_diag d = {{0}};
+    size_t n = 0;
+    CHECK_EQ_INT(mc_ds_load(&p, 1, &o, &ds, &d), MC_OK);
+    const size_t *sel = ds ? mc_ds_selected(ds, &n) : NULL;
+    CHECK_EQ_INT(n, 2);
+    CHECK(sel && sel[0] == 1 && sel[1] == 4); /* math: items 1, 4, 7 */
+    CHECK_EQ_INT(ds ? mc_ds_count(ds) : 0, 10);
+    mc_ds_free(ds);
+    o.limit = 0;
+    o.sample = 2;
+    o.seed = 5;
+    CHECK_EQ_INT(mc_ds_load(&p, 1, &o, &ds, &d), MC_OK);
+    sel = ds ? mc_ds_selected(ds, &n) : NULL;
+    CHECK_EQ_INT(n, 2);
+    for (size_t i = 0; sel && i < n; i++)
+        CHECK(sel[i] % 3 == 1 && (i == 0 || sel[i] > sel[i - 1]));
+    mc_ds_free(ds);
+    o.sample = 0;
+    o.category = "Math"; /* exact match */
+    CHECK_EQ_INT(mc_ds_load(&p, 1, &o, &ds, &d), MC_ERR_ARG);
+    CHECK_STR(d.msg, "--category 'Math': no item of that category");
+    CHECK(ds == NULL);
+}
+
 /* Each item is equally likely to be drawn: 20,000 samples of 3 from 10. */
 TEST(sample_is_uniform)
 {
@@ -671,6 +708,7 @@ int main(void)
     RUN(longbench_mtbench_sharegpt);
     RUN(custom_schema);
     RUN(selection_limit_and_sample);
+    RUN(selection_category);
     RUN(sample_is_uniform);
     RUN(glob_and_formats);
     RUN(real_gsm8k_mtbench_sharegpt);

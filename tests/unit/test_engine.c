@@ -13,86 +13,15 @@
 #include <math.h>
 #include <stdlib.h>
 
-static char g_path[4200];
-
-/* path of a file in this test's temporary directory */
-static const char *tmp(const char *name)
-{
-    snprintf(g_path, sizeof g_path, "%.4000s/%.64s", harness_tmpdir(), name);
-    return g_path;
-}
-
 /* the model o written to name in the temporary directory; NULL on failure */
 static const char *make(const mc_make_opts *o, const char *name)
 {
-    static char path[4200];
-    snprintf(path, sizeof path, "%s", tmp(name));
-    return ef_make(o, path) ? path : NULL;
-}
-
-/* max |a - b| over n values, and the RMS of b */
-static double max_diff(const float *a, const double *b, int64_t n, double *rms)
-{
-    double m = 0, s = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double dd = fabs((double)a[i] - b[i]);
-        m = dd > m ? dd : m;
-        s += b[i] * b[i];
-    }
-    *rms = sqrt(s / (double)n);
-    return m;
-}
-
-/* Prefill 18 tokens, then a second chunk of 17 (both attend as blocks, the second from
- * position 18), then 3 decode steps; logits of every position against the reference over the
- * whole sequence. Returns the worst |diff| / rms(ref). */
-static double compare_ref(const char *path, int threads, mc_dtype kv, const char *label)
-{
-    ref_opts ro = {.act_round = 1, .kv_f16 = kv == MC_DT_F16};
-    ref_model *r = NULL;
-    mc_diag d = {{0}};
-    if (ref_open(path, &ro, &r, &d) != MC_OK) {
-        fprintf(stderr, "ref open: %s\n", d.msg);
-        return INFINITY;
-    }
-    mc_engine *e = ef_open(path, threads, 2, kv, 0);
-    int64_t V = ref_vocab(r), c1 = 18, c2 = 17, nt = 38;
-    double *ref = mc_calloc((size_t)(nt * V), sizeof *ref);
-    float *got = mc_calloc((size_t)(nt * V), sizeof *got);
-    double worst = INFINITY, rms;
-    if (e && ref && got && ref_forward(r, ef_prompt, nt, ref, NULL, &d) == MC_OK &&
-        ef_step(e, 1, ef_prompt, c1, MC_LOGITS_ALL, got) == MC_OK &&
-        ef_step(e, 1, ef_prompt + c1, c2, MC_LOGITS_ALL, got + c1 * V) == MC_OK) {
-        worst = 0;
-        for (int64_t t = c1 + c2; t < nt; t++)
-            if (ef_step(e, 1, ef_prompt + t, 1, MC_LOGITS_LAST, got + t * V) != MC_OK)
-                worst = INFINITY;
-        for (int64_t t = 0; t < nt; t++) {
-            double m = max_diff(got + t * V, ref + t * V, V, &rms) / rms;
-            worst = m > worst ? m : worst;
-        }
-    }
-    fprintf(stderr, "  %-28s worst |engine - ref| / rms(ref) = %.3g\n", label, worst);
-    mc_free(ref);
-    mc_free(got);
-    mc_engine_free(e);
-    ref_free(r);
-    return worst;
+    return ef_make_in(o, harness_tmpdir(), name);
 }
 
 /* ---- logits against the reference ------------------------------------------------------------ */
 
 static const char *g_archs[] = {"llama", "qwen2moe", "qwen3moe", "olmoe"};
-
-/* Float weights: the engine computes exactly what the reference does up to float rounding
- * (observed <= 3e-6 of the logits' RMS). Quantised weights: the int8 rounding of a matmul input
- * can land on the other side of a near tie than in double precision (a few in ten thousand
- * elements), which moves the logits by 1-3% of their RMS on these tiny models (observed
- * <= 0.03); a wrong layout, scale, RoPE or routing rule moves them by 0.5 or more. */
-static double type_tol(mc_dtype t)
-{
-    return t == MC_DT_F32 || t == MC_DT_F16 || t == MC_DT_BF16 ? 1e-4 : 0.1;
-}
 
 TEST(logits_match_reference_every_arch_and_type)
 {
@@ -107,7 +36,7 @@ TEST(logits_match_reference_every_arch_and_type)
             const char *p = make(&o, name);
             CHECK(p != NULL);
             if (p)
-                CHECK(compare_ref(p, 2, MC_DT_F32, label) < type_tol(types[t]));
+                CHECK(ef_compare_ref(p, 2, MC_DT_F32, label) < ef_type_tol(types[t]));
         }
 }
 
@@ -125,7 +54,7 @@ TEST(dense_llama_and_f16_cache_match_reference)
         const char *p = make(&o, name);
         CHECK(p != NULL);
         if (p)
-            CHECK(compare_ref(p, 2, MC_DT_F32, label) < type_tol(types[t]));
+            CHECK(ef_compare_ref(p, 2, MC_DT_F32, label) < ef_type_tol(types[t]));
     }
     /* the default f16 KV cache against a reference that rounds K and V to f16: a K or V element
      * near an f16 rounding tie may round the other way (2^-11 relative on that element);
@@ -137,7 +66,7 @@ TEST(dense_llama_and_f16_cache_match_reference)
         const char *p = make(&o, "kvf16.gguf");
         CHECK(p != NULL);
         if (p)
-            CHECK(compare_ref(p, 2, MC_DT_F16, label) < 3e-4);
+            CHECK(ef_compare_ref(p, 2, MC_DT_F16, label) < 3e-4);
     }
 }
 

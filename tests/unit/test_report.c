@@ -339,6 +339,8 @@ TEST(radar_bad_input)
         {"", "empty YAML document"},
         {"a: 1\n---\nb: 2\n", "more than one YAML document"},
         {"ticks: [0, -5, 10]\ndata: {a: {cost: 1}}", "ticks[1]"},
+        /* a line break in a system name stays out of the one-line message (fuzz_radar_input) */
+        {"data: {\"a\\nb\": 5}", "data.a?b: must be a mapping"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         mc_radar_input *in = NULL;
@@ -465,6 +467,14 @@ TEST(report_fixture)
     CHECK_CONTAINS(a.data, "Q4_0 &lt;quantised&gt; &amp; small");
     CHECK_CONTAINS(a.data, "0.911 &#177; 0.01");
     CHECK_CONTAINS(a.data, "uniform E=4 k=2");
+    /* f16's raw and calibrated predictions: one dashed path each in the throughput and the S-MBU
+     * chart, each with its legend entry; the other systems have none */
+    CHECK_EQ_INT(count(a.data, "<path class=\"line predicted\" "), 3); /* + uniform E=4 */
+    CHECK_EQ_INT(count(a.data, "<path class=\"line predicted calibrated\" "), 2);
+    CHECK_EQ_INT(count(a.data, "class=\"line predicted calibrated\" stroke"), 4);
+    CHECK_EQ_INT(count(a.data, ">f16 predicted, calibrated</text>"), 2);
+    CHECK_EQ_INT(count(a.data, ">f16 predicted</text>"), 2);
+    CHECK_CONTAINS(a.data, ".predicted.calibrated{stroke-dasharray:2 3}");
     mc_buf_deinit(&a);
     mc_buf_deinit(&b);
     mc_report_free(r);

@@ -1,13 +1,17 @@
 /* test_server_engine.c: the server on the real engine, with a tiny model written by make-model:
  * greedy outputs over HTTP (streaming and not) equal the engine driven directly (prefill, then one
  * token per step, argmax); 8 concurrent requests on 4 slots each get their solo output; the
- * records carry the model's MoE layers and add up to the requests' usage. */
+ * records carry the model's MoE layers and add up to the requests' usage. With an expert cache
+ * whose slow-tier reads fail, the request gets a 500 and the server keeps serving. */
 #include "harness.h"
 #include "makemodel.h"
 #include "server_impl.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <unistd.h>
 
 #define N_GEN 12
 #define N_PROMPTS 8
@@ -273,10 +277,78 @@ TEST(server_on_engine)
         mc_buf_deinit(&want[i]);
 }
 
+static atomic_int g_disk_broken;
+
+static ssize_t broken_pread(int fd, void *buf, size_t n, off_t off)
+{
+    if (atomic_load(&g_disk_broken)) {
+        errno = EIO;
+        return -1;
+    }
+    return pread(fd, buf, n, off);
+}
+
+/* One completion; its HTTP status. */
+static long status_of(const char *prompt, mc_buf *out)
+{
+    char *body = completion_body(prompt, 0);
+    long code = 0;
+    CURL *c = post("/v1/completions", body, out);
+    CHECK_EQ_INT(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    cJSON_free(body);
+    return code;
+}
+
+TEST(slow_tier_error_fails_the_request_not_the_server)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tiny-xc.gguf", harness_tmpdir());
+    mc_make_opts mo;
+    mc_make_opts_default(&mo);
+    mo.layers = 2, mo.embd = 64, mo.ff = 128, mo.experts = 4, mo.top_k = 2, mo.heads = 2;
+    mo.vocab = 300, mo.ctx = 256, mo.type = MC_DT_F32, mo.seed = 11;
+    mc_diag d = {{0}};
+    CHECK_EQ_INT(mc_make_model(&mo, path, &d), MC_OK);
+    mc_engine_opts eo;
+    mc_engine_opts_default(&eo);
+    eo.model_path = path, eo.n_threads = 2, eo.n_ctx = 256, eo.max_step_tokens = 64;
+    eo.expert_cache_bytes = 230000; /* 2 slots of 3 x 36 KiB: every step misses */
+    eo.expert_pread = broken_pread;
+    mc_srv_backend *xb = NULL;
+    mc_server *s = NULL;
+    mc_server_opts so;
+    mc_server_opts_default(&so);
+    so.port = 0;
+    CHECK_EQ_INT(mc_srv_backend_engine_open(&eo, &xb, &d), MC_OK);
+    CHECK(xb && mc_server_new(xb, &so, &s, &d) == MC_OK && mc_server_start(s, &d) == MC_OK);
+    if (!s) {
+        mc_srv_backend_engine_close(xb);
+        return;
+    }
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", mc_server_port(s));
+    mc_buf out;
+    CHECK_EQ_INT(status_of("Hello", &out), 200);
+    mc_buf_deinit(&out);
+    atomic_store(&g_disk_broken, 1);
+    CHECK_EQ_INT(status_of("Hello", &out), 500);
+    CHECK_CONTAINS(out.data, "forward pass failed: engine: expert cache: reading MoE layer");
+    mc_buf_deinit(&out);
+    atomic_store(&g_disk_broken, 0);
+    CHECK_EQ_INT(status_of("Hello again", &out), 200);
+    CHECK_CONTAINS(out.data, "\"completion_tokens\":12");
+    mc_buf_deinit(&out);
+    mc_server_shutdown(s, 0);
+    mc_server_free(s);
+    mc_srv_backend_engine_close(xb);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RUN(server_on_engine);
+    RUN(slow_tier_error_fails_the_request_not_the_server);
     curl_global_cleanup();
     return harness_done();
 }

@@ -50,7 +50,7 @@ static mc_srv_req *make(rig *g, mc_srv_kind kind, const char *body, const char *
     int64_t mt = 0;
     mc_tok_ids_init(&ids);
     const mc_srv_backend *be = srv_fake_backend(g->fake);
-    mc_srv_model_info mi = {be->tok, be->vocab, be->n_ctx, MC_CHAT_CHATML, 0};
+    mc_srv_model_info mi = {be->tok, be->vocab, be->n_ctx, MC_CHAT_CHATML, 0, 0};
     if (mc_srv_parse_request(kind, body, strlen(body), &p, &err) ||
         mc_srv_prepare(&p, &mi, &ids, &mt, &err)) {
         fprintf(stderr, "make %s: %s\n", body, err.message);

@@ -100,7 +100,7 @@ TEST(stop_scan)
 static mc_srv_model_info info(int64_t n_ctx, mc_chat_kind chat)
 {
     return (mc_srv_model_info){srv_fake_tok(fake), 288, n_ctx, chat,
-                               mc_srv_max_piece_bytes(srv_fake_tok(fake))};
+                               mc_srv_max_piece_bytes(srv_fake_tok(fake)), 0};
 }
 
 static mc_err prep(mc_srv_kind kind, const char *body, int64_t n_ctx, mc_tok_ids *ids,
@@ -605,6 +605,42 @@ TEST(small_endpoints)
     mc_buf_deinit(&b);
 }
 
+/* --max-tokens: a request asking more is a 400 naming max_tokens; without max_tokens a chat
+ * request gets the rest of the context, capped. */
+TEST(max_tokens_cap)
+{
+    mc_tok_ids ids;
+    mc_tok_ids_init(&ids);
+    int64_t mt = 0;
+    mc_srv_error err = {0};
+    mc_srv_model_info mi = info(64, MC_CHAT_CHATML);
+    mi.max_tokens = 8;
+    const char *bodies[] = {"{\"prompt\":\"ab\",\"max_tokens\":9}", "{\"prompt\":\"ab\",\"max_tokens\":8}",
+                            "{\"messages\":[{\"role\":\"user\",\"content\":\"ab\"}]}"};
+    mc_srv_kind kinds[] = {MC_SRV_COMPLETION, MC_SRV_COMPLETION, MC_SRV_CHAT};
+    mc_err want[] = {MC_ERR_ARG, MC_OK, MC_OK};
+    int64_t want_mt[] = {0, 8, 8};
+    for (int i = 0; i < 3; i++) {
+        mc_srv_params p;
+        mt = 0;
+        ids.n = 0;
+        CHECK_EQ_INT(mc_srv_parse_request(kinds[i], bodies[i], strlen(bodies[i]), &p, &err), MC_OK);
+        CHECK_EQ_INT(mc_srv_prepare(&p, &mi, &ids, &mt, &err), want[i]);
+        CHECK_EQ_INT(mt, want_mt[i]);
+        mc_srv_params_deinit(&p);
+    }
+    mc_srv_params p;
+    CHECK_EQ_INT(mc_srv_parse_request(MC_SRV_COMPLETION, bodies[0], strlen(bodies[0]), &p, &err),
+                 MC_OK);
+    CHECK_EQ_INT(mc_srv_prepare(&p, &mi, &ids, &mt, &err), MC_ERR_ARG);
+    CHECK_EQ_INT(err.status, 400);
+    CHECK_STR(err.code, "invalid_value");
+    CHECK_STR(err.param, "max_tokens");
+    CHECK_STR(err.message, "'max_tokens' must be at most 8 on this server, got 9");
+    mc_srv_params_deinit(&p);
+    mc_tok_ids_deinit(&ids);
+}
+
 int main(void)
 {
     fake = srv_fake_new(1, 64, 64);
@@ -614,6 +650,7 @@ int main(void)
     RUN(chat_render);
     RUN(stop_scan);
     RUN(prepare);
+    RUN(max_tokens_cap);
     RUN(generate_text);
     RUN(format_response);
     RUN(format_stream);

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# test_expert_cache.sh: expert offloading from the command line (docs/ENGINE.md "Expert offloading"):
+# option errors (exit 2), a cache too small for top_k experts (exit 2, one line naming sizes),
+# `moecap generate` with a tiny cache (lru, lfu, prefetch, buffered) gives the same tokens as
+# without one, bench-engine reports hit rate / slow-tier bandwidth / stall share in --json, and
+# `moecap serve` with a cache answers and counts hits, misses, bytes and stall in /metrics.
+. "$(dirname "$0")/lib.sh" xcache
+need_python3
+
+# f32 experts of 64 x 128: 32 KiB per matrix, a slot of 3 x 36 KiB = 0.105 MiB
+"$bin" make-model -o "$tmp/tiny.gguf" --layers 2 --embd 64 --ff 128 --experts 4 --top-k 2 \
+    --heads 2 --vocab 300 --ctx 512 --type f32 --seed 5 >/dev/null 2>"$tmp/err" ||
+    { fail "make-model: $(cat "$tmp/err")"; exit 1; }
+m="$tmp/tiny.gguf"
+
+# ---- option errors ----
+expect2() { # expect2 "what" "message part" args...
+    local what=$1 msg=$2
+    shift 2
+    "$bin" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
+    [ "$rc" -eq 2 ] || fail "$what: exit $rc, want 2"
+    grep -q -- "$msg" "$tmp/err" || fail "$what: $(cat "$tmp/err")"
+    [ ! -s "$tmp/out" ] || fail "$what: wrote to stdout"
+}
+expect2 "mb 0" "--expert-cache-mb must be MiB > 0" generate -m "$m" -p x --expert-cache-mb 0
+expect2 "policy" "must be lru, lfu or static" bench-engine -m "$m" --expert-cache-mb 1 \
+    --expert-cache-policy fifo
+expect2 "prefetch alone" "need --expert-cache-mb N" serve -m "$m" --prefetch
+expect2 "static without profile" "static needs --expert-profile" generate -m "$m" -p x \
+    --expert-cache-mb 1 --expert-cache-policy static
+expect2 "too small" "holds 1 expert slot of 0.1 MiB; a layer needs at least top_k = 2" \
+    generate -m "$m" -p x --expert-cache-mb 0.15
+[ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "too small: not one line: $(cat "$tmp/err")"
+
+# ---- generate: the same tokens with and without a cache ----
+gen() { "$bin" generate -m "$m" -p "Hello world" -n 12 --ignore-eos -t 2 --json "$@"; }
+gen >"$tmp/ref.json" 2>"$tmp/err" || fail "generate: $(cat "$tmp/err")"
+for opts in "--expert-cache-mb 0.25" "--expert-cache-mb 0.25 --expert-cache-policy lfu" \
+    "--expert-cache-mb 0.5 --prefetch" "--expert-cache-mb 0.25 --no-direct"; do
+    # shellcheck disable=SC2086
+    gen $opts >"$tmp/x.json" 2>"$tmp/err" || fail "generate $opts: $(cat "$tmp/err")"
+    python3 - "$tmp/ref.json" "$tmp/x.json" "$opts" <<'EOF' || fail "generate $opts"
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert a["ids"] == b["ids"] and len(a["ids"]) == 12, (a["ids"], b["ids"])
+assert "expert_cache" not in a, a
+x = b["expert_cache"]
+assert x["slots"] == (4 if "0.5" in sys.argv[3] else 2), x
+assert x["misses"] > 0 and x["slow_tier_bytes"] > 0 and x["slow_tier_Bps"] > 0, x
+if "--no-direct" in sys.argv[3]:  # O_DIRECT otherwise, unless the test file system refuses it
+    assert x["direct"] is False, x
+if "--prefetch" in sys.argv[3]:
+    assert x["prefetched"] > 0, x
+EOF
+done
+grep -q "note: expert reads are buffered" "$tmp/err" || fail "--no-direct: no note: $(cat "$tmp/err")"
+
+# ---- bench-engine: cache figures per phase ----
+"$bin" bench-engine -m "$m" -p 16 -n 8 -b 1,2 -r 2 --hardware xeon-8480plus -t 2 \
+    --expert-cache-mb 0.25 --slow-bw 2 --json >"$tmp/b.json" 2>"$tmp/err" || fail "bench-engine: $(cat "$tmp/err")"
+python3 - "$tmp/b.json" <<'EOF' || fail "bench-engine json"
+import json, sys
+j = json.load(open(sys.argv[1]))
+x = j["expert_cache"]
+assert x["slots"] == 2 and x["experts"] == 8, x
+# the analytic model beside each decode phase: 2 of 8 experts per layer cached, uniform
+# routing -> predicted hit rate 2/8; the gap is (predicted - measured) / measured
+for ph in j["decode"]:
+    p = ph["predicted"]
+    assert abs(p["predict.cache_hit_rate"] - 0.25) < 1e-9, p
+    assert abs(p["predict.tpot_offload_s"] - p["fast_s"] - p["slow_s"]) < 1e-12, p
+    assert abs(p["measured_tpot_s"] - ph["batch"] / ph["tok_per_s_mean"]) < 1e-9 * p["measured_tpot_s"], p
+    assert abs(p["gap_pct"] - 100 * (p["predict.tpot_offload_s"] / p["measured_tpot_s"] - 1)) < 1e-6, p
+for ph in [j["prefill"]] + j["decode"]:
+    assert 0 <= ph["cache_hit_rate_mean"] <= 1, ph
+    assert ph["slow_tier_Bps_mean"] > 0, ph
+    assert 0 <= ph["stall_fraction_mean"] < 1, ph
+EOF
+"$bin" bench-engine -m "$m" -p 16 -n 4 -b 1 -r 1 --hardware xeon-8480plus -t 2 --json \
+    >"$tmp/b0.json" 2>"$tmp/err" || fail "bench-engine without a cache: $(cat "$tmp/err")"
+grep -q "cache_hit_rate" "$tmp/b0.json" && fail "bench-engine without a cache reports a hit rate"
+
+# ---- serve with a cache: /metrics counters ----
+"$bin" serve -m "$m" --port 0 -t 2 --expert-cache-mb 0.25 --shutdown-timeout 0 \
+    >"$tmp/serve.out" 2>"$tmp/serve.err" &
+pid=$!
+port=$(serve_port "$tmp/serve.out" "$pid")
+if [ -z "$port" ]; then
+    fail "serve did not start: $(cat "$tmp/serve.err")"
+else
+    python3 - "$port" "$tmp/ref.json" <<'EOF' || fail "serve with a cache"
+import http.client, json, sys
+port = int(sys.argv[1])
+def req(method, path, body=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request(method, path, body=json.dumps(body) if body else None,
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    out = (r.status, r.read().decode())
+    c.close()
+    return out
+st, b = req("POST", "/v1/completions", {"prompt": "Hello world", "max_tokens": 12,
+                                        "temperature": 0, "ignore_eos": True})
+assert st == 200, b
+assert json.loads(b)["choices"][0]["text"] == json.load(open(sys.argv[2]))["text"], b
+st, b = req("GET", "/metrics")
+vals = {}
+for line in b.splitlines():
+    if line.startswith("moecap_expert_cache") or line.startswith("moecap_slow_tier"):
+        k, v = line.split()
+        vals[k] = float(v)
+assert vals["moecap_expert_cache_misses_total"] > 0, vals
+assert vals["moecap_expert_cache_hits_total"] + vals["moecap_expert_cache_misses_total"] >= 2 * 2 * 12, vals
+assert vals["moecap_slow_tier_bytes_total"] >= vals["moecap_expert_cache_misses_total"] * 3 * 32768, vals
+assert vals["moecap_slow_tier_stall_seconds_total"] >= 0, vals
+EOF
+    kill -TERM "$pid"
+    wait "$pid"; rc=$?; pid=
+    [ "$rc" -eq 0 ] || fail "serve exit $rc after SIGTERM"
+fi
+
+[ "$fails" -eq 0 ] && echo "ok" || exit 1
