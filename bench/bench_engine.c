@@ -335,7 +335,8 @@ static void case_ab(mc_engine *e, const char *path, float *logits)
     }
     if (acc[0][0].best_s > 0)
         fprintf(stderr, "ab b=1 S-MBU at the best step: repacked %.3f, GGUF layout %.3f\n",
-                acc[0][0].bytes / acc[0][0].best_s / g_bw, acc[1][0].bytes / acc[1][0].best_s / g_bw);
+                acc[0][0].bytes / acc[0][0].best_s / g_bw,
+                acc[1][0].bytes / acc[1][0].best_s / g_bw);
     mc_engine_free(g);
 }
 
@@ -440,12 +441,13 @@ out:
 
 static int parse(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"model", 1, 0, 'm'}, {"type", 1, 0, 'T'},       {"threads", 1, 0, 't'},
-        {"reps", 1, 0, 'r'},  {"steps", 1, 0, 'n'},      {"prefill", 1, 0, 'p'},
-        {"batch", 1, 0, 'b'}, {"cases", 1, 0, 'c'},      {"bw", 1, 0, 'W'},
-        {"fma", 1, 0, 'F'},   {"wait-quiet", 1, 0, 'Q'}, {"no-repack", 0, 0, 'R'},
-        {"cpu-clock", 0, 0, 'C'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"model", 1, 0, 'm'},      {"type", 1, 0, 'T'},
+                                       {"threads", 1, 0, 't'},    {"reps", 1, 0, 'r'},
+                                       {"steps", 1, 0, 'n'},      {"prefill", 1, 0, 'p'},
+                                       {"batch", 1, 0, 'b'},      {"cases", 1, 0, 'c'},
+                                       {"bw", 1, 0, 'W'},         {"fma", 1, 0, 'F'},
+                                       {"wait-quiet", 1, 0, 'Q'}, {"no-repack", 0, 0, 'R'},
+                                       {"cpu-clock", 0, 0, 'C'},  {0, 0, 0, 0}};
     int64_t v;
     double f;
     for (int c; (c = getopt_long(argc, argv, "m:t:r:n:p:b:c:", lo, NULL)) != -1;) {

@@ -41,7 +41,7 @@ typedef struct bench_opts {
     char cases[256];
     int reps;
     int64_t ws_bytes;
-    int cpu_clock; /* 1: time samples by process CPU time / threads instead of wall time */
+    int cpu_clock;     /* 1: time samples by process CPU time / threads instead of wall time */
     mc_wlayout layout; /* --layout: weights of the matmul cases repacked (Q8_0/Q4_0 only) */
 } bench_opts;
 
@@ -591,11 +591,16 @@ static int add_type(const char *s)
 
 static int parse_opts(int argc, char **argv)
 {
-    static const struct option lo[] = {{"isa", 1, 0, 'i'},       {"threads", 1, 0, 't'},
-                                       {"types", 1, 0, 'y'},     {"cases", 1, 0, 'c'},
-                                       {"reps", 1, 0, 'r'},      {"ws-mib", 1, 0, 'w'},
-                                       {"quick", 0, 0, 'q'},     {"help", 0, 0, 'h'},
-                                       {"cpu-clock", 0, 0, 'C'}, {"layout", 1, 0, 'L'},
+    static const struct option lo[] = {{"isa", 1, 0, 'i'},
+                                       {"threads", 1, 0, 't'},
+                                       {"types", 1, 0, 'y'},
+                                       {"cases", 1, 0, 'c'},
+                                       {"reps", 1, 0, 'r'},
+                                       {"ws-mib", 1, 0, 'w'},
+                                       {"quick", 0, 0, 'q'},
+                                       {"help", 0, 0, 'h'},
+                                       {"cpu-clock", 0, 0, 'C'},
+                                       {"layout", 1, 0, 'L'},
                                        {0, 0, 0, 0}};
     int64_t v;
     O.reps = 5;

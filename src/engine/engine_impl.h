@@ -139,8 +139,8 @@ struct mc_engine {
     float *vecs; /* engine-owned f32 copies of every 1-D tensor */
     void *wcopy; /* the weights' huge-page copy (weights.c), NULL when mapped */
     size_t wcopy_len;
-    int n_repacked; /* matrices weights.c rewrote into a kernel layout (0 when mapped) */
-    eng_mat *exp_mats; /* backing store of the layers' expert matrix arrays */
+    int n_repacked;        /* matrices weights.c rewrote into a kernel layout (0 when mapped) */
+    eng_mat *exp_mats;     /* backing store of the layers' expert matrix arrays */
     struct eng_xcache *xc; /* the expert cache (xcache.c), NULL when every expert is resident */
     const uint8_t *xc_on;  /* [max_exp]: experts of the current layer round (NULL: no cache) */
 

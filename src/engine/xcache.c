@@ -68,7 +68,7 @@ struct eng_xcache {
     mc_ns busy_t0, busy_ns;
     char io_msg[512];
     atomic_llong bytes, reads;
-    uint8_t *scratch;  /* [XC_IO_THREADS][scratch_bytes]: repack_read's group buffers */
+    uint8_t *scratch; /* [XC_IO_THREADS][scratch_bytes]: repack_read's group buffers */
     size_t scratch_bytes;
     atomic_int th_next; /* hands each I/O thread its index */
     /* figures: this pass and since open */
@@ -280,8 +280,8 @@ static int repack_read(eng_xcache *c, const xc_req *r, uint8_t *scratch)
     uint64_t off = c->foff[r->expert * 3 + r->k];
     mc_diag d;
     if (v->layout == MC_WLAYOUT_GGML ||
-        mc_kernels_repack(v->t, v->layout, v->rows, v->cols, r->dst + (off - floor4k(off)),
-                          scratch, &d) == MC_OK)
+        mc_kernels_repack(v->t, v->layout, v->rows, v->cols, r->dst + (off - floor4k(off)), scratch,
+                          &d) == MC_OK)
         return 0;
     pthread_mutex_lock(&c->mu);
     snprintf(c->io_msg, sizeof c->io_msg, "engine: expert cache: %.400s", d.msg);
@@ -587,9 +587,9 @@ void eng_xc_free(mc_engine *e)
         close(c->fd);
     if (c->map)
         munmap(c->map, c->map_len);
-    void *ptrs[] = {c->foff,        c->flen,    c->mats, c->layer_of, c->want, c->slot,
-                    c->sub,         c->take,    c->on,   c->mark,     c->ids,  c->pass_hits,
-                    c->pass_misses, c->pending, c->err,  c->q,      c->scratch};
+    void *ptrs[] = {c->foff,        c->flen,    c->mats, c->layer_of, c->want,   c->slot,
+                    c->sub,         c->take,    c->on,   c->mark,     c->ids,    c->pass_hits,
+                    c->pass_misses, c->pending, c->err,  c->q,        c->scratch};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
         mc_free(ptrs[i]);
     xc_dir_deinit(&c->dir);

@@ -160,8 +160,8 @@ TEST(repacked_weights_give_the_same_logits)
 {
     /* Q8_0/Q4_0 matrices repacked into 16-row groups (kernels.h MC_WLAYOUT_R16): every matmul
      * matrix with >= 16 rows (2 layers x (q, k, v, o + 8 experts x 3) + the 300-row q8_0 head,
-     * whose last 12 rows stay in GGUF's layout; not the 8-row routers): the same integer block sums,
-     * rounded in another order, for every kernel set; thread counts still change no bits */
+     * whose last 12 rows stay in GGUF's layout; not the 8-row routers): the same integer block
+     * sums, rounded in another order, for every kernel set; thread counts still change no bits */
     static const mc_dtype types[] = {MC_DT_Q8_0, MC_DT_Q4_0};
     static const char *isas[] = {"ref", "avx2", "avx512"};
     int64_t V = 300, n = 9;

@@ -755,8 +755,15 @@ TEST(repack_layout)
             memcpy(orig + r * 68 + 34 * b, &(uint16_t){0x2C00}, 2);
     memcpy(w, orig, sizeof w);
     mc_kernels_quant_act(MC_DT_Q8_0, xf, xa, COLS);
-    mc_matmul mm = {.wtype = MC_DT_Q8_0, .w = w, .cols = COLS, .r0 = 3, .r1 = 35, .x = xa,
-                    .n_tok = 1, .y = y1, .rows = ROWS};
+    mc_matmul mm = {.wtype = MC_DT_Q8_0,
+                    .w = w,
+                    .cols = COLS,
+                    .r0 = 3,
+                    .r1 = 35,
+                    .x = xa,
+                    .n_tok = 1,
+                    .y = y1,
+                    .rows = ROWS};
     mc_kernels_matmul(&mm);
     CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, MC_WLAYOUT_R16, ROWS, COLS, w, NULL, &d), MC_OK);
     mm.y = y2;

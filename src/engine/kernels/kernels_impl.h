@@ -72,10 +72,10 @@ typedef void (*mc_mm_fn)(const mc_matmul *mm);
 
 typedef struct mc_kernel_table {
     const char *isa;
-    mc_deq_fn dequant[MC_DT_COUNT]; /* by weight type */
-    mc_q_fn quant[MC_DT_COUNT];     /* weight/KV quantisers, by type */
-    mc_q_fn quant_act[MC_DT_COUNT]; /* activation preparation, by WEIGHT type */
-    mc_mm_fn matmul[MC_DT_COUNT];   /* by weight type, GGML layout */
+    mc_deq_fn dequant[MC_DT_COUNT];   /* by weight type */
+    mc_q_fn quant[MC_DT_COUNT];       /* weight/KV quantisers, by type */
+    mc_q_fn quant_act[MC_DT_COUNT];   /* activation preparation, by WEIGHT type */
+    mc_mm_fn matmul[MC_DT_COUNT];     /* by weight type, GGML layout */
     mc_mm_fn matmul_r16[MC_DT_COUNT]; /* by weight type, MC_WLAYOUT_R16 (Q8_0, Q4_0) */
     int r16_native[MC_DT_COUNT];      /* 1: this set's R16 kernels beat its GGML ones */
     void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
