@@ -12,6 +12,8 @@
  *   prefill   one 512-token step: S-MFU = FLOPs of the pass (mc_cap_pass_flops) / latency / peak
  *   batch     decode with B sequences per step: tokens/s against what the bytes per step predict
  *             from batch 1 (b x tok/s(1) x bytes(1) / bytes(b))
+ *   ab        (only when asked for) batch 1 and every -b on this engine against a second one
+ *             opened with no_repack (weights in GGUF's layout), runs alternated: new / old
  *   trace     decode with the per-pass record (tokens per expert too) against an engine opened
  *             with no_trace: the recording's share of the step time
  * One warm-up and --reps repetitions per case. Checks: logits are finite, and the greedy tokens of
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_B 64
@@ -40,6 +43,8 @@ typedef struct bopts {
     char cases[128];
     double bw_GBps, fma_GFLOPs; /* 0 = probe */
     double wait_quiet_s;        /* wait up to this long before each case for idle CPUs */
+    int no_repack;              /* --no-repack: weights kept in GGUF's layout (A/B runs) */
+    int cpu_clock;              /* --cpu-clock: steps timed by process CPU time / threads */
 } bopts;
 
 static bopts O;
@@ -70,8 +75,10 @@ static void emit(const char *cs, int batch, stats tok, double best, const char *
            tok.sd, best);
     for (int i = 0; i < nk; i++)
         printf(",\"%s\":%.4g", k[i], v[i]);
-    printf(",\"probe_bw_GBps\":%.4g,\"probe_fma_GFLOPs\":%.4g,\"check\":\"%s\"}\n", g_bw / 1e9,
-           g_fma / 1e9, g_fail ? "FAIL" : "ok");
+    printf(",\"probe_bw_GBps\":%.4g,\"probe_fma_GFLOPs\":%.4g,\"clock\":\"%s\",\"repack\":%d,"
+           "\"check\":\"%s\"}\n",
+           g_bw / 1e9, g_fma / 1e9, O.cpu_clock ? "process_cpu/threads" : "wall", !O.no_repack,
+           g_fail ? "FAIL" : "ok");
     fflush(stdout);
 }
 
@@ -115,6 +122,7 @@ static mc_engine *open_engine(const char *path, int no_trace)
     o.max_step_tokens = O.prefill > MAX_B ? O.prefill : MAX_B;
     o.trace_tokens = 1;
     o.no_trace = no_trace;
+    o.no_repack = O.no_repack;
     mc_engine *e = NULL;
     mc_diag d;
     if (mc_engine_open(&o, &e, &d) != MC_OK)
@@ -142,6 +150,18 @@ typedef struct run {
     int steps;
     int32_t tok0[256]; /* greedy tokens of sequence 0 */
 } run;
+
+/* Step clock: wall time, or with --cpu-clock the process CPU time divided by the threads (robust
+ * to neighbours taking a core away, not to them taking memory bandwidth; the pool's spin-waits
+ * count, so it errs towards longer steps). */
+static double step_clock_s(void)
+{
+    if (!O.cpu_clock)
+        return mc_ns_to_s(mc_now_ns());
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ((double)ts.tv_sec + (double)ts.tv_nsec * 1e-9) / O.threads;
+}
 
 /* B sequences: a PROMPT-token prefill each (one step), then `steps` decode steps of all B;
  * the first `warm` decode steps are not timed. */
@@ -177,12 +197,12 @@ static int decode_run(mc_engine *e, int B, int warm, int steps, float *logits, r
         }
         if (k - warm >= 0 && k - warm < 256)
             r->tok0[k - warm] = cur[0];
-        mc_ns t0 = mc_now_ns();
+        double t0 = step_clock_s();
         if (mc_engine_step(e, it, B, &d) != MC_OK) {
             fprintf(stderr, "bench_engine: %s\n", d.msg);
             return 0;
         }
-        double dt = mc_ns_to_s(mc_now_ns() - t0);
+        double dt = step_clock_s() - t0;
         const mc_pass *p = mc_engine_last_pass(e);
         mc_pass_bytes pb = {0};
         mc_pass_flops pf = {0};
@@ -255,6 +275,69 @@ static void case_batch(mc_engine *e, float *logits, int B, double tok1, double b
             "decode b=%d: %.2f +- %.2f tok/s (best step %.2f), %.1f MB/step, predicted "
             "%.2f: best / predicted %.3f; %.2f GFLOP/step, %.1f GFLOP/s at the best step\n",
             B, t.mean, t.sd, B / best, bytes / 1e6, pred, v[2], v[3], v[4]);
+}
+
+/* A/B of the weight layout: the engine (weights repacked into the kernels' layout) against a
+ * second one opened with no_repack (GGUF's layout), their runs alternated at batch 1 and every
+ * -b so both see the same neighbours; per engine, best-step tok/s and the bytes' prediction from
+ * its own batch 1, and the new / old ratio. */
+typedef struct ab_acc {
+    double best_s, bytes, rate[64];
+} ab_acc;
+
+static void ab_report(mc_engine *e, int B, const ab_acc *a, const ab_acc *one, const char *cs)
+{
+    double pred = B * (1.0 / one->best_s) * one->bytes / a->bytes, tok = B / a->best_s;
+    const char *k[] = {"MB_per_step", "predicted_tok_s", "best_over_predicted"};
+    double v[] = {a->bytes / 1e6, pred, tok / pred};
+    emit(cs, B, stats_of(a->rate, O.reps), tok, mc_engine_isa(e), k, v, 3);
+}
+
+static void case_ab(mc_engine *e, const char *path, float *logits)
+{
+    int keep = O.no_repack, bs[9] = {1}, nb = 1 + O.n_b;
+    O.no_repack = 1;
+    mc_engine *g = open_engine(path, 0), *es[2] = {e, g};
+    O.no_repack = keep;
+    if (!g) {
+        g_fail = 1;
+        return;
+    }
+    static ab_acc acc[2][9];
+    memset(acc, 0, sizeof acc);
+    for (int i = 0; i < O.n_b; i++)
+        bs[i + 1] = O.b[i];
+    run r;
+    for (int k = 0; k < 2; k++)
+        decode_run(es[k], 1, 4, 8, logits, &r); /* warm-up */
+    for (int i = 0; i < O.reps; i++)
+        for (int b = 0; b < nb; b++)
+            for (int k = 0; k < 2; k++) {
+                ab_acc *a = &acc[k][b];
+                if (!decode_run(es[k], bs[b], 2, O.steps, logits, &r))
+                    g_fail = 1;
+                a->best_s = i == 0 || r.best_s < a->best_s ? r.best_s : a->best_s;
+                a->bytes += r.bytes / r.steps / O.reps;
+                a->rate[i] = bs[b] * r.steps / r.time_s;
+            }
+    for (int b = 0; b < nb; b++) {
+        ab_report(e, bs[b], &acc[0][b], &acc[0][0], "ab_repacked");
+        ab_report(g, bs[b], &acc[1][b], &acc[1][0], "ab_gguf_layout");
+        double pn = bs[b] / acc[0][0].best_s * acc[0][0].bytes / acc[0][b].bytes;
+        double po = bs[b] / acc[1][0].best_s * acc[1][0].bytes / acc[1][b].bytes;
+        fprintf(stderr,
+                "ab b=%d: repacked best %.2f tok/s (%.3f of its bytes' prediction), GGUF layout "
+                "%.2f (%.3f): x%.3f best, x%.3f mean\n",
+                bs[b], bs[b] / acc[0][b].best_s, bs[b] / acc[0][b].best_s / pn,
+                bs[b] / acc[1][b].best_s, bs[b] / acc[1][b].best_s / po,
+                acc[1][b].best_s / acc[0][b].best_s,
+                stats_of(acc[0][b].rate, O.reps).mean / stats_of(acc[1][b].rate, O.reps).mean);
+    }
+    if (acc[0][0].best_s > 0)
+        fprintf(stderr, "ab b=1 S-MBU at the best step: repacked %.3f, GGUF layout %.3f\n",
+                acc[0][0].bytes / acc[0][0].best_s / g_bw,
+                acc[1][0].bytes / acc[1][0].best_s / g_bw);
+    mc_engine_free(g);
 }
 
 static void case_prefill(mc_engine *e, float *logits)
@@ -358,11 +441,13 @@ out:
 
 static int parse(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"model", 1, 0, 'm'}, {"type", 1, 0, 'T'},       {"threads", 1, 0, 't'},
-        {"reps", 1, 0, 'r'},  {"steps", 1, 0, 'n'},      {"prefill", 1, 0, 'p'},
-        {"batch", 1, 0, 'b'}, {"cases", 1, 0, 'c'},      {"bw", 1, 0, 'W'},
-        {"fma", 1, 0, 'F'},   {"wait-quiet", 1, 0, 'Q'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"model", 1, 0, 'm'},      {"type", 1, 0, 'T'},
+                                       {"threads", 1, 0, 't'},    {"reps", 1, 0, 'r'},
+                                       {"steps", 1, 0, 'n'},      {"prefill", 1, 0, 'p'},
+                                       {"batch", 1, 0, 'b'},      {"cases", 1, 0, 'c'},
+                                       {"bw", 1, 0, 'W'},         {"fma", 1, 0, 'F'},
+                                       {"wait-quiet", 1, 0, 'Q'}, {"no-repack", 0, 0, 'R'},
+                                       {"cpu-clock", 0, 0, 'C'},  {0, 0, 0, 0}};
     int64_t v;
     double f;
     for (int c; (c = getopt_long(argc, argv, "m:t:r:n:p:b:c:", lo, NULL)) != -1;) {
@@ -388,6 +473,10 @@ static int parse(int argc, char **argv)
             O.fma_GFLOPs = f;
         else if (c == 'Q' && mc_parse_f64(optarg, &f) == MC_OK && f >= 0)
             O.wait_quiet_s = f;
+        else if (c == 'R')
+            O.no_repack = 1;
+        else if (c == 'C')
+            O.cpu_clock = 1;
         else
             return 0;
     }
@@ -400,8 +489,9 @@ int main(int argc, char **argv)
     snprintf(O.cases, sizeof O.cases, "decode,prefill,batch,trace");
     if (!parse(argc, argv)) {
         fprintf(stderr, "usage: bench_engine [--model GGUF | --type T] [-t THREADS] [-r REPS] "
-                        "[-n STEPS] [-p PREFILL] [-b B]... [-c decode,prefill,batch,trace] "
-                        "[--bw GBps --fma GFLOPs] [--wait-quiet S]\n");
+                        "[-n STEPS] [-p PREFILL] [-b B]... [-c decode,prefill,batch,trace,ab] "
+                        "[--bw GBps --fma GFLOPs] [--wait-quiet S] [--no-repack]\n"
+                        "       [--cpu-clock]\n");
         return 2;
     }
     if (O.n_b == 0) {
@@ -421,6 +511,9 @@ int main(int argc, char **argv)
     mc_engine *e = open_engine(path, 0);
     if (!e)
         return 1;
+    fprintf(stderr, "bench_engine: weights %s, %d matrices repacked (kernels %s)\n",
+            mc_engine_weights_copied(e) ? "copied" : "mapped", mc_engine_weights_repacked(e),
+            mc_engine_isa(e));
     float *logits = malloc((size_t)MAX_B * (size_t)mc_engine_vocab(e) * sizeof *logits);
     double tok1 = 0, bytes1 = 0;
     run base;
@@ -436,6 +529,10 @@ int main(int argc, char **argv)
     if (strstr(O.cases, "prefill")) {
         mc_bench_wait_quiet(O.threads, O.wait_quiet_s);
         case_prefill(e, logits);
+    }
+    if (strstr(O.cases, "ab")) {
+        mc_bench_wait_quiet(O.threads, O.wait_quiet_s);
+        case_ab(e, path, logits);
     }
     mc_engine_free(e);
     if (strstr(O.cases, "trace")) {

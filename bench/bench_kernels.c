@@ -41,7 +41,8 @@ typedef struct bench_opts {
     char cases[256];
     int reps;
     int64_t ws_bytes;
-    int cpu_clock; /* 1: time samples by process CPU time / threads instead of wall time */
+    int cpu_clock;     /* 1: time samples by process CPU time / threads instead of wall time */
+    mc_wlayout layout; /* --layout: weights of the matmul cases repacked (Q8_0/Q4_0 only) */
 } bench_opts;
 
 typedef struct bench_env {
@@ -253,6 +254,7 @@ typedef struct mat_set {
     size_t mat_bytes;
     char *w;
     void *raw;
+    mc_wlayout layout; /* O.layout for the types that have it, else GGML */
 } mat_set;
 
 /* count matrices of rows x cols filling at least ws bytes (at least min_count), made by copying
@@ -280,6 +282,9 @@ static void mats_make(mat_set *m, mc_dtype t, int64_t rows, int64_t cols, int64_
             f[k] = (float)(mc_rng_normal(&r) * 0.02);
         mc_kernels_quant_row(t, f, m->w + (size_t)i * rb, cols);
     }
+    m->layout = (t == MC_DT_Q8_0 || t == MC_DT_Q4_0) ? O.layout : MC_WLAYOUT_GGML;
+    if (mc_kernels_repack(t, m->layout, unit, cols, m->w, NULL, NULL) != MC_OK)
+        abort(); /* unit is 256 rows or all of them: whole 16-row groups */
     size_t unit_bytes = rb * (size_t)unit, total = m->mat_bytes * (size_t)m->count;
     for (size_t off = unit_bytes; off < total; off += unit_bytes)
         memcpy(m->w + off, m->w, off + unit_bytes <= total ? unit_bytes : total - off);
@@ -320,11 +325,18 @@ static void run_mats(mc_pool *pool, const mat_set *m, int64_t n_mats, const void
     int64_t chunk = (m->rows + T - 1) / T;
     chunk = (chunk + 15) / 16 * 16;
     for (int64_t i = 0; i < n_mats; i++) {
-        mc_matmul mm = {m->t,    m->w + (size_t)(i % m->count) * m->mat_bytes,
-                        m->cols, 0,
-                        m->rows, x,
-                        xs,      n_tok,
-                        y,       m->rows};
+        mc_matmul mm = {.wtype = m->t,
+                        .w = m->w + (size_t)(i % m->count) * m->mat_bytes,
+                        .cols = m->cols,
+                        .r0 = 0,
+                        .r1 = m->rows,
+                        .x = x,
+                        .x_stride = xs,
+                        .n_tok = n_tok,
+                        .y = y,
+                        .y_stride = m->rows,
+                        .layout = m->layout,
+                        .rows = m->rows};
         mc_pool_for(pool, m->rows, chunk, mm_fn, &mm);
     }
 }
@@ -335,18 +347,28 @@ static int check_mats(const mat_set *m, const void *x, size_t xs, int64_t n_tok,
     mc_kernel_table ref;
     mc_kernels_table_for("ref", &ref, NULL);
     int64_t rows[] = {0, m->rows / 3, m->rows - 1}, toks[] = {0, n_tok / 2, n_tok - 1};
+    char *w0 = mc_malloc(m->mat_bytes); /* matrix 0 in GGML layout */
+    memcpy(w0, m->w, m->mat_bytes);
+    if (mc_kernels_unpack(m->t, m->layout, m->rows, m->cols, w0, NULL, NULL) != MC_OK)
+        abort();
     float *wf = mc_malloc((size_t)m->cols * 4), *xf = mc_malloc((size_t)m->cols * 4);
     float *yr = mc_malloc((size_t)m->rows * 4);
     size_t rb = m->mat_bytes / (size_t)m->rows;
     int bad = 0;
     for (int a = 0; a < 3; a++)
         for (int b = 0; b < 3; b++) {
-            mc_matmul one = {
-                m->t, m->w, m->cols, rows[a], rows[a] + 1, (const char *)x + (size_t)toks[b] * xs,
-                xs,   1,    yr,      0};
+            mc_matmul one = {.wtype = m->t,
+                             .w = w0,
+                             .cols = m->cols,
+                             .r0 = rows[a],
+                             .r1 = rows[a] + 1,
+                             .x = (const char *)x + (size_t)toks[b] * xs,
+                             .x_stride = xs,
+                             .n_tok = 1,
+                             .y = yr};
             ref.matmul[m->t](&one);
             float want = yr[rows[a]];
-            ref.dequant[m->t](m->w + (size_t)rows[a] * rb, wf, m->cols);
+            ref.dequant[m->t](w0 + (size_t)rows[a] * rb, wf, m->cols);
             mc_act_row_to_f32(m->t, (const char *)x + (size_t)toks[b] * xs, xf, m->cols);
             double sabs = 0;
             for (int64_t k = 0; k < m->cols; k++)
@@ -356,6 +378,7 @@ static int check_mats(const mat_set *m, const void *x, size_t xs, int64_t n_tok,
     mc_free(wf);
     mc_free(xf);
     mc_free(yr);
+    mc_free(w0);
     return bad == 0;
 }
 
@@ -380,6 +403,7 @@ static void emit_mm(const char *name, const char *isa, int ti, int T, const mat_
 {
     cJSON *j = json_case(name, isa, T, s, "GB/s");
     cJSON_AddStringToObject(j, "type", mc_dtype_name(m->t));
+    cJSON_AddStringToObject(j, "layout", m->layout == MC_WLAYOUT_R16 ? "r16" : "ggml");
     cJSON_AddNumberToObject(j, "rows", (double)m->rows);
     cJSON_AddNumberToObject(j, "cols", (double)m->cols);
     cJSON_AddNumberToObject(j, "n_tok", (double)n_tok);
@@ -508,7 +532,7 @@ static void bench_prefill(mc_pool *pool, const char *isa, int ti, mc_dtype t)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_kernels [--isa LIST] [--threads LIST] [--types LIST] [--cases LIST]\n"
-               "                     [--reps N] [--ws-mib N] [--quick]\n"
+               "                     [--reps N] [--ws-mib N] [--quick] [--cpu-clock] [--layout L]\n"
                "  --isa      kernel sets to measure (default: every SIMD set this CPU runs)\n"
                "  --threads  thread counts (default 1,2)\n"
                "  --types    weight types (default f32,f16,bf16,q8_0,q4_0,q4_k,q6_k)\n"
@@ -517,7 +541,9 @@ static void usage(FILE *f)
                "  --reps     timed repetitions after one warm-up (default 5, max 64)\n"
                "  --ws-mib   working set of the read and matvec cases (default 1024)\n"
                "  --quick    --reps 2 --ws-mib 512\n"
-               "  --cpu-clock  time by process CPU time / threads (robust to a busy machine)\n");
+               "  --cpu-clock  time by process CPU time / threads (robust to a busy machine)\n"
+               "  --layout   ggml (default) or r16: q8_0/q4_0 weights of the matmul cases\n"
+               "             repacked into the 16-row interleaved layout (docs/KERNELS.md)\n");
 }
 
 /* Splits a comma list into at most MAX_LIST items; calls add(item) for each. */
@@ -565,11 +591,17 @@ static int add_type(const char *s)
 
 static int parse_opts(int argc, char **argv)
 {
-    static const struct option lo[] = {{"isa", 1, 0, 'i'},       {"threads", 1, 0, 't'},
-                                       {"types", 1, 0, 'y'},     {"cases", 1, 0, 'c'},
-                                       {"reps", 1, 0, 'r'},      {"ws-mib", 1, 0, 'w'},
-                                       {"quick", 0, 0, 'q'},     {"help", 0, 0, 'h'},
-                                       {"cpu-clock", 0, 0, 'C'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"isa", 1, 0, 'i'},
+                                       {"threads", 1, 0, 't'},
+                                       {"types", 1, 0, 'y'},
+                                       {"cases", 1, 0, 'c'},
+                                       {"reps", 1, 0, 'r'},
+                                       {"ws-mib", 1, 0, 'w'},
+                                       {"quick", 0, 0, 'q'},
+                                       {"help", 0, 0, 'h'},
+                                       {"cpu-clock", 0, 0, 'C'},
+                                       {"layout", 1, 0, 'L'},
+                                       {0, 0, 0, 0}};
     int64_t v;
     O.reps = 5;
     O.ws_bytes = (int64_t)1024 << 20;
@@ -592,6 +624,8 @@ static int parse_opts(int argc, char **argv)
             O.reps = 2, O.ws_bytes = (int64_t)512 << 20;
         else if (c == 'C')
             O.cpu_clock = 1;
+        else if (c == 'L' && (!strcmp(optarg, "ggml") || !strcmp(optarg, "r16")))
+            O.layout = !strcmp(optarg, "r16") ? MC_WLAYOUT_R16 : MC_WLAYOUT_GGML;
         else
             return usage(c == 'h' ? stdout : stderr), c == 'h' ? 0 : 2;
         if (bad)

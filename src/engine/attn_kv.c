@@ -113,8 +113,10 @@ static void run_block(mc_engine *e, int64_t l, int64_t t0, int64_t n)
     int64_t s = e->tok_seq[t0], p0 = e->tok_pos[t0], nk = p0 + n, group = e->n_heads / e->n_kv;
     block_ctx c = {e, NULL, nk, p0};
     for (int64_t g = 0; g < e->n_kv; g++) {
-        eng_mat k = {e->kv_t, eng_kv_row(e, s, l, 0, g, 0), nk, e->hd, e->kv_row_bytes};
-        eng_mat vt = {MC_DT_F32, (const uint8_t *)e->att_vt, e->hd, nk, (size_t)nk * sizeof(float)};
+        eng_mat k = {e->kv_t,        eng_kv_row(e, s, l, 0, g, 0), nk, e->hd, e->kv_row_bytes,
+                     MC_WLAYOUT_GGML};
+        eng_mat vt = {MC_DT_F32, (const uint8_t *)e->att_vt, e->hd,
+                      nk,        (size_t)nk * sizeof(float), MC_WLAYOUT_GGML};
         c.v = eng_kv_row(e, s, l, 1, g, 0);
         eng_par(e, nk, 64, transpose_v, &c);
         for (int64_t h = g * group; h < (g + 1) * group; h++) {

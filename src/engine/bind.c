@@ -254,7 +254,7 @@ static mc_err bind_kv_b_split(bctx *b, int64_t l, eng_layer *L)
         kv_b_head(e, &s, h, dt, ro, own, kt, kt + e->nope * c);
     mc_free(kt);
     L->wkv_b_own = own;
-    L->wkv_b = (eng_mat){dt, own, rows, c, ro};
+    L->wkv_b = (eng_mat){dt, own, rows, c, ro, MC_WLAYOUT_GGML};
     return MC_OK;
 }
 

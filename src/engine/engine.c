@@ -477,7 +477,7 @@ mc_err mc_engine_open(const mc_engine_opts *o, mc_engine **out, mc_diag *d)
     if (!err)
         err = eng_xc_open(e, o, d);
     if (!err)
-        err = eng_place_weights(e, o->weights, d);
+        err = eng_place_weights(e, o->weights, !o->no_repack, d);
     if (!err)
         err = size_engine(e, o);
     if (!err)

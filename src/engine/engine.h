@@ -73,6 +73,8 @@ typedef struct mc_engine_opts {
                                    the file system refuses); 0: buffered reads */
     /* tests: replaces pread(2) for the expert reads (fault injection); NULL = pread */
     ssize_t (*expert_pread)(int fd, void *buf, size_t n, off_t off);
+    int no_repack; /* 1: keep copied weights in GGUF's layout instead of the kernels'
+                      faster one (A/B measurements; docs/KERNELS.md "Repacked weights") */
 } mc_engine_opts;
 
 /* Expert cache policies (mc_engine_opts.expert_cache_policy). */
@@ -91,8 +93,9 @@ int64_t mc_engine_vocab(const mc_engine *e);
 int64_t mc_engine_n_ctx(const mc_engine *e);
 int mc_engine_max_seqs(const mc_engine *e);
 int mc_engine_threads(const mc_engine *e);
-const char *mc_engine_isa(const mc_engine *e);    /* kernel set in use */
-int mc_engine_weights_copied(const mc_engine *e); /* 1: weights in huge-page memory, 0: mapped */
+const char *mc_engine_isa(const mc_engine *e);      /* kernel set in use */
+int mc_engine_weights_copied(const mc_engine *e);   /* 1: weights in huge-page memory, 0: mapped */
+int mc_engine_weights_repacked(const mc_engine *e); /* matrices repacked into a kernel layout */
 
 /* ---- expert cache (xcache.c) ---- */
 /* Cumulative figures since open (the per-pass ones are in the record, mc_pass.cache_*). */

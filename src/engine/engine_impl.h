@@ -41,6 +41,7 @@ typedef struct eng_mat {
     const uint8_t *p;
     int64_t rows, cols;
     size_t row_bytes;
+    mc_wlayout layout; /* MC_WLAYOUT_GGML as bound; R16 once weights.c repacked the copy */
 } eng_mat;
 
 typedef struct eng_layer {
@@ -138,7 +139,8 @@ struct mc_engine {
     float *vecs; /* engine-owned f32 copies of every 1-D tensor */
     void *wcopy; /* the weights' huge-page copy (weights.c), NULL when mapped */
     size_t wcopy_len;
-    eng_mat *exp_mats; /* backing store of the layers' expert matrix arrays */
+    int n_repacked;        /* matrices weights.c rewrote into a kernel layout (0 when mapped) */
+    eng_mat *exp_mats;     /* backing store of the layers' expert matrix arrays */
     struct eng_xcache *xc; /* the expert cache (xcache.c), NULL when every expert is resident */
     const uint8_t *xc_on;  /* [max_exp]: experts of the current layer round (NULL: no cache) */
 
@@ -209,7 +211,16 @@ struct mc_engine {
 
 /* ---- weights.c ---- */
 /* Copies the tensor data into huge-page memory (mode MC_WEIGHTS_*) and re-points the matrices. */
-mc_err eng_place_weights(mc_engine *e, int mode, mc_diag *d);
+mc_err eng_place_weights(mc_engine *e, int mode, int repack, mc_diag *d);
+/* Rewrites the bytes at m->p (writable; rows x cols of m->t in m->layout == MC_WLAYOUT_GGML) into
+ * the layout the active kernels prefer and sets m->layout; no-op when that is GGML or m is already
+ * repacked. scratch: mc_kernels_repack_scratch_bytes(m->t, m->cols) bytes, or NULL to allocate.
+ * eng_place_weights calls it for every matmul matrix of the huge-page copy; an expert cache that
+ * reads expert matrices into its own slots calls it on each slot after the read. */
+mc_err eng_mat_repack(eng_mat *m, void *scratch, mc_diag *d);
+/* Every matmul matrix of e (weights in writable memory) through eng_mat_repack; counts them in
+ * e->n_repacked (weights_repack.c). */
+mc_err eng_repack_all(mc_engine *e, mc_diag *d);
 void eng_free_weights(mc_engine *e);
 
 /* ---- bind.c ---- */

@@ -75,6 +75,8 @@ static void run_one(const eng_job *j, int64_t r0, int64_t r1)
         .n_tok = j->n_tok,
         .y = j->y,
         .y_stride = j->y_stride,
+        .layout = j->w->layout,
+        .rows = j->w->rows,
     };
     mc_kernels_matmul(&mm);
 }

@@ -111,7 +111,9 @@ static void head_chunks(void *ctx, int64_t b, int64_t end, int worker)
                         .x_stride = e->act.stride,
                         .n_tok = c->n_rows,
                         .y = y,
-                        .y_stride = ENG_HEAD_ROWS};
+                        .y_stride = ENG_HEAD_ROWS,
+                        .layout = e->head.layout,
+                        .rows = nr};
         mc_kernels_matmul(&mm);
         for (int64_t t = 0; t < c->n_rows; t++)
             memcpy(e->lrow_dst[t] + r0, y + t * ENG_HEAD_ROWS, (size_t)nr * sizeof(float));

@@ -1,8 +1,9 @@
 /* weights.c: where the tensor data lives while the engine runs: in the read-only file mapping
  * (mc_gguf_open's mmap, 4 KiB page-cache pages), or copied once into anonymous memory backed by
- * 2 MiB transparent huge pages. Decode streams every weight it needs once per token; on 4 KiB
- * pages the hardware prefetcher stops at every page boundary and each page costs a TLB walk, and
- * the copy measured about 15% faster batch-1 decode on this project's machine
+ * 2 MiB transparent huge pages, where the Q8_0/Q4_0 matrices are then rewritten in the layout the
+ * kernels read fastest (weights_repack.c). Decode streams every weight it needs once per token;
+ * on 4 KiB pages the hardware prefetcher stops at every page boundary and each page costs a TLB
+ * walk, and the copy measured about 15% faster batch-1 decode on this project's machine
  * (docs/ENGINE.md, "Weights in memory").
  *
  * The copy is one mmap (not mc_malloc: it must be 2 MiB aligned and madvise'd); it covers the
@@ -119,7 +120,7 @@ static size_t ranges_bytes(const wrange *r, size_t nr)
     return sum;
 }
 
-mc_err eng_place_weights(mc_engine *e, int mode, mc_diag *d)
+mc_err eng_place_weights(mc_engine *e, int mode, int repack, mc_diag *d)
 {
     const uint8_t *base = mc_gguf_bytes(e->g);
     uint64_t off = mc_gguf_data_offset(e->g), size = mc_gguf_file_size(e->g);
@@ -145,6 +146,8 @@ mc_err eng_place_weights(mc_engine *e, int mode, mc_diag *d)
     rebase_all(e, base + off, n, to);
     e->wcopy = map;
     e->wcopy_len = len;
+    if (repack)
+        err = eng_repack_all(e, d);
 out:
     mc_free(r);
     return err;

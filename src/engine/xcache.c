@@ -68,6 +68,9 @@ struct eng_xcache {
     mc_ns busy_t0, busy_ns;
     char io_msg[512];
     atomic_llong bytes, reads;
+    uint8_t *scratch; /* [XC_IO_THREADS][scratch_bytes]: repack_read's group buffers */
+    size_t scratch_bytes;
+    atomic_int th_next; /* hands each I/O thread its index */
     /* figures: this pass and since open */
     int64_t *pass_hits, *pass_misses;
     int64_t bytes0;
@@ -108,8 +111,11 @@ static mc_err layout(mc_engine *e, eng_xcache *c, mc_diag *d)
                 c->flen[i] = (uint64_t)m->rows * m->row_bytes;
                 uint64_t span = ceil4k(c->foff[i] + c->flen[i]) - floor4k(c->foff[i]);
                 reg[k] = span > reg[k] ? span : reg[k];
-                c->mats[(L->moe_index * 3 + k) * c->max_exp + x] = *m;
-                c->mats[(L->moe_index * 3 + k) * c->max_exp + x].p = NULL;
+                eng_mat *v = &c->mats[(L->moe_index * 3 + k) * c->max_exp + x];
+                *v = *m;
+                v->p = NULL;
+                /* every read is rewritten into the kernels' layout (repack_read) */
+                v->layout = mc_kernels_best_layout(m->t, m->rows);
             }
         if (L->moe)
             c->layer_of[L->moe_index] = L;
@@ -264,9 +270,29 @@ static int do_read(eng_xcache *c, const xc_req *r, uint64_t *got)
     return 0;
 }
 
+/* A matrix just read into its slot, rewritten in place into its view's layout (the kernels'
+ * faster one, weights_repack.c), so cached experts compute the same bits as resident ones.
+ * 0, or ENOMEM with c->io_msg (under mu) when the group buffer cannot be allocated. */
+static int repack_read(eng_xcache *c, const xc_req *r, uint8_t *scratch)
+{
+    int64_t ml = r->expert / c->max_exp, j = r->expert % c->max_exp;
+    const eng_mat *v = &c->mats[(ml * 3 + r->k) * c->max_exp + j];
+    uint64_t off = c->foff[r->expert * 3 + r->k];
+    mc_diag d;
+    if (v->layout == MC_WLAYOUT_GGML ||
+        mc_kernels_repack(v->t, v->layout, v->rows, v->cols, r->dst + (off - floor4k(off)), scratch,
+                          &d) == MC_OK)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    snprintf(c->io_msg, sizeof c->io_msg, "engine: expert cache: %.400s", d.msg);
+    pthread_mutex_unlock(&c->mu);
+    return ENOMEM;
+}
+
 static void *io_main(void *arg)
 {
     eng_xcache *c = arg;
+    uint8_t *scratch = c->scratch + (size_t)atomic_fetch_add(&c->th_next, 1) * c->scratch_bytes;
     pthread_mutex_lock(&c->mu);
     for (;;) {
         while (!c->quit && c->q_n == 0)
@@ -281,6 +307,8 @@ static void *io_main(void *arg)
         pthread_mutex_unlock(&c->mu);
         uint64_t got = 0;
         int code = do_read(c, &r, &got);
+        if (!code)
+            code = repack_read(c, &r, scratch);
         atomic_fetch_add(&c->bytes, (long long)got);
         atomic_fetch_add(&c->reads, 1);
         pthread_mutex_lock(&c->mu);
@@ -300,6 +328,14 @@ static void *io_main(void *arg)
 
 static mc_err start_io(eng_xcache *c, mc_diag *d)
 {
+    for (int64_t i = 0; i < c->n_moe * 3 * c->max_exp; i++) { /* repack_read's buffers */
+        size_t sb = c->mats[i].layout != MC_WLAYOUT_GGML
+                        ? mc_kernels_repack_scratch_bytes(c->mats[i].t, c->mats[i].cols)
+                        : 0;
+        c->scratch_bytes = sb > c->scratch_bytes ? sb : c->scratch_bytes;
+    }
+    if (!(c->scratch = mc_malloc(XC_IO_THREADS * c->scratch_bytes + 1)))
+        return mc_fail(d, MC_ERR_NOMEM, "engine: expert cache: out of memory");
     if (pthread_mutex_init(&c->mu, NULL) || pthread_cond_init(&c->cv_work, NULL) ||
         pthread_cond_init(&c->cv_done, NULL))
         return mc_fail(d, MC_ERR_INTERNAL, "engine: expert cache: cannot create its locks");
@@ -551,9 +587,9 @@ void eng_xc_free(mc_engine *e)
         close(c->fd);
     if (c->map)
         munmap(c->map, c->map_len);
-    void *ptrs[] = {c->foff,        c->flen,    c->mats, c->layer_of, c->want, c->slot,
-                    c->sub,         c->take,    c->on,   c->mark,     c->ids,  c->pass_hits,
-                    c->pass_misses, c->pending, c->err,  c->q};
+    void *ptrs[] = {c->foff,        c->flen,    c->mats, c->layer_of, c->want,   c->slot,
+                    c->sub,         c->take,    c->on,   c->mark,     c->ids,    c->pass_hits,
+                    c->pass_misses, c->pending, c->err,  c->q,        c->scratch};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
         mc_free(ptrs[i]);
     xc_dir_deinit(&c->dir);

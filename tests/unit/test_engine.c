@@ -135,6 +135,62 @@ TEST(threads_and_weight_placement_change_no_bits)
     mc_free(a);
 }
 
+/* Prompt logits with the weights copied, repacked into the kernels' layout or not; returns the
+ * number of repacked matrices, -1 on failure. */
+static int prompt_logits_repack(const char *path, int threads, const char *isa, int repack,
+                                float *out, int64_t n)
+{
+    mc_engine_opts o;
+    mc_engine_opts_default(&o);
+    o.model_path = path;
+    o.n_threads = threads;
+    o.n_ctx = 64;
+    o.kernels = isa;
+    o.weights = MC_WEIGHTS_COPY;
+    o.no_repack = !repack;
+    mc_engine *e = NULL;
+    int ok = mc_engine_open(&o, &e, NULL) == MC_OK &&
+             ef_step(e, 0, ef_prompt, n, MC_LOGITS_ALL, out) == MC_OK;
+    int n_rep = ok ? mc_engine_weights_repacked(e) : -1;
+    mc_engine_free(e);
+    return n_rep;
+}
+
+TEST(repacked_weights_give_the_same_logits)
+{
+    /* Q8_0/Q4_0 matrices repacked into 16-row groups (kernels.h MC_WLAYOUT_R16): every matmul
+     * matrix with >= 16 rows (2 layers x (q, k, v, o + 8 experts x 3) + the 300-row q8_0 head,
+     * whose last 12 rows stay in GGUF's layout; not the 8-row routers): the same integer block
+     * sums, rounded in another order, for every kernel set; thread counts still change no bits */
+    static const mc_dtype types[] = {MC_DT_Q8_0, MC_DT_Q4_0};
+    static const char *isas[] = {"ref", "avx2", "avx512"};
+    int64_t V = 300, n = 9;
+    float *a = mc_calloc((size_t)(3 * n * V), sizeof *a), *b = a + n * V, *c = b + n * V;
+    for (int ti = 0; ti < 2; ti++) {
+        mc_make_opts o = ef_tiny("olmoe", types[ti]);
+        const char *p = make(&o, "repack.gguf");
+        CHECK(p != NULL);
+        for (int i = 0; p && i < 3; i++) {
+            if (!mc_kernels_isa_available(isas[i]))
+                continue;
+            CHECK_EQ_INT(prompt_logits_repack(p, 2, isas[i], 0, a, n), 0);
+            /* ref: no R16 gain; make-model gives q4_0 models a q6_K head (as llama.cpp does) */
+            int want = strcmp(isas[i], "ref") ? 2 * (4 + 8 * 3) + (ti == 0) : 0;
+            CHECK_EQ_INT(prompt_logits_repack(p, 2, isas[i], 1, b, n), want);
+            CHECK_EQ_INT(prompt_logits_repack(p, 1, isas[i], 1, c, n), want);
+            CHECK(memcmp(b, c, (size_t)(n * V) * sizeof *b) == 0);
+            double m = 0;
+            for (int64_t k = 0; k < n * V; k++)
+                m = fabs(a[k] - b[k]) > m ? fabs(a[k] - b[k]) : m;
+            fprintf(stderr, "  %s %s repacked vs GGUF layout: max |diff| %.3g\n", isas[i],
+                    mc_dtype_name(types[ti]), m);
+            CHECK(m < 1e-3); /* float rounding of the same block sums; logits are O(1) */
+        }
+    }
+    mc_kernels_init(NULL, NULL);
+    mc_free(a);
+}
+
 /* ---- generation and batching ----------------------------------------------------------------- */
 
 /* Greedy continuation of prompt[0..np) by n_gen tokens in slot seq (one sequence per step). */
@@ -321,6 +377,7 @@ int main(void)
     RUN(logits_match_reference_every_arch_and_type);
     RUN(dense_llama_and_f16_cache_match_reference);
     RUN(threads_and_weight_placement_change_no_bits);
+    RUN(repacked_weights_give_the_same_logits);
     RUN(greedy_generation_is_deterministic);
     RUN(batched_equals_unbatched);
     RUN(logits_rows_of_several_items);

@@ -501,6 +501,7 @@ typedef struct mm_case {
 
 typedef struct mm_data {
     void *w, *x;
+    void *wr; /* w repacked into MC_WLAYOUT_R16 (Q8_0/Q4_0), else NULL */
     float *wf, *xf, *yref, *y;
     size_t xs;
     int64_t ys;
@@ -525,6 +526,13 @@ static void mm_prepare(const mm_case *c, mm_data *d, mc_rng *r, const mc_kernel_
         ref->quant_act[c->t](tmp + t * c->cols, (char *)d->x + t * d->xs, c->cols);
         memcpy(d->xf + t * c->cols, tmp + t * c->cols, (size_t)c->cols * 4);
     }
+    d->wr = NULL;
+    if (c->t == MC_DT_Q8_0 || c->t == MC_DT_Q4_0) {
+        d->wr = mc_malloc(rb * (size_t)c->rows + 1);
+        memcpy(d->wr, d->w, rb * (size_t)c->rows);
+        if (mc_kernels_repack(c->t, MC_WLAYOUT_R16, c->rows, c->cols, d->wr, NULL, NULL) != MC_OK)
+            abort();
+    }
     d->ys = c->rows + 3;
     d->yref = mc_malloc((size_t)(c->n_tok * d->ys) * 4);
     d->y = mc_malloc((size_t)(c->n_tok * d->ys) * 4);
@@ -534,6 +542,7 @@ static void mm_prepare(const mm_case *c, mm_data *d, mc_rng *r, const mc_kernel_
 static void mm_release(mm_data *d)
 {
     mc_free(d->w);
+    mc_free(d->wr);
     mc_free(d->x);
     mc_free(d->wf);
     mc_free(d->xf);
@@ -541,12 +550,27 @@ static void mm_release(mm_data *d)
     mc_free(d->y);
 }
 
-static void mm_run(const mc_kernel_table *k, const mm_case *c, const mm_data *d, float *y)
+/* One matmul of table k on the case's weights in GGML layout, or repacked (r16). */
+static void mm_run(const mc_kernel_table *k, const mm_case *c, const mm_data *d, float *y, int r16)
 {
     for (int64_t i = 0; i < c->n_tok * d->ys; i++)
         y[i] = -12345.0f; /* sentinel: rows outside [r0, r1) must stay untouched */
-    mc_matmul mm = {c->t, d->w, c->cols, c->r0, c->r1, d->x, d->xs, c->n_tok, y, d->ys};
-    k->matmul[c->t](&mm);
+    mc_matmul mm = {.wtype = c->t,
+                    .w = r16 ? d->wr : d->w,
+                    .cols = c->cols,
+                    .r0 = c->r0,
+                    .r1 = c->r1,
+                    .x = d->x,
+                    .x_stride = d->xs,
+                    .n_tok = c->n_tok,
+                    .y = y,
+                    .y_stride = d->ys,
+                    .layout = r16 ? MC_WLAYOUT_R16 : MC_WLAYOUT_GGML,
+                    .rows = c->rows};
+    if (r16)
+        k->matmul_r16[c->t](&mm);
+    else
+        k->matmul[c->t](&mm);
 }
 
 /* Tolerance: |y - yref| <= 5e-6 * sum_c |w_c x_c| + 1e-30.
@@ -594,10 +618,20 @@ static void mm_check_case(const mm_case *c, mc_rng *r, int *failures)
     int nt = simd_tables(tabs, names);
     mm_data d;
     mm_prepare(c, &d, r, &ref);
-    mm_run(&ref, c, &d, d.yref);
+    mm_run(&ref, c, &d, d.yref, 0);
     for (int k = 0; k < nt; k++) {
-        mm_run(&tabs[k], c, &d, d.y);
+        mm_run(&tabs[k], c, &d, d.y, 0);
         *failures += mm_compare(c, &d, names[k]) != 0;
+    }
+    if (d.wr) {
+        /* R16: the ref kernel gathers the same blocks and sums in the same order (exact); every
+         * SIMD table within the usual tolerance */
+        mm_run(&ref, c, &d, d.y, 1);
+        *failures += memcmp(d.y, d.yref, (size_t)(c->n_tok * d.ys) * 4) != 0;
+        for (int k = 0; k < nt; k++) {
+            mm_run(&tabs[k], c, &d, d.y, 1);
+            *failures += mm_compare(c, &d, names[k]) != 0;
+        }
     }
     mm_release(&d);
 }
@@ -663,6 +697,82 @@ TEST(matmul_vs_ref_shapes)
     CHECK_EQ_INT(failures, 0);
 }
 
+/* MC_WLAYOUT_R16 byte positions (kernels.h), in-place round trip, tail rows, errors, and the
+ * public entry point on a repacked matrix. */
+TEST(repack_layout)
+{
+    enum { ROWS = 37, COLS = 64 }; /* 2 groups of 16 + 5 GGML tail rows, 2 blocks per row */
+    uint8_t w[ROWS * 2 * 34], orig[sizeof w], scratch[16 * 2 * 34];
+    for (size_t i = 0; i < sizeof w; i++)
+        w[i] = orig[i] = (uint8_t)(i * 7 + i / 251);
+    mc_diag d = {{0}};
+    CHECK_EQ_INT(mc_kernels_repack_scratch_bytes(MC_DT_Q8_0, COLS), sizeof scratch);
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, MC_WLAYOUT_R16, ROWS, COLS, w, scratch, &d), MC_OK);
+    /* group 1 (rows 16..31) starts at byte 16 * 68; its block column 1 at + 544: the 16 scales,
+     * then word m of row i at + 32 + 64 m + 4 i. Row 19 = group row 3, block 1: scale bytes
+     * orig[19*68 + 34 ..+1], quant byte 4m + j at orig[19*68 + 34 + 2 + 4m + j]. */
+    const uint8_t *col = w + 16 * 68 + 544, *src = orig + 19 * 68 + 34;
+    CHECK_EQ_INT(col[2 * 3], src[0]);
+    CHECK_EQ_INT(col[2 * 3 + 1], src[1]);
+    for (int m = 0; m < 8; m++)
+        for (int j = 0; j < 4; j++)
+            CHECK_EQ_INT(col[32 + 64 * m + 4 * 3 + j], src[2 + 4 * m + j]);
+    CHECK(memcmp(w + 32 * 68, orig + 32 * 68, 5 * 68) == 0); /* tail rows untouched */
+    CHECK(memcmp(w, orig, 16 * 68) != 0);
+    CHECK_EQ_INT(mc_kernels_unpack(MC_DT_Q8_0, MC_WLAYOUT_R16, ROWS, COLS, w, NULL, &d), MC_OK);
+    CHECK(memcmp(w, orig, sizeof w) == 0);
+    /* Q4_0: the nibble bytes move as 4-byte words, 4 per block: row 5, block 0, word 2 */
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q4_0, MC_WLAYOUT_R16, 16, COLS, w, NULL, &d), MC_OK);
+    CHECK_EQ_INT(w[2 * 5], orig[5 * 36]);
+    CHECK_EQ_INT(w[32 + 64 * 2 + 4 * 5 + 1], orig[5 * 36 + 2 + 8 + 1]);
+    CHECK_EQ_INT(mc_kernels_unpack(MC_DT_Q4_0, MC_WLAYOUT_R16, 16, COLS, w, NULL, &d), MC_OK);
+    CHECK(memcmp(w, orig, sizeof w) == 0);
+    /* fewer than 16 rows: nothing to group; GGML: a no-op */
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, MC_WLAYOUT_R16, 15, COLS, w, NULL, &d), MC_OK);
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q6_K, MC_WLAYOUT_GGML, 16, 256, w, NULL, &d), MC_OK);
+    CHECK(memcmp(w, orig, sizeof w) == 0);
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q4_K, MC_WLAYOUT_R16, 16, 256, w, NULL, &d), MC_ERR_ARG);
+    CHECK_CONTAINS(d.msg, "q4_k");
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, MC_WLAYOUT_R16, 16, 48, w, NULL, &d), MC_ERR_ARG);
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, (mc_wlayout)7, 16, 64, w, NULL, &d), MC_ERR_ARG);
+    /* which layout pays: R16 for Q8_0/Q4_0 with >= 16 rows on the SIMD sets, never on ref */
+    CHECK_EQ_INT(mc_kernels_init("ref", NULL), MC_OK);
+    CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q8_0, 4096), MC_WLAYOUT_GGML);
+    if (mc_kernels_init("avx2", NULL) == MC_OK) {
+        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q4_0, 16), MC_WLAYOUT_R16);
+        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q4_0, 15), MC_WLAYOUT_GGML);
+        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_F16, 4096), MC_WLAYOUT_GGML);
+        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q4_K, 4096), MC_WLAYOUT_GGML);
+    }
+    /* public entry point: Y = W X for a 37-row R16 matrix, rows [3, 35), against GGML */
+    CHECK_EQ_INT(mc_kernels_init(NULL, NULL), MC_OK);
+    float xf[COLS], y1[ROWS], y2[ROWS];
+    mc_act_q8 xa[2];
+    for (int i = 0; i < COLS; i++)
+        xf[i] = (float)((i * 37) % 11) - 5.0f;
+    for (int r = 0; r < ROWS; r++) /* sane f16 scales: 2^-4 */
+        for (int b = 0; b < 2; b++)
+            memcpy(orig + r * 68 + 34 * b, &(uint16_t){0x2C00}, 2);
+    memcpy(w, orig, sizeof w);
+    mc_kernels_quant_act(MC_DT_Q8_0, xf, xa, COLS);
+    mc_matmul mm = {.wtype = MC_DT_Q8_0,
+                    .w = w,
+                    .cols = COLS,
+                    .r0 = 3,
+                    .r1 = 35,
+                    .x = xa,
+                    .n_tok = 1,
+                    .y = y1,
+                    .rows = ROWS};
+    mc_kernels_matmul(&mm);
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, MC_WLAYOUT_R16, ROWS, COLS, w, NULL, &d), MC_OK);
+    mm.y = y2;
+    mm.layout = MC_WLAYOUT_R16;
+    mc_kernels_matmul(&mm);
+    for (int r = 3; r < 35; r++)
+        CHECK(fabsf(y1[r] - y2[r]) <= 1e-5f * (fabsf(y1[r]) + 1.0f));
+}
+
 /* The public entry point with an empty row range writes nothing; with cols == 0 writes zeros. */
 TEST(matmul_public_edges)
 {
@@ -670,7 +780,14 @@ TEST(matmul_public_edges)
     float y[4] = {1, 2, 3, 4};
     mc_act_q8 xa;
     memset(&xa, 0, sizeof xa);
-    mc_matmul mm = {MC_DT_Q8_0, NULL, 0, 1, 2, &xa, sizeof xa, 2, y, 2}; /* cols = 0 */
+    mc_matmul mm = {.wtype = MC_DT_Q8_0, /* cols = 0 */
+                    .r0 = 1,
+                    .r1 = 2,
+                    .x = &xa,
+                    .x_stride = sizeof xa,
+                    .n_tok = 2,
+                    .y = y,
+                    .y_stride = 2};
     mc_kernels_matmul(&mm);
     CHECK_NEAR(y[0], 1, 0);
     CHECK_NEAR(y[1], 0, 0);
@@ -1001,6 +1118,7 @@ int main(void)
     RUN(matmul_vs_ref_shapes);
     RUN(matmul_vs_ref_gemm_path);
     RUN(matmul_public_edges);
+    RUN(repack_layout);
     RUN(f32_helpers_vs_ref);
     RUN(rope_known);
     RUN(attention_vs_ref);

@@ -227,7 +227,20 @@ void mc_kernels_matmul(const mc_matmul *mm)
                 mm->y[t * mm->y_stride + r] = 0.0f;
         return;
     }
-    K()->matmul[mm->wtype](mm);
+    if (mm->layout == MC_WLAYOUT_GGML) {
+        K()->matmul[mm->wtype](mm);
+        return;
+    }
+    MC_KASSERT(mm->layout == MC_WLAYOUT_R16 && mm->rows >= mm->r1);
+    MC_KASSERT(K()->matmul_r16[mm->wtype] && "R16 layout for this weight type");
+    K()->matmul_r16[mm->wtype](mm);
+}
+
+mc_wlayout mc_kernels_best_layout(mc_dtype t, int64_t rows)
+{
+    if (!mc_kernels_type_supported(t) || rows < MC_R16 || !K()->r16_native[t])
+        return MC_WLAYOUT_GGML;
+    return MC_WLAYOUT_R16;
 }
 
 void mc_kernels_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps)

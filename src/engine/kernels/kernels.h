@@ -78,6 +78,36 @@ size_t mc_kernels_act_row_bytes(mc_dtype wt, int64_t n);
 /* Converts one activation row x[0..n) for weights of type wt into xq (act_row_bytes bytes). */
 void mc_kernels_quant_act(mc_dtype wt, const float *x, void *xq, int64_t n);
 
+/* ---- weight layouts ----------------------------------------------------------------------------
+ * A matrix is normally in GGUF's layout (MC_WLAYOUT_GGML: row after row of ggml blocks). Q8_0 and
+ * Q4_0 matrices may instead be repacked at load time into MC_WLAYOUT_R16: each group of 16
+ * consecutive rows [16g, 16g+16) is rewritten in place of the same bytes as, for each block
+ * column b, the 16 rows' f16 scales (32 bytes) followed by their quants interleaved in 4-byte words
+ * (word m of row r at byte 64m + 4r: Q8_0 words 0..7 = bytes 4m..4m+3 of the block's int8 q, Q4_0
+ * words 0..3 = bytes 4m..4m+3 of its nibble bytes, unchanged). A kernel then loads 16 rows' scales
+ * as one vector and feeds one 4-byte piece of an activation block to 16 rows' dot products at
+ * once. The rows after the last full group (rows % 16 of them) stay in GGML layout. Byte size and
+ * the byte range of every 16-row group are unchanged, so row ranges that start at multiples of 16
+ * can be addressed as before. docs/KERNELS.md, "Repacked weights". */
+typedef enum mc_wlayout { MC_WLAYOUT_GGML = 0, MC_WLAYOUT_R16 = 1 } mc_wlayout;
+
+/* The layout the active kernel set runs fastest for a matrix of type t with `rows` rows:
+ * MC_WLAYOUT_R16 for Q8_0/Q4_0 with at least 16 rows when the active set has native R16 kernels
+ * (avx512), MC_WLAYOUT_GGML otherwise. Every kernel set computes every layout correctly; this only
+ * says whether repacking pays. */
+mc_wlayout mc_kernels_best_layout(mc_dtype t, int64_t rows);
+
+/* Rewrites a rows x cols matrix of type t from GGML layout into layout `lay` (or back with
+ * mc_kernels_unpack), in place at `data`. `scratch` must hold mc_kernels_repack_scratch_bytes(t,
+ * cols) bytes (one 16-row group); NULL makes the call allocate and free it (MC_ERR_NOMEM on
+ * failure). MC_ERR_ARG for a layout the type does not have (R16: Q8_0, Q4_0 only) or a bad shape.
+ * Repacking to MC_WLAYOUT_GGML is a no-op. Safe to call concurrently on disjoint matrices. */
+size_t mc_kernels_repack_scratch_bytes(mc_dtype t, int64_t cols);
+mc_err mc_kernels_repack(mc_dtype t, mc_wlayout lay, int64_t rows, int64_t cols, void *data,
+                         void *scratch, mc_diag *d);
+mc_err mc_kernels_unpack(mc_dtype t, mc_wlayout lay, int64_t rows, int64_t cols, void *data,
+                         void *scratch, mc_diag *d);
+
 /* ---- matmul ----------------------------------------------------------------------------------*/
 
 typedef struct mc_matmul {
@@ -92,6 +122,9 @@ typedef struct mc_matmul {
     int64_t n_tok;    /* tokens, >= 1 */
     float *y;         /* output: Y[t][r] at y[t * y_stride + r] (rows outside [r0, r1) untouched) */
     int64_t y_stride; /* floats between output rows */
+    mc_wlayout layout; /* layout of w (0 = GGML, the default of a zero-initialised struct) */
+    int64_t rows;      /* rows of the whole matrix at w; needed (>= r1) when layout != GGML, since
+                          the rows after the last full group of 16 are stored differently */
 } mc_matmul;
 
 /* Y[t][r] = sum_c W[r][c] * X[t][c] for r in [r0, r1), t in [0, n_tok). Allocates nothing; uses

@@ -72,10 +72,12 @@ typedef void (*mc_mm_fn)(const mc_matmul *mm);
 
 typedef struct mc_kernel_table {
     const char *isa;
-    mc_deq_fn dequant[MC_DT_COUNT]; /* by weight type */
-    mc_q_fn quant[MC_DT_COUNT];     /* weight/KV quantisers, by type */
-    mc_q_fn quant_act[MC_DT_COUNT]; /* activation preparation, by WEIGHT type */
-    mc_mm_fn matmul[MC_DT_COUNT];   /* by weight type */
+    mc_deq_fn dequant[MC_DT_COUNT];   /* by weight type */
+    mc_q_fn quant[MC_DT_COUNT];       /* weight/KV quantisers, by type */
+    mc_q_fn quant_act[MC_DT_COUNT];   /* activation preparation, by WEIGHT type */
+    mc_mm_fn matmul[MC_DT_COUNT];     /* by weight type, GGML layout */
+    mc_mm_fn matmul_r16[MC_DT_COUNT]; /* by weight type, MC_WLAYOUT_R16 (Q8_0, Q4_0) */
+    int r16_native[MC_DT_COUNT];      /* 1: this set's R16 kernels beat its GGML ones */
     void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
     void (*rope)(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs,
                  int neox);
@@ -236,6 +238,41 @@ static inline size_t mc_type_bytes(mc_dtype t, int64_t n)
     case MC_DT_Q6_K: return (size_t)(n / MC_QK_K) * sizeof(mc_blk_q6_k);
     default: return 0;
     }
+}
+
+/* ---- MC_WLAYOUT_R16 (kernels.h): groups of 16 rows, per block column the 16 f16 scales then the
+ * quants in 4-byte words, word m of row r at 64m + 4r. ---- */
+#define MC_R16 16
+
+/* Bytes of one block column of a group (16 blocks): 544 for Q8_0, 288 for Q4_0. */
+static inline size_t mc_r16_col_bytes(mc_dtype t)
+{
+    return t == MC_DT_Q8_0 ? MC_R16 * sizeof(mc_blk_q8_0) : MC_R16 * sizeof(mc_blk_q4_0);
+}
+
+/* Copies block b of row i (0..15) of the group at g (R16 layout) to dst as a GGML block. */
+static inline void mc_r16_get_block(mc_dtype t, const void *g, int64_t b, int i, void *dst)
+{
+    const uint8_t *col = (const uint8_t *)g + (size_t)b * mc_r16_col_bytes(t);
+    int words = t == MC_DT_Q8_0 ? MC_QK / 4 : MC_QK / 8;
+    uint8_t *o = dst;
+    memcpy(o, col + 2 * i, 2);
+    for (int m = 0; m < words; m++)
+        memcpy(o + 2 + 4 * m, col + 2 * MC_R16 + 64 * m + 4 * i, 4);
+}
+
+/* The GGML blocks [b0, b0 + nb) of row r of a matrix in R16 layout (rows rows, rb bytes per row)
+ * into dst; returns dst, or the row's own bytes when row r is a tail row (GGML layout). */
+static inline const void *mc_r16_row_blocks(mc_dtype t, const void *w, int64_t rows, size_t rb,
+                                            int64_t r, int64_t b0, int64_t nb, void *dst)
+{
+    size_t bb = mc_type_bytes(t, MC_QK);
+    if (r >= rows / MC_R16 * MC_R16)
+        return (const uint8_t *)w + (size_t)r * rb + (size_t)b0 * bb;
+    const uint8_t *g = (const uint8_t *)w + (size_t)(r / MC_R16) * MC_R16 * rb;
+    for (int64_t b = 0; b < nb; b++)
+        mc_r16_get_block(t, g, b0 + b, (int)(r % MC_R16), (uint8_t *)dst + (size_t)b * bb);
+    return dst;
 }
 
 #define MC_KASSERT(c)                                                                              \

@@ -305,6 +305,35 @@ static void mm_q6_k_ref(const mc_matmul *m)
     matmul_with(m, dot_q6_k_ref);
 }
 
+/* MC_WLAYOUT_R16: each row's blocks are gathered back into GGML blocks one at a time and dotted
+ * by the same function, summed in the same (block) order: the result is bit-identical to the GGML
+ * ref kernel's. */
+static void matmul_r16_with(const mc_matmul *m, dot_fn dot)
+{
+    size_t rb = mc_type_bytes(m->wtype, m->cols), xb = sizeof(mc_act_q8);
+    const char *x = m->x;
+    MC_KASSERT(m->rows >= m->r1);
+    for (int64_t t = 0; t < m->n_tok; t++)
+        for (int64_t r = m->r0; r < m->r1; r++) {
+            double s = 0;
+            for (int64_t b = 0; b < m->cols / MC_QK; b++) {
+                mc_blk_q8_0 tmp; /* large enough for one block of either type */
+                const void *blk = mc_r16_row_blocks(m->wtype, m->w, m->rows, rb, r, b, 1, &tmp);
+                s += dot(blk, x + (size_t)t * m->x_stride + (size_t)b * xb, MC_QK);
+            }
+            m->y[t * m->y_stride + r] = (float)s;
+        }
+}
+
+static void mm_q8_0_r16_ref(const mc_matmul *m)
+{
+    matmul_r16_with(m, dot_q8_0_ref);
+}
+static void mm_q4_0_r16_ref(const mc_matmul *m)
+{
+    matmul_r16_with(m, dot_q4_0_ref);
+}
+
 /* ---- f32 helpers ---- */
 
 static void rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps)
@@ -463,6 +492,8 @@ void mc_kernels_fill_ref(mc_kernel_table *t)
     t->matmul[MC_DT_Q4_0] = mm_q4_0_ref;
     t->matmul[MC_DT_Q4_K] = mm_q4_k_ref;
     t->matmul[MC_DT_Q6_K] = mm_q6_k_ref;
+    t->matmul_r16[MC_DT_Q8_0] = mm_q8_0_r16_ref;
+    t->matmul_r16[MC_DT_Q4_0] = mm_q4_0_r16_ref;
     t->rmsnorm = rmsnorm_ref;
     t->rope = rope_ref;
     t->softmax = softmax_ref;

@@ -6,6 +6,8 @@
  *      float types). A tile is one weight row x up to 4 tokens; rows are walked in order so the
  *      weight stream is sequential (plus a software prefetch MC_PF_DIST ahead into L2), and each
  *      weight block is loaded and unpacked once per row for all the tokens of the tile.
+ *   R16  Q8_0 / Q4_0 repacked into 16-row groups (kernels.h MC_WLAYOUT_R16): two ymm halves of
+ *      8 rows, maddubs on broadcast 4-byte activation pieces; path A at every token count.
  *   B  many tokens (prefill, large batched decode): a 64-row x 256-column slice of W is
  *      dequantised once into an f32 panel (16-row groups, row-vector order) and reused by every
  *      token; a 16-row x 6-token register-tiled FMA micro-kernel does the work.
@@ -363,6 +365,111 @@ void mc_avx2_matmul_small(const mc_matmul *m)
     }
 }
 
+/* ================= path A on MC_WLAYOUT_R16 (kernels.h) ================= */
+
+MC_AI int32_t ld32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* One group of 16 rows (two ymm halves of 8) x NT tokens (NT <= 2) over nb block columns at g,
+ * into out[t * 16 + row]. Each 4-byte piece of an activation block is broadcast once for 8 rows'
+ * dot products: maddubs + madd per 8 rows x 4 weights. Q4_0: unsigned nibbles against the
+ * activation (lanes start from its correction c); Q8_0: the sign trick (|w| x sign(x, w)). */
+MC_AI void tile_r16_avx2(const char *g, int64_t nb, const char *x, size_t xs, float *out,
+                         const int q4, const int NT)
+{
+    const size_t cb = q4 ? 16 * sizeof(mc_blk_q4_0) : 16 * sizeof(mc_blk_q8_0);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256 acc[2][2];
+    UNROLL(2) for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const char *col = g + (size_t)b * cb;
+        const mc_act_q8 *xb[2];
+        __m256i is[2][2];
+        UNROLL(2) for (int t = 0; t < NT; t++) {
+            xb[t] = (const mc_act_q8 *)(x + t * xs) + b;
+            is[t][0] = is[t][1] = q4 ? _mm256_set1_epi32(xb[t]->c) : _mm256_setzero_si256();
+        }
+        prefetch_w(col);
+        const int nw = q4 ? 4 : 8;
+        UNROLL(8) for (int m = 0; m < nw; m++) {
+            prefetch_w(col + 32 + 64 * m + 32);
+            UNROLL(2) for (int h = 0; h < 2; h++) {
+                __m256i v = ld256(col + 32 + 64 * m + 32 * h);
+                if (q4) {
+                    __m256i lo = _mm256_and_si256(v, m4);
+                    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                    UNROLL(2) for (int t = 0; t < NT; t++) {
+                        __m256i xl = _mm256_set1_epi32(ld32(xb[t]->qs + 4 * m));
+                        __m256i xh = _mm256_set1_epi32(ld32(xb[t]->qs + 16 + 4 * m));
+                        __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xl),
+                                                     _mm256_maddubs_epi16(hi, xh));
+                        is[t][h] = _mm256_add_epi32(is[t][h], _mm256_madd_epi16(p, ones));
+                    }
+                } else {
+                    __m256i a = _mm256_abs_epi8(v);
+                    UNROLL(2) for (int t = 0; t < NT; t++) {
+                        __m256i xv = _mm256_set1_epi32(ld32(xb[t]->qs + 4 * m));
+                        __m256i p = _mm256_maddubs_epi16(a, _mm256_sign_epi8(xv, v));
+                        is[t][h] = _mm256_add_epi32(is[t][h], _mm256_madd_epi16(p, ones));
+                    }
+                }
+            }
+        }
+        UNROLL(2) for (int h = 0; h < 2; h++) {
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
+            UNROLL(2) for (int t = 0; t < NT; t++) {
+                __m256 sc = _mm256_mul_ps(dw, _mm256_set1_ps(xb[t]->d));
+                acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[t][h]), sc, acc[t][h]);
+            }
+        }
+    }
+    UNROLL(2) for (int t = 0; t < NT; t++) {
+        _mm256_storeu_ps(out + 16 * t, acc[t][0]);
+        _mm256_storeu_ps(out + 16 * t + 8, acc[t][1]);
+    }
+}
+
+/* Rows [r0, r1) of an R16 matrix: each touched group whole (its wanted rows copied out), then the
+ * GGML tail rows with the GGML path A. */
+static void path_a_r16(const mc_matmul *m, int q4)
+{
+    size_t rb = mc_type_bytes(m->wtype, m->cols);
+    int64_t nb = m->cols / MC_QK, gend = m->rows / MC_R16 * MC_R16;
+    int64_t rend = min64(m->r1, gend);
+    const char *w = m->w, *x = m->x;
+    float out[2 * MC_R16];
+    for (int64_t r = m->r0; r < rend;) {
+        int64_t g0 = r / MC_R16 * MC_R16, hi = min64(rend, g0 + MC_R16);
+        for (int64_t t0 = 0; t0 < m->n_tok; t0 += 2) {
+            int nt = (int)min64(2, m->n_tok - t0);
+            const char *xt = x + (size_t)t0 * m->x_stride;
+            if (q4)
+                nt == 2 ? tile_r16_avx2(w + (size_t)g0 * rb, nb, xt, m->x_stride, out, 1, 2)
+                        : tile_r16_avx2(w + (size_t)g0 * rb, nb, xt, m->x_stride, out, 1, 1);
+            else
+                nt == 2 ? tile_r16_avx2(w + (size_t)g0 * rb, nb, xt, m->x_stride, out, 0, 2)
+                        : tile_r16_avx2(w + (size_t)g0 * rb, nb, xt, m->x_stride, out, 0, 1);
+            for (int t = 0; t < nt; t++)
+                memcpy(m->y + (t0 + t) * m->y_stride + r, out + 16 * t + (r - g0),
+                       (size_t)(hi - r) * sizeof(float));
+        }
+        r = hi;
+    }
+    if (m->r1 > gend) {
+        mc_matmul tail = *m;
+        tail.r0 = m->r0 > gend ? m->r0 : gend;
+        tail.layout = MC_WLAYOUT_GGML;
+        if (q4)
+            path_a_q4_0(&tail);
+        else
+            path_a_q8_0(&tail);
+    }
+}
+
 /* Token count from which path B beats path A, per weight type (CPU-time measurements on a
  * Sapphire Rapids core, docs/KERNELS.md): the int8 dot products of path A stay ahead of
  * dequantise + f32 GEMM for a long time, the float types (no cheap int8 path) cross early. */
@@ -399,8 +506,16 @@ MM_ENTRY(mm_q4_0_avx2, path_a_q4_0(m))
 MM_ENTRY(mm_q4_k_avx2, path_a_q4_k(m))
 MM_ENTRY(mm_q6_k_avx2, path_a_q6_k(m))
 
+/* R16 layout: path A at every token count (one core: ~80-130 GFLOP/s from 16 tokens on against
+ * ~60-70 for path B, docs/KERNELS.md). */
+static void mm_q8_0_r16_avx2(const mc_matmul *m) { path_a_r16(m, 0); }
+static void mm_q4_0_r16_avx2(const mc_matmul *m) { path_a_r16(m, 1); }
+
 void mc_kernels_fill_avx2_matmul(mc_kernel_table *t)
 {
+    t->matmul_r16[MC_DT_Q8_0] = mm_q8_0_r16_avx2;
+    t->matmul_r16[MC_DT_Q4_0] = mm_q4_0_r16_avx2;
+    t->r16_native[MC_DT_Q8_0] = t->r16_native[MC_DT_Q4_0] = 1;
     t->matmul[MC_DT_F32] = mm_f32_avx2;
     t->matmul[MC_DT_F16] = mm_f16_avx2;
     t->matmul[MC_DT_BF16] = mm_bf16_avx2;

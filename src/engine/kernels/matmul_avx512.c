@@ -8,6 +8,8 @@
  *                into int32 (a 512-bit version was slower: its multiplies only issue on port 0).
  *   Q6_K         512-bit: 64 weights per register, maddubs + vpdpwssd.
  *   F32/F16/BF16 the AVX2 kernels (already faster than memory).
+ *   Q8_0 / Q4_0 repacked (MC_WLAYOUT_R16): 16 rows per zmm, one lane per row, 512-bit vpdpbusd
+ *                on broadcast 4-byte activation pieces; used at every token count.
  * Path B (many tokens: prefill and large batched decode) runs a 32-row x 12-token zmm
  * micro-kernel over the dequantised f32 panels of gemm_pack.h (128-row x 256-column weight
  * panels, reused by every token group).
@@ -216,6 +218,105 @@ static void path_a_q4_0(const mc_matmul *m) { PATH_A(m, tile_q8v, m->cols / MC_Q
 static void path_a_q4_k(const mc_matmul *m) { PATH_A(m, tile_q4_k_256, m->cols / MC_QK_K, 0, 0) }
 static void path_a_q6_k(const mc_matmul *m) { PATH_A(m, tile_q6_k_512, m->cols / MC_QK_K, 0, 0) }
 
+/* ================= path A on MC_WLAYOUT_R16 (kernels.h) ================= */
+
+MC_AI int32_t ld32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Block column `col` of a group against tokens xb[0..NT) (NT <= 8): the 16 rows' int32 dot
+ * products per token, scaled into acc[t]. Each 4-byte piece of an activation block is broadcast
+ * once and feeds 16 rows' dot products in one vpdpbusd (64 multiply-adds); the int32 lanes start
+ * from the activation's correction c (weights made unsigned: Q8_0 by flipping the sign bit, Q4_0
+ * nibbles are already w + 8). Up to 2 tokens, two chains per token hide vpdpbusd's latency. */
+MC_AI void r16_col(const char *col, __m512 dw, const mc_act_q8 *const *xb, __m512 *acc,
+                   const int q4, const int NT)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), flip = _mm512_set1_epi8(-128);
+    const int two = NT <= 2, nw = q4 ? 4 : 8;
+    __m512i is0[8], is1[8];
+    UNROLL(8) for (int t = 0; t < NT; t++) {
+        is0[t] = _mm512_set1_epi32(xb[t]->c);
+        is1[t] = _mm512_setzero_si512();
+    }
+    UNROLL(8) for (int m = 0; m < nw; m++) {
+        __m512i v = _mm512_loadu_si512(col + 32 + 64 * m), lo, hi = v;
+        lo = q4 ? _mm512_and_si512(v, m4) : _mm512_xor_si512(v, flip);
+        if (q4)
+            hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        UNROLL(8) for (int t = 0; t < NT; t++) {
+            __m512i x0 = _mm512_set1_epi32(ld32(xb[t]->qs + 4 * m));
+            if (q4) {
+                __m512i x1 = _mm512_set1_epi32(ld32(xb[t]->qs + 16 + 4 * m));
+                is0[t] = _mm512_dpbusd_epi32(is0[t], lo, x0);
+                if (two)
+                    is1[t] = _mm512_dpbusd_epi32(is1[t], hi, x1);
+                else
+                    is0[t] = _mm512_dpbusd_epi32(is0[t], hi, x1);
+            } else if (two && (m & 1)) {
+                is1[t] = _mm512_dpbusd_epi32(is1[t], lo, x0);
+            } else {
+                is0[t] = _mm512_dpbusd_epi32(is0[t], lo, x0);
+            }
+        }
+    }
+    UNROLL(8) for (int t = 0; t < NT; t++) {
+        __m512i is = two ? _mm512_add_epi32(is0[t], is1[t]) : is0[t];
+        __m512 sc = _mm512_mul_ps(dw, _mm512_set1_ps(xb[t]->d));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), sc, acc[t]);
+    }
+}
+
+/* One group of 16 rows x NT tokens (NT <= 16) over nb block columns at g, one zmm lane per row:
+ * the 16 scales load as one vector; per block column and token 8 vpdpbusd, one int->float
+ * conversion, one multiply and one FMA for all 16 rows. Tokens beyond 8 take a second sweep of
+ * the block column (from L1), so up to 16 tokens share one pass over the weights from memory.
+ * Lanes outside `keep` are not stored. */
+MC_AI void tile_r16(const char *g, int64_t nb, const char *x, size_t xs, float *y, int64_t ys,
+                    __mmask16 keep, const int q4, const int NT)
+{
+    const size_t cb = q4 ? 16 * sizeof(mc_blk_q4_0) : 16 * sizeof(mc_blk_q8_0);
+    const int NA = NT > 8 ? 8 : NT, NB = NT - NA;
+    __m512 acc[16];
+    UNROLL(16) for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const char *col = g + (size_t)b * cb;
+        const mc_act_q8 *xb[16];
+        UNROLL(16) for (int t = 0; t < NT; t++) xb[t] = (const mc_act_q8 *)(x + t * xs) + b;
+        prefetch_w(col);
+        UNROLL(9) for (size_t o = 64; o < cb; o += 64) prefetch_w(col + o);
+        __m512 dw = _mm512_cvtph_ps(ld256(col));
+        r16_col(col, dw, xb, acc, q4, NA);
+        if (NB > 0)
+            r16_col(col, dw, xb + 8, acc + 8, q4, NB > 0 ? NB : 1);
+    }
+    UNROLL(16) for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(y + t * ys, keep, acc[t]);
+}
+
+static void tile_r16_nt(int nt, const char *g, int64_t nb, const char *x, size_t xs, float *y,
+                        int64_t ys, __mmask16 keep, int q4)
+{
+#define R16_CASE(n)                                                                                \
+    case n:                                                                                        \
+        if (q4)                                                                                    \
+            tile_r16(g, nb, x, xs, y, ys, keep, 1, n);                                             \
+        else                                                                                       \
+            tile_r16(g, nb, x, xs, y, ys, keep, 0, n);                                             \
+        break;
+    switch (nt) {
+    R16_CASE(1) R16_CASE(2) R16_CASE(3) R16_CASE(4) R16_CASE(5) R16_CASE(6) R16_CASE(7)
+    R16_CASE(8) R16_CASE(9) R16_CASE(10) R16_CASE(11) R16_CASE(12) R16_CASE(13) R16_CASE(14)
+    R16_CASE(15)
+    default: R16_CASE(16)
+    }
+#undef R16_CASE
+}
+
+static void path_a_r16(const mc_matmul *m, int q4);
+
 /* ================= path B ================= */
 
 /* 32 rows x NT tokens over kn columns; adds into y when accumulate; rows >= nrows untouched. */
@@ -315,11 +416,46 @@ static int64_t gemm_min_tok(mc_dtype t)
             small;                                                                                 \
     }
 
+/* Rows [r0, r1) of an R16 matrix: full and partial 16-row groups with tile_r16 (a partial group
+ * is computed whole and stored under a lane mask), the GGML tail rows with the GGML path A. */
+static void path_a_r16(const mc_matmul *m, int q4)
+{
+    size_t rb = mc_type_bytes(m->wtype, m->cols);
+    int64_t nb = m->cols / MC_QK, gend = m->rows / MC_R16 * MC_R16;
+    int64_t rend = min64(m->r1, gend);
+    const char *w = m->w, *x = m->x;
+    for (int64_t r = m->r0; r < rend;) {
+        int64_t g0 = r / MC_R16 * MC_R16;
+        unsigned lo = (unsigned)(r - g0), hi = (unsigned)min64(rend - g0, MC_R16);
+        __mmask16 keep = (__mmask16)((0xffffu >> (16 - hi)) & ~((1u << lo) - 1));
+        for (int64_t t0 = 0; t0 < m->n_tok; t0 += 16)
+            tile_r16_nt((int)min64(16, m->n_tok - t0), w + (size_t)g0 * rb, nb,
+                        x + (size_t)t0 * m->x_stride, m->x_stride, m->y + t0 * m->y_stride + g0,
+                        m->y_stride, keep, q4);
+        r = g0 + MC_R16;
+    }
+    if (m->r1 > gend) {
+        mc_matmul tail = *m;
+        tail.r0 = m->r0 > gend ? m->r0 : gend;
+        tail.layout = MC_WLAYOUT_GGML;
+        if (q4)
+            path_a_q4_0(&tail);
+        else
+            path_a_q8_0(&tail);
+    }
+}
+
 MM_ENTRY(mm_float_avx512, mc_avx2_matmul_small(m))
 MM_ENTRY(mm_q8_0_avx512, path_a_q8_0(m))
 MM_ENTRY(mm_q4_0_avx512, path_a_q4_0(m))
 MM_ENTRY(mm_q4_k_avx512, path_a_q4_k(m))
 MM_ENTRY(mm_q6_k_avx512, path_a_q6_k(m))
+
+/* R16 layout: path A at every token count. Its VNNI tile beats the f32 GEMM of path B from 1 to
+ * 512 tokens (one core: 320 vs 80 GFLOP/s at 64 tokens, 374 vs 128 at 512; docs/KERNELS.md), so
+ * path B is not used for R16 weights here. */
+static void mm_q8_0_r16_avx512(const mc_matmul *m) { path_a_r16(m, 0); }
+static void mm_q4_0_r16_avx512(const mc_matmul *m) { path_a_r16(m, 1); }
 
 void mc_kernels_fill_avx512_matmul(mc_kernel_table *t)
 {
@@ -328,5 +464,8 @@ void mc_kernels_fill_avx512_matmul(mc_kernel_table *t)
     t->matmul[MC_DT_Q4_0] = mm_q4_0_avx512;
     t->matmul[MC_DT_Q4_K] = mm_q4_k_avx512;
     t->matmul[MC_DT_Q6_K] = mm_q6_k_avx512;
+    t->matmul_r16[MC_DT_Q8_0] = mm_q8_0_r16_avx512;
+    t->matmul_r16[MC_DT_Q4_0] = mm_q4_0_r16_avx512;
+    t->r16_native[MC_DT_Q8_0] = t->r16_native[MC_DT_Q4_0] = 1;
 }
 // clang-format on
