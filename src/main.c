@@ -1,8 +1,26 @@
 /* main.c: argv -> subcommand. The only file that calls exit(). */
 #include "cli.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+/* A step of `moecap run` (a child started with MOECAP_PARENT_PID set, src/cli/run_proc.c) ends
+ * with its parent: SIGTERM when the parent dies, even by SIGKILL, so a killed run leaves no
+ * server behind; a parent already gone before the request took effect means exit now. */
+static void die_with_parent(void)
+{
+    const char *s = getenv("MOECAP_PARENT_PID");
+    int64_t ppid = 0;
+    if (!s || mc_parse_i64(s, 1, INT32_MAX, &ppid) != MC_OK)
+        return;
+    unsetenv("MOECAP_PARENT_PID"); /* not inherited further: our own children are ours */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if ((int64_t)getppid() != ppid)
+        exit(1);
+}
 
 static void usage(FILE *f)
 {
@@ -41,6 +59,7 @@ int main(int argc, char **argv)
         c->usage(stdout);
         exit(0);
     }
+    die_with_parent();
     const mc_cmd *c = mc_cli_find(a);
     if (!c) {
         fprintf(stderr, "moecap: unknown command '%s' (see 'moecap --help')\n", a);

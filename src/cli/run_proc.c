@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <spawn.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -61,7 +62,13 @@ static mc_err spawn(const char *const *argv, const char *out_path, const char *l
         posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     else
         posix_spawn_file_actions_adddup2(&fa, 2, 1);
+    /* the child ends with this process (src/main.c die_with_parent): a `moecap run` killed
+     * with SIGKILL leaves no server or step running */
+    char ppid[32];
+    snprintf(ppid, sizeof ppid, "%ld", (long)getpid());
+    setenv("MOECAP_PARENT_PID", ppid, 1);
     int rc = posix_spawn(pid, "/proc/self/exe", &fa, NULL, args, environ);
+    unsetenv("MOECAP_PARENT_PID");
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
         return mc_fail(d, MC_ERR_IO, "cannot start 'moecap %s': %s", argv[0], strerror(rc));
