@@ -74,7 +74,9 @@ void xc_dir_place(xc_dir *d, int64_t s, int64_t x, int prefetch)
     d->owner[s] = x;
     d->slot_of[x] = s;
     if (prefetch) {
-        d->last[s] = ++d->clock;
+        /* A prediction keeps the age of the entry it replaced: used by its layer, it becomes
+         * recent (xc_dir_use); mispredicted, it is the next victim rather than pushing out an
+         * expert that was really used (a recent stamp here cost hits at a 50% cache). */
         d->guard[s] = d->guard_now;
     } else {
         xc_dir_use(d, s);
