@@ -24,6 +24,15 @@ int mc_cli_fail(const char *cmd, mc_err e, const mc_diag *d);
 /* Prints "moecap <cmd>: <fmt...>" and a hint to run `moecap help <cmd>`; returns 2. */
 int mc_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The results directory (cli_results.c): `given`, else "<prefix>-YYYYmmdd-HHMMSS" (local time),
+ * into buf. A usage error (returns 2) when it exists and is not a directory, or holds one of
+ * `files` (NULL-terminated; NULL = none checked); 0 otherwise. */
+int mc_cli_results_dir(const char *cmd, const char *given, const char *prefix,
+                       const char *const *files, char *buf, size_t cap);
+/* The model id to send: a copy of `given`, else the server's /v1/models (*out heap). */
+mc_err mc_cli_model_id(const char *given, const char *url, const char *api_key, char **out,
+                       mc_diag *d);
+
 /* Subcommands (each in cmd_<name>.c). */
 #define MC_CMD(n)                                                                                  \
     int cmd_##n(int argc, char **argv);                                                            \

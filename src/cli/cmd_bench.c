@@ -39,47 +39,17 @@ static int dir_empty_or_absent(const char *path)
  * sub-directories, so its directory must be new or empty. Nothing is ever overwritten. */
 static int check_out_dir(bench_state *s)
 {
-    if (s->a.out_dir) {
-        snprintf(s->top_dir, sizeof s->top_dir, "%s", s->a.out_dir);
-    } else {
-        time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        strftime(s->top_dir, sizeof s->top_dir, "moecap-bench-%Y%m%d-%H%M%S", &tm);
-    }
-    struct stat st;
-    if (stat(s->top_dir, &st) == 0 && !S_ISDIR(st.st_mode))
-        return mc_cli_usage_error(CMD, "--out %s exists and is not a directory", s->top_dir);
-    if (s->a.sweep || s->a.find) {
-        if (!dir_empty_or_absent(s->top_dir))
-            return mc_cli_usage_error(CMD,
-                                      "%s is not empty; a sweep or search needs a new "
-                                      "--out",
-                                      s->top_dir);
-        return 0;
-    }
-    char p[4200];
-    snprintf(p, sizeof p, "%s/requests.jsonl", s->top_dir);
-    int taken = stat(p, &st) == 0;
-    snprintf(p, sizeof p, "%s/summary.json", s->top_dir);
-    taken |= stat(p, &st) == 0;
-    if (taken)
-        return mc_cli_usage_error(CMD, "%s already holds results; give another --out", s->top_dir);
-    return 0;
+    static const char *const results[] = {"requests.jsonl", "summary.json", NULL};
+    int many = s->a.sweep || s->a.find;
+    int rc = mc_cli_results_dir(CMD, s->a.out_dir, "moecap-bench", many ? NULL : results,
+                                s->top_dir, sizeof s->top_dir);
+    if (rc == 0 && many && !dir_empty_or_absent(s->top_dir))
+        return mc_cli_usage_error(CMD, "%s is not empty; a sweep or search needs a new --out",
+                                  s->top_dir);
+    return rc;
 }
 
 /* ---- preparing ----------------------------------------------------------------------------- */
-
-static mc_err prepare_model(bench_state *s, mc_diag *d)
-{
-    if (s->a.model)
-        return (s->model = mc_strdup(s->a.model)) ? MC_OK
-                                                  : mc_fail(d, MC_ERR_NOMEM, "out of memory");
-    mc_err e = mc_lg_probe_model(s->a.url, s->a.api_key, 30, &s->model, d);
-    if (e)
-        mc_diag_prefix(d, "cannot learn the model id (give --model)");
-    return e;
-}
 
 /* The prompt token counter: the server's /tokenize (auto, require), else the local tokenizer
  * (--tokenizer), else none (approximate lengths, said on stderr). */
@@ -190,7 +160,7 @@ static mc_err prepare(bench_state *s, mc_diag *d)
     counter c = {0};
     mc_err e = load_dataset(s, d);
     if (!e)
-        e = prepare_model(s, d);
+        e = mc_cli_model_id(s->a.model, s->a.url, s->a.api_key, &s->model, d);
     if (!e)
         e = bench_srv_prepare(s, d);
     if (!e)

@@ -367,28 +367,10 @@ static int check_args(eval_args *a)
 
 static int check_out_dir(eval_state *s)
 {
-    if (s->a.out_dir) {
-        snprintf(s->out_dir, sizeof s->out_dir, "%s", s->a.out_dir);
-    } else {
-        time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        char stamp[32];
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-        snprintf(s->out_dir, sizeof s->out_dir, "moecap-eval-%s-%s", mc_ev_task_name(s->a.task),
-                 stamp);
-    }
-    char p[4200];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/items.jsonl", s->out_dir);
-    int taken = stat(p, &st) == 0;
-    snprintf(p, sizeof p, "%s/summary.json", s->out_dir);
-    taken |= stat(p, &st) == 0;
-    if (taken)
-        return mc_cli_usage_error(CMD, "%s already holds results; give another --out", s->out_dir);
-    if (stat(s->out_dir, &st) == 0 && !S_ISDIR(st.st_mode))
-        return mc_cli_usage_error(CMD, "--out %s exists and is not a directory", s->out_dir);
-    return 0;
+    static const char *const results[] = {"items.jsonl", "summary.json", NULL};
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "moecap-eval-%s", mc_ev_task_name(s->a.task));
+    return mc_cli_results_dir(CMD, s->a.out_dir, prefix, results, s->out_dir, sizeof s->out_dir);
 }
 
 static mc_err expand_data(eval_state *s, mc_diag *d)
@@ -491,17 +473,6 @@ static mc_err hash_files(eval_state *s, mc_diag *d)
     return MC_OK;
 }
 
-static mc_err prepare_model(eval_state *s, mc_diag *d)
-{
-    if (s->a.model)
-        return (s->model = mc_strdup(s->a.model)) ? MC_OK
-                                                  : mc_fail(d, MC_ERR_NOMEM, "out of memory");
-    mc_err e = mc_lg_probe_model(s->a.url, s->a.api_key, 30, &s->model, d);
-    if (e)
-        mc_diag_prefix(d, "cannot learn the model id (give --model)");
-    return e;
-}
-
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -601,7 +572,7 @@ static mc_err prepare(eval_state *s, mc_diag *d)
     if (!e)
         e = hash_files(s, d);
     if (!e)
-        e = prepare_model(s, d);
+        e = mc_cli_model_id(s->a.model, s->a.url, s->a.api_key, &s->model, d);
     if (!e)
         e = plan(s, d);
     if (!e)
