@@ -24,19 +24,18 @@ mc_err er_predict_cache(const mc_engine *e, const er_pred_in *in, mc_predict_cac
     if (!(in->slow_Bps > 0))
         return mc_fail(d, MC_ERR_ARG, "slow-tier bandwidth unknown (run 'moecap probe "
                                       "--slow-tier DIR' or give --slow-bw)");
+    /* The cache holds `slots` whole experts (slots carry alignment padding the model's bytes do
+     * not have): give the model the same number of experts. */
+    const mc_model *m = mc_engine_model(e);
+    double cache = s.experts > 0 ? mc_cache_expert_bytes(m) * (double)s.slots / (double)s.experts
+                                 : 0;
     mc_predict_cache_in pi = {.batch = in->batch,
                               .context_tok = in->context_tok,
-                              .cache_bytes = 1e30, /* first call: learn the experts' bytes */
+                              .cache_bytes = cache,
                               .policy = policy_of(in->policy),
                               .fast_Bps = in->fast_Bps,
                               .slow_Bps = in->slow_Bps,
                               .eff = in->eff,
                               .overlap = 0};
-    mc_err err = mc_predict_cache(mc_engine_model(e), &pi, out, d);
-    if (err != MC_OK || s.experts <= 0)
-        return err;
-    /* The cache holds `slots` whole experts (slots carry alignment padding the model's bytes do
-     * not have): give the model the same number of experts. */
-    pi.cache_bytes = out->expert_bytes * (double)s.slots / (double)s.experts;
-    return mc_predict_cache(mc_engine_model(e), &pi, out, d);
+    return mc_predict_cache(m, &pi, out, d);
 }
