@@ -148,7 +148,8 @@ typedef struct run {
     double time_s, bytes, flops; /* sums over the timed steps */
     double best_s;               /* fastest timed step */
     int steps;
-    int32_t tok0[256]; /* greedy tokens of sequence 0 */
+    int32_t tok0[256];   /* greedy tokens of sequence 0 */
+    mc_engine_prof prof; /* the engine's phases over the timed steps */
 } run;
 
 /* Step clock: wall time, or with --cpu-clock the process CPU time divided by the threads (robust
@@ -197,6 +198,8 @@ static int decode_run(mc_engine *e, int B, int warm, int steps, float *logits, r
         }
         if (k - warm >= 0 && k - warm < 256)
             r->tok0[k - warm] = cur[0];
+        if (k == warm)
+            mc_engine_profile_reset(e);
         double t0 = step_clock_s();
         if (mc_engine_step(e, it, B, &d) != MC_OK) {
             fprintf(stderr, "bench_engine: %s\n", d.msg);
@@ -218,7 +221,25 @@ static int decode_run(mc_engine *e, int B, int warm, int steps, float *logits, r
             r->steps++;
         }
     }
+    mc_engine_profile(e, &r->prof);
     return 1;
+}
+
+/* Where the timed steps of r (the last repetition) went, ms per step by engine phase: one stderr
+ * line, and the keys phase_<name>_ms appended to k/v from index n (returns the new count). */
+static int phases(int B, const run *r, const char **k, double *v, int n)
+{
+    static char names[MC_PHASES][40];
+    double steps = r->prof.steps > 0 ? (double)r->prof.steps : 1;
+    fprintf(stderr, "  phases b=%d, ms/step:", B);
+    for (int p = 0; p < MC_PHASES; p++) {
+        snprintf(names[p], sizeof names[p], "phase_%s_ms", mc_engine_phase_name(p));
+        k[n] = names[p];
+        v[n++] = r->prof.s[p] * 1e3 / steps;
+        fprintf(stderr, " %s %.3f", mc_engine_phase_name(p), r->prof.s[p] * 1e3 / steps);
+    }
+    fprintf(stderr, "\n");
+    return n;
 }
 
 static void case_decode(mc_engine *e, float *logits, double *tok1, double *bytes1, run *base)
@@ -238,13 +259,13 @@ static void case_decode(mc_engine *e, float *logits, double *tok1, double *bytes
     }
     stats t = stats_of(ts, O.reps), m = stats_of(smbu, O.reps);
     *tok1 = 1.0 / best;
-    const char *k[] = {"MB_per_step", "smbu", "smbu_sd", "smbu_best"};
-    double v[] = {*bytes1 / 1e6, m.mean, m.sd, *bytes1 / best / g_bw};
-    emit("decode", 1, t, 1.0 / best, mc_engine_isa(e), k, v, 4);
+    const char *k[4 + MC_PHASES] = {"MB_per_step", "smbu", "smbu_sd", "smbu_best"};
+    double v[4 + MC_PHASES] = {*bytes1 / 1e6, m.mean, m.sd, *bytes1 / best / g_bw};
     fprintf(stderr,
             "decode b=1: %.2f +- %.2f tok/s (best step %.2f), %.1f MB/step, S-MBU %.3f +- "
             "%.3f (best step %.3f)\n",
             t.mean, t.sd, 1.0 / best, *bytes1 / 1e6, m.mean, m.sd, v[3]);
+    emit("decode", 1, t, 1.0 / best, mc_engine_isa(e), k, v, phases(1, &r, k, v, 4));
 }
 
 /* Batch B against what the bytes predict from batch 1 (best steps of each). */
@@ -267,14 +288,14 @@ static void case_batch(mc_engine *e, float *logits, int B, double tok1, double b
     }
     stats t = stats_of(ts, O.reps);
     double pred = B * tok1 * bytes1 / bytes;
-    const char *k[] = {"MB_per_step", "predicted_tok_s", "best_over_predicted", "GFLOP_per_step",
-                       "best_GFLOP_s"};
-    double v[] = {bytes / 1e6, pred, B / best / pred, flops / 1e9, flops / best / 1e9};
-    emit("batch", B, t, B / best, mc_engine_isa(e), k, v, 5);
+    const char *k[5 + MC_PHASES] = {"MB_per_step", "predicted_tok_s", "best_over_predicted",
+                                    "GFLOP_per_step", "best_GFLOP_s"};
+    double v[5 + MC_PHASES] = {bytes / 1e6, pred, B / best / pred, flops / 1e9, flops / best / 1e9};
     fprintf(stderr,
             "decode b=%d: %.2f +- %.2f tok/s (best step %.2f), %.1f MB/step, predicted "
             "%.2f: best / predicted %.3f; %.2f GFLOP/step, %.1f GFLOP/s at the best step\n",
             B, t.mean, t.sd, B / best, bytes / 1e6, pred, v[2], v[3], v[4]);
+    emit("batch", B, t, B / best, mc_engine_isa(e), k, v, phases(B, &r, k, v, 5));
 }
 
 /* A/B of the weight layout: the engine (weights repacked into the kernels' layout) against a

@@ -174,8 +174,10 @@ static int parse_args(int argc, char **argv, bargs *a)
 
 /* Figures per repetition: tok/s, S-MBU, S-MFU, mean distinct experts per MoE layer; with an
  * expert cache the hit rate, the slow tier's bytes/s while reads are in flight and the share of
- * the step time stalled on it (NaN without a cache). */
-enum { F_TPS = 0, F_SMBU, F_SMFU, F_ACT, F_HIT, F_BW, F_STALL, F_COUNT };
+ * the step time stalled on it (NaN without a cache); then the share of the step time in each of
+ * the engine's phases (mc_engine_profile, MC_PHASES of them from F_TIME). */
+enum { F_TPS = 0, F_SMBU, F_SMFU, F_ACT, F_HIT, F_BW, F_STALL, F_TIME };
+#define F_COUNT (F_TIME + MC_PHASES)
 
 typedef struct bench {
     const bargs *a;
@@ -220,6 +222,10 @@ static mc_err record(bench *B, const er_passes *ps, const mc_engine_xstats *s0,
                      double f[F_COUNT][MAX_REPS], int rep, mc_diag *d)
 {
     cache_figures(B, ps, s0, f, rep);
+    mc_engine_prof pr;
+    mc_engine_profile(B->e, &pr);
+    for (int p = 0; p < MC_PHASES; p++)
+        f[F_TIME + p][rep] = pr.step_s > 0 ? pr.s[p] / pr.step_s : NAN;
     mc_cap_summary s;
     mc_err err = mc_cap_summarise(mc_engine_model(B->e), &B->pk, ps->v, ps->n, &s, d);
     if (err != MC_OK)
@@ -253,6 +259,7 @@ static mc_err decode_run(bench *B, int b, int64_t steps, er_passes *ps, mc_engin
     for (int s = 0; s < b && err == MC_OK; s++)
         err = prefill_seq(B, s, NULL, d);
     mc_engine_xcache_stats(B->e, s0);
+    mc_engine_profile_reset(B->e);
     for (int64_t k = 0; k < steps && err == MC_OK; k++) {
         for (int s = 0; s < b; s++)
             cur[s] = mc_engine_sample(B->e, B->logits + (int64_t)s * V, &g, NULL);
@@ -266,6 +273,7 @@ static mc_err one_rep(bench *B, int rep, mc_diag *d)
     er_passes ps = {0};
     mc_engine_xstats s0;
     mc_engine_xcache_stats(B->e, &s0);
+    mc_engine_profile_reset(B->e);
     mc_err err = prefill_seq(B, 0, &ps, d);
     if (err == MC_OK)
         err = record(B, &ps, &s0, B->pre, rep, d);
@@ -370,6 +378,12 @@ static void print_phase(const char *what, double f[F_COUNT][MAX_REPS], int reps)
     if (!isnan(h.mean))
         printf("\n%-22s hit rate %.3f +- %.3f  slow tier %.1f MB/s while reading  stalled %.1f %%",
                "", h.mean, h.sd, isnan(b.mean) ? 0 : b.mean / 1e6, 100 * st.mean);
+    printf("\n%-22s time:", "");
+    for (int p = 0; p < MC_PHASES; p++) {
+        msd ph = msd_of(f[F_TIME + p], reps);
+        if (ph.mean >= 0.0005)
+            printf(" %s %.1f %%", mc_engine_phase_name(p), 100 * ph.mean);
+    }
     printf("\n");
 }
 
@@ -423,17 +437,20 @@ static void add_num(cJSON *o, const char *k, double v)
 
 static cJSON *phase_json(const double f[F_COUNT][MAX_REPS], int reps)
 {
-    static const char *names[F_COUNT] = {"tok_per_s", "smbu", "smfu", "experts_per_moe_layer",
-                                         "cache_hit_rate", "slow_tier_Bps", "stall_fraction"};
+    static const char *names[F_TIME] = {"tok_per_s", "smbu", "smfu", "experts_per_moe_layer",
+                                        "cache_hit_rate", "slow_tier_Bps", "stall_fraction"};
     cJSON *o = cJSON_CreateObject();
     for (int k = 0; k < F_COUNT; k++) {
-        char key[64];
-        if (k >= F_HIT && isnan(f[F_HIT][0]))
+        char key[64], tk[48];
+        if (k >= F_HIT && k < F_TIME && isnan(f[F_HIT][0]))
             continue; /* no expert cache */
+        if (k >= F_TIME)
+            snprintf(tk, sizeof tk, "time_share_%s", mc_engine_phase_name(k - F_TIME));
+        const char *name = k < F_TIME ? names[k] : tk;
         msd m = msd_of(f[k], reps);
-        snprintf(key, sizeof key, "%s_mean", names[k]);
+        snprintf(key, sizeof key, "%s_mean", name);
         add_num(o, key, m.mean);
-        snprintf(key, sizeof key, "%s_sd", names[k]);
+        snprintf(key, sizeof key, "%s_sd", name);
         add_num(o, key, m.sd);
     }
     return o;

@@ -119,6 +119,30 @@ int mc_engine_xcache_direct(const mc_engine *e);
 /* Why the cache does not use O_DIRECT ("" when it does or there is no cache). */
 const char *mc_engine_xcache_note(const mc_engine *e);
 
+/* ---- where a step's time goes ---- */
+/* Wall time of the successful steps since open or the last mc_engine_profile_reset, by phase:
+ * attention (norm, projections, RoPE, KV, scores), routing (FFN norm, router matmul, top-k,
+ * grouping, tracing), experts (gate/up/down of the routed and shared experts, expert-cache waits,
+ * combining), dense FFN layers, head (final norm and LM head), and other (checks, embedding,
+ * bookkeeping: step minus the named phases). Always on: a few clock reads per layer. */
+enum {
+    MC_PHASE_ATTN,
+    MC_PHASE_ROUTE,
+    MC_PHASE_EXPERTS,
+    MC_PHASE_DENSE,
+    MC_PHASE_HEAD,
+    MC_PHASE_OTHER,
+    MC_PHASES
+};
+typedef struct mc_engine_prof {
+    double s[MC_PHASES]; /* seconds per phase, summed over the steps */
+    double step_s;       /* seconds of those steps in all */
+    int64_t steps;
+} mc_engine_prof;
+void mc_engine_profile(const mc_engine *e, mc_engine_prof *out);
+void mc_engine_profile_reset(mc_engine *e);
+const char *mc_engine_phase_name(int phase); /* "attention", "routing", ...; NULL out of range */
+
 /* ---- sequences (KV slots 0 .. max_seqs-1) ---- */
 void mc_engine_seq_reset(mc_engine *e, int seq);        /* forget the slot's tokens */
 int64_t mc_engine_seq_len(const mc_engine *e, int seq); /* tokens in the slot's KV */

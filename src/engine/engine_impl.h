@@ -206,6 +206,9 @@ struct mc_engine {
     mc_pass pass;
     int64_t pass_id;
     int have_pass;
+    mc_ns prof_ns[MC_PHASES]; /* this step's phases (step.c moves them into prof_sum) */
+    mc_ns prof_sum[MC_PHASES], prof_step; /* successful steps since the last reset */
+    int64_t prof_steps;
     char (*seq_names)[16]; /* "seq<N>" per slot */
 };
 
@@ -295,5 +298,13 @@ mc_err eng_trace_alloc(mc_engine *e, mc_diag *d);
 void eng_trace_layer(mc_engine *e, const eng_layer *L, int64_t n_tok);
 /* The rest of the record, after the items' sequences have advanced. */
 void eng_trace_end(mc_engine *e, const mc_batch_item *items, int n_items, mc_ns t0, mc_ns t1);
+
+/* Adds the time since t0 to this step's phase and returns now (the next phase's t0). */
+static inline mc_ns eng_lap(mc_engine *e, int phase, mc_ns t0)
+{
+    mc_ns t = mc_now_ns();
+    e->prof_ns[phase] += t - t0;
+    return t;
+}
 
 #endif

@@ -297,7 +297,8 @@ static mc_err cached_experts(mc_engine *e, const eng_layer *L, int64_t n, mc_dia
     return MC_OK;
 }
 
-static mc_err moe_ffn(mc_engine *e, const eng_layer *L, int64_t n, mc_diag *d)
+/* t: when the layer's FFN started (its norm counts as routing). */
+static mc_err moe_ffn(mc_engine *e, const eng_layer *L, int64_t n, mc_ns t, mc_diag *d)
 {
     int64_t h = e->hidden;
     eng_act_reset(e);
@@ -314,6 +315,7 @@ static mc_err moe_ffn(mc_engine *e, const eng_layer *L, int64_t n, mc_diag *d)
         route(e, L, n);
     group(e, L, n);
     eng_trace_layer(e, L, n);
+    t = eng_lap(e, MC_PHASE_ROUTE, t);
     if (e->xc) {
         mc_err err = cached_experts(e, L, n, d);
         if (err)
@@ -324,14 +326,17 @@ static mc_err moe_ffn(mc_engine *e, const eng_layer *L, int64_t n, mc_diag *d)
     }
     down_ctx dc = {e, L, 0};
     eng_par(e, n, 32, combine_rows, &dc);
+    eng_lap(e, MC_PHASE_EXPERTS, t);
     return MC_OK;
 }
 
 mc_err eng_ffn(mc_engine *e, const eng_layer *L, int64_t n, mc_diag *d)
 {
+    mc_ns t = mc_now_ns();
     eng_norm_rows(e, e->x, e->xn, L->ffn_norm, n);
     if (L->moe)
-        return moe_ffn(e, L, n, d);
+        return moe_ffn(e, L, n, t, d);
     dense_ffn(e, L, n);
+    eng_lap(e, MC_PHASE_DENSE, t);
     return MC_OK;
 }

@@ -159,9 +159,12 @@ mc_err mc_engine_step(mc_engine *e, const mc_batch_item *items, int n_items, mc_
     int64_t n = lay_out(e, items, n_items);
     if (e->xc)
         eng_xc_step_begin(e);
+    memset(e->prof_ns, 0, sizeof e->prof_ns);
     eng_par(e, n, 16, embed_rows, e);
     for (int64_t l = 0; l < e->n_layers && !err; l++) {
+        mc_ns t = mc_now_ns();
         eng_attention(e, &e->L[l], n);
+        eng_lap(e, MC_PHASE_ATTN, t);
         err = eng_ffn(e, &e->L[l], n, d);
     }
     if (e->xc)
@@ -171,9 +174,43 @@ mc_err mc_engine_step(mc_engine *e, const mc_batch_item *items, int n_items, mc_
         e->have_pass = 0;
         return err;
     }
+    mc_ns th = mc_now_ns();
     logits(e, items, n_items);
+    eng_lap(e, MC_PHASE_HEAD, th);
     for (int i = 0; i < n_items; i++)
         e->seq_len[items[i].seq] += items[i].n_tokens;
-    eng_trace_end(e, items, n_items, t0, mc_now_ns());
+    mc_ns t1 = mc_now_ns();
+    eng_trace_end(e, items, n_items, t0, t1);
+    for (int p = 0; p < MC_PHASES; p++)
+        e->prof_sum[p] += e->prof_ns[p];
+    e->prof_step += t1 - t0;
+    e->prof_steps++;
     return MC_OK;
+}
+
+void mc_engine_profile(const mc_engine *e, mc_engine_prof *out)
+{
+    mc_ns named = 0;
+    memset(out, 0, sizeof *out);
+    for (int p = 0; p < MC_PHASES; p++) {
+        out->s[p] = mc_ns_to_s(e->prof_sum[p]);
+        named += p == MC_PHASE_OTHER ? 0 : e->prof_sum[p];
+    }
+    out->s[MC_PHASE_OTHER] = e->prof_step > named ? mc_ns_to_s(e->prof_step - named) : 0;
+    out->step_s = mc_ns_to_s(e->prof_step);
+    out->steps = e->prof_steps;
+}
+
+void mc_engine_profile_reset(mc_engine *e)
+{
+    memset(e->prof_sum, 0, sizeof e->prof_sum);
+    e->prof_step = 0;
+    e->prof_steps = 0;
+}
+
+const char *mc_engine_phase_name(int phase)
+{
+    static const char *const names[MC_PHASES] = {"attention", "routing", "experts",
+                                                 "dense_ffn", "head",    "other"};
+    return phase >= 0 && phase < MC_PHASES ? names[phase] : NULL;
 }

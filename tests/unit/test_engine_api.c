@@ -194,6 +194,68 @@ TEST(record_without_token_counts_and_off_switch)
     mc_engine_free(e);
 }
 
+/* ---- step profile --------------------------------------------------------------------------- */
+
+/* The phases of the steps since the last reset: every named phase of the model's kind took time,
+ * the others none, and together with "other" they make up the steps' time exactly. */
+static void check_profile(const mc_engine *e, int64_t steps, int moe)
+{
+    mc_engine_prof pr;
+    mc_engine_profile(e, &pr);
+    CHECK_EQ_INT(pr.steps, steps);
+    double named = 0;
+    for (int p = 0; p < MC_PHASES; p++) {
+        CHECK(pr.s[p] >= 0);
+        named += p == MC_PHASE_OTHER ? 0 : pr.s[p];
+    }
+    CHECK(pr.s[MC_PHASE_ATTN] > 0 && pr.s[MC_PHASE_HEAD] > 0);
+    CHECK(moe ? pr.s[MC_PHASE_ROUTE] > 0 && pr.s[MC_PHASE_EXPERTS] > 0 : pr.s[MC_PHASE_DENSE] > 0);
+    CHECK(moe ? pr.s[MC_PHASE_DENSE] == 0
+              : pr.s[MC_PHASE_ROUTE] == 0 && pr.s[MC_PHASE_EXPERTS] == 0);
+    CHECK(named <= pr.step_s);
+    CHECK(fabs(named + pr.s[MC_PHASE_OTHER] - pr.step_s) < 1e-9);
+}
+
+TEST(step_profile_by_phase)
+{
+    mc_make_opts o = ef_tiny("qwen3moe", MC_DT_F32);
+    const char *p = make(&o, "profile.gguf");
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    float l[300];
+    mc_engine *e = ef_open(p, 2, 1, MC_DT_F16, 0);
+    CHECK(e != NULL);
+    if (!e)
+        return;
+    for (int i = 0; i < 3; i++)
+        CHECK(ef_step(e, 0, ef_prompt + i, 1, MC_LOGITS_LAST, l) == MC_OK);
+    check_profile(e, 3, 1);
+    /* a step that fails its checks is not counted */
+    mc_batch_item bad = {.seq = 5, .tokens = ef_prompt, .n_tokens = 1};
+    CHECK(mc_engine_step(e, &bad, 1, NULL) != MC_OK);
+    check_profile(e, 3, 1);
+    mc_engine_profile_reset(e);
+    mc_engine_prof pr;
+    mc_engine_profile(e, &pr);
+    CHECK(pr.steps == 0 && pr.step_s == 0 && pr.s[MC_PHASE_ATTN] == 0 && pr.s[MC_PHASE_OTHER] == 0);
+    CHECK(ef_step(e, 0, ef_prompt, 2, MC_LOGITS_LAST, l) == MC_OK);
+    check_profile(e, 1, 1);
+    mc_engine_free(e);
+    o = ef_tiny("llama", MC_DT_F32); /* dense */
+    o.experts = 0;
+    o.top_k = 0;
+    p = make(&o, "profile-dense.gguf");
+    e = p ? ef_open(p, 2, 1, MC_DT_F16, 0) : NULL;
+    CHECK(e && ef_step(e, 0, ef_prompt, 2, MC_LOGITS_LAST, l) == MC_OK);
+    if (e)
+        check_profile(e, 1, 0);
+    mc_engine_free(e);
+    CHECK_STR(mc_engine_phase_name(MC_PHASE_EXPERTS), "experts");
+    CHECK_STR(mc_engine_phase_name(MC_PHASE_OTHER), "other");
+    CHECK(mc_engine_phase_name(MC_PHASES) == NULL && mc_engine_phase_name(-1) == NULL);
+}
+
 /* ---- bad input ------------------------------------------------------------------------------- */
 
 static void expect_step_error(mc_engine *e, const mc_batch_item *it, int n, mc_err want,
@@ -591,6 +653,7 @@ int main(void)
 {
     RUN(record_counts_add_up);
     RUN(record_without_token_counts_and_off_switch);
+    RUN(step_profile_by_phase);
     RUN(bad_items_change_nothing);
     RUN(bad_files_give_clear_errors);
     RUN(tokenizer_from_the_file);
