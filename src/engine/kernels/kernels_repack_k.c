@@ -61,6 +61,20 @@ static void q4_pack_scales(const uint8_t sc[8], const uint8_t mn[8], uint8_t s[1
 
 /* ---- one row of a block column ---- */
 
+/* 4 bytes as a word; the word operations below act on each byte alone (masks per byte, shifts
+ * whose spill into the neighbouring byte is masked off), so byte order does not matter */
+static uint32_t ld_u32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static void st_u32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
 static void q6_put(uint8_t *col, int r, const mc_blk_q6_k *b)
 {
     uint8_t q[MC_QK_K];
@@ -68,13 +82,14 @@ static void q6_put(uint8_t *col, int r, const mc_blk_q6_k *b)
     memcpy(col + 2 * r, &b->d, 2);
     for (int j = 0; j < 16; j++)
         col[MC_R16K_Q6_SC + 16 * j + r] = (uint8_t)b->scales[j];
-    for (int j = 0; j < 16; j++)
-        for (int k = 0; k < 3; k++)
-            for (int i = 0; i < 4; i++) {
-                int top = (q[16 * j + 12 + i] >> (2 * k)) & 3;
-                col[MC_R16K_Q6_Q + MC_R16K_Q6_SB * j + 64 * k + 4 * r + i] =
-                    (uint8_t)(q[16 * j + 4 * k + i] | top << 6);
-            }
+    for (int j = 0; j < 16; j++) { /* 4 quants at a time, bytewise in 32-bit words */
+        uint32_t fourth = ld_u32(q + 16 * j + 12);
+        for (int k = 0; k < 3; k++) {
+            uint32_t top = (fourth >> (2 * k)) & 0x03030303u;
+            st_u32(col + MC_R16K_Q6_Q + MC_R16K_Q6_SB * j + 64 * k + 4 * r,
+                   ld_u32(q + 16 * j + 4 * k) | top << 6);
+        }
+    }
 }
 
 static void q6_get(const uint8_t *col, int r, mc_blk_q6_k *b)
@@ -84,14 +99,13 @@ static void q6_get(const uint8_t *col, int r, mc_blk_q6_k *b)
     for (int j = 0; j < 16; j++)
         b->scales[j] = (int8_t)col[MC_R16K_Q6_SC + 16 * j + r];
     for (int j = 0; j < 16; j++) {
-        uint8_t fourth[4] = {0, 0, 0, 0};
-        for (int k = 0; k < 3; k++)
-            for (int i = 0; i < 4; i++) {
-                uint8_t v = col[MC_R16K_Q6_Q + MC_R16K_Q6_SB * j + 64 * k + 4 * r + i];
-                q[16 * j + 4 * k + i] = v & 63;
-                fourth[i] = (uint8_t)(fourth[i] | (v >> 6) << (2 * k));
-            }
-        memcpy(q + 16 * j + 12, fourth, 4);
+        uint32_t fourth = 0;
+        for (int k = 0; k < 3; k++) {
+            uint32_t v = ld_u32(col + MC_R16K_Q6_Q + MC_R16K_Q6_SB * j + 64 * k + 4 * r);
+            st_u32(q + 16 * j + 4 * k, v & 0x3f3f3f3fu);
+            fourth |= ((v >> 6) & 0x03030303u) << (2 * k);
+        }
+        st_u32(q + 16 * j + 12, fourth);
     }
     q6_to_ggml(q, b);
 }
@@ -109,9 +123,8 @@ static void q4_put(uint8_t *col, int r, const mc_blk_q4_k *b)
         col[MC_R16K_Q4_M + 16 * p + r] = (uint8_t)((mn[2 * p] & 15) | (mn[2 * p + 1] & 15) << 4);
     for (int j = 0; j < 8; j++)
         for (int k = 0; k < 4; k++)
-            for (int i = 0; i < 4; i++)
-                col[MC_R16K_Q4_Q + MC_R16K_Q4_SB * j + 64 * k + 4 * r + i] =
-                    (uint8_t)(q[32 * j + 4 * k + i] | q[32 * j + 16 + 4 * k + i] << 4);
+            st_u32(col + MC_R16K_Q4_Q + MC_R16K_Q4_SB * j + 64 * k + 4 * r,
+                   ld_u32(q + 32 * j + 4 * k) | ld_u32(q + 32 * j + 16 + 4 * k) << 4);
 }
 
 static void q4_get(const uint8_t *col, int r, mc_blk_q4_k *b)
@@ -126,12 +139,11 @@ static void q4_get(const uint8_t *col, int r, mc_blk_q4_k *b)
     }
     q4_pack_scales(sc, mn, b->scales);
     for (int j = 0; j < 8; j++)
-        for (int k = 0; k < 4; k++)
-            for (int i = 0; i < 4; i++) {
-                uint8_t v = col[MC_R16K_Q4_Q + MC_R16K_Q4_SB * j + 64 * k + 4 * r + i];
-                q[32 * j + 4 * k + i] = v & 15;
-                q[32 * j + 16 + 4 * k + i] = v >> 4;
-            }
+        for (int k = 0; k < 4; k++) {
+            uint32_t v = ld_u32(col + MC_R16K_Q4_Q + MC_R16K_Q4_SB * j + 64 * k + 4 * r);
+            st_u32(q + 32 * j + 4 * k, v & 0x0f0f0f0fu);
+            st_u32(q + 32 * j + 16 + 4 * k, (v >> 4) & 0x0f0f0f0fu);
+        }
     q4_to_ggml(q, b);
 }
 
