@@ -95,6 +95,9 @@ static int prompt_logits(const char *path, int threads, const char *isa, float *
     return prompt_logits_w(path, threads, isa, MC_WEIGHTS_AUTO, out, n) >= 0;
 }
 
+static int prompt_logits_repack(const char *path, int threads, const char *isa, int repack,
+                                float *out, int64_t n);
+
 TEST(threads_and_weight_placement_change_no_bits)
 {
     /* splitting a matmul's rows or the attention's (token, head) pairs across threads changes
@@ -111,12 +114,16 @@ TEST(threads_and_weight_placement_change_no_bits)
     CHECK(prompt_logits(p, 3, NULL, a + 2 * n * V, n));
     CHECK(memcmp(a, a + n * V, (size_t)(n * V) * sizeof *a) == 0);
     CHECK(memcmp(a, a + 2 * n * V, (size_t)(n * V) * sizeof *a) == 0);
-    /* weights run from the file mapping or from the huge-page copy: the same bits */
-    CHECK_EQ_INT(prompt_logits_w(p, 2, NULL, MC_WEIGHTS_MMAP, a + n * V, n), 0);
-    CHECK_EQ_INT(prompt_logits_w(p, 2, NULL, MC_WEIGHTS_COPY, a + 2 * n * V, n), 1);
+    CHECK_EQ_INT(prompt_logits_w(p, 2, NULL, MC_WEIGHTS_COPY, a + n * V, n), 1);
     CHECK_EQ_INT(prompt_logits_w(p, 2, NULL, MC_WEIGHTS_AUTO, a + 2 * n * V, n), 1); /* tiny */
     CHECK(memcmp(a, a + n * V, (size_t)(n * V) * sizeof *a) == 0);
     CHECK(memcmp(a, a + 2 * n * V, (size_t)(n * V) * sizeof *a) == 0);
+    /* weights run from the file mapping or from the huge-page copy kept in GGUF's layout: the
+     * same bits (the copy's repacked matrices round differently where the kernels have an R16
+     * layout, Q4_K on avx512: repacked_weights_give_the_same_logits) */
+    CHECK_EQ_INT(prompt_logits_w(p, 2, NULL, MC_WEIGHTS_MMAP, a + n * V, n), 0);
+    CHECK_EQ_INT(prompt_logits_repack(p, 2, NULL, 0, a + 2 * n * V, n), 0);
+    CHECK(memcmp(a + n * V, a + 2 * n * V, (size_t)(n * V) * sizeof *a) == 0);
     /* every kernel set this CPU runs gives the same logits up to float rounding */
     static const char *isas[] = {"ref", "avx2", "avx512"};
     for (int i = 0; i < 3; i++) {
@@ -158,15 +165,15 @@ static int prompt_logits_repack(const char *path, int threads, const char *isa, 
 
 TEST(repacked_weights_give_the_same_logits)
 {
-    /* Q8_0/Q4_0 matrices repacked into 16-row groups (kernels.h MC_WLAYOUT_R16): every matmul
-     * matrix with >= 16 rows (2 layers x (q, k, v, o + 8 experts x 3) + the 300-row q8_0 head,
+    /* Q8_0/Q4_0/Q4_K matrices repacked into 16-row groups (kernels.h MC_WLAYOUT_R16): every matmul
+     * matrix with >= 16 rows (2 layers x (q, k, v, o + 8 experts x 3) + the 300-row head,
      * whose last 12 rows stay in GGUF's layout; not the 8-row routers): the same integer block
      * sums, rounded in another order, for every kernel set; thread counts still change no bits */
-    static const mc_dtype types[] = {MC_DT_Q8_0, MC_DT_Q4_0};
+    static const mc_dtype types[] = {MC_DT_Q8_0, MC_DT_Q4_0, MC_DT_Q4_K};
     static const char *isas[] = {"ref", "avx2", "avx512"};
     int64_t V = 300, n = 9;
     float *a = mc_calloc((size_t)(3 * n * V), sizeof *a), *b = a + n * V, *c = b + n * V;
-    for (int ti = 0; ti < 2; ti++) {
+    for (int ti = 0; ti < 3; ti++) {
         mc_make_opts o = ef_tiny("olmoe", types[ti]);
         const char *p = make(&o, "repack.gguf");
         CHECK(p != NULL);
@@ -174,8 +181,12 @@ TEST(repacked_weights_give_the_same_logits)
             if (!mc_kernels_isa_available(isas[i]))
                 continue;
             CHECK_EQ_INT(prompt_logits_repack(p, 2, isas[i], 0, a, n), 0);
-            /* ref: no R16 gain; make-model gives q4_0 models a q6_K head (as llama.cpp does) */
-            int want = strcmp(isas[i], "ref") ? 2 * (4 + 8 * 3) + (ti == 0) : 0;
+            /* ref: no R16 gain; make-model gives q4_0 and q4_K models a q6_K head (as llama.cpp
+             * does); the K-quants are repacked on avx512 only */
+            int k_r16 = !strcmp(isas[i], "avx512");
+            int want = strcmp(isas[i], "ref")
+                           ? (ti < 2 || k_r16) * 2 * (4 + 8 * 3) + (ti == 0 || k_r16)
+                           : 0;
             CHECK_EQ_INT(prompt_logits_repack(p, 2, isas[i], 1, b, n), want);
             CHECK_EQ_INT(prompt_logits_repack(p, 1, isas[i], 1, c, n), want);
             CHECK(memcmp(b, c, (size_t)(n * V) * sizeof *b) == 0);

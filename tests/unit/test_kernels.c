@@ -731,8 +731,8 @@ TEST(repack_layout)
     CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, MC_WLAYOUT_R16, 15, COLS, w, NULL, &d), MC_OK);
     CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q6_K, MC_WLAYOUT_GGML, 16, 256, w, NULL, &d), MC_OK);
     CHECK(memcmp(w, orig, sizeof w) == 0);
-    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q4_K, MC_WLAYOUT_R16, 16, 256, w, NULL, &d), MC_ERR_ARG);
-    CHECK_CONTAINS(d.msg, "q4_k");
+    CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q5_K, MC_WLAYOUT_R16, 16, 256, w, NULL, &d), MC_ERR_ARG);
+    CHECK_CONTAINS(d.msg, "q5_k"); /* K-quant R16: test_kernels_r16k.c */
     CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, MC_WLAYOUT_R16, 16, 48, w, NULL, &d), MC_ERR_ARG);
     CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, (mc_wlayout)7, 16, 64, w, NULL, &d), MC_ERR_ARG);
     /* which layout pays: R16 for Q8_0/Q4_0 with >= 16 rows on the SIMD sets, never on ref */

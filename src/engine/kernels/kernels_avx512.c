@@ -74,4 +74,5 @@ void mc_kernels_fill_avx512(mc_kernel_table *t)
     t->read_sum = read_sum_avx512;
     t->fma_loop = fma_loop_avx512;
     mc_kernels_fill_avx512_matmul(t);
+    mc_kernels_fill_avx512_r16k(t);
 }

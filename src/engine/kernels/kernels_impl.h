@@ -76,7 +76,7 @@ typedef struct mc_kernel_table {
     mc_q_fn quant[MC_DT_COUNT];       /* weight/KV quantisers, by type */
     mc_q_fn quant_act[MC_DT_COUNT];   /* activation preparation, by WEIGHT type */
     mc_mm_fn matmul[MC_DT_COUNT];     /* by weight type, GGML layout */
-    mc_mm_fn matmul_r16[MC_DT_COUNT]; /* by weight type, MC_WLAYOUT_R16 (Q8_0, Q4_0) */
+    mc_mm_fn matmul_r16[MC_DT_COUNT]; /* by weight type, MC_WLAYOUT_R16 (Q8_0, Q4_0, Q4_K, Q6_K) */
     int r16_native[MC_DT_COUNT];      /* 1: this set's R16 kernels beat its GGML ones */
     void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
     void (*rope)(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs,
@@ -102,12 +102,15 @@ void mc_kernels_fill_avx2(mc_kernel_table *t);
 void mc_kernels_fill_avx512(mc_kernel_table *t);
 void mc_kernels_fill_avx2_matmul(mc_kernel_table *t);   /* matmul_avx2.c */
 void mc_kernels_fill_avx512_matmul(mc_kernel_table *t); /* matmul_avx512.c */
+void mc_kernels_fill_avx512_r16k(mc_kernel_table *t);   /* matmul_r16k_avx512.c */
 
 /* Row dequantisation of the AVX2 file, for the other AVX2/AVX-512 files (call only after the
  * CPU check, like everything compiled with ISA flags). */
 void mc_avx2_dequant(mc_dtype t, const void *src, float *dst, int64_t n);
 /* Path A (few tokens) of the AVX2 matmul, any supported type. */
 void mc_avx2_matmul_small(const mc_matmul *m);
+/* The AVX-512 matmul of Q4_K / Q6_K weights in GGML layout (the K-quant R16 kernels' tail rows). */
+void mc_avx512_matmul_kquant(const mc_matmul *m);
 
 /* The complete table of a named ISA (tests/benchmarks). MC_ERR_ARG unknown name,
  * MC_ERR_UNSUPPORTED not runnable here. */

@@ -2,8 +2,9 @@
  *
  * Plain C, compiled without ISA flags, written for obviousness rather than speed: dot products
  * accumulate in double, integer block sums are exact. Must not depend on any other kernel file
- * (only kernels_impl.h) and must never include intrinsics. */
-#include "kernels_impl.h"
+ * (only kernels_impl.h, and the plain-C K-quant R16 layout code r16k.h / kernels_repack_k.c) and
+ * must never include intrinsics. */
+#include "r16k.h"
 
 #include <math.h>
 
@@ -334,6 +335,34 @@ static void mm_q4_0_r16_ref(const mc_matmul *m)
     matmul_r16_with(m, dot_q4_0_ref);
 }
 
+/* The K-quants in R16 layout (r16k.h): likewise one super-block at a time, bit-identical to the
+ * GGML ref kernel. */
+static void matmul_r16k_with(const mc_matmul *m, dot_fn dot)
+{
+    size_t rb = mc_type_bytes(m->wtype, m->cols), xb = sizeof(mc_act_q8k);
+    const char *x = m->x;
+    MC_KASSERT(m->rows >= m->r1);
+    for (int64_t t = 0; t < m->n_tok; t++)
+        for (int64_t r = m->r0; r < m->r1; r++) {
+            double s = 0;
+            for (int64_t b = 0; b < m->cols / MC_QK_K; b++) {
+                mc_blk_q6_k tmp; /* large enough for one block of either type */
+                const void *blk = mc_r16k_row_block(m->wtype, m->w, m->rows, rb, r, b, &tmp);
+                s += dot(blk, x + (size_t)t * m->x_stride + (size_t)b * xb, MC_QK_K);
+            }
+            m->y[t * m->y_stride + r] = (float)s;
+        }
+}
+
+static void mm_q4_k_r16_ref(const mc_matmul *m)
+{
+    matmul_r16k_with(m, dot_q4_k_ref);
+}
+static void mm_q6_k_r16_ref(const mc_matmul *m)
+{
+    matmul_r16k_with(m, dot_q6_k_ref);
+}
+
 /* ---- f32 helpers ---- */
 
 static void rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps)
@@ -494,6 +523,8 @@ void mc_kernels_fill_ref(mc_kernel_table *t)
     t->matmul[MC_DT_Q6_K] = mm_q6_k_ref;
     t->matmul_r16[MC_DT_Q8_0] = mm_q8_0_r16_ref;
     t->matmul_r16[MC_DT_Q4_0] = mm_q4_0_r16_ref;
+    t->matmul_r16[MC_DT_Q4_K] = mm_q4_k_r16_ref;
+    t->matmul_r16[MC_DT_Q6_K] = mm_q6_k_r16_ref;
     t->rmsnorm = rmsnorm_ref;
     t->rope = rope_ref;
     t->softmax = softmax_ref;

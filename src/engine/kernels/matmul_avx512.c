@@ -451,6 +451,15 @@ MM_ENTRY(mm_q4_0_avx512, path_a_q4_0(m))
 MM_ENTRY(mm_q4_k_avx512, path_a_q4_k(m))
 MM_ENTRY(mm_q6_k_avx512, path_a_q6_k(m))
 
+void mc_avx512_matmul_kquant(const mc_matmul *m)
+{
+    MC_KASSERT(m->wtype == MC_DT_Q4_K || m->wtype == MC_DT_Q6_K);
+    if (m->wtype == MC_DT_Q4_K)
+        mm_q4_k_avx512(m);
+    else
+        mm_q6_k_avx512(m);
+}
+
 /* R16 layout: path A at every token count. Its VNNI tile beats the f32 GEMM of path B from 1 to
  * 512 tokens (one core: 320 vs 80 GFLOP/s at 64 tokens, 374 vs 128 at 512; docs/KERNELS.md), so
  * path B is not used for R16 weights here. */
