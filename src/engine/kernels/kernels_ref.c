@@ -4,6 +4,7 @@
  * accumulate in double, integer block sums are exact. Must not depend on any other kernel file
  * (only kernels_impl.h) and must never include intrinsics. */
 #include "kernels_impl.h"
+#include "r16f.h"
 
 #include <math.h>
 
@@ -494,6 +495,7 @@ void mc_kernels_fill_ref(mc_kernel_table *t)
     t->matmul[MC_DT_Q6_K] = mm_q6_k_ref;
     t->matmul_r16[MC_DT_Q8_0] = mm_q8_0_r16_ref;
     t->matmul_r16[MC_DT_Q4_0] = mm_q4_0_r16_ref;
+    mc_kernels_fill_r16f_ref(t); /* F32/F16/BF16 R16: kernels_r16f.c */
     t->rmsnorm = rmsnorm_ref;
     t->rope = rope_ref;
     t->softmax = softmax_ref;

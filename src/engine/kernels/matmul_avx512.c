@@ -17,6 +17,7 @@
  * Compiled with the AVX-512 flags; reached only through the dispatch table after the CPU check.
  * Allocates nothing (panels on the stack, ~150 KiB). Must not depend on the ref file. */
 #include "gemm_pack.h"
+#include "r16f.h"
 
 /* The register tiles use UNROLL(n) loop prefixes, which clang-format cannot lay out. */
 // clang-format off
@@ -467,5 +468,6 @@ void mc_kernels_fill_avx512_matmul(mc_kernel_table *t)
     t->matmul_r16[MC_DT_Q8_0] = mm_q8_0_r16_avx512;
     t->matmul_r16[MC_DT_Q4_0] = mm_q4_0_r16_avx512;
     t->r16_native[MC_DT_Q8_0] = t->r16_native[MC_DT_Q4_0] = 1;
+    mc_kernels_fill_r16f_avx512(t); /* F32/F16/BF16 R16: matmul_r16f_avx512.c */
 }
 // clang-format on
