@@ -23,7 +23,7 @@
 #define R16F_PF_DIST 4096
 #endif
 #ifndef R16F_PF_L1
-#define R16F_PF_L1 512
+#define R16F_PF_L1 1024
 #endif
 
 enum { ET_F32 = 0, ET_F16 = 1, ET_BF16 = 2 };
