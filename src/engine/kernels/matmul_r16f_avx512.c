@@ -184,5 +184,5 @@ void mc_kernels_fill_r16f_avx512(mc_kernel_table *t)
 {
     t->matmul_r16[MC_DT_F32] = t->matmul_r16[MC_DT_F16] = t->matmul_r16[MC_DT_BF16] =
         mm_r16f_avx512;
-    t->r16_native[MC_DT_F16] = t->r16_native[MC_DT_BF16] = 1;
+    t->r16_native[MC_DT_F32] = t->r16_native[MC_DT_F16] = t->r16_native[MC_DT_BF16] = 1;
 }
