@@ -87,9 +87,18 @@ TEST(matmul_known)
             for (int n = 1; n <= NT; n++) {
                 for (int i = 0; i < NT * YS; i++)
                     y[i] = -7.0f;
-                mc_matmul mm = {.wtype = t, .w = w, .cols = COLS, .r0 = 3, .r1 = 36,
-                                .x = x, .x_stride = sizeof x[0], .n_tok = n, .y = y,
-                                .y_stride = YS, .layout = MC_WLAYOUT_R16, .rows = ROWS};
+                mc_matmul mm = {.wtype = t,
+                                .w = w,
+                                .cols = COLS,
+                                .r0 = 3,
+                                .r1 = 36,
+                                .x = x,
+                                .x_stride = sizeof x[0],
+                                .n_tok = n,
+                                .y = y,
+                                .y_stride = YS,
+                                .layout = MC_WLAYOUT_R16,
+                                .rows = ROWS};
                 tab.matmul_r16[t](&mm);
                 int bad = 0;
                 for (int i = 0; i < n; i++)
@@ -98,8 +107,8 @@ TEST(matmul_known)
                         bad += y[i * YS + r] != want;
                     }
                 if (bad)
-                    fprintf(stderr, "     %s %s n_tok %d: %d wrong\n", sets[s], mc_dtype_name(t),
-                            n, bad);
+                    fprintf(stderr, "     %s %s n_tok %d: %d wrong\n", sets[s], mc_dtype_name(t), n,
+                            bad);
                 CHECK_EQ_INT(bad, 0);
             }
         }
@@ -161,9 +170,17 @@ static void frun(const mc_kernel_table *k, const fcase *c, const fdata *d, float
 {
     for (int64_t i = 0; i < c->n_tok * d->ys; i++)
         y[i] = -12345.0f; /* rows outside [r0, r1) must stay untouched */
-    mc_matmul mm = {.wtype = c->t, .w = r16 ? d->wr : d->w, .cols = c->cols, .r0 = c->r0,
-                    .r1 = c->r1, .x = d->x, .x_stride = d->xs, .n_tok = c->n_tok, .y = y,
-                    .y_stride = d->ys, .layout = r16 ? MC_WLAYOUT_R16 : MC_WLAYOUT_GGML,
+    mc_matmul mm = {.wtype = c->t,
+                    .w = r16 ? d->wr : d->w,
+                    .cols = c->cols,
+                    .r0 = c->r0,
+                    .r1 = c->r1,
+                    .x = d->x,
+                    .x_stride = d->xs,
+                    .n_tok = c->n_tok,
+                    .y = y,
+                    .y_stride = d->ys,
+                    .layout = r16 ? MC_WLAYOUT_R16 : MC_WLAYOUT_GGML,
                     .rows = c->rows};
     if (r16)
         k->matmul_r16[c->t](&mm);
@@ -280,8 +297,16 @@ TEST(best_layout_and_public)
         for (int c = 0; c < COLS; c++)
             w[r * COLS + c] = mc_kernels_f32_to_f16(c == 0 ? (float)r : (float)c);
     CHECK_EQ_INT(mc_kernels_repack(MC_DT_F16, MC_WLAYOUT_R16, ROWS, COLS, w, NULL, NULL), MC_OK);
-    mc_matmul mm = {.wtype = MC_DT_F16, .w = w, .cols = COLS, .r0 = 1, .r1 = ROWS, .x = x,
-                    .n_tok = 1, .y = y, .layout = MC_WLAYOUT_R16, .rows = ROWS};
+    mc_matmul mm = {.wtype = MC_DT_F16,
+                    .w = w,
+                    .cols = COLS,
+                    .r0 = 1,
+                    .r1 = ROWS,
+                    .x = x,
+                    .n_tok = 1,
+                    .y = y,
+                    .layout = MC_WLAYOUT_R16,
+                    .rows = ROWS};
     mc_kernels_matmul(&mm);
     CHECK(y[0] == 0.0f);
     for (int r = 1; r < ROWS; r++)

@@ -1,7 +1,6 @@
-/* kernels_repack.c: weight layouts other than GGUF's. Rewrites Q8_0/Q4_0 (and, through
- * kernels_r16f.c, F32/F16/BF16) matrices into the
- * 16-row interleaved layout MC_WLAYOUT_R16 (kernels.h) and back, in place one 16-row group at a
- * time through a one-group scratch buffer, and says which layout the active kernel set prefers.
+/* kernels_repack.c: weight layouts other than GGUF's. Rewrites Q8_0/Q4_0 matrices (and F32/F16/
+ * BF16 ones, through kernels_r16f.c) into the 16-row interleaved layout MC_WLAYOUT_R16 (kernels.h)
+ * and back, in place one 16-row group at a time through a one-group scratch buffer.
  *
  * Plain C, no ISA flags, no intrinsics (the same bytes come out on every machine). Depends only on
  * the kernel internals (kernels_impl.h) and base's allocator. */
