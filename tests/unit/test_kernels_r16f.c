@@ -277,6 +277,36 @@ TEST(matmul_vs_ref_shapes)
     CHECK_EQ_INT(failures, 0);
 }
 
+/* Batch invariance of the AVX-512 R16 kernel on the grouped rows: token t's results are the same
+ * bits whether it is computed alone or as one of 2..30 tokens (every chunking of the token loop)
+ * and whatever row range (one or two groups per tile) the call covers. */
+TEST(avx512_batch_invariant)
+{
+    mc_kernel_table tab;
+    if (mc_kernels_table_for("avx512", &tab, NULL) != MC_OK)
+        return; /* nothing to check on this machine (the other tests still ran) */
+    mc_rng g;
+    mc_rng_seed(&g, 73);
+    int bad = 0;
+    for (int k = 0; k < N_FTYPES; k++) {
+        fcase c = {ftypes[k], 80, 77, 30, 0, 64};
+        fdata d;
+        fprepare(&c, &d, &g);
+        for (int64_t n = 1; n <= 30; n++) {
+            fcase cn = c;
+            cn.n_tok = n;
+            cn.r0 = n % 2 ? 0 : 16; /* a pair of groups first, or a lone one */
+            frun(&tab, &cn, &d, d.y, 1);
+            if (n == 1)
+                memcpy(d.yref, d.y, (size_t)d.ys * 4); /* token 0 alone, rows [0, 64) */
+            for (int64_t r = 16; r < 64; r++)
+                bad += d.y[r] != d.yref[r];
+        }
+        frelease(&d);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 /* Which layout pays, and the public entry point on an R16 F16 matrix. */
 TEST(best_layout_and_public)
 {
@@ -319,6 +349,7 @@ int main(void)
     RUN(matmul_known);
     RUN(matmul_vs_ref_tokens);
     RUN(matmul_vs_ref_shapes);
+    RUN(avx512_batch_invariant);
     RUN(best_layout_and_public);
     return harness_done();
 }
