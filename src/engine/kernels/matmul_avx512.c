@@ -10,6 +10,7 @@
  *   F32/F16/BF16 the AVX2 kernels (already faster than memory).
  *   Q8_0 / Q4_0 repacked (MC_WLAYOUT_R16): 16 rows per zmm, one lane per row, 512-bit vpdpbusd
  *                on broadcast 4-byte activation pieces; used at every token count.
+ *   F32/F16/BF16 repacked (MC_WLAYOUT_R16): matmul_r16f_avx512.c.
  * Path B (many tokens: prefill and large batched decode) runs a 32-row x 12-token zmm
  * micro-kernel over the dequantised f32 panels of gemm_pack.h (128-row x 256-column weight
  * panels, reused by every token group).
