@@ -42,7 +42,7 @@ typedef struct bench_opts {
     int reps;
     int64_t ws_bytes;
     int cpu_clock;     /* 1: time samples by process CPU time / threads instead of wall time */
-    mc_wlayout layout; /* --layout: matmul weights repacked (quantised types) */
+    mc_wlayout layout; /* --layout: weights of the matmul cases repacked (types that have it) */
 } bench_opts;
 
 typedef struct bench_env {
@@ -254,7 +254,7 @@ typedef struct mat_set {
     size_t mat_bytes;
     char *w;
     void *raw;
-    mc_wlayout layout; /* O.layout for the types that have it, else GGML */
+    mc_wlayout layout; /* O.layout for the types that have it (mc_kernels_repack), else GGML */
 } mat_set;
 
 /* count matrices of rows x cols filling at least ws bytes (at least min_count), made by copying
@@ -282,9 +282,11 @@ static void mats_make(mat_set *m, mc_dtype t, int64_t rows, int64_t cols, int64_
             f[k] = (float)(mc_rng_normal(&r) * 0.02);
         mc_kernels_quant_row(t, f, m->w + (size_t)i * rb, cols);
     }
-    m->layout = mc_kernels_block_elems(t) > 1 ? O.layout : MC_WLAYOUT_GGML; /* quantised */
+    /* unit is 256 rows or all of them: whole 16-row groups; a type without the layout (repack
+     * says MC_ERR_ARG) stays in GGML layout */
+    m->layout = O.layout;
     if (mc_kernels_repack(t, m->layout, unit, cols, m->w, NULL, NULL) != MC_OK)
-        abort(); /* unit is 256 rows or all of them: whole 16-row groups */
+        m->layout = MC_WLAYOUT_GGML;
     size_t unit_bytes = rb * (size_t)unit, total = m->mat_bytes * (size_t)m->count;
     for (size_t off = unit_bytes; off < total; off += unit_bytes)
         memcpy(m->w + off, m->w, off + unit_bytes <= total ? unit_bytes : total - off);
@@ -542,7 +544,7 @@ static void usage(FILE *f)
                "  --ws-mib   working set of the read and matvec cases (default 1024)\n"
                "  --quick    --reps 2 --ws-mib 512\n"
                "  --cpu-clock  time by process CPU time / threads (robust to a busy machine)\n"
-               "  --layout   ggml (default) or r16: the quantised weights of the matmul cases\n"
+               "  --layout   ggml (default) or r16: weights of the matmul cases (types that have it)\n"
                "             repacked into the 16-row interleaved layout (docs/KERNELS.md)\n");
 }
 

@@ -1,7 +1,7 @@
 /* weights.c: where the tensor data lives while the engine runs: in the read-only file mapping
  * (mc_gguf_open's mmap, 4 KiB page-cache pages), or copied once into anonymous memory backed by
- * 2 MiB transparent huge pages, where the quantised matrices are then rewritten in the layout the
- * kernels read fastest (weights_repack.c). Decode streams every weight it needs once per token;
+ * 2 MiB transparent huge pages, where the matrices are then rewritten in the layout the kernels
+ * read fastest (weights_repack.c). Decode streams every weight it needs once per token;
  * on 4 KiB pages the hardware prefetcher stops at every page boundary and each page costs a TLB
  * walk, and the copy measured about 15% faster batch-1 decode on this project's machine
  * (docs/ENGINE.md, "Weights in memory").

@@ -90,21 +90,23 @@ void mc_kernels_quant_act(mc_dtype wt, const float *x, void *xq, int64_t n);
  * the byte range of every 16-row group are unchanged, so row ranges that start at multiples of 16
  * can be addressed as before. Q6_K and Q4_K matrices have an R16 layout too, with the same group
  * and block-column structure (one column per 256-element super-block; quants, sub-block scales
- * and d of the 16 rows arranged to load as vectors; internal: r16k.h). docs/KERNELS.md,
- * "Repacked weights". */
+ * and d of the 16 rows arranged to load as vectors; internal: r16k.h). F32, F16 and BF16 matrices
+ * have one as well: per group, column after column, the 16 rows' elements of a column contiguous
+ * (r16f.h). docs/KERNELS.md, "Repacked weights". */
 typedef enum mc_wlayout { MC_WLAYOUT_GGML = 0, MC_WLAYOUT_R16 = 1 } mc_wlayout;
 
 /* The layout the active kernel set runs fastest for a matrix of type t with `rows` rows:
- * MC_WLAYOUT_R16 for Q8_0/Q4_0/Q6_K/Q4_K with at least 16 rows when the active set has native
- * R16 kernels for the type (avx512; avx2 for Q8_0/Q4_0), MC_WLAYOUT_GGML otherwise. Every
- * kernel set computes every layout correctly; this only says whether repacking pays. */
+ * MC_WLAYOUT_R16 with at least 16 rows when the active set has native R16 kernels for the type
+ * (Q8_0/Q4_0 on avx2 and avx512; Q6_K/Q4_K and F32/F16/BF16 on avx512), MC_WLAYOUT_GGML
+ * otherwise. Every kernel set computes every layout correctly; this only says whether repacking
+ * pays. */
 mc_wlayout mc_kernels_best_layout(mc_dtype t, int64_t rows);
 
 /* Rewrites a rows x cols matrix of type t from GGML layout into layout `lay` (or back with
  * mc_kernels_unpack), in place at `data`. `scratch` must hold mc_kernels_repack_scratch_bytes(t,
  * cols) bytes (one 16-row group); NULL makes the call allocate and free it (MC_ERR_NOMEM on
- * failure). MC_ERR_ARG for a layout the type does not have (R16: Q8_0, Q4_0, Q6_K, Q4_K) or a
- * bad shape. Repacking to MC_WLAYOUT_GGML is a no-op. Safe to call concurrently on disjoint
+ * failure). MC_ERR_ARG for a layout the type does not have (R16: Q8_0, Q4_0, Q6_K, Q4_K, F32,
+ * F16, BF16) or a bad shape. Repacking to MC_WLAYOUT_GGML is a no-op. Safe to call concurrently on disjoint
  * matrices. */
 size_t mc_kernels_repack_scratch_bytes(mc_dtype t, int64_t cols);
 mc_err mc_kernels_repack(mc_dtype t, mc_wlayout lay, int64_t rows, int64_t cols, void *data,

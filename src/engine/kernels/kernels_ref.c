@@ -2,8 +2,9 @@
  *
  * Plain C, compiled without ISA flags, written for obviousness rather than speed: dot products
  * accumulate in double, integer block sums are exact. Must not depend on any other kernel file
- * (only kernels_impl.h, and the plain-C K-quant R16 layout code r16k.h / kernels_repack_k.c) and
- * must never include intrinsics. */
+ * (only kernels_impl.h, and the plain-C R16 layout code of r16k.h / kernels_repack_k.c and
+ * r16f.h / kernels_r16f.c) and must never include intrinsics. */
+#include "r16f.h"
 #include "r16k.h"
 
 #include <math.h>
@@ -525,6 +526,7 @@ void mc_kernels_fill_ref(mc_kernel_table *t)
     t->matmul_r16[MC_DT_Q4_0] = mm_q4_0_r16_ref;
     t->matmul_r16[MC_DT_Q4_K] = mm_q4_k_r16_ref;
     t->matmul_r16[MC_DT_Q6_K] = mm_q6_k_r16_ref;
+    mc_kernels_fill_r16f_ref(t); /* F32/F16/BF16 R16: kernels_r16f.c */
     t->rmsnorm = rmsnorm_ref;
     t->rope = rope_ref;
     t->softmax = softmax_ref;

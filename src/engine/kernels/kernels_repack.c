@@ -1,15 +1,16 @@
-/* kernels_repack.c: weight layouts other than GGUF's. Rewrites Q8_0/Q4_0 (and, through
- * kernels_repack_k.c, Q6_K/Q4_K) matrices into the 16-row interleaved layout MC_WLAYOUT_R16
- * (kernels.h) and back, in place one 16-row group at a
- * time through a one-group scratch buffer, and says which layout the active kernel set prefers.
+/* kernels_repack.c: weight layouts other than GGUF's. Rewrites Q8_0/Q4_0 matrices (and, through
+ * kernels_repack_k.c, Q6_K/Q4_K, through kernels_r16f.c, F32/F16/BF16) into the 16-row
+ * interleaved layout MC_WLAYOUT_R16 (kernels.h) and back, in place one 16-row group at a time
+ * through a one-group scratch buffer, and says which layout the active kernel set prefers.
  *
  * Plain C, no ISA flags, no intrinsics (the same bytes come out on every machine). Depends only on
  * the kernel internals (kernels_impl.h) and base's allocator. */
+#include "r16f.h"
 #include "r16k.h"
 
 static int has_r16(mc_dtype t)
 {
-    return t == MC_DT_Q8_0 || t == MC_DT_Q4_0 || mc_r16k_type(t);
+    return t == MC_DT_Q8_0 || t == MC_DT_Q4_0 || mc_r16k_type(t) || mc_r16f_type(t);
 }
 
 size_t mc_kernels_repack_scratch_bytes(mc_dtype t, int64_t cols)
@@ -63,7 +64,9 @@ static mc_err convert(mc_dtype t, mc_wlayout lay, int64_t rows, int64_t cols, vo
     size_t rb = mc_type_bytes(t, cols);
     for (int64_t g = 0; g + MC_R16 <= rows; g += MC_R16) {
         uint8_t *gp = (uint8_t *)data + (size_t)g * rb;
-        if (mc_r16k_type(t) && to_r16)
+        if (mc_r16f_type(t))
+            mc_r16f_group_convert(t, gp, cols, scratch, to_r16); /* kernels_r16f.c */
+        else if (mc_r16k_type(t) && to_r16)
             mc_r16k_group_to(t, gp, cols / MC_QK_K, rb, scratch);
         else if (mc_r16k_type(t))
             mc_r16k_group_from(t, gp, cols / MC_QK_K, rb, scratch);

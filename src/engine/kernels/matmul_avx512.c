@@ -10,6 +10,7 @@
  *   F32/F16/BF16 the AVX2 kernels (already faster than memory).
  *   Q8_0 / Q4_0 repacked (MC_WLAYOUT_R16): 16 rows per zmm, one lane per row, 512-bit vpdpbusd
  *                on broadcast 4-byte activation pieces; used at every token count.
+ *   F32/F16/BF16 repacked (MC_WLAYOUT_R16): matmul_r16f_avx512.c.
  * Path B (many tokens: prefill and large batched decode) runs a 32-row x 12-token zmm
  * micro-kernel over the dequantised f32 panels of gemm_pack.h (128-row x 256-column weight
  * panels, reused by every token group).
@@ -17,6 +18,7 @@
  * Compiled with the AVX-512 flags; reached only through the dispatch table after the CPU check.
  * Allocates nothing (panels on the stack, ~150 KiB). Must not depend on the ref file. */
 #include "gemm_pack.h"
+#include "r16f.h"
 
 /* The register tiles use UNROLL(n) loop prefixes, which clang-format cannot lay out. */
 // clang-format off
@@ -476,5 +478,6 @@ void mc_kernels_fill_avx512_matmul(mc_kernel_table *t)
     t->matmul_r16[MC_DT_Q8_0] = mm_q8_0_r16_avx512;
     t->matmul_r16[MC_DT_Q4_0] = mm_q4_0_r16_avx512;
     t->r16_native[MC_DT_Q8_0] = t->r16_native[MC_DT_Q4_0] = 1;
+    mc_kernels_fill_r16f_avx512(t); /* F32/F16/BF16 R16: matmul_r16f_avx512.c */
 }
 // clang-format on
