@@ -107,6 +107,7 @@ typedef struct mc_engine_xstats {
     int64_t hits, misses;      /* per (pass, MoE layer, distinct activated expert) */
     int64_t bytes, reads;      /* bytes and read calls to the slow tier (prefetches included) */
     int64_t prefetched;        /* experts read ahead by the prefetcher */
+    int64_t cancelled;         /* of those, wrong predictions whose queued reads were dropped */
     double stall_s;            /* time the compute thread waited for reads */
     double read_s;             /* wall time with at least one read in flight */
     int direct;                /* 1: O_DIRECT, 0: buffered reads + fadvise(DONTNEED) */

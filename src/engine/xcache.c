@@ -75,8 +75,9 @@ struct eng_xcache {
     int64_t *pass_hits, *pass_misses;
     int64_t bytes0;
     mc_ns pass_stall;
-    int64_t hits, misses, prefetched, pinned;
+    int64_t hits, misses, prefetched, pinned, cancelled;
     mc_ns stall;
+    uint8_t *kill; /* [n_slots]: scratch of cancel_wrong */
 };
 
 static uint64_t floor4k(uint64_t v)
@@ -198,7 +199,8 @@ static mc_err alloc_arena(eng_xcache *c, mc_diag *d)
     c->err = mc_calloc((size_t)c->n_slots, sizeof *c->err);
     c->q_cap = 3 * c->n_slots + 3;
     c->q = mc_calloc((size_t)c->q_cap, sizeof *c->q);
-    if (!c->pending || !c->err || !c->q)
+    c->kill = mc_calloc((size_t)c->n_slots, 1);
+    if (!c->pending || !c->err || !c->q || !c->kill)
         return mc_fail(d, MC_ERR_NOMEM, "engine: out of memory for the expert cache");
     return MC_OK;
 }
@@ -589,7 +591,8 @@ void eng_xc_free(mc_engine *e)
         munmap(c->map, c->map_len);
     void *ptrs[] = {c->foff,        c->flen,    c->mats, c->layer_of, c->want,   c->slot,
                     c->sub,         c->take,    c->on,   c->mark,     c->ids,    c->pass_hits,
-                    c->pass_misses, c->pending, c->err,  c->q,        c->scratch};
+                    c->pass_misses, c->pending, c->err,  c->q,        c->scratch,
+                    c->kill};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
         mc_free(ptrs[i]);
     xc_dir_deinit(&c->dir);
@@ -650,11 +653,62 @@ static void round_plan(eng_xcache *c, const eng_layer *L, int round)
     c->n_want = keep;
 }
 
+/* Drops the queued (not yet started) reads of the slots marked in c->kill from the I/O queue,
+ * marking those slots 2; returns how many reads were dropped. Called with mu held. */
+static int64_t unqueue_locked(eng_xcache *c)
+{
+    int64_t keep = 0, n = c->q_n;
+    for (int64_t i = 0; i < n; i++) {
+        xc_req r = c->q[(c->q_head + i) % c->q_cap];
+        if (!c->kill[r.slot]) {
+            c->q[(c->q_head + keep++) % c->q_cap] = r;
+            continue;
+        }
+        c->kill[r.slot] = 2;
+        atomic_fetch_sub_explicit(&c->pending[r.slot], 1, memory_order_release);
+        atomic_fetch_sub(&c->outstanding, 1);
+    }
+    c->q_n = keep;
+    return n - keep;
+}
+
+/* Cancels the wrong predictions for layer L before its round: a slot of one of L's experts
+ * that L did not activate and whose reads have not all finished can only be a prefetch (demand
+ * loads of L happen in this round; a step drains its reads). Its queued reads are dropped, so
+ * the round's demand reads do not queue behind reads nobody will use, and its entry is emptied
+ * (its bytes are incomplete). Reads already running finish; wait_slot waits for them if the
+ * round takes the slot. */
+static void cancel_wrong(mc_engine *e, eng_xcache *c, const eng_layer *L)
+{
+    int64_t base = L->moe_index * c->max_exp, n = 0;
+    for (int64_t s = 0; s < c->n_slots; s++) {
+        int64_t x = c->dir.owner[s] - base;
+        c->kill[s] = x >= 0 && x < c->max_exp && !e->exp_cnt[x] && !slot_ready(c, s);
+        n += c->kill[s];
+    }
+    if (n == 0)
+        return;
+    pthread_mutex_lock(&c->mu);
+    int64_t dropped = unqueue_locked(c);
+    pthread_cond_broadcast(&c->cv_done);
+    pthread_mutex_unlock(&c->mu);
+    if (dropped == 0)
+        return;
+    for (int64_t s = 0; s < c->n_slots; s++)
+        if (c->kill[s] == 2) { /* slots whose reads all run keep their (complete) expert */
+            xc_dir_drop(&c->dir, s);
+            c->cancelled++;
+        }
+}
+
 mc_err eng_xc_round(mc_engine *e, const eng_layer *L, int round, int *more, mc_diag *d)
 {
     eng_xcache *c = e->xc;
-    if (round == 0)
+    if (round == 0) {
         layer_wants(e, c, L);
+        if (c->prefetch)
+            cancel_wrong(e, c, L);
+    }
     memset(c->on, 0, (size_t)c->max_exp);
     xc_dir_new_round(&c->dir);
     int64_t left = xc_dir_round(&c->dir, c->want, c->n_want, c->take, c->slot);
@@ -780,6 +834,7 @@ int mc_engine_xcache_stats(const mc_engine *e, mc_engine_xstats *out)
     out->bytes = (int64_t)atomic_load(&c->bytes);
     out->reads = (int64_t)atomic_load(&c->reads);
     out->prefetched = c->prefetched;
+    out->cancelled = c->cancelled;
     out->stall_s = mc_ns_to_s(c->stall);
     pthread_mutex_lock(&c->mu);
     mc_ns busy = c->busy_ns + (c->in_flight ? mc_now_ns() - c->busy_t0 : 0);
