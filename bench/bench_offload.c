@@ -103,7 +103,7 @@ static mc_engine *open_engine(const char *path, int64_t cache_bytes, int prefetc
 }
 
 typedef struct fig {
-    double tok_s, hit, bw, stall;
+    double tok_s, hit, bw, stall, mb_tok; /* mb_tok: slow-tier MB read per token */
 } fig;
 
 /* Prompt (untimed), then n greedy decode steps; figures of the decode steps into *f. */
@@ -138,12 +138,13 @@ static int decode(mc_engine *e, int n, float *logits, int32_t *toks, fig *f)
         stall += p->slow_stall_s > 0 ? p->slow_stall_s : 0;
     }
     f->tok_s = n / mc_ns_to_s(mc_now_ns() - t0);
-    f->hit = f->bw = f->stall = NAN;
+    f->hit = f->bw = f->stall = f->mb_tok = NAN;
     if (cached && mc_engine_xcache_stats(e, &s1)) {
         double h = (double)(s1.hits - s0.hits), m = (double)(s1.misses - s0.misses);
         f->hit = h + m > 0 ? h / (h + m) : NAN;
         f->bw = s1.read_s > s0.read_s ? (double)(s1.bytes - s0.bytes) / (s1.read_s - s0.read_s) : 0;
         f->stall = stall / lat;
+        f->mb_tok = (double)(s1.bytes - s0.bytes) / 1e6 / n;
     }
     return 1;
 fail:
@@ -176,26 +177,29 @@ static void emit(const char *name, double share, int prefetch, const mc_engine_x
     double hit = mean_of(v, n, offsetof(fig, hit), &sd2, &b2);
     double bw = mean_of(v, n, offsetof(fig, bw), &sd2, &b2);
     double stall = mean_of(v, n, offsetof(fig, stall), &sd2, &b2);
+    double mbt = mean_of(v, n, offsetof(fig, mb_tok), &sd2, &b2);
     printf("{\"bench\":\"offload\",\"case\":\"%s\",\"commit\":\"%s\",\"threads\":%d,"
            "\"cache_share\":%.3g,\"slots\":%lld,\"slot_bytes\":%lld,\"prefetch\":%d,"
            "\"samples\":%d,\"mean_tok_s\":%.4g,\"sd_tok_s\":%.3g,\"best_tok_s\":%.4g,"
            "\"hit_rate\":%.4g,\"slow_tier_GBps\":%.4g,\"stall_fraction\":%.4g,"
-           "\"seq_probe_GBps\":%.4g,\"prefetched\":%lld,\"cancelled\":%lld,\"direct\":%d,"
+           "\"slow_MB_per_tok\":%.4g,\"seq_probe_GBps\":%.4g,\"prefetched\":%lld,\"cancelled\":%lld,\"direct\":%d,"
            "\"check\":\"%s\"}\n",
            name, g_commit, O.threads, share, (long long)xs->slots, (long long)xs->slot_bytes,
            prefetch, n, tok, sd, best, isnan(hit) ? -1 : hit, isnan(bw) ? -1 : bw / 1e9,
-           isnan(stall) ? -1 : stall, g_seq_Bps / 1e9, (long long)xs->prefetched,
+           isnan(stall) ? -1 : stall, isnan(mbt) ? -1 : mbt, g_seq_Bps / 1e9,
+           (long long)xs->prefetched,
            (long long)xs->cancelled, xs->slots ? xs->direct : g_seq_direct,
            g_fail ? "FAIL" : "ok");
     fflush(stdout);
     fprintf(stderr, "%-14s prefetch %d: %7.2f +- %5.2f tok/s (best %6.2f)", name, prefetch, tok, sd,
             best);
     if (xs->slots)
-        fprintf(stderr, "  hit %.3f  slow tier %.2f GB/s (%.0f%% of sequential)  stall %.0f%%", hit,
-                bw / 1e9, 100 * bw / g_seq_Bps, 100 * stall);
+        fprintf(stderr,
+                "  hit %.3f  slow tier %.2f GB/s (%.0f%% of sequential)  stall %.0f%%  %.1f MB/tok",
+                hit, bw / 1e9, 100 * bw / g_seq_Bps, 100 * stall, mbt);
     if (prefetch)
-        fprintf(stderr, "  prefetched %lld (%lld cancelled)", (long long)xs->prefetched,
-                (long long)xs->cancelled);
+        fprintf(stderr, "  prefetched %lld (used %lld, cancelled %lld)", (long long)xs->prefetched,
+                (long long)xs->prefetch_used, (long long)xs->cancelled);
     fprintf(stderr, "\n");
 }
 

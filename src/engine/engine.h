@@ -108,6 +108,7 @@ typedef struct mc_engine_xstats {
     int64_t bytes, reads;      /* bytes and read calls to the slow tier (prefetches included) */
     int64_t prefetched;        /* experts read ahead by the prefetcher */
     int64_t cancelled;         /* of those, wrong predictions whose queued reads were dropped */
+    int64_t prefetch_used;     /* of those, asked for by their layer (resident or still read) */
     double stall_s;            /* time the compute thread waited for reads */
     double read_s;             /* wall time with at least one read in flight */
     int direct;                /* 1: O_DIRECT, 0: buffered reads + fadvise(DONTNEED) */

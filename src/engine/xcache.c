@@ -29,12 +29,15 @@
 #define XC_ALIGN ((uint64_t)4096)
 #define XC_IO_THREADS 4
 #define XC_HUGE ((size_t)2 << 20)
+/* A matrix is read in requests of at most 1 MiB, so a wrong prediction's reads not yet started
+ * can be dropped (cancel_wrong) and a demand read waits behind at most a chunk per I/O thread. */
+#define XC_CHUNK ((uint64_t)1 << 20)
 
 typedef struct xc_req {
     int64_t slot, expert;
     int k;                     /* 0 gate, 1 up, 2 down */
-    uint64_t aoff, alen, need; /* aligned file range; bytes that must arrive */
-    uint8_t *dst;
+    uint64_t aoff, alen, need; /* aligned file range of this chunk; bytes that must arrive */
+    uint8_t *dst, *mdst;       /* where the chunk goes; the matrix's aligned region */
 } xc_req;
 
 struct eng_xcache {
@@ -53,6 +56,8 @@ struct eng_xcache {
     /* per-slot read state: pending reads (atomic), error code of the last load */
     atomic_int *pending;
     atomic_int *err;
+    atomic_int *mat_left; /* [n_slots * 3]: chunks of each matrix still to arrive */
+    int64_t slot_chunks;  /* read requests of one expert */
     /* the current layer: wanted experts, round membership (engine's xc_on), scratch */
     int64_t *want, *slot, n_want, *sub, n_sub;
     uint8_t *take, *on, *mark;
@@ -75,9 +80,10 @@ struct eng_xcache {
     int64_t *pass_hits, *pass_misses;
     int64_t bytes0;
     mc_ns pass_stall;
-    int64_t hits, misses, prefetched, pinned, cancelled;
+    int64_t hits, misses, prefetched, pinned, cancelled, pf_used;
     mc_ns stall;
     uint8_t *kill; /* [n_slots]: scratch of cancel_wrong */
+    uint8_t *pf;   /* [n_slots]: holds a prediction its layer has not asked for yet */
 };
 
 static uint64_t floor4k(uint64_t v)
@@ -197,10 +203,17 @@ static mc_err alloc_arena(eng_xcache *c, mc_diag *d)
     madvise(c->arena, c->map_len - (size_t)(c->arena - (uint8_t *)c->map), MADV_HUGEPAGE);
     c->pending = mc_calloc((size_t)c->n_slots, sizeof *c->pending);
     c->err = mc_calloc((size_t)c->n_slots, sizeof *c->err);
-    c->q_cap = 3 * c->n_slots + 3;
+    c->slot_chunks = 0;
+    for (int k = 0; k < 3; k++) {
+        uint64_t reg = (k < 2 ? c->sub_off[k + 1] : c->slot_bytes) - c->sub_off[k];
+        c->slot_chunks += (int64_t)((reg + XC_CHUNK - 1) / XC_CHUNK);
+    }
+    c->q_cap = c->slot_chunks * (c->n_slots + 1);
     c->q = mc_calloc((size_t)c->q_cap, sizeof *c->q);
     c->kill = mc_calloc((size_t)c->n_slots, 1);
-    if (!c->pending || !c->err || !c->q || !c->kill)
+    c->pf = mc_calloc((size_t)c->n_slots, 1);
+    c->mat_left = mc_calloc((size_t)c->n_slots * 3, sizeof *c->mat_left);
+    if (!c->pending || !c->err || !c->q || !c->kill || !c->mat_left || !c->pf)
         return mc_fail(d, MC_ERR_NOMEM, "engine: out of memory for the expert cache");
     return MC_OK;
 }
@@ -282,7 +295,7 @@ static int repack_read(eng_xcache *c, const xc_req *r, uint8_t *scratch)
     uint64_t off = c->foff[r->expert * 3 + r->k];
     mc_diag d;
     if (v->layout == MC_WLAYOUT_GGML ||
-        mc_kernels_repack(v->t, v->layout, v->rows, v->cols, r->dst + (off - floor4k(off)), scratch,
+        mc_kernels_repack(v->t, v->layout, v->rows, v->cols, r->mdst + (off - floor4k(off)), scratch,
                           &d) == MC_OK)
         return 0;
     pthread_mutex_lock(&c->mu);
@@ -309,7 +322,11 @@ static void *io_main(void *arg)
         pthread_mutex_unlock(&c->mu);
         uint64_t got = 0;
         int code = do_read(c, &r, &got);
-        if (!code)
+        if (code)
+            atomic_store(&c->err[r.slot], code);
+        /* the matrix's last chunk rewrites it (all its bytes are in) before the slot is ready */
+        if (atomic_fetch_sub(&c->mat_left[r.slot * 3 + r.k], 1) == 1 &&
+            !atomic_load(&c->err[r.slot]))
             code = repack_read(c, &r, scratch);
         atomic_fetch_add(&c->bytes, (long long)got);
         atomic_fetch_add(&c->reads, 1);
@@ -347,27 +364,36 @@ static mc_err start_io(eng_xcache *c, mc_diag *d)
     return MC_OK;
 }
 
-/* Queues the loads of expert x into slot s (three reads) and points its views at the slot.
+/* Queues the reads of matrix k of expert x into slot s in chunks of XC_CHUNK; returns how
+ * many. Called with mu held. */
+static int queue_matrix_locked(eng_xcache *c, int64_t s, int64_t x, int k)
+{
+    uint64_t off = c->foff[x * 3 + k], len = c->flen[x * 3 + k];
+    uint64_t a = floor4k(off), alen = ceil4k(off + len) - a, need = off + len - a;
+    uint8_t *mdst = c->arena + (size_t)s * c->slot_bytes + c->sub_off[k];
+    int n = 0;
+    for (uint64_t at = 0; at < alen; at += XC_CHUNK, n++) {
+        uint64_t cl = alen - at < XC_CHUNK ? alen - at : XC_CHUNK;
+        uint64_t cn = need - at < cl ? need - at : cl; /* need > at: alen = ceil4k(need) */
+        c->q[(c->q_head + c->q_n++) % c->q_cap] =
+            (xc_req){s, x, k, a + at, cl, cn, mdst + at, mdst};
+    }
+    int64_t ml = x / c->max_exp, j = x % c->max_exp;
+    c->mats[(ml * 3 + k) * c->max_exp + j].p = mdst + (off - a);
+    atomic_store(&c->mat_left[s * 3 + k], n);
+    return n;
+}
+
+/* Queues the loads of expert x into slot s (three matrices) and points its views at the slot.
  * Called with mu held; the slot has no read in flight. */
 static void queue_load_locked(eng_xcache *c, int64_t s, int64_t x)
 {
     atomic_store(&c->err[s], 0);
-    atomic_store_explicit(&c->pending[s], 3, memory_order_relaxed);
-    atomic_fetch_add(&c->outstanding, 3);
-    uint8_t *slot = c->arena + (size_t)s * c->slot_bytes;
-    int64_t ml = x / c->max_exp, j = x % c->max_exp;
-    for (int k = 0; k < 3; k++) {
-        uint64_t off = c->foff[x * 3 + k], len = c->flen[x * 3 + k];
-        xc_req *r = &c->q[(c->q_head + c->q_n++) % c->q_cap];
-        *r = (xc_req){s,
-                      x,
-                      k,
-                      floor4k(off),
-                      ceil4k(off + len) - floor4k(off),
-                      off + len - floor4k(off),
-                      slot + c->sub_off[k]};
-        c->mats[(ml * 3 + k) * c->max_exp + j].p = r->dst + (off - floor4k(off));
-    }
+    int n = 0;
+    for (int k = 0; k < 3; k++)
+        n += queue_matrix_locked(c, s, x, k);
+    atomic_store_explicit(&c->pending[s], n, memory_order_relaxed);
+    atomic_fetch_add(&c->outstanding, n);
 }
 
 /* The last read error's message (written by the I/O threads under mu) as the step's error. */
@@ -592,7 +618,7 @@ void eng_xc_free(mc_engine *e)
     void *ptrs[] = {c->foff,        c->flen,    c->mats, c->layer_of, c->want,   c->slot,
                     c->sub,         c->take,    c->on,   c->mark,     c->ids,    c->pass_hits,
                     c->pass_misses, c->pending, c->err,  c->q,        c->scratch,
-                    c->kill};
+                    c->kill,        c->mat_left, c->pf};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
         mc_free(ptrs[i]);
     xc_dir_deinit(&c->dir);
@@ -645,6 +671,8 @@ static void round_plan(eng_xcache *c, const eng_layer *L, int round)
         int hit = c->take[i] == 1 && round == 0 && slot_ready(c, s) && !atomic_load(&c->err[s]);
         c->pass_hits[L->moe_index] += hit;
         c->pass_misses[L->moe_index] += !hit;
+        c->pf_used += c->take[i] == 1 && c->pf[s];
+        c->pf[s] = 0;
         if (c->take[i] == 2) {
             c->sub[c->n_sub] = x;
             c->slot[c->n_sub++] = s; /* slot[] of this index is not read again */
@@ -697,6 +725,7 @@ static void cancel_wrong(mc_engine *e, eng_xcache *c, const eng_layer *L)
     for (int64_t s = 0; s < c->n_slots; s++)
         if (c->kill[s] == 2) { /* slots whose reads all run keep their (complete) expert */
             xc_dir_drop(&c->dir, s);
+            c->pf[s] = 0;
             c->cancelled++;
         }
 }
@@ -767,6 +796,7 @@ void eng_xc_prefetch(mc_engine *e, const eng_layer *L, int64_t n)
         if (s < 0 || !slot_ready(c, s))
             break; /* no free slot, or its last read is still in flight: do not wait */
         xc_dir_place(&c->dir, s, base + x, 1);
+        c->pf[s] = 1;
         c->slot[k] = s;
         c->sub[k++] = base + x;
     }
@@ -835,6 +865,7 @@ int mc_engine_xcache_stats(const mc_engine *e, mc_engine_xstats *out)
     out->reads = (int64_t)atomic_load(&c->reads);
     out->prefetched = c->prefetched;
     out->cancelled = c->cancelled;
+    out->prefetch_used = c->pf_used;
     out->stall_s = mc_ns_to_s(c->stall);
     pthread_mutex_lock(&c->mu);
     mc_ns busy = c->busy_ns + (c->in_flight ? mc_now_ns() - c->busy_t0 : 0);
