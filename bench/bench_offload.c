@@ -197,6 +197,9 @@ static void emit(const char *name, double share, int prefetch, const mc_engine_x
         fprintf(stderr,
                 "  hit %.3f  slow tier %.2f GB/s (%.0f%% of sequential)  stall %.0f%%  %.1f MB/tok",
                 hit, bw / 1e9, 100 * bw / g_seq_Bps, 100 * stall, mbt);
+    if (xs->slots && xs->bytes > 0) /* CPU time of the I/O threads per expert read */
+        fprintf(stderr, "  repack %.2f ms/expert",
+                1e3 * xs->repack_s / ((double)xs->bytes / (double)xs->slot_bytes));
     if (prefetch)
         fprintf(stderr, "  prefetched %lld (used %lld, cancelled %lld)", (long long)xs->prefetched,
                 (long long)xs->prefetch_used, (long long)xs->cancelled);

@@ -464,9 +464,19 @@ static double measured_tpot(const bench *B, int i)
     return t.mean > 0 ? B->a->b[i] / t.mean : NAN;
 }
 
+/* The measured TPOT of phase i split as the model splits it: the time stalled on the slow tier
+ * (stall share x TPOT) and the rest (s). */
+static void measured_split(const bench *B, int i, double *stall_s, double *rest_s)
+{
+    double m = measured_tpot(B, i), st = mean_of(B->dec[i][F_STALL], B->a->reps);
+    *stall_s = isfinite(st) ? st * m : NAN;
+    *rest_s = m - *stall_s;
+}
+
 static void print_pred(const bench *B, int i)
 {
-    double m = measured_tpot(B, i);
+    double m = measured_tpot(B, i), st, rest;
+    measured_split(B, i, &st, &rest);
     for (int k = 0; k < 2; k++) {
         const mc_predict_cache_out *p = k ? &B->cal[i] : &B->pred[i];
         if (!(k ? B->cal_ok : B->pred_ok))
@@ -476,6 +486,11 @@ static void print_pred(const bench *B, int i)
                "", k ? "calibrated (routing replayed, slow bw)" : "predicted (uniform routing)",
                p->hit_rate, 1e3 * p->tpot_s, 1e3 * p->fast_s, 1e3 * p->slow_s,
                (k ? B->cal_slow_Bps[i] : slow_of(B)) / 1e9, 1e3 * m, 100 * (p->tpot_s - m) / m);
+        if (k)
+            printf("%-22s   its parts vs measured: slow %.2f vs stalled %.2f ms (%+.1f %%), fast "
+                   "%.2f vs the rest %.2f ms (%+.1f %%)\n",
+                   "", 1e3 * p->slow_s, 1e3 * st, 100 * (p->slow_s - st) / st, 1e3 * p->fast_s,
+                   1e3 * rest, 100 * (p->fast_s - rest) / rest);
     }
 }
 
@@ -546,6 +561,12 @@ static cJSON *pred_json(const bench *B, int i, int cal)
     add_num(o, "measured_tpot_s", m);
     add_num(o, "gap_pct", 100 * (p->tpot_s - m) / m);
     add_num(o, "eff", B->a->pred_eff);
+    double st, rest;
+    measured_split(B, i, &st, &rest);
+    add_num(o, "measured_stall_s", st);
+    add_num(o, "measured_rest_s", rest);
+    add_num(o, "slow_gap_pct", 100 * (p->slow_s - st) / st);
+    add_num(o, "fast_gap_pct", 100 * (p->fast_s - rest) / rest);
     return o;
 }
 

@@ -111,6 +111,8 @@ typedef struct mc_engine_xstats {
     int64_t prefetch_used;     /* of those, asked for by their layer (resident or still read) */
     double stall_s;            /* time the compute thread waited for reads */
     double read_s;             /* wall time with at least one read in flight */
+    double repack_s;           /* I/O threads' time rewriting read matrices into the kernels'
+                                  layout (CPU time taken beside the compute when overlapped) */
     int direct;                /* 1: O_DIRECT, 0: buffered reads + fadvise(DONTNEED) */
 } mc_engine_xstats;
 

@@ -72,7 +72,7 @@ struct eng_xcache {
     atomic_int outstanding, n_err;
     mc_ns busy_t0, busy_ns;
     char io_msg[512];
-    atomic_llong bytes, reads;
+    atomic_llong bytes, reads, repack_ns;
     uint8_t *scratch; /* [XC_IO_THREADS][scratch_bytes]: repack_read's group buffers */
     size_t scratch_bytes;
     atomic_int th_next; /* hands each I/O thread its index */
@@ -326,8 +326,11 @@ static void *io_main(void *arg)
             atomic_store(&c->err[r.slot], code);
         /* the matrix's last chunk rewrites it (all its bytes are in) before the slot is ready */
         if (atomic_fetch_sub(&c->mat_left[r.slot * 3 + r.k], 1) == 1 &&
-            !atomic_load(&c->err[r.slot]))
+            !atomic_load(&c->err[r.slot])) {
+            mc_ns t0 = mc_now_ns();
             code = repack_read(c, &r, scratch);
+            atomic_fetch_add(&c->repack_ns, (long long)(mc_now_ns() - t0));
+        }
         atomic_fetch_add(&c->bytes, (long long)got);
         atomic_fetch_add(&c->reads, 1);
         pthread_mutex_lock(&c->mu);
@@ -866,6 +869,7 @@ int mc_engine_xcache_stats(const mc_engine *e, mc_engine_xstats *out)
     out->prefetched = c->prefetched;
     out->cancelled = c->cancelled;
     out->prefetch_used = c->pf_used;
+    out->repack_s = mc_ns_to_s((mc_ns)atomic_load(&c->repack_ns));
     out->stall_s = mc_ns_to_s(c->stall);
     pthread_mutex_lock(&c->mu);
     mc_ns busy = c->busy_ns + (c->in_flight ? mc_now_ns() - c->busy_t0 : 0);
