@@ -73,6 +73,8 @@ typedef struct mc_engine_opts {
                                    the file system refuses); 0: buffered reads */
     /* tests: replaces pread(2) for the expert reads (fault injection); NULL = pread */
     ssize_t (*expert_pread)(int fd, void *buf, size_t n, off_t off);
+    int64_t expert_chunk_bytes; /* largest expert read request; 0 = 1 MiB; a multiple of 4096
+                                   (tests force many chunks per matrix with a small one) */
     int no_repack; /* 1: keep copied weights in GGUF's layout instead of the kernels'
                       faster one (A/B measurements; docs/KERNELS.md "Repacked weights") */
 } mc_engine_opts;

@@ -58,6 +58,7 @@ struct eng_xcache {
     atomic_int *err;
     atomic_int *mat_left; /* [n_slots * 3]: chunks of each matrix still to arrive */
     int64_t slot_chunks;  /* read requests of one expert */
+    uint64_t chunk;       /* largest read request (XC_CHUNK unless the options say) */
     /* the current layer: wanted experts, round membership (engine's xc_on), scratch */
     int64_t *want, *slot, n_want, *sub, n_sub;
     uint8_t *take, *on, *mark;
@@ -206,7 +207,7 @@ static mc_err alloc_arena(eng_xcache *c, mc_diag *d)
     c->slot_chunks = 0;
     for (int k = 0; k < 3; k++) {
         uint64_t reg = (k < 2 ? c->sub_off[k + 1] : c->slot_bytes) - c->sub_off[k];
-        c->slot_chunks += (int64_t)((reg + XC_CHUNK - 1) / XC_CHUNK);
+        c->slot_chunks += (int64_t)((reg + c->chunk - 1) / c->chunk);
     }
     c->q_cap = c->slot_chunks * (c->n_slots + 1);
     c->q = mc_calloc((size_t)c->q_cap, sizeof *c->q);
@@ -367,7 +368,7 @@ static mc_err start_io(eng_xcache *c, mc_diag *d)
     return MC_OK;
 }
 
-/* Queues the reads of matrix k of expert x into slot s in chunks of XC_CHUNK; returns how
+/* Queues the reads of matrix k of expert x into slot s in chunks of c->chunk; returns how
  * many. Called with mu held. */
 static int queue_matrix_locked(eng_xcache *c, int64_t s, int64_t x, int k)
 {
@@ -375,8 +376,8 @@ static int queue_matrix_locked(eng_xcache *c, int64_t s, int64_t x, int k)
     uint64_t a = floor4k(off), alen = ceil4k(off + len) - a, need = off + len - a;
     uint8_t *mdst = c->arena + (size_t)s * c->slot_bytes + c->sub_off[k];
     int n = 0;
-    for (uint64_t at = 0; at < alen; at += XC_CHUNK, n++) {
-        uint64_t cl = alen - at < XC_CHUNK ? alen - at : XC_CHUNK;
+    for (uint64_t at = 0; at < alen; at += c->chunk, n++) {
+        uint64_t cl = alen - at < c->chunk ? alen - at : c->chunk;
         uint64_t cn = need - at < cl ? need - at : cl; /* need > at: alen = ceil4k(need) */
         c->q[(c->q_head + c->q_n++) % c->q_cap] =
             (xc_req){s, x, k, a + at, cl, cn, mdst + at, mdst};
@@ -553,6 +554,10 @@ static mc_err xc_setup(mc_engine *e, eng_xcache *c, const mc_engine_opts *o, mc_
         return mc_fail(d, MC_ERR_ARG,
                        "engine: an expert profile is only used by the static "
                        "policy (--expert-cache-policy static)");
+    if (o->expert_chunk_bytes < 0 || o->expert_chunk_bytes % (int64_t)XC_ALIGN != 0)
+        return mc_fail(d, MC_ERR_ARG, "engine: expert read chunk of %lld bytes: give 0 (1 MiB) or "
+                       "a positive multiple of 4096", (long long)o->expert_chunk_bytes);
+    c->chunk = o->expert_chunk_bytes > 0 ? (uint64_t)o->expert_chunk_bytes : XC_CHUNK;
     snprintf(c->path, sizeof c->path, "%s", o->model_path);
     c->pread_fn = o->expert_pread ? o->expert_pread : pread;
     c->prefetch = o->expert_prefetch != 0;

@@ -71,6 +71,15 @@ for ph in j["decode"]:
     assert abs(p["predict.tpot_offload_s"] - p["fast_s"] - p["slow_s"]) < 1e-12, p
     assert abs(p["measured_tpot_s"] - ph["batch"] / ph["tok_per_s_mean"]) < 1e-9 * p["measured_tpot_s"], p
     assert abs(p["gap_pct"] - 100 * (p["predict.tpot_offload_s"] / p["measured_tpot_s"] - 1)) < 1e-6, p
+    assert p["hit_model"] == "uniform" and p["slow_Bps"] == 2e9, p
+    # calibrated from the phase's records: its routing replayed, the slow tier as measured
+    c = ph["calibrated"]
+    assert c["hit_model"] == "replay" and "records" in c["routing"], c
+    assert 0 <= c["predict.cache_hit_rate"] <= 1, c
+    assert abs(c["slow_Bps"] - ph["slow_tier_Bps_mean"]) < 1e-6 * c["slow_Bps"], (c, ph)
+    assert abs(c["predict.tpot_offload_s"] - c["fast_s"] - c["slow_s"]) < 1e-12, c
+    assert abs(c["measured_stall_s"] + c["measured_rest_s"] - c["measured_tpot_s"]) < 1e-12, c
+    assert abs(c["measured_stall_s"] - ph["stall_fraction_mean"] * c["measured_tpot_s"]) < 1e-12, c
 for ph in [j["prefill"]] + j["decode"]:
     assert 0 <= ph["cache_hit_rate_mean"] <= 1, ph
     assert ph["slow_tier_Bps_mean"] > 0, ph
