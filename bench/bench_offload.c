@@ -12,7 +12,9 @@
  * with prefetch. Per case, a warm-up of 48 decode steps and --reps repetitions of --gen decode
  * steps (each after the same prompt, so the cache is warm as in steady serving): tokens/s
  * (mean, sd, best), hit rate, slow-tier bytes/s while reads are in flight, stall share of the
- * step time. One JSON line per case on stdout, a summary on stderr. --only 50 runs only the
+ * step time, slow-tier MB read per decoded token; on stderr also the I/O threads' repack time
+ * per expert read and, with prefetch, the experts prefetched since open (used by their layer,
+ * cancelled as wrong). One JSON line per case on stdout, a summary on stderr. --only 50 runs only the
  * pairs of a 50% cache (100: both pairs with the full cache); the tokens are then checked
  * against the first run's (cached) instead of an uncached run's.
  * Checks: every cached run's greedy tokens equal the uncached run's; "check": "FAIL" and exit 1

@@ -47,9 +47,14 @@ void usage_bench_engine(FILE *f)
             "  --json              print one JSON document\n"
             ER_XCACHE_USAGE
             "  with an expert cache, each decode phase is compared with the analytic model\n"
-            "  (docs/METRICS.md predict.tpot_offload; uniform routing, no overlap):\n"
+            "  (docs/METRICS.md predict.tpot_offload, no overlap) twice: predicted a priori\n"
+            "  (uniform routing, or --routing), and calibrated from the phase's own records\n"
+            "  (its routing replayed through the cache, the slow tier as measured):\n"
             "  --slow-bw GB/s      slow tier bandwidth (default: the hardware entry's probed\n"
             "                      slow tier, `moecap probe --slow-tier DIR`)\n"
+            "  --routing FILE      a routing trace recorded before (records JSONL with\n"
+            "                      tokens_per_expert, e.g. serve --trace-tokens): the prediction\n"
+            "                      replays it through the cache (default: uniform routing)\n"
             "  --predict-eff F     attained fraction of the fast tier's peak bandwidth, (0, 1]:\n"
             "                      the decode S-MBU this engine reaches without a cache on this\n"
             "                      machine (default 0.85, see docs/ENGINE.md)\n");
@@ -62,9 +67,10 @@ typedef struct bargs {
     const char *hw;
     uint64_t seed;
     double slow_Bps, pred_eff; /* --slow-bw (0 = the hardware entry's), --predict-eff */
+    const char *routing;       /* --routing: a trace for the a priori prediction, or NULL */
 } bargs;
 
-enum { O_HW = 256, O_KERN, O_SEED, O_JSON, O_SLOW, O_PEFF };
+enum { O_HW = 256, O_KERN, O_SEED, O_JSON, O_SLOW, O_PEFF, O_ROUTING };
 
 static const struct option opts[] = {
     {"model", required_argument, NULL, 'm'},  {"threads", required_argument, NULL, 't'},
@@ -73,6 +79,7 @@ static const struct option opts[] = {
     {"hardware", required_argument, NULL, O_HW}, {"kernels", required_argument, NULL, O_KERN},
     {"seed", required_argument, NULL, O_SEED}, {"json", no_argument, NULL, O_JSON},
     {"slow-bw", required_argument, NULL, O_SLOW}, {"predict-eff", required_argument, NULL, O_PEFF},
+    {"routing", required_argument, NULL, O_ROUTING},
     ER_XCACHE_LONGOPTS, {NULL, 0, NULL, 0}};
 
 static const char *opt_name(int c)
@@ -106,8 +113,11 @@ static int parse_batches(bargs *a, const char *s)
 static int parse_one(bargs *a, int c)
 {
     int64_t v = 0;
-    if (c == 'm' || c == O_HW || c == O_KERN) {
-        *(c == 'm' ? &a->eo.model : c == O_HW ? &a->hw : &a->eo.kernels) = optarg;
+    if (c == 'm' || c == O_HW || c == O_KERN || c == O_ROUTING) {
+        *(c == 'm'    ? &a->eo.model
+          : c == O_HW ? &a->hw
+          : c == O_ROUTING ? &a->routing
+                           : &a->eo.kernels) = optarg;
         return 1;
     }
     if (c == 'b')
@@ -196,6 +206,9 @@ typedef struct bench {
     double *route[MAX_NB];
     size_t route_rows, route_cols;
     er_passes trace[MAX_NB]; /* the last repetition's decode records of each phase */
+    double *rfreq;           /* --routing: its frequencies and its replay (setup) */
+    size_t rrows, rcols;
+    mc_cache_replay rrp;
     mc_predict_cache_out cal[MAX_NB];
     double cal_slow_Bps[MAX_NB];
     int cal_ok;
@@ -314,6 +327,9 @@ static mc_err one_rep(bench *B, int rep, mc_diag *d)
     return err;
 }
 
+static mc_err load_routing(bench *B, double **freq, size_t *rows, size_t *cols,
+                           mc_cache_replay *rp, mc_diag *d);
+
 static mc_err setup(bench *B, mc_diag *d)
 {
     const bargs *a = B->a;
@@ -323,6 +339,8 @@ static mc_err setup(bench *B, mc_diag *d)
     err = er_engine_open(&a->eo, &B->e, d);
     if (err == MC_OK)
         err = mc_cap_peak_of(mc_engine_model(B->e), &B->dep, &B->pk, d);
+    if (err == MC_OK) /* a bad trace fails before the benchmark runs */
+        err = load_routing(B, &B->rfreq, &B->rrows, &B->rcols, &B->rrp, d);
     if (err != MC_OK)
         return err;
     int64_t V = mc_engine_vocab(B->e), S = a->eo.max_seqs;
@@ -387,6 +405,32 @@ static void calibrate_phases(bench *B, double slow)
 /* The analytic model of each decode phase (bench_engine_pred.c), a priori: uniform routing and
  * the probed (or --slow-bw) slow tier; then calibrated from the run's records. A failure is not
  * an error of the benchmark: pred_why / cal_why say why there is no prediction. */
+/* --routing: the trace's frequencies (*freq, heap) and its replay through the engine's cache. */
+static mc_err load_routing(bench *B, double **freq, size_t *rows, size_t *cols,
+                           mc_cache_replay *rp, mc_diag *d)
+{
+    if (!B->a->routing)
+        return MC_OK;
+    if (!B->a->eo.xc.cache_bytes)
+        return mc_fail(d, MC_ERR_ARG, "--routing needs --expert-cache-mb");
+    mc_pass_set set;
+    char *buf = NULL;
+    size_t len = 0;
+    mc_pass_set_init(&set);
+    mc_err e = mc_read_file(B->a->routing, (size_t)1 << 30, &buf, &len, d);
+    if (!e)
+        e = mc_pass_parse_jsonl(buf, len, 1, 0, &set, d);
+    if (!e)
+        e = mc_cap_route_freq(mc_engine_model(B->e), set.v, set.n, freq, rows, cols, d);
+    if (!e)
+        e = er_replay(B->e, B->a->eo.xc.policy, set.v, set.n, rp, d);
+    if (e)
+        mc_diag_prefix(d, "--routing %s", B->a->routing);
+    mc_free(buf);
+    mc_pass_set_deinit(&set);
+    return e;
+}
+
 static void predict_phases(bench *B)
 {
     const bargs *a = B->a;
@@ -403,7 +447,11 @@ static void predict_phases(bench *B)
                          .fast_Bps = B->pk.bw_Bps,
                          .slow_Bps = slow,
                          .eff = a->pred_eff,
-                         .policy = a->eo.xc.policy};
+                         .policy = a->eo.xc.policy,
+                         .freq = B->rfreq,
+                         .freq_rows = B->rrows,
+                         .freq_cols = B->rcols,
+                         .replay = a->routing ? &B->rrp : NULL};
         err = er_predict_cache(B->e, &in, &B->pred[i], &d);
     }
     B->pred_ok = err == MC_OK;
@@ -483,7 +531,10 @@ static void print_pred(const bench *B, int i)
             continue;
         printf("%-22s %s: hit rate %.3f, TPOT %.2f ms (fast %.2f + slow %.2f at %.2f GB/s) vs "
                "measured %.2f ms: %+.1f %%\n",
-               "", k ? "calibrated (routing replayed, slow bw)" : "predicted (uniform routing)",
+               "",
+               k                 ? "calibrated (routing replayed, slow bw)"
+               : B->a->routing ? "predicted (--routing replayed)"
+                                 : "predicted (uniform routing)",
                p->hit_rate, 1e3 * p->tpot_s, 1e3 * p->fast_s, 1e3 * p->slow_s,
                (k ? B->cal_slow_Bps[i] : slow_of(B)) / 1e9, 1e3 * m, 100 * (p->tpot_s - m) / m);
         if (k)
@@ -551,7 +602,9 @@ static cJSON *pred_json(const bench *B, int i, int cal)
     double m = measured_tpot(B, i);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "routing",
-                            cal ? "this phase's records, replayed through the cache" : "uniform");
+                            cal              ? "this phase's records, replayed through the cache"
+                            : B->a->routing ? B->a->routing
+                                             : "uniform");
     cJSON_AddStringToObject(o, "hit_model", p->hit_model);
     add_num(o, "slow_Bps", cal ? B->cal_slow_Bps[i] : slow_of(B));
     add_num(o, "predict.cache_hit_rate", p->hit_rate);
@@ -633,6 +686,7 @@ int cmd_bench_engine(int argc, char **argv)
     else
         rc = mc_cli_fail(CMD, err, &d);
     mc_engine_free(B->e);
+    mc_free(B->rfreq);
     for (int i = 0; i < MAX_NB; i++) {
         mc_free(B->route[i]);
         er_passes_deinit(&B->trace[i]);
