@@ -194,7 +194,7 @@ static void step_slow_tier(run_ctx *c)
         return run_progress(c, "probe-slow-tier", NULL, "done", 0, "kept from the earlier run");
     double t0 = mc_ns_to_s(mc_now_ns());
     run_progress(c, "probe-slow-tier", NULL, "started", 0, NULL);
-    const char *argv[] = {"probe", "--slow-tier", dir, "--slow-tier-size", c->fast ? "256M" : "1G",
+    const char *argv[] = {"probe", "--slow-tier", dir, "--slow-tier-size", c->fast ? "64M" : "1G",
                           "--slow-tier-only", "--no-save", "--json", NULL};
     int status = -1;
     mc_diag d = {{0}};
