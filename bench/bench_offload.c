@@ -16,7 +16,9 @@
  * per expert read and, with prefetch, the experts prefetched since open (used by their layer,
  * cancelled as wrong). One JSON line per case on stdout, a summary on stderr. --only 50 runs only the
  * pairs of a 50% cache (100: both pairs with the full cache); the tokens are then checked
- * against the first run's (cached) instead of an uncached run's.
+ * against the first run's (cached) instead of an uncached run's. --prefetch-all: the prefetching
+ * side reads each token's whole predicted top-k (engine expert_prefetch 2) instead of its more
+ * confident half (1, the default).
  * Checks: every cached run's greedy tokens equal the uncached run's; "check": "FAIL" and exit 1
  * otherwise. Targets are reported, not enforced (a shared machine's numbers are noisy). */
 #include "benchutil.h"
@@ -40,7 +42,8 @@
 static struct {
     const char *model;
     int threads, reps, gen, only; /* only: run the pairs of this cache share in % (0 = all) */
-} O = {NULL, 2, 3, 32, 0};
+    int prefetch;                 /* engine expert_prefetch of the prefetching side (1 or 2) */
+} O = {NULL, 2, 3, 32, 0, 1};
 
 static char g_commit[64], g_path[4096];
 static double g_seq_Bps;
@@ -96,7 +99,7 @@ static mc_engine *open_engine(const char *path, int64_t cache_bytes, int prefetc
     o.n_ctx = PROMPT + MAX_GEN + 8;
     o.max_step_tokens = 64;
     o.expert_cache_bytes = cache_bytes;
-    o.expert_prefetch = prefetch;
+    o.expert_prefetch = prefetch ? O.prefetch : 0;
     mc_engine *e = NULL;
     mc_diag d;
     if (mc_engine_open(&o, &e, &d) != MC_OK)
@@ -275,16 +278,21 @@ int main(int argc, char **argv)
                                        {"reps", required_argument, NULL, 'r'},
                                        {"gen", required_argument, NULL, 'n'},
                                        {"only", required_argument, NULL, 'o'},
+                                       {"prefetch-all", no_argument, NULL, 'a'},
                                        {NULL, 0, NULL, 0}};
-    for (int c; (c = getopt_long(argc, argv, "m:t:r:n:o:", lo, NULL)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "m:t:r:n:o:a", lo, NULL)) != -1;) {
         int64_t v = 0;
+        if (c == 'a') {
+            O.prefetch = 2;
+            continue;
+        }
         if (c == 'm') {
             O.model = optarg;
             continue;
         }
         if (c == '?' || mc_parse_i64(optarg, 1, c == 'n' ? MAX_GEN : c == 'o' ? 100 : 64, &v)) {
             fprintf(stderr, "usage: bench_offload [-m MODEL] [-t 2] [-r 3 (<= 64)] [-n 32] "
-                            "[-o 100|50|25: only the pairs of that cache share]\n");
+                            "[-o 100|50|25: only the pairs of that cache share] [--prefetch-all]\n");
             return 2;
         }
         *(c == 't'   ? &O.threads

@@ -68,7 +68,9 @@ typedef struct mc_engine_opts {
     int expert_cache_policy;    /* MC_XCACHE_LRU (default), MC_XCACHE_LFU, MC_XCACHE_STATIC */
     const char *expert_profile; /* records JSONL with tokens_per_expert: STATIC pins the hottest
                                    experts by total tokens (required for STATIC) */
-    int expert_prefetch;        /* 1: predict the next MoE layer's experts, read them ahead */
+    int expert_prefetch;        /* 1: predict the next MoE layer's experts and read the more
+                                   confident half of each token's top-k ahead; 2: all of its
+                                   top-k (MC_XCACHE_PREFETCH_*; A/B measurements) */
     int expert_direct;          /* 1 (default): O_DIRECT reads (buffered + fadvise(DONTNEED) when
                                    the file system refuses); 0: buffered reads */
     /* tests: replaces pread(2) for the expert reads (fault injection); NULL = pread */

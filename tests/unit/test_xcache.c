@@ -331,7 +331,8 @@ TEST(odirect_unaligned_tensors)
 }
 
 /* Every matrix read in 4 KiB and in 12 KiB chunks (the tiny experts' spans are 69,632 B: 17 and
- * 6 chunks, the last one short), with and without prefetch: the logits equal the engine's
+ * 6 chunks, the last one short), with and without prefetch (of the confident half of each
+ * top-k, and of all of it): the logits equal the engine's
  * without a cache bit for bit, each miss makes one request per chunk, the bytes are the aligned
  * spans. A chunk size that is not a multiple of 4096 is an error at open. */
 TEST(chunked_reads)
@@ -345,7 +346,8 @@ TEST(chunked_reads)
     mc_engine_free(e0);
     for (int k = 0; e0 && k < 4; k++) {
         int64_t chunk = k % 2 ? 12288 : 4096, reads = 0, bytes = 0;
-        xopts x = {2 * sb, MC_XCACHE_LRU, k / 2, 1, NULL, NULL, chunk};
+        /* k = 2, 3: prefetch 1 and 2, with a third slot for the predictions */
+        xopts x = {(2 + k / 2) * sb, MC_XCACHE_LRU, k / 2 ? k - 1 : 0, 1, NULL, NULL, chunk};
         mc_engine *e = open_x(p, &x, NULL);
         CHECK(e && ef_step(e, 0, ef_prompt, 12, MC_LOGITS_LAST, lg) == MC_OK);
         CHECK(e && memcmp(lg, ref, sizeof lg) == 0);
@@ -455,6 +457,10 @@ TEST(startup_errors)
     CHECK_CONTAINS(d.msg, want);
     CHECK_CONTAINS(d.msg, "engine: --expert-cache-mb ");
     x.bytes = 4 * sb;
+    x.prefetch = 3;
+    CHECK(open_x(p, &x, &d) == NULL);
+    CHECK_CONTAINS(d.msg, "engine: expert_prefetch 3 (0 off");
+    x.prefetch = 0;
     x.policy = MC_XCACHE_STATIC;
     CHECK(open_x(p, &x, &d) == NULL);
     CHECK_CONTAINS(d.msg, "the static expert cache policy needs a profile");
