@@ -125,8 +125,8 @@ static const int64_t *tpe_row(const mc_model *m, const mc_pass *p, int64_t k)
     return NULL;
 }
 
-static mc_err check_trace(const mc_model *m, const mc_pass *p, size_t n, int64_t cols,
-                          size_t *used, mc_diag *d)
+static mc_err check_trace(const mc_model *m, const mc_pass *p, size_t n, int64_t cols, size_t *used,
+                          mc_diag *d)
 {
     *used = 0;
     for (size_t i = 0; i < n; i++) {
@@ -137,8 +137,8 @@ static mc_err check_trace(const mc_model *m, const mc_pass *p, size_t n, int64_t
             return mc_fail(d, MC_ERR_ARG,
                            "cache replay: line %lld: tokens_per_expert is %lld x %lld; the model "
                            "has %lld MoE layers of %lld experts",
-                           (long long)p[i].line, (long long)p[i].tpe_rows,
-                           (long long)p[i].tpe_cols, (long long)m->n_moe_layers, (long long)cols);
+                           (long long)p[i].line, (long long)p[i].tpe_rows, (long long)p[i].tpe_cols,
+                           (long long)m->n_moe_layers, (long long)cols);
         ++*used;
     }
     if (*used == 0)

@@ -88,8 +88,8 @@ static int repack_read(eng_xcache *c, const xc_req *r, uint8_t *scratch)
     uint64_t off = c->foff[r->expert * 3 + r->k];
     mc_diag d;
     if (v->layout == MC_WLAYOUT_GGML ||
-        mc_kernels_repack(v->t, v->layout, v->rows, v->cols, r->mdst + (off - floor4k(off)), scratch,
-                          &d) == MC_OK)
+        mc_kernels_repack(v->t, v->layout, v->rows, v->cols, r->mdst + (off - floor4k(off)),
+                          scratch, &d) == MC_OK)
         return 0;
     pthread_mutex_lock(&c->mu);
     snprintf(c->io_msg, sizeof c->io_msg, "engine: expert cache: %.400s", d.msg);
@@ -234,7 +234,6 @@ void xc_load_many(eng_xcache *c, const int64_t *slots, const int64_t *experts, i
     pthread_mutex_unlock(&c->mu);
 }
 
-
 /* Drops the queued (not yet started) reads of the slots marked in c->kill from the I/O queue,
  * marking those slots 2; returns how many reads were dropped. Called with mu held. */
 int64_t xc_unqueue_locked(eng_xcache *c)
@@ -253,4 +252,3 @@ int64_t xc_unqueue_locked(eng_xcache *c)
     c->q_n = keep;
     return n - keep;
 }
-
