@@ -12,7 +12,13 @@
  * with prefetch. Per case, a warm-up of 48 decode steps and --reps repetitions of --gen decode
  * steps (each after the same prompt, so the cache is warm as in steady serving): tokens/s
  * (mean, sd, best), hit rate, slow-tier bytes/s while reads are in flight, stall share of the
- * step time. One JSON line per case on stdout, a summary on stderr.
+ * step time, slow-tier MB read per decoded token; on stderr also the I/O threads' repack time
+ * per expert read and, with prefetch, the experts prefetched since open (used by their layer,
+ * cancelled as wrong). One JSON line per case on stdout, a summary on stderr. --only 50 runs only the
+ * pairs of a 50% cache (100: both pairs with the full cache); the tokens are then checked
+ * against the first run's (cached) instead of an uncached run's. --prefetch-all: the prefetching
+ * side reads each token's whole predicted top-k (engine expert_prefetch 2) instead of its more
+ * confident half (1, the default).
  * Checks: every cached run's greedy tokens equal the uncached run's; "check": "FAIL" and exit 1
  * otherwise. Targets are reported, not enforced (a shared machine's numbers are noisy). */
 #include "benchutil.h"
@@ -35,8 +41,9 @@
 
 static struct {
     const char *model;
-    int threads, reps, gen;
-} O = {NULL, 2, 3, 32};
+    int threads, reps, gen, only; /* only: run the pairs of this cache share in % (0 = all) */
+    int prefetch;                 /* engine expert_prefetch of the prefetching side (1 or 2) */
+} O = {NULL, 2, 3, 32, 0, 1};
 
 static char g_commit[64], g_path[4096];
 static double g_seq_Bps;
@@ -92,7 +99,7 @@ static mc_engine *open_engine(const char *path, int64_t cache_bytes, int prefetc
     o.n_ctx = PROMPT + MAX_GEN + 8;
     o.max_step_tokens = 64;
     o.expert_cache_bytes = cache_bytes;
-    o.expert_prefetch = prefetch;
+    o.expert_prefetch = prefetch ? O.prefetch : 0;
     mc_engine *e = NULL;
     mc_diag d;
     if (mc_engine_open(&o, &e, &d) != MC_OK)
@@ -101,7 +108,7 @@ static mc_engine *open_engine(const char *path, int64_t cache_bytes, int prefetc
 }
 
 typedef struct fig {
-    double tok_s, hit, bw, stall;
+    double tok_s, hit, bw, stall, mb_tok; /* mb_tok: slow-tier MB read per token */
 } fig;
 
 /* Prompt (untimed), then n greedy decode steps; figures of the decode steps into *f. */
@@ -136,12 +143,13 @@ static int decode(mc_engine *e, int n, float *logits, int32_t *toks, fig *f)
         stall += p->slow_stall_s > 0 ? p->slow_stall_s : 0;
     }
     f->tok_s = n / mc_ns_to_s(mc_now_ns() - t0);
-    f->hit = f->bw = f->stall = NAN;
+    f->hit = f->bw = f->stall = f->mb_tok = NAN;
     if (cached && mc_engine_xcache_stats(e, &s1)) {
         double h = (double)(s1.hits - s0.hits), m = (double)(s1.misses - s0.misses);
         f->hit = h + m > 0 ? h / (h + m) : NAN;
         f->bw = s1.read_s > s0.read_s ? (double)(s1.bytes - s0.bytes) / (s1.read_s - s0.read_s) : 0;
         f->stall = stall / lat;
+        f->mb_tok = (double)(s1.bytes - s0.bytes) / 1e6 / n;
     }
     return 1;
 fail:
@@ -174,21 +182,32 @@ static void emit(const char *name, double share, int prefetch, const mc_engine_x
     double hit = mean_of(v, n, offsetof(fig, hit), &sd2, &b2);
     double bw = mean_of(v, n, offsetof(fig, bw), &sd2, &b2);
     double stall = mean_of(v, n, offsetof(fig, stall), &sd2, &b2);
+    double mbt = mean_of(v, n, offsetof(fig, mb_tok), &sd2, &b2);
     printf("{\"bench\":\"offload\",\"case\":\"%s\",\"commit\":\"%s\",\"threads\":%d,"
            "\"cache_share\":%.3g,\"slots\":%lld,\"slot_bytes\":%lld,\"prefetch\":%d,"
            "\"samples\":%d,\"mean_tok_s\":%.4g,\"sd_tok_s\":%.3g,\"best_tok_s\":%.4g,"
            "\"hit_rate\":%.4g,\"slow_tier_GBps\":%.4g,\"stall_fraction\":%.4g,"
-           "\"seq_probe_GBps\":%.4g,\"direct\":%d,\"check\":\"%s\"}\n",
+           "\"slow_MB_per_tok\":%.4g,\"seq_probe_GBps\":%.4g,\"prefetched\":%lld,\"cancelled\":%lld,\"direct\":%d,"
+           "\"check\":\"%s\"}\n",
            name, g_commit, O.threads, share, (long long)xs->slots, (long long)xs->slot_bytes,
            prefetch, n, tok, sd, best, isnan(hit) ? -1 : hit, isnan(bw) ? -1 : bw / 1e9,
-           isnan(stall) ? -1 : stall, g_seq_Bps / 1e9, xs->slots ? xs->direct : g_seq_direct,
+           isnan(stall) ? -1 : stall, isnan(mbt) ? -1 : mbt, g_seq_Bps / 1e9,
+           (long long)xs->prefetched,
+           (long long)xs->cancelled, xs->slots ? xs->direct : g_seq_direct,
            g_fail ? "FAIL" : "ok");
     fflush(stdout);
     fprintf(stderr, "%-14s prefetch %d: %7.2f +- %5.2f tok/s (best %6.2f)", name, prefetch, tok, sd,
             best);
     if (xs->slots)
-        fprintf(stderr, "  hit %.3f  slow tier %.2f GB/s (%.0f%% of sequential)  stall %.0f%%", hit,
-                bw / 1e9, 100 * bw / g_seq_Bps, 100 * stall);
+        fprintf(stderr,
+                "  hit %.3f  slow tier %.2f GB/s (%.0f%% of sequential)  stall %.0f%%  %.1f MB/tok",
+                hit, bw / 1e9, 100 * bw / g_seq_Bps, 100 * stall, mbt);
+    if (xs->slots && xs->bytes > 0) /* CPU time of the I/O threads per expert read */
+        fprintf(stderr, "  repack %.2f ms/expert",
+                1e3 * xs->repack_s / ((double)xs->bytes / (double)xs->slot_bytes));
+    if (prefetch)
+        fprintf(stderr, "  prefetched %lld (used %lld, cancelled %lld)", (long long)xs->prefetched,
+                (long long)xs->prefetch_used, (long long)xs->cancelled);
     fprintf(stderr, "\n");
 }
 
@@ -258,18 +277,28 @@ int main(int argc, char **argv)
                                        {"threads", required_argument, NULL, 't'},
                                        {"reps", required_argument, NULL, 'r'},
                                        {"gen", required_argument, NULL, 'n'},
+                                       {"only", required_argument, NULL, 'o'},
+                                       {"prefetch-all", no_argument, NULL, 'a'},
                                        {NULL, 0, NULL, 0}};
-    for (int c; (c = getopt_long(argc, argv, "m:t:r:n:", lo, NULL)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "m:t:r:n:o:a", lo, NULL)) != -1;) {
         int64_t v = 0;
+        if (c == 'a') {
+            O.prefetch = 2;
+            continue;
+        }
         if (c == 'm') {
             O.model = optarg;
             continue;
         }
-        if (c == '?' || mc_parse_i64(optarg, 1, c == 'n' ? MAX_GEN : 64, &v) != MC_OK) {
-            fprintf(stderr, "usage: bench_offload [-m MODEL] [-t 2] [-r 3 (<= 64)] [-n 32]\n");
+        if (c == '?' || mc_parse_i64(optarg, 1, c == 'n' ? MAX_GEN : c == 'o' ? 100 : 64, &v)) {
+            fprintf(stderr, "usage: bench_offload [-m MODEL] [-t 2] [-r 3 (<= 64)] [-n 32] "
+                            "[-o 100|50|25: only the pairs of that cache share] [--prefetch-all]\n");
             return 2;
         }
-        *(c == 't' ? &O.threads : c == 'r' ? &O.reps : &O.gen) = (int)v;
+        *(c == 't'   ? &O.threads
+          : c == 'r' ? &O.reps
+          : c == 'o' ? &O.only
+                     : &O.gen) = (int)v;
     }
     mc_bench_commit(g_commit, sizeof g_commit);
     const char *path = model_path();
@@ -287,6 +316,8 @@ int main(int argc, char **argv)
         {0, 0, 1.0, 0}, {1.0, 0, 1.0, 1}, {0.5, 0, 0.5, 1}, {0.25, 0, 0.25, 1}};
     int ok = 1;
     for (int i = 0; ok && i < 4; i++) {
+        if (O.only && fabs(100 * pairs[i][2] - O.only) > 0.5)
+            continue;
         side a = {.share = pairs[i][0], .prefetch = (int)pairs[i][1]};
         side b = {.share = pairs[i][2], .prefetch = (int)pairs[i][3]};
         ok = run_pair(path, &a, &b, xs.slot_bytes, xs.experts);

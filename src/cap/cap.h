@@ -399,6 +399,7 @@ typedef struct mc_cache_expect {
     double che_tokens;
     int64_t n_layers;
     double layer_hit_rate[MC_CAP_CACHE_LAYERS];
+    double layer_experts[MC_CAP_CACHE_LAYERS]; /* expected distinct experts of each MoE layer */
 } mc_cache_expect;
 #define MC_PREDICT_MAX 16777216 /* upper limit of batch, input_len and output_len (2^24) */
 
@@ -614,6 +615,28 @@ mc_err mc_cap_tier_summarise(const mc_model *m, double fast_Bps, double slow_Bps
 mc_err mc_cap_route_freq(const mc_model *m, const mc_pass *p, size_t n, double **freq,
                          size_t *rows, size_t *cols, mc_diag *d);
 
+/* ==== cache.replay: a routing trace replayed through an expert cache (cache_replay.c) ========= */
+
+typedef struct mc_cache_replay {
+    int64_t n_layers;    /* MoE layers */
+    int64_t slots;       /* whole experts the cache holds: floor(cache_bytes / the largest
+                            expert's bytes), at most every routed expert */
+    int64_t passes;      /* passes with tokens_per_expert replayed (counted once) */
+    double hits, misses; /* of the counted (second) replay, summed over MoE layers */
+    double hit_rate;     /* cache.replay_hit_rate: hits / (hits + misses) */
+    double layer_hits[MC_CAP_CACHE_LAYERS], layer_misses[MC_CAP_CACHE_LAYERS];
+    double layer_hit_rate[MC_CAP_CACHE_LAYERS]; /* NaN: the layer activated nothing */
+} mc_cache_replay;
+
+/* Replays the passes' tokens_per_expert (rows = MoE layers or all layers, cols = max_experts;
+ * passes without it are skipped) through a cache of cache_bytes under the policy, twice, and
+ * counts the second replay (docs/METRICS.md cache.replay_hit_rate). STATIC pins the experts with
+ * the most tokens in the trace in all slots but top_k. Errors: a dense model, shapes that do not
+ * match the model (naming the record's line), no record with tokens_per_expert, a cache of fewer
+ * than top_k experts. Allocates only scratch. */
+mc_err mc_cache_replay_of(const mc_model *m, const mc_pass *p, size_t n, double cache_bytes,
+                          mc_cache_policy policy, mc_cache_replay *out, mc_diag *d);
+
 /* ==== predict.cache_hit_rate, predict.tpot_offload: routed experts in a bounded cache ========= */
 
 
@@ -634,6 +657,10 @@ typedef struct mc_predict_cache_in {
      * to top_k); NULL = uniform routing. Borrowed. */
     const double *freq;
     size_t freq_rows, freq_cols;
+    /* A routing trace replayed through the cache (mc_cache_replay_of); when set, each MoE
+     * layer's hit rate is the replay's (cache.replay_hit_rate) instead of the model's; the
+     * expected distinct experts still come from freq or uniform routing. Borrowed; NULL = none. */
+    const mc_cache_replay *replay;
 } mc_predict_cache_in;
 
 typedef struct mc_predict_cache_out {
@@ -653,6 +680,9 @@ typedef struct mc_predict_cache_out {
     double smbu_slow;         /* slow_bytes / tpot_s / slow_Bps */
     int64_t n_layers;         /* MoE layers (entries of layer_hit_rate, at most the array) */
     double layer_hit_rate[MC_CAP_CACHE_LAYERS];
+    const char *hit_model;    /* where the hit rate comes from: "uniform", "che" (LRU over
+                                 frequencies), "hottest" (LFU / STATIC over frequencies) or
+                                 "replay" (a trace); static string */
 } mc_predict_cache_out;
 
 /* The decode step of B sequences with routed experts in a cache of cache_bytes (every other

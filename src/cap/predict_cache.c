@@ -206,6 +206,7 @@ static void tally_uniform(const mc_model *m, double tokens, double frac, mc_cach
         o->active_bytes += e * L->b_expert;
         o->misses += e * (1 - frac);
         o->slow_bytes += e * (1 - frac) * L->b_expert;
+        o->layer_experts[k] = e;
         o->layer_hit_rate[k++] = frac;
     }
 }
@@ -229,6 +230,7 @@ static void tally_freq(const double *f, size_t rows, size_t cols, const double *
         o->misses += e - hk;
         o->slow_bytes += (e - hk) * size[k];
         o->layer_hit_rate[k] = e > 0 ? hk / e : NAN;
+        o->layer_experts[k] = e;
         hits += hk;
     }
     o->hit_rate = hits; /* a sum until expect_finish */
@@ -339,6 +341,40 @@ static mc_err step_bytes(const mc_model *m, const mc_predict_cache_in *in, mc_pa
     return e;
 }
 
+/* cache.replay: each MoE layer's hit rate from the replayed trace, applied to the expected
+ * distinct experts E_k: misses = sum E_k (1 - h_k), slow bytes = sum E_k (1 - h_k) x expert
+ * bytes, hit rate = sum E_k h_k / sum E_k. A layer the trace never activated keeps the model's. */
+static mc_err apply_replay(const mc_model *m, const mc_cache_replay *r, mc_cache_expect *x,
+                           mc_diag *d)
+{
+    if (r->n_layers != m->n_moe_layers)
+        return mc_fail(d, MC_ERR_ARG, "cache: a replay of %lld MoE layers for a model of %lld",
+                       (long long)r->n_layers, (long long)m->n_moe_layers);
+    double e_sum = 0, hits = 0;
+    x->misses = x->slow_bytes = 0;
+    for (int64_t l = 0, k = 0; l < m->n_layers; l++) {
+        if (m->layers[l].ffn != MC_FFN_MOE)
+            continue;
+        double h = isnan(r->layer_hit_rate[k]) ? x->layer_hit_rate[k] : r->layer_hit_rate[k];
+        double e = x->layer_experts[k];
+        x->layer_hit_rate[k++] = h;
+        x->misses += e * (1 - h);
+        x->slow_bytes += e * (1 - h) * m->layers[l].b_expert;
+        e_sum += e;
+        hits += e * h;
+    }
+    x->hit_rate = e_sum > 0 ? hits / e_sum : NAN;
+    return MC_OK;
+}
+
+static const char *hit_model_of(const mc_predict_cache_in *in)
+{
+    return in->replay                    ? "replay"
+           : !in->freq                   ? "uniform"
+           : in->policy == MC_CACHE_LRU ? "che"
+                                         : "hottest";
+}
+
 mc_err mc_predict_cache(const mc_model *m, const mc_predict_cache_in *in,
                         mc_predict_cache_out *out, mc_diag *d)
 {
@@ -351,12 +387,15 @@ mc_err mc_predict_cache(const mc_model *m, const mc_predict_cache_in *in,
     if (!e)
         e = mc_cache_expect_of(m, (double)in->batch, in->cache_bytes, in->policy, in->freq,
                                in->freq_rows, in->freq_cols, &x, d);
+    if (!e && in->replay)
+        e = apply_replay(m, in->replay, &x, d);
     if (!e)
         e = step_bytes(m, in, &b, d);
     if (e)
         return e;
     double eff = in->eff > 0 ? in->eff : 1;
     out->hit_rate = x.hit_rate;
+    out->hit_model = hit_model_of(in);
     out->experts_per_layer = x.experts_per_layer;
     out->misses_per_step = x.misses;
     out->expert_bytes = x.expert_bytes;

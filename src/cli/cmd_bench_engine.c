@@ -47,9 +47,14 @@ void usage_bench_engine(FILE *f)
             "  --json              print one JSON document\n"
             ER_XCACHE_USAGE
             "  with an expert cache, each decode phase is compared with the analytic model\n"
-            "  (docs/METRICS.md predict.tpot_offload; uniform routing, no overlap):\n"
+            "  (docs/METRICS.md predict.tpot_offload, no overlap) twice: predicted a priori\n"
+            "  (uniform routing, or --routing), and calibrated from the phase's own records\n"
+            "  (its routing replayed through the cache, the slow tier as measured):\n"
             "  --slow-bw GB/s      slow tier bandwidth (default: the hardware entry's probed\n"
             "                      slow tier, `moecap probe --slow-tier DIR`)\n"
+            "  --routing FILE      a routing trace recorded before (records JSONL with\n"
+            "                      tokens_per_expert, e.g. serve --trace-tokens): the prediction\n"
+            "                      replays it through the cache (default: uniform routing)\n"
             "  --predict-eff F     attained fraction of the fast tier's peak bandwidth, (0, 1]:\n"
             "                      the decode S-MBU this engine reaches without a cache on this\n"
             "                      machine (default 0.85, see docs/ENGINE.md)\n");
@@ -62,9 +67,10 @@ typedef struct bargs {
     const char *hw;
     uint64_t seed;
     double slow_Bps, pred_eff; /* --slow-bw (0 = the hardware entry's), --predict-eff */
+    const char *routing;       /* --routing: a trace for the a priori prediction, or NULL */
 } bargs;
 
-enum { O_HW = 256, O_KERN, O_SEED, O_JSON, O_SLOW, O_PEFF };
+enum { O_HW = 256, O_KERN, O_SEED, O_JSON, O_SLOW, O_PEFF, O_ROUTING };
 
 static const struct option opts[] = {
     {"model", required_argument, NULL, 'm'},  {"threads", required_argument, NULL, 't'},
@@ -73,6 +79,7 @@ static const struct option opts[] = {
     {"hardware", required_argument, NULL, O_HW}, {"kernels", required_argument, NULL, O_KERN},
     {"seed", required_argument, NULL, O_SEED}, {"json", no_argument, NULL, O_JSON},
     {"slow-bw", required_argument, NULL, O_SLOW}, {"predict-eff", required_argument, NULL, O_PEFF},
+    {"routing", required_argument, NULL, O_ROUTING},
     ER_XCACHE_LONGOPTS, {NULL, 0, NULL, 0}};
 
 static const char *opt_name(int c)
@@ -106,8 +113,11 @@ static int parse_batches(bargs *a, const char *s)
 static int parse_one(bargs *a, int c)
 {
     int64_t v = 0;
-    if (c == 'm' || c == O_HW || c == O_KERN) {
-        *(c == 'm' ? &a->eo.model : c == O_HW ? &a->hw : &a->eo.kernels) = optarg;
+    if (c == 'm' || c == O_HW || c == O_KERN || c == O_ROUTING) {
+        *(c == 'm'    ? &a->eo.model
+          : c == O_HW ? &a->hw
+          : c == O_ROUTING ? &a->routing
+                           : &a->eo.kernels) = optarg;
         return 1;
     }
     if (c == 'b')
@@ -169,6 +179,7 @@ static int parse_args(int argc, char **argv, bargs *a)
     a->eo.max_seqs = maxb;
     a->eo.step_tokens = maxb > 512 ? maxb : 512;
     a->eo.ctx = a->p + a->n + 1;
+    a->eo.trace_tokens = a->eo.xc.cache_bytes > 0; /* the calibrated prediction's routing */
     return er_xcache_check(&a->eo.xc, CMD);
 }
 
@@ -191,6 +202,19 @@ typedef struct bench {
     mc_predict_cache_out pred[MAX_NB]; /* the analytic model per decode phase (with a cache) */
     int pred_ok;                       /* 1: pred[] filled; 0: pred_why says why not */
     char pred_why[sizeof(mc_diag){0}.msg];
+    /* Calibrated from the run's records: each decode phase's routing frequencies (mean over
+     * repetitions of experts.route_freq of its passes) and slow tier read at the bandwidth
+     * measured while reads were in flight (cache.slow_bw). */
+    double *route[MAX_NB];
+    size_t route_rows, route_cols;
+    er_passes trace[MAX_NB]; /* the last repetition's decode records of each phase */
+    double *rfreq;           /* --routing: its frequencies and its replay (setup) */
+    size_t rrows, rcols;
+    mc_cache_replay rrp;
+    mc_predict_cache_out cal[MAX_NB];
+    double cal_slow_Bps[MAX_NB];
+    int cal_ok;
+    char cal_why[sizeof(mc_diag){0}.msg];
 } bench;
 
 /* The expert cache's figures of the passes ps, read from the engine's totals since s0. */
@@ -235,6 +259,24 @@ static mc_err record(bench *B, const er_passes *ps, const mc_engine_xstats *s0,
     f[F_SMFU][rep] = s.all.smfu_tw;
     f[F_ACT][rep] = er_mean_experts(ps->v, ps->n, 0);
     return MC_OK;
+}
+
+/* Adds the routing frequencies of decode phase i's passes / reps into B->route[i]. */
+static mc_err add_routing(bench *B, const er_passes *ps, int i, mc_diag *d)
+{
+    double *f = NULL;
+    size_t rows = 0, cols = 0;
+    mc_err err = mc_cap_route_freq(mc_engine_model(B->e), ps->v, ps->n, &f, &rows, &cols, d);
+    if (err == MC_OK && !B->route[i])
+        B->route[i] = mc_calloc(rows * cols, sizeof *B->route[i]);
+    if (err == MC_OK && !B->route[i])
+        err = mc_fail(d, MC_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; err == MC_OK && k < rows * cols; k++)
+        B->route[i][k] += f[k] / B->a->reps;
+    B->route_rows = rows;
+    B->route_cols = cols;
+    mc_free(f);
+    return err;
 }
 
 static mc_err prefill_seq(bench *B, int s, er_passes *ps, mc_diag *d)
@@ -282,10 +324,19 @@ static mc_err one_rep(bench *B, int rep, mc_diag *d)
         err = decode_run(B, B->a->b[i], B->a->n, &ps, &s0, d);
         if (err == MC_OK)
             err = record(B, &ps, &s0, B->dec[i], rep, d);
+        if (err == MC_OK && B->a->eo.trace_tokens)
+            err = add_routing(B, &ps, i, d);
+        if (err == MC_OK && B->a->eo.trace_tokens && rep == B->a->reps - 1) {
+            B->trace[i] = ps; /* kept for the replay (calibrate_phases) */
+            ps = (er_passes){0};
+        }
     }
     er_passes_deinit(&ps);
     return err;
 }
+
+static mc_err load_routing(bench *B, double **freq, size_t *rows, size_t *cols,
+                           mc_cache_replay *rp, mc_diag *d);
 
 static mc_err setup(bench *B, mc_diag *d)
 {
@@ -296,6 +347,8 @@ static mc_err setup(bench *B, mc_diag *d)
     err = er_engine_open(&a->eo, &B->e, d);
     if (err == MC_OK)
         err = mc_cap_peak_of(mc_engine_model(B->e), &B->dep, &B->pk, d);
+    if (err == MC_OK) /* a bad trace fails before the benchmark runs */
+        err = load_routing(B, &B->rfreq, &B->rrows, &B->rcols, &B->rrp, d);
     if (err != MC_OK)
         return err;
     int64_t V = mc_engine_vocab(B->e), S = a->eo.max_seqs;
@@ -310,8 +363,82 @@ static mc_err setup(bench *B, mc_diag *d)
     return MC_OK;
 }
 
-/* The analytic model of each decode phase (bench_engine_pred.c); a failure is not an error of
- * the benchmark: pred_why says why there is no prediction. */
+static double mean_of(const double *v, int n)
+{
+    double m = 0;
+    for (int i = 0; i < n; i++)
+        m += v[i] / n;
+    return m;
+}
+
+/* The a priori slow tier: --slow-bw, else the hardware entry's probed one (0 = unknown). */
+static double slow_of(const bench *B)
+{
+    return B->a->slow_Bps > 0 ? B->a->slow_Bps : B->dep.hw.slow_tier_Bps;
+}
+
+/* The same model calibrated from the run's records: the phase's measured routing frequencies
+ * and slow-tier bandwidth (the a priori slow tier when no read was timed: a cache that missed
+ * nothing). A failure leaves cal_why. */
+static void calibrate_phases(bench *B, double slow)
+{
+    const bargs *a = B->a;
+    mc_diag d = {0};
+    mc_err err = MC_OK;
+    for (int i = 0; i < a->nb && err == MC_OK; i++) {
+        double bw = mean_of(B->dec[i][F_BW], a->reps);
+        B->cal_slow_Bps[i] = isfinite(bw) && bw > 0 ? bw : slow;
+        er_pred_in in = {.batch = a->b[i],
+                         .context_tok = (double)a->p + (double)(a->n + 1) / 2,
+                         .fast_Bps = B->pk.bw_Bps,
+                         .slow_Bps = B->cal_slow_Bps[i],
+                         .eff = a->pred_eff,
+                         .policy = a->eo.xc.policy,
+                         .freq = B->route[i],
+                         .freq_rows = B->route_rows,
+                         .freq_cols = B->route_cols};
+        mc_cache_replay rp;
+        err = B->route[i] ? MC_OK : mc_fail(&d, MC_ERR_NOT_FOUND, "no routing was recorded");
+        if (err == MC_OK)
+            err = er_replay(B->e, a->eo.xc.policy, B->trace[i].v, B->trace[i].n, &rp, &d);
+        in.replay = &rp;
+        if (err == MC_OK)
+            err = er_predict_cache(B->e, &in, &B->cal[i], &d);
+    }
+    B->cal_ok = err == MC_OK;
+    if (err != MC_OK)
+        snprintf(B->cal_why, sizeof B->cal_why, "%s", d.msg);
+}
+
+/* The analytic model of each decode phase (bench_engine_pred.c), a priori: uniform routing and
+ * the probed (or --slow-bw) slow tier; then calibrated from the run's records. A failure is not
+ * an error of the benchmark: pred_why / cal_why say why there is no prediction. */
+/* --routing: the trace's frequencies (*freq, heap) and its replay through the engine's cache. */
+static mc_err load_routing(bench *B, double **freq, size_t *rows, size_t *cols,
+                           mc_cache_replay *rp, mc_diag *d)
+{
+    if (!B->a->routing)
+        return MC_OK;
+    if (!B->a->eo.xc.cache_bytes)
+        return mc_fail(d, MC_ERR_ARG, "--routing needs --expert-cache-mb");
+    mc_pass_set set;
+    char *buf = NULL;
+    size_t len = 0;
+    mc_pass_set_init(&set);
+    mc_err e = mc_read_file(B->a->routing, (size_t)1 << 30, &buf, &len, d);
+    if (!e)
+        e = mc_pass_parse_jsonl(buf, len, 1, 0, &set, d);
+    if (!e)
+        e = mc_cap_route_freq(mc_engine_model(B->e), set.v, set.n, freq, rows, cols, d);
+    if (!e)
+        e = er_replay(B->e, B->a->eo.xc.policy, set.v, set.n, rp, d);
+    if (e)
+        mc_diag_prefix(d, "--routing %s", B->a->routing);
+    mc_free(buf);
+    mc_pass_set_deinit(&set);
+    return e;
+}
+
 static void predict_phases(bench *B)
 {
     const bargs *a = B->a;
@@ -320,7 +447,7 @@ static void predict_phases(bench *B)
     B->pred_ok = 0;
     if (!mc_engine_xcache_stats(B->e, &s))
         return;
-    double slow = a->slow_Bps > 0 ? a->slow_Bps : B->dep.hw.slow_tier_Bps;
+    double slow = slow_of(B);
     mc_err err = MC_OK;
     for (int i = 0; i < a->nb && err == MC_OK; i++) {
         er_pred_in in = {.batch = a->b[i],
@@ -328,12 +455,17 @@ static void predict_phases(bench *B)
                          .fast_Bps = B->pk.bw_Bps,
                          .slow_Bps = slow,
                          .eff = a->pred_eff,
-                         .policy = a->eo.xc.policy};
+                         .policy = a->eo.xc.policy,
+                         .freq = B->rfreq,
+                         .freq_rows = B->rrows,
+                         .freq_cols = B->rcols,
+                         .replay = a->routing ? &B->rrp : NULL};
         err = er_predict_cache(B->e, &in, &B->pred[i], &d);
     }
     B->pred_ok = err == MC_OK;
     if (err != MC_OK)
         snprintf(B->pred_why, sizeof B->pred_why, "%s", d.msg);
+    calibrate_phases(B, slow);
 }
 
 static mc_err run(bench *B, mc_diag *d)
@@ -394,16 +526,37 @@ static double measured_tpot(const bench *B, int i)
     return t.mean > 0 ? B->a->b[i] / t.mean : NAN;
 }
 
+/* The measured TPOT of phase i split as the model splits it: the time stalled on the slow tier
+ * (stall share x TPOT) and the rest (s). */
+static void measured_split(const bench *B, int i, double *stall_s, double *rest_s)
+{
+    double m = measured_tpot(B, i), st = mean_of(B->dec[i][F_STALL], B->a->reps);
+    *stall_s = isfinite(st) ? st * m : NAN;
+    *rest_s = m - *stall_s;
+}
+
 static void print_pred(const bench *B, int i)
 {
-    if (!B->pred_ok)
-        return;
-    const mc_predict_cache_out *p = &B->pred[i];
-    double m = measured_tpot(B, i);
-    printf("%-22s predicted: hit rate %.3f, TPOT %.2f ms (fast %.2f + slow %.2f) vs measured "
-           "%.2f ms: %+.1f %%\n",
-           "", p->hit_rate, 1e3 * p->tpot_s, 1e3 * p->fast_s, 1e3 * p->slow_s, 1e3 * m,
-           100 * (p->tpot_s - m) / m);
+    double m = measured_tpot(B, i), st, rest;
+    measured_split(B, i, &st, &rest);
+    for (int k = 0; k < 2; k++) {
+        const mc_predict_cache_out *p = k ? &B->cal[i] : &B->pred[i];
+        if (!(k ? B->cal_ok : B->pred_ok))
+            continue;
+        printf("%-22s %s: hit rate %.3f, TPOT %.2f ms (fast %.2f + slow %.2f at %.2f GB/s) vs "
+               "measured %.2f ms: %+.1f %%\n",
+               "",
+               k                 ? "calibrated (routing replayed, slow bw)"
+               : B->a->routing ? "predicted (--routing replayed)"
+                                 : "predicted (uniform routing)",
+               p->hit_rate, 1e3 * p->tpot_s, 1e3 * p->fast_s, 1e3 * p->slow_s,
+               (k ? B->cal_slow_Bps[i] : slow_of(B)) / 1e9, 1e3 * m, 100 * (p->tpot_s - m) / m);
+        if (k)
+            printf("%-22s   its parts vs measured: slow %.2f vs stalled %.2f ms (%+.1f %%), fast "
+                   "%.2f vs the rest %.2f ms (%+.1f %%)\n",
+                   "", 1e3 * p->slow_s, 1e3 * st, 100 * (p->slow_s - st) / st, 1e3 * p->fast_s,
+                   1e3 * rest, 100 * (p->fast_s - rest) / rest);
+    }
 }
 
 static void report_text(const bench *B)
@@ -425,6 +578,8 @@ static void report_text(const bench *B)
     }
     if (mc_engine_xcache_stats(B->e, &(mc_engine_xstats){0}) && !B->pred_ok)
         printf("no prediction: %s\n", B->pred_why);
+    if (mc_engine_xcache_stats(B->e, &(mc_engine_xstats){0}) && !B->cal_ok)
+        printf("no calibrated prediction: %s\n", B->cal_why);
 }
 
 static void add_num(cJSON *o, const char *k, double v)
@@ -458,11 +613,17 @@ static cJSON *phase_json(const double f[F_COUNT][MAX_REPS], int reps)
 
 /* predict.cache_hit_rate and predict.tpot_offload (s) of phase i, the measured TPOT (s) and the
  * gap in % of the measurement. */
-static cJSON *pred_json(const bench *B, int i)
+static cJSON *pred_json(const bench *B, int i, int cal)
 {
-    const mc_predict_cache_out *p = &B->pred[i];
+    const mc_predict_cache_out *p = cal ? &B->cal[i] : &B->pred[i];
     double m = measured_tpot(B, i);
     cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "routing",
+                            cal              ? "this phase's records, replayed through the cache"
+                            : B->a->routing ? B->a->routing
+                                             : "uniform");
+    cJSON_AddStringToObject(o, "hit_model", p->hit_model);
+    add_num(o, "slow_Bps", cal ? B->cal_slow_Bps[i] : slow_of(B));
     add_num(o, "predict.cache_hit_rate", p->hit_rate);
     add_num(o, "predict.tpot_offload_s", p->tpot_s);
     add_num(o, "fast_s", p->fast_s);
@@ -470,6 +631,12 @@ static cJSON *pred_json(const bench *B, int i)
     add_num(o, "measured_tpot_s", m);
     add_num(o, "gap_pct", 100 * (p->tpot_s - m) / m);
     add_num(o, "eff", B->a->pred_eff);
+    double st, rest;
+    measured_split(B, i, &st, &rest);
+    add_num(o, "measured_stall_s", st);
+    add_num(o, "measured_rest_s", rest);
+    add_num(o, "slow_gap_pct", 100 * (p->slow_s - st) / st);
+    add_num(o, "fast_gap_pct", 100 * (p->fast_s - rest) / rest);
     return o;
 }
 
@@ -495,13 +662,17 @@ static int report_json(const bench *B)
         cJSON_AddItemToObject(j, "expert_cache", xc);
     if (xc && !B->pred_ok)
         cJSON_AddStringToObject(xc, "no_prediction", B->pred_why);
+    if (xc && !B->cal_ok)
+        cJSON_AddStringToObject(xc, "no_calibrated_prediction", B->cal_why);
     cJSON_AddItemToObject(j, "prefill", phase_json((const double(*)[MAX_REPS])B->pre, a->reps));
     cJSON_AddItemToObject(j, "decode", dec = cJSON_CreateArray());
     for (int i = 0; i < a->nb; i++) {
         cJSON *o = phase_json((const double(*)[MAX_REPS])B->dec[i], a->reps);
         cJSON_AddNumberToObject(o, "batch", a->b[i]);
         if (B->pred_ok)
-            cJSON_AddItemToObject(o, "predicted", pred_json(B, i));
+            cJSON_AddItemToObject(o, "predicted", pred_json(B, i, 0));
+        if (B->cal_ok)
+            cJSON_AddItemToObject(o, "calibrated", pred_json(B, i, 1));
         cJSON_AddItemToArray(dec, o);
     }
     char *s = cJSON_Print(j);
@@ -532,6 +703,11 @@ int cmd_bench_engine(int argc, char **argv)
     else
         rc = mc_cli_fail(CMD, err, &d);
     mc_engine_free(B->e);
+    mc_free(B->rfreq);
+    for (int i = 0; i < MAX_NB; i++) {
+        mc_free(B->route[i]);
+        er_passes_deinit(&B->trace[i]);
+    }
     mc_free(B->prompt);
     mc_free(B->logits);
     mc_free(B);

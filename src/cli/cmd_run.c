@@ -159,6 +159,57 @@ static void step_probe(run_ctx *c)
                  mc_ns_to_s(mc_now_ns()) - t0, status == 0 ? NULL : "see probe.log");
 }
 
+/* slow_tier.read_Bps of a `probe --slow-tier --json` document into c->slow_Bps; 1 = found. */
+static int read_slow_tier(run_ctx *c, const char *path)
+{
+    cJSON *j = run_read_json(path);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j,
+                                                      "slow_tier"), "read_Bps");
+    c->slow_Bps = cJSON_IsNumber(v) && v->valuedouble > 0 ? v->valuedouble : 0;
+    cJSON_Delete(j);
+    return c->slow_Bps > 0;
+}
+
+/* probe-slow-tier.json: when a system keeps its experts in a cache (expert_cache_mb), the slow
+ * tier it reads them from, measured in the directory of that system's model file (`probe
+ * --slow-tier DIR --slow-tier-only --no-save`: the saved hardware entry is left alone), so
+ * predict can model the cache (--slow-bw). Reused on --resume. */
+static void step_slow_tier(run_ctx *c)
+{
+    const run_sys *s = NULL;
+    for (size_t i = 0; i < c->n_sys && !s; i++)
+        s = c->sys[i].cache_mb >= 0 && c->sys[i].gguf[0] ? &c->sys[i] : NULL;
+    if (!s)
+        return;
+    char dir[RUN_PATH], out[RUN_PATH], log[RUN_PATH];
+    snprintf(dir, sizeof dir, "%s", s->gguf);
+    char *slash = strrchr(dir, '/'); /* the model's directory */
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        slash[slash == dir] = 0;
+    run_join(out, sizeof out, c->dir, "probe-slow-tier.json", NULL);
+    run_join(log, sizeof log, c->dir, "probe-slow-tier.log", NULL);
+    if (c->resume && read_slow_tier(c, out))
+        return run_progress(c, "probe-slow-tier", NULL, "done", 0, "kept from the earlier run");
+    double t0 = mc_ns_to_s(mc_now_ns());
+    run_progress(c, "probe-slow-tier", NULL, "started", 0, NULL);
+    const char *argv[] = {"probe", "--slow-tier", dir, "--slow-tier-size", c->fast ? "64M" : "1G",
+                          "--slow-tier-only", "--no-save", "--json", NULL};
+    int status = -1;
+    mc_diag d = {{0}};
+    run_child(argv, out, log, 600, &status, &d);
+    if (status != 0 || !read_slow_tier(c, out)) {
+        unlink(out);
+        c->partial = 1;
+        return run_progress(c, "probe-slow-tier", NULL, "failed", mc_ns_to_s(mc_now_ns()) - t0,
+                            "see probe-slow-tier.log");
+    }
+    char msg[RUN_PATH + 64];
+    snprintf(msg, sizeof msg, "%.3g GB/s in %s", c->slow_Bps / 1e9, dir);
+    run_progress(c, "probe-slow-tier", NULL, "done", mc_ns_to_s(mc_now_ns()) - t0, msg);
+}
+
 static void prepare_fidelity_text(run_ctx *c)
 {
     char gsm[RUN_PATH];
@@ -274,6 +325,7 @@ int cmd_run(int argc, char **argv)
     run_install_signals();
     fprintf(stderr, "moecap run: %zu systems -> %s\n", c->n_sys, c->dir);
     step_probe(c);
+    step_slow_tier(c);
     prepare_fidelity_text(c);
     for (size_t i = 0; i < c->n_sys; i++) {
         run_sys *s = &c->sys[i];

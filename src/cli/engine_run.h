@@ -67,14 +67,22 @@ struct cJSON *er_xcache_json(const mc_engine *e);
 
 /* The analytic expert-cache prediction of one decode phase (bench_engine_pred.c): batch B at a
  * mean sequence length context_tok, the engine's own cache (slots, policy), fast tier
- * fast_Bps x eff, slow tier slow_Bps, uniform routing, no overlap. */
+ * fast_Bps x eff, slow tier slow_Bps, routing freq (experts.route_freq, borrowed) or uniform
+ * routing when freq is NULL, no overlap. */
 typedef struct er_pred_in {
     int64_t batch;
     double context_tok, fast_Bps, slow_Bps, eff;
     int policy; /* MC_XCACHE_* */
+    const double *freq;
+    size_t freq_rows, freq_cols;
+    const mc_cache_replay *replay; /* per-layer hit rates from a replayed trace, or NULL */
 } er_pred_in;
 mc_err er_predict_cache(const mc_engine *e, const er_pred_in *in, mc_predict_cache_out *out,
                         mc_diag *d);
+/* The records p[0..n) replayed through a cache of the engine's slots under policy
+ * (MC_XCACHE_*): mc_cache_replay_of with the cache bytes er_predict_cache gives the model. */
+mc_err er_replay(const mc_engine *e, int policy, const mc_pass *p, size_t n, mc_cache_replay *out,
+                 mc_diag *d);
 
 typedef struct er_open {
     const char *model;

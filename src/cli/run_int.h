@@ -77,6 +77,8 @@ typedef struct run_ctx {
     size_t n_sys;
     int partial;               /* a step failed or the run was interrupted */
     char created[32];
+    double slow_Bps;           /* the slow tier measured by the run (probe-slow-tier.json) for
+                                  predict --slow-bw; 0 = not measured */
 } run_ctx;
 
 /* Configuration -> run (run_conf.c): defaults, systems checked and made, the fidelity

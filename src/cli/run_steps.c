@@ -258,6 +258,25 @@ static void step_model_info(run_ctx *c, run_sys *s)
     step_run(c, s, &st, argv, 1);
 }
 
+/* A system with an expert cache: predict models it (predict.tpot_offload) with the slow tier
+ * the run measured (probe-slow-tier.json; without it predict falls back on the hardware entry's
+ * and says so when that has none). bw: storage for the formatted bandwidth. */
+static void cache_args(const run_ctx *c, const run_sys *s, argv_b *a, char *bw, size_t cap)
+{
+    if (s->cache_mb < 0)
+        return;
+    arg_int(a, "--expert-cache-mb", s->cache_mb);
+    if (s->s->expert_cache_policy) {
+        arg(a, "--cache-policy");
+        arg(a, s->s->expert_cache_policy);
+    }
+    if (c->slow_Bps > 0) {
+        snprintf(bw, cap, "%.6g", c->slow_Bps / 1e9);
+        arg(a, "--slow-bw");
+        arg(a, bw);
+    }
+}
+
 static void step_predict(run_ctx *c, run_sys *s)
 {
     step st;
@@ -279,6 +298,8 @@ static void step_predict(run_ctx *c, run_sys *s)
     arg(&a, sweep);
     arg_int(&a, "--input-len", c->input_len);
     arg_int(&a, "--output-len", c->output_len);
+    char bw[32];
+    cache_args(c, s, &a, bw, sizeof bw);
     arg(&a, "--json");
     step_run(c, s, &st, a.v, 1);
 }
@@ -387,6 +408,8 @@ static void step_calibrate(run_ctx *c, run_sys *s)
         arg(&a, "--measured-ttft");
         arg(&a, num[1]);
     }
+    char bw[32];
+    cache_args(c, s, &a, bw, sizeof bw);
     step_run_soft(c, s, &st, a.v, why, sizeof why);
 }
 

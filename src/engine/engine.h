@@ -68,11 +68,15 @@ typedef struct mc_engine_opts {
     int expert_cache_policy;    /* MC_XCACHE_LRU (default), MC_XCACHE_LFU, MC_XCACHE_STATIC */
     const char *expert_profile; /* records JSONL with tokens_per_expert: STATIC pins the hottest
                                    experts by total tokens (required for STATIC) */
-    int expert_prefetch;        /* 1: predict the next MoE layer's experts, read them ahead */
+    int expert_prefetch;        /* 1: predict the next MoE layer's experts and read the more
+                                   confident half of each token's top-k ahead; 2: all of its
+                                   top-k (MC_XCACHE_PREFETCH_*; A/B measurements) */
     int expert_direct;          /* 1 (default): O_DIRECT reads (buffered + fadvise(DONTNEED) when
                                    the file system refuses); 0: buffered reads */
     /* tests: replaces pread(2) for the expert reads (fault injection); NULL = pread */
     ssize_t (*expert_pread)(int fd, void *buf, size_t n, off_t off);
+    int64_t expert_chunk_bytes; /* largest expert read request; 0 = 1 MiB; a multiple of 4096
+                                   (tests force many chunks per matrix with a small one) */
     int no_repack; /* 1: keep copied weights in GGUF's layout instead of the kernels'
                       faster one (A/B measurements; docs/KERNELS.md "Repacked weights") */
 } mc_engine_opts;
@@ -107,8 +111,12 @@ typedef struct mc_engine_xstats {
     int64_t hits, misses;      /* per (pass, MoE layer, distinct activated expert) */
     int64_t bytes, reads;      /* bytes and read calls to the slow tier (prefetches included) */
     int64_t prefetched;        /* experts read ahead by the prefetcher */
+    int64_t cancelled;         /* of those, wrong predictions whose queued reads were dropped */
+    int64_t prefetch_used;     /* of those, asked for by their layer (resident or still read) */
     double stall_s;            /* time the compute thread waited for reads */
     double read_s;             /* wall time with at least one read in flight */
+    double repack_s;           /* I/O threads' time rewriting read matrices into the kernels'
+                                  layout (CPU time taken beside the compute when overlapped) */
     int direct;                /* 1: O_DIRECT, 0: buffered reads + fadvise(DONTNEED) */
 } mc_engine_xstats;
 

@@ -71,11 +71,42 @@ for ph in j["decode"]:
     assert abs(p["predict.tpot_offload_s"] - p["fast_s"] - p["slow_s"]) < 1e-12, p
     assert abs(p["measured_tpot_s"] - ph["batch"] / ph["tok_per_s_mean"]) < 1e-9 * p["measured_tpot_s"], p
     assert abs(p["gap_pct"] - 100 * (p["predict.tpot_offload_s"] / p["measured_tpot_s"] - 1)) < 1e-6, p
+    assert p["hit_model"] == "uniform" and p["slow_Bps"] == 2e9, p
+    # calibrated from the phase's records: its routing replayed, the slow tier as measured
+    c = ph["calibrated"]
+    assert c["hit_model"] == "replay" and "records" in c["routing"], c
+    assert 0 <= c["predict.cache_hit_rate"] <= 1, c
+    assert abs(c["slow_Bps"] - ph["slow_tier_Bps_mean"]) < 1e-6 * c["slow_Bps"], (c, ph)
+    assert abs(c["predict.tpot_offload_s"] - c["fast_s"] - c["slow_s"]) < 1e-12, c
+    assert abs(c["measured_stall_s"] + c["measured_rest_s"] - c["measured_tpot_s"]) < 1e-12, c
+    assert abs(c["measured_stall_s"] - ph["stall_fraction_mean"] * c["measured_tpot_s"]) < 1e-12, c
 for ph in [j["prefill"]] + j["decode"]:
     assert 0 <= ph["cache_hit_rate_mean"] <= 1, ph
     assert ph["slow_tier_Bps_mean"] > 0, ph
     assert 0 <= ph["stall_fraction_mean"] < 1, ph
 EOF
+# --routing: a trace recorded before, replayed through the 2 slots. Each pass routes one token to
+# experts 0 and 1 of both layers: layer 1's two experts evict layer 0's and back, so the replay
+# hits nothing (uniform routing would say 2/8), and every step misses 2 x 2 experts.
+for i in 0 1 2; do
+    echo '{"forward_pass_id":'$i',"forward_mode":"decode","batch_size":1,"new_tokens":1,"seq_lens_sum":10,"latency":0.01,"expert_activation":2,"experts_per_layer":[2,2],"tokens_per_expert":[[1,1,0,0],[1,1,0,0]]}'
+done >"$tmp/trace.jsonl"
+"$bin" bench-engine -m "$m" -p 16 -n 4 -b 1 -r 1 --hardware xeon-8480plus -t 2 --expert-cache-mb 0.25 \
+    --slow-bw 2 --routing "$tmp/trace.jsonl" --json >"$tmp/br.json" 2>"$tmp/err" ||
+    fail "bench-engine --routing: $(cat "$tmp/err")"
+python3 - "$tmp/br.json" "$tmp/trace.jsonl" <<'EOF' || fail "bench-engine --routing json"
+import json, sys
+j = json.load(open(sys.argv[1]))
+p = j["decode"][0]["predicted"]
+assert p["routing"] == sys.argv[2] and p["hit_model"] == "replay", p
+assert p["predict.cache_hit_rate"] == 0, p
+assert abs(p["slow_s"] - 4 * 3 * 64 * 128 * 4 / 2e9) < 1e-12, p  # 4 f32 experts of 3 x 64 x 128
+EOF
+"$bin" bench-engine -m "$m" -p 16 -n 4 -b 1 -r 1 --hardware xeon-8480plus -t 2 --expert-cache-mb 0.25 \
+    --routing "$tmp/absent.jsonl" --json >"$tmp/br.json" 2>"$tmp/err" && fail "--routing absent: exit 0"
+grep -q "^moecap bench-engine: --routing .*absent.jsonl" "$tmp/err" ||
+    fail "--routing absent file: $(cat "$tmp/err")"
+[ -s "$tmp/br.json" ] && fail "--routing absent file: output written"
 "$bin" bench-engine -m "$m" -p 16 -n 4 -b 1 -r 1 --hardware xeon-8480plus -t 2 --json \
     >"$tmp/b0.json" 2>"$tmp/err" || fail "bench-engine without a cache: $(cat "$tmp/err")"
 grep -q "cache_hit_rate" "$tmp/b0.json" && fail "bench-engine without a cache reports a hit rate"

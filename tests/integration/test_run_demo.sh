@@ -50,6 +50,18 @@ for s in cap["systems"]:
     if s["name"] == "f16-offload":
         need(s["target"]["expert_cache_mb"] >= 1, "offload cache size")
         need(s["memory"]["slow_bytes"] == s["model"]["expert_bytes"], "offload slow bytes")
+        # its prediction models the cache, over the slow tier the run measured
+        pj = json.load(open(os.path.join(d, "predict.json")))
+        xc = pj["assumptions"].get("expert_cache") or {}
+        need(xc.get("given_bytes") == s["target"]["expert_cache_mb"] * 1048576,
+             "offload predict.json without the cache: %r" % xc)
+        need(xc.get("slow_tier") == "--slow-bw", "offload predict slow tier %r" % xc)
+        st = json.load(open(os.path.join(run, "probe-slow-tier.json")))
+        need(st["slow_tier"]["read_Bps"] > 0, "probe-slow-tier.json")
+    else:
+        pj = json.load(open(os.path.join(d, "predict.json")))
+        xc = pj["assumptions"].get("expert_cache") or {}
+        need(xc.get("given_bytes", 0) == 0, s["name"] + " predict.json has a cache")
     need(s["status"] == "ok", s["name"] + " status " + s["status"])
     for p in s["perf"]:
         pd = os.path.join(run, p["dir"])

@@ -97,6 +97,7 @@ typedef struct xopts {
     int policy, prefetch, direct;
     const char *profile;
     ssize_t (*rd)(int, void *, size_t, off_t);
+    int64_t chunk; /* expert_chunk_bytes (0 = the default 1 MiB) */
 } xopts;
 
 static mc_engine *open_x(const char *path, const xopts *x, mc_diag *d)
@@ -117,6 +118,7 @@ static mc_engine *open_x(const char *path, const xopts *x, mc_diag *d)
         o.expert_direct = x->direct;
         o.expert_profile = x->profile;
         o.expert_pread = x->rd;
+        o.expert_chunk_bytes = x->chunk;
     }
     mc_engine *e = NULL;
     mc_diag dd = {{0}};
@@ -128,7 +130,7 @@ static mc_engine *open_x(const char *path, const xopts *x, mc_diag *d)
 /* Bytes of one slot (and the model's experts) from an engine with room for every expert. */
 static int64_t slot_bytes(const char *path, int64_t *experts)
 {
-    xopts x = {(int64_t)1 << 40, MC_XCACHE_LRU, 0, 1, NULL, NULL};
+    xopts x = {(int64_t)1 << 40, MC_XCACHE_LRU, 0, 1, NULL, NULL, 0};
     mc_engine *e = open_x(path, &x, NULL);
     mc_engine_xstats s;
     int ok = e && mc_engine_xcache_stats(e, &s);
@@ -214,7 +216,7 @@ static void tiny_cache_equal(const char *arch, mc_dtype t, const char *name)
     mc_engine_free(e);
     int64_t sb = slot_bytes(p, NULL);
     CHECK(sb > 0);
-    xopts x = {2 * sb, MC_XCACHE_LRU, 0, 1, NULL, NULL}; /* top_k = 2 slots */
+    xopts x = {2 * sb, MC_XCACHE_LRU, 0, 1, NULL, NULL, 0}; /* top_k = 2 slots */
     same_as_uncached(p, &x, ref, rt);
     x.policy = MC_XCACHE_LFU;
     same_as_uncached(p, &x, ref, rt);
@@ -230,7 +232,7 @@ static void tiny_cache_equal(const char *arch, mc_dtype t, const char *name)
     x.bytes = 6 * sb; /* with prefetch: 2 pinned, 4 LRU */
     x.prefetch = 1;
     same_as_uncached(p, &x, ref, rt);
-    x = (xopts){5 * sb, MC_XCACHE_LFU, 1, 0, NULL, NULL}; /* buffered reads */
+    x = (xopts){5 * sb, MC_XCACHE_LFU, 1, 0, NULL, NULL, 0}; /* buffered reads */
     same_as_uncached(p, &x, ref, rt);
 }
 
@@ -247,7 +249,15 @@ TEST(tiny_cache_same_tokens_f16)
 /* Bytes a miss of an expert of MoE layer l reads: the three aligned spans (clipped at the end of
  * the file). Every expert of a fused tensor has the same span here (expert sizes are multiples of
  * 4 KiB in these models), checked. */
+static int64_t miss_span(const char *path, int64_t l, int64_t chunk);
+
 static int64_t miss_bytes(const char *path, int64_t l)
+{
+    return miss_span(path, l, 0);
+}
+
+/* chunk 0: the bytes of miss_bytes; else the read requests of chunk bytes at most. */
+static int64_t miss_span(const char *path, int64_t l, int64_t chunk)
 {
     static const char *nm[3] = {"ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"};
     mc_gguf *g = NULL;
@@ -262,7 +272,8 @@ static int64_t miss_bytes(const char *path, int64_t l)
         uint64_t end = off + per, fsz = mc_gguf_file_size(g);
         CHECK(per % 4096 == 0);
         end = (end + 4095) / 4096 * 4096;
-        sum += (int64_t)((end < fsz ? end : fsz) - off / 4096 * 4096);
+        int64_t span = (int64_t)((end < fsz ? end : fsz) - off / 4096 * 4096);
+        sum += chunk ? (span + chunk - 1) / chunk : span;
     }
     mc_gguf_free(g);
     return sum;
@@ -287,7 +298,7 @@ static void unaligned_reads(int direct)
     mc_gguf_free(g);
     CHECK(unaligned >= 3); /* else the test would prove nothing */
     int64_t sb = slot_bytes(p, NULL);
-    xopts x = {2 * sb, MC_XCACHE_LRU, 0, direct, NULL, NULL};
+    xopts x = {2 * sb, MC_XCACHE_LRU, 0, direct, NULL, NULL, 0};
     mc_engine *e = open_x(p, &x, NULL);
     CHECK(e != NULL);
     if (!e)
@@ -319,6 +330,47 @@ TEST(odirect_unaligned_tensors)
     unaligned_reads(1);
 }
 
+/* Every matrix read in 4 KiB and in 12 KiB chunks (the tiny experts' spans are 69,632 B: 17 and
+ * 6 chunks, the last one short), with and without prefetch (of the confident half of each
+ * top-k, and of all of it): the logits equal the engine's
+ * without a cache bit for bit, each miss makes one request per chunk, the bytes are the aligned
+ * spans. A chunk size that is not a multiple of 4096 is an error at open. */
+TEST(chunked_reads)
+{
+    mc_make_opts mo = ef_tiny("olmoe", MC_DT_Q8_0);
+    const char *p = make(&mo, "x_chunk.gguf");
+    int64_t sb = p ? slot_bytes(p, NULL) : 0;
+    float ref[V], lg[V];
+    mc_engine *e0 = p ? open_x(p, NULL, NULL) : NULL;
+    CHECK(e0 && ef_step(e0, 0, ef_prompt, 12, MC_LOGITS_LAST, ref) == MC_OK);
+    mc_engine_free(e0);
+    for (int k = 0; e0 && k < 4; k++) {
+        int64_t chunk = k % 2 ? 12288 : 4096, reads = 0, bytes = 0;
+        /* k = 2, 3: prefetch 1 and 2, with a third slot for the predictions */
+        xopts x = {(2 + k / 2) * sb, MC_XCACHE_LRU, k / 2 ? k - 1 : 0, 1, NULL, NULL, chunk};
+        mc_engine *e = open_x(p, &x, NULL);
+        CHECK(e && ef_step(e, 0, ef_prompt, 12, MC_LOGITS_LAST, lg) == MC_OK);
+        CHECK(e && memcmp(lg, ref, sizeof lg) == 0);
+        const mc_pass *r = e ? mc_engine_last_pass(e) : NULL;
+        for (int64_t l = 0; r && l < 2; l++) {
+            reads += r->cache_misses[l] * miss_span(p, l, chunk);
+            bytes += r->cache_misses[l] * miss_bytes(p, l);
+        }
+        CHECK(miss_span(p, 0, chunk) > 3 * (k % 2 ? 1 : 3)); /* several chunks per matrix */
+        mc_engine_xstats s;
+        CHECK(e && mc_engine_xcache_stats(e, &s));
+        if (e && k / 2 == 0) { /* without prefetch every request belongs to a miss */
+            CHECK_EQ_INT(s.reads, reads);
+            CHECK_EQ_INT(r->slow_bytes, bytes);
+        }
+        mc_engine_free(e);
+    }
+    xopts bad = {2 * sb, MC_XCACHE_LRU, 0, 1, NULL, NULL, 5000};
+    mc_diag d = {{0}};
+    CHECK(p && open_x(p, &bad, &d) == NULL);
+    CHECK_CONTAINS(d.msg, "expert read chunk of 5000 bytes");
+}
+
 TEST(buffered_unaligned_tensors)
 {
     unaligned_reads(0);
@@ -339,14 +391,14 @@ static ssize_t faulty_pread(int fd, void *buf, size_t n, off_t off)
     return pread(fd, buf, n, off);
 }
 
-static void fault_case(const char *p, int64_t sb, int short_read, int prefetch)
+static void fault_case(const char *p, int64_t sb, int short_read, int prefetch, int64_t chunk)
 {
     float ref[V], lg[V];
     mc_engine *e0 = open_x(p, NULL, NULL);
     CHECK(e0 && ef_step(e0, 0, ef_prompt, 10, MC_LOGITS_LAST, ref) == MC_OK);
     CHECK(e0 && ef_step(e0, 0, ef_prompt + 10, 1, MC_LOGITS_LAST, ref) == MC_OK);
     mc_engine_free(e0);
-    xopts x = {2 * sb, MC_XCACHE_LRU, prefetch, 1, NULL, faulty_pread};
+    xopts x = {2 * sb, MC_XCACHE_LRU, prefetch, 1, NULL, faulty_pread, chunk};
     g_fail_at = -1;
     mc_engine *e = open_x(p, &x, NULL);
     CHECK(e != NULL);
@@ -379,9 +431,11 @@ TEST(fault_injection)
     if (!p)
         return;
     int64_t sb = slot_bytes(p, NULL);
-    fault_case(p, sb, 0, 0);
-    fault_case(p, sb, 1, 0);
-    fault_case(p, sb, 0, 1);
+    fault_case(p, sb, 0, 0, 0);
+    fault_case(p, sb, 1, 0, 0);
+    fault_case(p, sb, 0, 1, 0);
+    fault_case(p, sb, 0, 0, 8192); /* a chunk of a matrix read in several fails */
+    fault_case(p, sb, 1, 1, 8192);
 }
 
 /* ---- start-up errors and a cache of every expert ---- */
@@ -398,11 +452,15 @@ TEST(startup_errors)
     snprintf(want, sizeof want, "holds 1 expert slot of %.1f MiB; a layer needs at least top_k = 2",
              (double)sb / 1048576.0);
     mc_diag d = {{0}};
-    xopts x = {sb + 10, MC_XCACHE_LRU, 0, 1, NULL, NULL};
+    xopts x = {sb + 10, MC_XCACHE_LRU, 0, 1, NULL, NULL, 0};
     CHECK(open_x(p, &x, &d) == NULL);
     CHECK_CONTAINS(d.msg, want);
     CHECK_CONTAINS(d.msg, "engine: --expert-cache-mb ");
     x.bytes = 4 * sb;
+    x.prefetch = 3;
+    CHECK(open_x(p, &x, &d) == NULL);
+    CHECK_CONTAINS(d.msg, "engine: expert_prefetch 3 (0 off");
+    x.prefetch = 0;
     x.policy = MC_XCACHE_STATIC;
     CHECK(open_x(p, &x, &d) == NULL);
     CHECK_CONTAINS(d.msg, "the static expert cache policy needs a profile");
@@ -423,7 +481,7 @@ TEST(startup_errors)
     dense.experts = 0;
     dense.top_k = 0;
     const char *pd = make(&dense, "x_dense.gguf");
-    x = (xopts){4 * sb, MC_XCACHE_LRU, 0, 1, NULL, NULL};
+    x = (xopts){4 * sb, MC_XCACHE_LRU, 0, 1, NULL, NULL, 0};
     CHECK(pd && open_x(pd, &x, &d) == NULL);
     CHECK_CONTAINS(d.msg, "needs routed experts");
 }
@@ -436,7 +494,7 @@ TEST(full_cache_reads_each_expert_once)
     const char *p = make(&mo, "x_full.gguf");
     int64_t experts = 0, sb = p ? slot_bytes(p, &experts) : 0;
     CHECK_EQ_INT(experts, 16);
-    xopts x = {experts * sb, MC_XCACHE_LRU, 0, 1, NULL, NULL};
+    xopts x = {experts * sb, MC_XCACHE_LRU, 0, 1, NULL, NULL, 0};
     mc_engine *e = p ? open_x(p, &x, NULL) : NULL;
     CHECK(e != NULL);
     if (!e)
@@ -478,6 +536,7 @@ int main(void)
     RUN(fault_injection);
     RUN(startup_errors);
     RUN(full_cache_reads_each_expert_once);
+    RUN(chunked_reads);
     RUN(odirect_unaligned_tensors); /* last: it may SKIP */
     return harness_done();
 }
