@@ -26,14 +26,17 @@ static void group_to_r16(mc_dtype t, uint8_t *g, int64_t nb, size_t rb, uint8_t 
     size_t bb = mc_type_bytes(t, MC_QK), cb = mc_r16_col_bytes(t);
     int words = (int)(bb - 2) / 4;
     memcpy(tmp, g, MC_R16 * rb);
-    for (int i = 0; i < MC_R16; i++) {
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *src = tmp + (size_t)i * rb + (size_t)b * bb;
-            uint8_t *col = g + (size_t)b * cb;
-            memcpy(col + 2 * i, src, 2);
-            for (int m = 0; m < words; m++)
-                memcpy(col + 2 * MC_R16 + 64 * m + 4 * i, src + 2 + 4 * m, 4);
-        }
+    /* column by column: each output column is written whole and in order while the 16 source
+     * blocks it gathers stay in L1 (row by row, which touched every column of the group 16 times,
+     * measured 1.15x (Q8_0) and 1.3x (Q4_0) slower on 1024 x 2048 matrices) */
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t *col = g + (size_t)b * cb;
+        for (int i = 0; i < MC_R16; i++)
+            memcpy(col + 2 * i, tmp + (size_t)i * rb + (size_t)b * bb, 2);
+        for (int m = 0; m < words; m++)
+            for (int i = 0; i < MC_R16; i++)
+                memcpy(col + 2 * MC_R16 + 64 * m + 4 * i,
+                       tmp + (size_t)i * rb + (size_t)b * bb + 2 + 4 * m, 4);
     }
 }
 
