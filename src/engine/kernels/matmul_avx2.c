@@ -18,20 +18,6 @@
 
 /* The register tiles use UNROLL(n) loop prefixes, which clang-format cannot lay out. */
 // clang-format off
-#define MC_PRAGMA(x) _Pragma(#x)
-#define UNROLL(n) MC_PRAGMA(GCC unroll n)
-
-#ifndef MC_PF_DIST
-#define MC_PF_DIST 4096
-#endif
-#ifndef MC_PF_HINT
-#define MC_PF_HINT _MM_HINT_T1
-#endif
-#ifndef MC_PF_L1
-#define MC_PF_L1 512
-#endif
-
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* ================= path A: few tokens ================= */
 
@@ -41,14 +27,6 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
  * byte is high enough). Each weight block is loaded and unpacked once per tile and used for all
  * NT tokens; the activation rows stay in L1. */
 
-/* Two prefetches per weight position: far ahead into L2 (MC_PF_DIST) so enough misses are in
- * flight to reach the memory bandwidth of one core, and shortly ahead into L1 (MC_PF_L1) so the
- * loads themselves hit L1 (measured +3-5% on the DRAM-bound quantised matvecs). */
-MC_AI void prefetch_w(const void *p)
-{
-    _mm_prefetch((const char *)p + MC_PF_DIST, MC_PF_HINT);
-    _mm_prefetch((const char *)p + MC_PF_L1, _MM_HINT_T0);
-}
 
 /* Q4_0 nibbles -> 32 unsigned bytes in element order: the 16 bytes go to both halves, the upper
  * half is shifted by 4 (one load, two ALU ops). */

@@ -22,34 +22,14 @@
 
 /* The register tiles use UNROLL(n) loop prefixes, which clang-format cannot lay out. */
 // clang-format off
-#define MC_PRAGMA(x) _Pragma(#x)
-#define UNROLL(n) MC_PRAGMA(GCC unroll n)
 
 #define Z_MR 32  /* rows per micro-tile (2 zmm) */
 #define Z_TT 12  /* tokens per micro-tile */
 #define Z_RP 128 /* rows per panel */
 #define Z_KC MC_GEMM_KC
 
-#ifndef MC_PF_DIST
-#define MC_PF_DIST 4096
-#endif
-#ifndef MC_PF_HINT
-#define MC_PF_HINT _MM_HINT_T1
-#endif
-#ifndef MC_PF_L1
-#define MC_PF_L1 512
-#endif
 
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* Two prefetches per weight position: far ahead into L2 (MC_PF_DIST) so enough misses are in
- * flight to reach the memory bandwidth of one core, and shortly ahead into L1 (MC_PF_L1) so the
- * loads themselves hit L1 (measured +3-5% on the DRAM-bound quantised matvecs). */
-MC_AI void prefetch_w(const void *p)
-{
-    _mm_prefetch((const char *)p + MC_PF_DIST, MC_PF_HINT);
-    _mm_prefetch((const char *)p + MC_PF_L1, _MM_HINT_T0);
-}
 /* ================= path A ================= */
 
 /* Tile shapes and the row/token walk: path_a.h (4 rows x 1 token, 2 x 2, 1 x 1..4). */

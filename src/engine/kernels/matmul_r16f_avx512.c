@@ -14,8 +14,6 @@
 #include "simd_avx2.h"
 
 // clang-format off
-#define MC_PRAGMA(x) _Pragma(#x)
-#define UNROLL(n) MC_PRAGMA(GCC unroll n)
 
 #define R16F_TT 12 /* most tokens per tile */
 #ifndef R16F_PF_DIST
@@ -27,7 +25,6 @@
 
 enum { ET_F32 = 0, ET_F16 = 1, ET_BF16 = 2 };
 
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* 16 elements of type et at p, as f32 */
 MC_AI __m512 ld16(const char *p, const int et)

@@ -20,23 +20,11 @@
 
 /* The sweeps use UNROLL(n) loop prefixes, which clang-format cannot lay out. */
 // clang-format off
-#define MC_PRAGMA(x) _Pragma(#x)
-#define UNROLL(n) MC_PRAGMA(GCC unroll n)
 
 #define KT 8   /* tokens per sweep of a decoded column */
 #define TCH 64 /* tokens per pass over the weights (their f32 accumulators live on the stack) */
 
-#ifndef MC_PF_DIST
-#define MC_PF_DIST 4096
-#endif
-#ifndef MC_PF_HINT
-#define MC_PF_HINT _MM_HINT_T1
-#endif
-#ifndef MC_PF_L1
-#define MC_PF_L1 512
-#endif
 
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 MC_AI __m512i ld512(const void *p) { return _mm512_loadu_si512(p); }
 
