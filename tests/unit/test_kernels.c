@@ -4,6 +4,7 @@
  * conversion edge cases and quantise -> dequantise error bounds. Tolerances are stated (and
  * justified) where each comparison is made; docs/KERNELS.md collects them. */
 #include "harness.h"
+#include "kernel_check.h"
 #include "kernels.h"
 #include "kernels_impl.h"
 #include "pool.h"
@@ -494,10 +495,7 @@ TEST(quant_act_bit_exact)
 }
 
 /* One matmul case: rows x cols weights of type t, n_tok tokens, rows [r0, r1). */
-typedef struct mm_case {
-    mc_dtype t;
-    int64_t rows, cols, n_tok, r0, r1;
-} mm_case;
+typedef kc_case mm_case; /* kernel_check.h */
 
 typedef struct mm_data {
     void *w, *x;
@@ -553,27 +551,10 @@ static void mm_release(mm_data *d)
 /* One matmul of table k on the case's weights in GGML layout, or repacked (r16). */
 static void mm_run(const mc_kernel_table *k, const mm_case *c, const mm_data *d, float *y, int r16)
 {
-    for (int64_t i = 0; i < c->n_tok * d->ys; i++)
-        y[i] = -12345.0f; /* sentinel: rows outside [r0, r1) must stay untouched */
-    mc_matmul mm = {.wtype = c->t,
-                    .w = r16 ? d->wr : d->w,
-                    .cols = c->cols,
-                    .r0 = c->r0,
-                    .r1 = c->r1,
-                    .x = d->x,
-                    .x_stride = d->xs,
-                    .n_tok = c->n_tok,
-                    .y = y,
-                    .y_stride = d->ys,
-                    .layout = r16 ? MC_WLAYOUT_R16 : MC_WLAYOUT_GGML,
-                    .rows = c->rows};
-    if (r16)
-        k->matmul_r16[c->t](&mm);
-    else
-        k->matmul[c->t](&mm);
+    kc_run(k, c, r16 ? d->wr : d->w, r16, d->x, d->xs, y, d->ys);
 }
 
-/* Tolerance: |y - yref| <= 5e-6 * sum_c |w_c x_c| + 1e-30.
+/* The tolerance of kc_compare (kernel_check.h): |y - yref| <= 5e-6 * sum_c |w_c x_c| + 1e-30.
  * Both sides compute the same sum of products of the same (de)quantised values; the ref adds in
  * double, the SIMD paths in float: path A rounds once per block (the int sums are exact), path B
  * rounds each f32 product and partial sum. With cols <= 1024 the worst case is
@@ -582,33 +563,7 @@ static void mm_run(const mc_kernel_table *k, const mm_case *c, const mm_data *d,
  * element, scale or block (an error of order 1e-3 of the sum or more) still fails. */
 static int mm_compare(const mm_case *c, const mm_data *d, const char *isa)
 {
-    int bad = 0;
-    for (int64_t t = 0; t < c->n_tok; t++) {
-        for (int64_t r = 0; r < c->rows; r++) {
-            float got = d->y[t * d->ys + r], want = d->yref[t * d->ys + r];
-            double tol;
-            if (r < c->r0 || r >= c->r1) {
-                tol = 0;
-                want = -12345.0f;
-            } else {
-                double sabs = 0;
-                for (int64_t k = 0; k < c->cols; k++)
-                    sabs += fabs((double)d->wf[r * c->cols + k] * d->xf[t * c->cols + k]);
-                tol = 5e-6 * sabs + 1e-30;
-            }
-            if (!(fabs((double)got - want) <= tol)) {
-                if (bad++ == 0)
-                    fprintf(
-                        stderr,
-                        "     %s %s rows %lld cols %lld n_tok %lld [%lld,%lld): y[%lld][%lld] = "
-                        "%.9g, ref %.9g (tol %.3g)\n",
-                        isa, mc_dtype_name(c->t), (long long)c->rows, (long long)c->cols,
-                        (long long)c->n_tok, (long long)c->r0, (long long)c->r1, (long long)t,
-                        (long long)r, got, want, tol);
-            }
-        }
-    }
-    return bad;
+    return kc_compare(c, d->y, d->yref, d->ys, d->wf, d->xf, (size_t)c->cols * sizeof(float), isa);
 }
 
 static void mm_check_case(const mm_case *c, mc_rng *r, int *failures)

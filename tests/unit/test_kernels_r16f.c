@@ -4,6 +4,7 @@
  * ref at many shapes, token counts (1..20 and beyond a tile), row ranges that do not start at 0 or
  * a group boundary, and tail rows (rows % 16) that stay in GGML layout. */
 #include "harness.h"
+#include "kernel_check.h"
 #include "kernels.h"
 #include "kernels_impl.h"
 #include "r16f.h"
@@ -117,10 +118,7 @@ TEST(matmul_known)
 
 /* ---- random cases against the ref ---- */
 
-typedef struct fcase {
-    mc_dtype t;
-    int64_t rows, cols, n_tok, r0, r1;
-} fcase;
+typedef kc_case fcase; /* kernel_check.h */
 
 typedef struct fdata {
     void *w, *wr; /* GGML and R16 */
@@ -168,50 +166,12 @@ static void frelease(fdata *d)
 
 static void frun(const mc_kernel_table *k, const fcase *c, const fdata *d, float *y, int r16)
 {
-    for (int64_t i = 0; i < c->n_tok * d->ys; i++)
-        y[i] = -12345.0f; /* rows outside [r0, r1) must stay untouched */
-    mc_matmul mm = {.wtype = c->t,
-                    .w = r16 ? d->wr : d->w,
-                    .cols = c->cols,
-                    .r0 = c->r0,
-                    .r1 = c->r1,
-                    .x = d->x,
-                    .x_stride = d->xs,
-                    .n_tok = c->n_tok,
-                    .y = y,
-                    .y_stride = d->ys,
-                    .layout = r16 ? MC_WLAYOUT_R16 : MC_WLAYOUT_GGML,
-                    .rows = c->rows};
-    if (r16)
-        k->matmul_r16[c->t](&mm);
-    else
-        k->matmul[c->t](&mm);
+    kc_run(k, c, r16 ? d->wr : d->w, r16, d->x, d->xs, y, d->ys);
 }
 
-/* |y - yref| <= 5e-6 * sum_c |w_c x_c| (the tolerance of test_kernels.c: the ref sums in double,
- * the SIMD kernels in f32 chains; a wrong element, row or token is off by ~1e-2 of the sum). */
 static int fcompare(const fcase *c, const fdata *d, const char *isa)
 {
-    int bad = 0;
-    for (int64_t i = 0; i < c->n_tok; i++)
-        for (int64_t r = 0; r < d->ys; r++) {
-            float got = d->y[i * d->ys + r], want = d->yref[i * d->ys + r];
-            double tol = 0;
-            if (r >= c->r0 && r < c->r1) {
-                const float *xi = (const float *)((const char *)d->x + (size_t)i * d->xs);
-                for (int64_t k = 0; k < c->cols; k++)
-                    tol += fabs((double)d->wf[r * c->cols + k] * xi[k]);
-                tol = 5e-6 * tol + 1e-30;
-            }
-            if (!(fabs((double)got - want) <= tol) && bad++ == 0)
-                fprintf(stderr,
-                        "     %s %s rows %lld cols %lld n_tok %lld [%lld,%lld): y[%lld][%lld] = "
-                        "%.9g, ref %.9g\n",
-                        isa, mc_dtype_name(c->t), (long long)c->rows, (long long)c->cols,
-                        (long long)c->n_tok, (long long)c->r0, (long long)c->r1, (long long)i,
-                        (long long)r, got, want);
-        }
-    return bad;
+    return kc_compare(c, d->y, d->yref, d->ys, d->wf, d->x, d->xs, isa);
 }
 
 /* The ref on R16 is bit-identical to the ref on GGML; every SIMD set on R16 within tolerance. */

@@ -4,6 +4,7 @@
  * counts and row ranges (the ref R16 kernel bit-identical, the SIMD ones within the tolerance of
  * test_kernels.c). */
 #include "harness.h"
+#include "kernel_check.h"
 #include "kernels.h"
 #include "r16k.h"
 
@@ -130,10 +131,7 @@ TEST(repack_round_trip)
 
 /* ---------------------------------------------------------------- matmul ---- */
 
-typedef struct kcase {
-    mc_dtype t;
-    int64_t rows, cols, n_tok, r0, r1;
-} kcase;
+typedef kc_case kcase; /* kernel_check.h */
 
 typedef struct kdata {
     uint8_t *w, *wr, *x;
@@ -185,51 +183,14 @@ static void kd_release(kdata *d)
 
 static void kd_run(const mc_kernel_table *k, const kcase *c, const kdata *d, float *y, int r16)
 {
-    for (int64_t i = 0; i < c->n_tok * d->ys; i++)
-        y[i] = -12345.0f; /* rows outside [r0, r1) must stay untouched */
-    mc_matmul mm = {.wtype = c->t,
-                    .w = r16 ? d->wr : d->w,
-                    .cols = c->cols,
-                    .r0 = c->r0,
-                    .r1 = c->r1,
-                    .x = d->x,
-                    .x_stride = d->xs,
-                    .n_tok = c->n_tok,
-                    .y = y,
-                    .y_stride = d->ys,
-                    .layout = r16 ? MC_WLAYOUT_R16 : MC_WLAYOUT_GGML,
-                    .rows = c->rows};
-    if (r16)
-        k->matmul_r16[c->t](&mm);
-    else
-        k->matmul[c->t](&mm);
+    kc_run(k, c, r16 ? d->wr : d->w, r16, d->x, d->xs, y, d->ys);
 }
 
-/* |y - yref| <= 5e-6 * sum_c |w_c x_c| (test_kernels.c explains the bound; here the R16 kernels
- * also round the per-sub-block products d * sc * isum in f32, each within 2^-24 relative) */
+/* kc_compare's bound holds here too: the R16 kernels also round the per-sub-block products
+ * d * sc * isum in f32, each within 2^-24 relative. */
 static int kd_compare(const kcase *c, const kdata *d, const char *isa)
 {
-    int bad = 0;
-    for (int64_t t = 0; t < c->n_tok; t++)
-        for (int64_t r = 0; r < c->rows; r++) {
-            float got = d->y[t * d->ys + r], want = d->yref[t * d->ys + r];
-            double tol = 0;
-            if (r < c->r0 || r >= c->r1) {
-                want = -12345.0f;
-            } else {
-                for (int64_t k = 0; k < c->cols; k++)
-                    tol += fabs((double)d->wf[r * c->cols + k] * d->xf[t * c->cols + k]);
-                tol = 5e-6 * tol + 1e-30;
-            }
-            if (!(fabs((double)got - want) <= tol) && bad++ == 0)
-                fprintf(stderr,
-                        "     %s %s r16 rows %lld cols %lld n_tok %lld [%lld,%lld): y[%lld][%lld] "
-                        "= %.9g, ref %.9g (tol %.3g)\n",
-                        isa, mc_dtype_name(c->t), (long long)c->rows, (long long)c->cols,
-                        (long long)c->n_tok, (long long)c->r0, (long long)c->r1, (long long)t,
-                        (long long)r, got, want, tol);
-        }
-    return bad;
+    return kc_compare(c, d->y, d->yref, d->ys, d->wf, d->xf, (size_t)c->cols * sizeof(float), isa);
 }
 
 /* One case: the ref GGML result; the ref R16 kernel bit-identical to it; every SIMD set's R16
