@@ -409,7 +409,7 @@ static void path_a_r16(const mc_matmul *m, int q4)
     for (int64_t r = m->r0; r < rend;) {
         int64_t g0 = r / MC_R16 * MC_R16;
         unsigned lo = (unsigned)(r - g0), hi = (unsigned)min64(rend - g0, MC_R16);
-        __mmask16 keep = (__mmask16)((0xffffu >> (16 - hi)) & ~((1u << lo) - 1));
+        __mmask16 keep = (__mmask16)r16_lanes(lo, hi);
         for (int64_t t0 = 0; t0 < m->n_tok; t0 += 16)
             tile_r16_nt((int)min64(16, m->n_tok - t0), w + (size_t)g0 * rb, nb,
                         x + (size_t)t0 * m->x_stride, m->x_stride, m->y + t0 * m->y_stride + g0,

@@ -129,7 +129,7 @@ _Static_assert(R16F_TT == 12, "NT_SWITCH lists the token counts below 12");
 /* Lanes [lo, hi) of a group. */
 static __mmask16 lane_mask(int64_t lo, int64_t hi)
 {
-    return (__mmask16)((0xffffu >> (16 - hi)) & ~((1u << lo) - 1));
+    return (__mmask16)r16_lanes(lo, hi);
 }
 
 /* One tile (ng groups from row g0) for all tokens, in balanced chunks of at most R16F_TT tokens.

@@ -39,6 +39,13 @@ static inline int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+/* Lanes [lo, hi) of a 16-row group of the R16 layout (kernels.h), bit i for row i of the group: the
+ * lanes an R16 kernel stores when a row range starts or ends inside a group. 0 <= lo < hi <= 16. */
+static inline unsigned r16_lanes(int64_t lo, int64_t hi)
+{
+    return (0xffffu >> (16 - hi)) & ~((1u << lo) - 1);
+}
+
 MC_AI __m256i ld256(const void *p)
 {
     return _mm256_loadu_si256((const __m256i *)p);
