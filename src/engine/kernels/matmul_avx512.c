@@ -403,28 +403,17 @@ static int64_t gemm_min_tok(mc_dtype t)
 static void path_a_r16(const mc_matmul *m, int q4)
 {
     size_t rb = mc_type_bytes(m->wtype, m->cols);
-    int64_t nb = m->cols / MC_QK, gend = m->rows / MC_R16 * MC_R16;
-    int64_t rend = min64(m->r1, gend);
+    int64_t nb = m->cols / MC_QK, g0;
     const char *w = m->w, *x = m->x;
-    for (int64_t r = m->r0; r < rend;) {
-        int64_t g0 = r / MC_R16 * MC_R16;
-        unsigned lo = (unsigned)(r - g0), hi = (unsigned)min64(rend - g0, MC_R16);
-        __mmask16 keep = (__mmask16)r16_lanes(lo, hi);
+    unsigned lanes;
+    mc_matmul tail;
+    for (r16_walk it = r16_walk_of(m); r16_next(&it, &g0, &lanes);)
         for (int64_t t0 = 0; t0 < m->n_tok; t0 += 16)
             tile_r16_nt((int)min64(16, m->n_tok - t0), w + (size_t)g0 * rb, nb,
                         x + (size_t)t0 * m->x_stride, m->x_stride, m->y + t0 * m->y_stride + g0,
-                        m->y_stride, keep, q4);
-        r = g0 + MC_R16;
-    }
-    if (m->r1 > gend) {
-        mc_matmul tail = *m;
-        tail.r0 = m->r0 > gend ? m->r0 : gend;
-        tail.layout = MC_WLAYOUT_GGML;
-        if (q4)
-            path_a_q4_0(&tail);
-        else
-            path_a_q8_0(&tail);
-    }
+                        m->y_stride, (__mmask16)lanes, q4);
+    if (r16_tail(m, &tail))
+        (q4 ? path_a_q4_0 : path_a_q8_0)(&tail);
 }
 
 MM_ENTRY(mm_float_avx512, mc_avx2_matmul_small(m))

@@ -192,25 +192,17 @@ static void group_k(const char *g, int64_t nsb, const char *x, size_t xs, int nt
 static void path_r16k(const mc_matmul *m, int q4)
 {
     size_t rb = mc_type_bytes(m->wtype, m->cols);
-    int64_t nsb = m->cols / MC_QK_K, gend = m->rows / MC_R16 * MC_R16;
-    int64_t rend = min64(m->r1, gend);
+    int64_t nsb = m->cols / MC_QK_K, g0;
     const char *w = m->w, *x = m->x;
-    for (int64_t r = m->r0; r < rend;) {
-        int64_t g0 = r / MC_R16 * MC_R16;
-        unsigned lo = (unsigned)(r - g0), hi = (unsigned)min64(rend - g0, MC_R16);
-        __mmask16 keep = (__mmask16)r16_lanes(lo, hi);
+    unsigned lanes;
+    mc_matmul tail;
+    for (r16_walk it = r16_walk_of(m); r16_next(&it, &g0, &lanes);)
         for (int64_t t0 = 0; t0 < m->n_tok; t0 += TCH)
             group_k(w + (size_t)g0 * rb, nsb, x + (size_t)t0 * m->x_stride, m->x_stride,
                     (int)min64(TCH, m->n_tok - t0), m->y + t0 * m->y_stride + g0, m->y_stride,
-                    keep, q4);
-        r = g0 + MC_R16;
-    }
-    if (m->r1 > gend) {
-        mc_matmul tail = *m;
-        tail.r0 = m->r0 > gend ? m->r0 : gend;
-        tail.layout = MC_WLAYOUT_GGML;
+                    (__mmask16)lanes, q4);
+    if (r16_tail(m, &tail))
         mc_avx512_matmul_kquant(&tail);
-    }
 }
 
 static void mm_q6_k_r16_avx512(const mc_matmul *m) { path_r16k(m, 0); }

@@ -46,6 +46,40 @@ static inline unsigned r16_lanes(int64_t lo, int64_t hi)
     return (0xffffu >> (16 - hi)) & ~((1u << lo) - 1);
 }
 
+/* The 16-row groups an R16-layout matmul of rows [r0, r1) computes, one by one: a partial group
+ * is computed whole and stored under the lane mask. The rows after the last full group are in
+ * GGML layout: r16_tail gives them as a GGML matmul (0 when there are none). */
+typedef struct r16_walk {
+    int64_t r, rend;
+} r16_walk;
+
+static inline r16_walk r16_walk_of(const mc_matmul *m)
+{
+    r16_walk w = {m->r0, min64(m->r1, m->rows / MC_R16 * MC_R16)};
+    return w;
+}
+
+static inline int r16_next(r16_walk *w, int64_t *g0, unsigned *lanes)
+{
+    if (w->r >= w->rend)
+        return 0;
+    *g0 = w->r / MC_R16 * MC_R16;
+    *lanes = r16_lanes(w->r - *g0, min64(w->rend - *g0, MC_R16));
+    w->r = *g0 + MC_R16;
+    return 1;
+}
+
+static inline int r16_tail(const mc_matmul *m, mc_matmul *tail)
+{
+    int64_t gend = m->rows / MC_R16 * MC_R16;
+    if (m->r1 <= gend)
+        return 0;
+    *tail = *m;
+    tail->r0 = m->r0 > gend ? m->r0 : gend;
+    tail->layout = MC_WLAYOUT_GGML;
+    return 1;
+}
+
 MC_AI __m256i ld256(const void *p)
 {
     return _mm256_loadu_si256((const __m256i *)p);
