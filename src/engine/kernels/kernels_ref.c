@@ -307,21 +307,32 @@ static void mm_q6_k_ref(const mc_matmul *m)
     matmul_with(m, dot_q6_k_ref);
 }
 
-/* MC_WLAYOUT_R16: each row's blocks are gathered back into GGML blocks one at a time and dotted
- * by the same function, summed in the same (block) order: the result is bit-identical to the GGML
- * ref kernel's. */
+/* Block b of row r of an R16 matrix gathered back into one GGML block (Q8_0/Q4_0: kernels_impl.h;
+ * the K-quants: r16k.h); tmp must hold the largest block (Q6_K). */
+static const void *r16_block(const mc_matmul *m, size_t rb, int64_t r, int64_t b, void *tmp)
+{
+    if (mc_r16k_type(m->wtype))
+        return mc_r16k_row_block(m->wtype, m->w, m->rows, rb, r, b, tmp);
+    return mc_r16_row_blocks(m->wtype, m->w, m->rows, rb, r, b, 1, tmp);
+}
+
+/* MC_WLAYOUT_R16: each row's blocks (super-blocks for the K-quants) are gathered back into GGML
+ * blocks one at a time and dotted by the same function, summed in the same (block) order: the
+ * result is bit-identical to the GGML ref kernel's. */
 static void matmul_r16_with(const mc_matmul *m, dot_fn dot)
 {
-    size_t rb = mc_type_bytes(m->wtype, m->cols), xb = sizeof(mc_act_q8);
+    int kq = mc_r16k_type(m->wtype);
+    int64_t qk = kq ? MC_QK_K : MC_QK;
+    size_t rb = mc_type_bytes(m->wtype, m->cols), xb = kq ? sizeof(mc_act_q8k) : sizeof(mc_act_q8);
     const char *x = m->x;
     MC_KASSERT(m->rows >= m->r1);
     for (int64_t t = 0; t < m->n_tok; t++)
         for (int64_t r = m->r0; r < m->r1; r++) {
             double s = 0;
-            for (int64_t b = 0; b < m->cols / MC_QK; b++) {
-                mc_blk_q8_0 tmp; /* large enough for one block of either type */
-                const void *blk = mc_r16_row_blocks(m->wtype, m->w, m->rows, rb, r, b, 1, &tmp);
-                s += dot(blk, x + (size_t)t * m->x_stride + (size_t)b * xb, MC_QK);
+            for (int64_t b = 0; b < m->cols / qk; b++) {
+                mc_blk_q6_k tmp; /* the largest block of the types with an R16 layout here */
+                const void *blk = r16_block(m, rb, r, b, &tmp);
+                s += dot(blk, x + (size_t)t * m->x_stride + (size_t)b * xb, qk);
             }
             m->y[t * m->y_stride + r] = (float)s;
         }
@@ -335,33 +346,13 @@ static void mm_q4_0_r16_ref(const mc_matmul *m)
 {
     matmul_r16_with(m, dot_q4_0_ref);
 }
-
-/* The K-quants in R16 layout (r16k.h): likewise one super-block at a time, bit-identical to the
- * GGML ref kernel. */
-static void matmul_r16k_with(const mc_matmul *m, dot_fn dot)
-{
-    size_t rb = mc_type_bytes(m->wtype, m->cols), xb = sizeof(mc_act_q8k);
-    const char *x = m->x;
-    MC_KASSERT(m->rows >= m->r1);
-    for (int64_t t = 0; t < m->n_tok; t++)
-        for (int64_t r = m->r0; r < m->r1; r++) {
-            double s = 0;
-            for (int64_t b = 0; b < m->cols / MC_QK_K; b++) {
-                mc_blk_q6_k tmp; /* large enough for one block of either type */
-                const void *blk = mc_r16k_row_block(m->wtype, m->w, m->rows, rb, r, b, &tmp);
-                s += dot(blk, x + (size_t)t * m->x_stride + (size_t)b * xb, MC_QK_K);
-            }
-            m->y[t * m->y_stride + r] = (float)s;
-        }
-}
-
 static void mm_q4_k_r16_ref(const mc_matmul *m)
 {
-    matmul_r16k_with(m, dot_q4_k_ref);
+    matmul_r16_with(m, dot_q4_k_ref);
 }
 static void mm_q6_k_r16_ref(const mc_matmul *m)
 {
-    matmul_r16k_with(m, dot_q6_k_ref);
+    matmul_r16_with(m, dot_q6_k_ref);
 }
 
 /* ---- f32 helpers ---- */
