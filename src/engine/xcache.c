@@ -360,6 +360,8 @@ void eng_xc_step_begin(mc_engine *e)
     memset(c->pass_misses, 0, (size_t)c->n_moe * sizeof *c->pass_misses);
     c->bytes0 = atomic_load(&c->bytes);
     c->pass_stall = 0;
+    c->pf_floor = c->step_clock;
+    c->step_clock = c->dir.clock;
 }
 
 /* The layer's distinct activated experts (round 0). */
@@ -487,16 +489,16 @@ void eng_xc_prefetch(mc_engine *e, const eng_layer *L, int64_t n)
 {
     eng_xcache *c = e->xc;
     const eng_layer *N = c->prefetch ? next_moe(e, L) : NULL;
-    if (!N)
-        return;
+    if (!N || xc_dir_victim_before(&c->dir, c->pf_floor) < 0)
+        return; /* every slot holds an expert used in this step or the last one: keep them */
     predict(e, c, N, n);
     int64_t base = N->moe_index * c->max_exp, k = 0;
     for (int64_t x = 0; x < N->n_exp && k < c->max_exp; x++) {
         if (!c->mark[x] || c->dir.slot_of[base + x] >= 0)
             continue;
-        int64_t s = xc_dir_victim(&c->dir);
+        int64_t s = xc_dir_victim_before(&c->dir, c->pf_floor);
         if (s < 0 || !xc_slot_ready(c, s))
-            break; /* no free slot, or its last read is still in flight: do not wait */
+            break; /* no slot unused for a step, or its last read is in flight: do not wait */
         xc_dir_place(&c->dir, s, base + x, 1);
         c->pf[s] = 1;
         c->slot[k] = s;

@@ -34,6 +34,9 @@ void xc_dir_deinit(xc_dir *d);
  * neither pinned nor guarded the least recently used (LRU, STATIC) or the one whose expert has
  * the fewest uses, least recently used on ties (LFU). -1 when every slot is pinned or guarded. */
 int64_t xc_dir_victim(const xc_dir *d);
+/* The same among the empty slots and those last used at or before `clock` only (a prefetch's
+ * victim: never an expert used since then); -1 when there is none. */
+int64_t xc_dir_victim_before(const xc_dir *d, int64_t clock);
 /* Puts expert x in slot s (evicting its owner) and guards it; prefetch: placed without a use. */
 void xc_dir_place(xc_dir *d, int64_t s, int64_t x, int prefetch);
 /* A use of the expert in slot s: most recent, one more use (LFU), guarded. */

@@ -55,12 +55,19 @@ static int worse(const xc_dir *d, int64_t a, int64_t b)
 
 int64_t xc_dir_victim(const xc_dir *d)
 {
+    return xc_dir_victim_before(d, INT64_MAX);
+}
+
+int64_t xc_dir_victim_before(const xc_dir *d, int64_t clock)
+{
     int64_t best = -1;
     for (int64_t s = 0; s < d->n_slots; s++) {
         if (d->pinned[s] || d->guard[s] == d->guard_now)
             continue;
         if (d->owner[s] < 0)
             return s;
+        if (d->last[s] > clock)
+            continue;
         if (best < 0 || worse(d, s, best))
             best = s;
     }

@@ -69,6 +69,7 @@ struct eng_xcache {
     int64_t bytes0;
     mc_ns pass_stall;
     int64_t hits, misses, prefetched, pinned, cancelled, pf_used;
+    int64_t step_clock, pf_floor; /* dir.clock when this step and the one before it began */
     mc_ns stall;
     uint8_t *kill; /* [n_slots]: scratch of cancel_wrong */
     uint8_t *pf;   /* [n_slots]: holds a prediction its layer has not asked for yet */

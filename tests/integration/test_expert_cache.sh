@@ -36,7 +36,7 @@ expect2 "too small" "holds 1 expert slot of 0.1 MiB; a layer needs at least top_
 gen() { "$bin" generate -m "$m" -p "Hello world" -n 12 --ignore-eos -t 2 --json "$@"; }
 gen >"$tmp/ref.json" 2>"$tmp/err" || fail "generate: $(cat "$tmp/err")"
 for opts in "--expert-cache-mb 0.25" "--expert-cache-mb 0.25 --expert-cache-policy lfu" \
-    "--expert-cache-mb 0.5 --prefetch" "--expert-cache-mb 0.25 --no-direct"; do
+    "--expert-cache-mb 0.7 --prefetch" "--expert-cache-mb 0.25 --no-direct"; do
     # shellcheck disable=SC2086
     gen $opts >"$tmp/x.json" 2>"$tmp/err" || fail "generate $opts: $(cat "$tmp/err")"
     python3 - "$tmp/ref.json" "$tmp/x.json" "$opts" <<'EOF' || fail "generate $opts"
@@ -45,7 +45,7 @@ a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 assert a["ids"] == b["ids"] and len(a["ids"]) == 12, (a["ids"], b["ids"])
 assert "expert_cache" not in a, a
 x = b["expert_cache"]
-assert x["slots"] == (4 if "0.5" in sys.argv[3] else 2), x
+assert x["slots"] == (6 if "0.7" in sys.argv[3] else 2), x
 assert x["misses"] > 0 and x["slow_tier_bytes"] > 0 and x["slow_tier_Bps"] > 0, x
 if "--no-direct" in sys.argv[3]:  # O_DIRECT otherwise, unless the test file system refuses it
     assert x["direct"] is False, x

@@ -88,6 +88,22 @@ TEST(directory_victims)
     CHECK_EQ_INT(d.slot_of[9], -1);
     CHECK_EQ_INT(xc_dir_victim(&d), 2);
     xc_dir_deinit(&d);
+    /* a prefetch's victim: only slots unused since a clock. Uses 1, 2, 3 in slots 0, 1, 2; the
+     * LRU victim is slot 0, but not once the clock is before its use */
+    CHECK(xc_dir_init(&d, MC_XCACHE_LRU, 3, 10, NULL) == MC_OK);
+    for (int64_t s = 0; s < 3; s++)
+        xc_dir_place(&d, s, s + 3, 0);
+    xc_dir_new_round(&d);
+    CHECK_EQ_INT(xc_dir_victim_before(&d, 3), 0);
+    CHECK_EQ_INT(xc_dir_victim_before(&d, 1), 0);
+    CHECK_EQ_INT(xc_dir_victim_before(&d, 0), -1);
+    xc_dir_use(&d, 0); /* clock 4: slot 1 (used at 2) is now the oldest */
+    xc_dir_new_round(&d);
+    CHECK_EQ_INT(xc_dir_victim_before(&d, 1), -1);
+    CHECK_EQ_INT(xc_dir_victim_before(&d, 2), 1);
+    xc_dir_drop(&d, 2); /* an empty slot is always a victim */
+    CHECK_EQ_INT(xc_dir_victim_before(&d, 0), 2);
+    xc_dir_deinit(&d);
 }
 
 /* ---- the engine with a cache ---- */
@@ -220,9 +236,11 @@ static void tiny_cache_equal(const char *arch, mc_dtype t, const char *name)
     same_as_uncached(p, &x, ref, rt);
     x.policy = MC_XCACHE_LFU;
     same_as_uncached(p, &x, ref, rt);
-    x.policy = MC_XCACHE_LRU; /* prefetch needs room beside the current layer's experts */
+    /* prefetch needs room beside the experts of this step and the last one (a prediction
+     * never evicts those) */
+    x.policy = MC_XCACHE_LRU;
     x.prefetch = 1;
-    x.bytes = 4 * sb;
+    x.bytes = 8 * sb;
     same_as_uncached(p, &x, ref, rt);
     x.bytes = 3 * sb + 100; /* static: one pinned slot, two LRU */
     x.policy = MC_XCACHE_STATIC;
@@ -232,7 +250,7 @@ static void tiny_cache_equal(const char *arch, mc_dtype t, const char *name)
     x.bytes = 6 * sb; /* with prefetch: 2 pinned, 4 LRU */
     x.prefetch = 1;
     same_as_uncached(p, &x, ref, rt);
-    x = (xopts){5 * sb, MC_XCACHE_LFU, 1, 0, NULL, NULL, 0}; /* buffered reads */
+    x = (xopts){8 * sb, MC_XCACHE_LFU, 1, 0, NULL, NULL, 0}; /* buffered reads */
     same_as_uncached(p, &x, ref, rt);
 }
 
