@@ -45,6 +45,9 @@ void usage_bench_engine(FILE *f)
             "  --kernels ISA       ref, avx2 or avx512 (default: best for this CPU)\n"
             "  --seed S            prompt token seed (default 1)\n"
             "  --json              print one JSON document\n"
+            "  --records FILE      write the last repetition's decode passes (every batch\n"
+            "                      size) as per-pass records JSONL with tokens_per_expert,\n"
+            "                      for a later --routing or --expert-profile\n"
             ER_XCACHE_USAGE
             "  with an expert cache, each decode phase is compared with the analytic model\n"
             "  (docs/METRICS.md predict.tpot_offload, no overlap) twice: predicted a priori\n"
@@ -53,8 +56,9 @@ void usage_bench_engine(FILE *f)
             "  --slow-bw GB/s      slow tier bandwidth (default: the hardware entry's probed\n"
             "                      slow tier, `moecap probe --slow-tier DIR`)\n"
             "  --routing FILE      a routing trace recorded before (records JSONL with\n"
-            "                      tokens_per_expert, e.g. serve --trace-tokens): the prediction\n"
-            "                      replays it through the cache (default: uniform routing)\n"
+            "                      tokens_per_expert, e.g. --records or serve --trace-tokens):\n"
+            "                      the prediction replays its passes of each phase's batch size\n"
+            "                      (all of them if none) through the cache (default: uniform)\n"
             "  --predict-eff F     attained fraction of the fast tier's peak bandwidth, (0, 1]:\n"
             "                      the decode S-MBU this engine reaches without a cache on this\n"
             "                      machine (default 0.85, see docs/ENGINE.md)\n");
@@ -68,9 +72,10 @@ typedef struct bargs {
     uint64_t seed;
     double slow_Bps, pred_eff; /* --slow-bw (0 = the hardware entry's), --predict-eff */
     const char *routing;       /* --routing: a trace for the a priori prediction, or NULL */
+    const char *records;       /* --records: where the decode phases' records go, or NULL */
 } bargs;
 
-enum { O_HW = 256, O_KERN, O_SEED, O_JSON, O_SLOW, O_PEFF, O_ROUTING };
+enum { O_HW = 256, O_KERN, O_SEED, O_JSON, O_SLOW, O_PEFF, O_ROUTING, O_RECORDS };
 
 static const struct option opts[] = {
     {"model", required_argument, NULL, 'm'},  {"threads", required_argument, NULL, 't'},
@@ -79,7 +84,7 @@ static const struct option opts[] = {
     {"hardware", required_argument, NULL, O_HW}, {"kernels", required_argument, NULL, O_KERN},
     {"seed", required_argument, NULL, O_SEED}, {"json", no_argument, NULL, O_JSON},
     {"slow-bw", required_argument, NULL, O_SLOW}, {"predict-eff", required_argument, NULL, O_PEFF},
-    {"routing", required_argument, NULL, O_ROUTING},
+    {"routing", required_argument, NULL, O_ROUTING}, {"records", required_argument, NULL, O_RECORDS},
     ER_XCACHE_LONGOPTS, {NULL, 0, NULL, 0}};
 
 static const char *opt_name(int c)
@@ -113,10 +118,11 @@ static int parse_batches(bargs *a, const char *s)
 static int parse_one(bargs *a, int c)
 {
     int64_t v = 0;
-    if (c == 'm' || c == O_HW || c == O_KERN || c == O_ROUTING) {
-        *(c == 'm'    ? &a->eo.model
-          : c == O_HW ? &a->hw
+    if (c == 'm' || c == O_HW || c == O_KERN || c == O_ROUTING || c == O_RECORDS) {
+        *(c == 'm'         ? &a->eo.model
+          : c == O_HW      ? &a->hw
           : c == O_ROUTING ? &a->routing
+          : c == O_RECORDS ? &a->records
                            : &a->eo.kernels) = optarg;
         return 1;
     }
@@ -179,7 +185,8 @@ static int parse_args(int argc, char **argv, bargs *a)
     a->eo.max_seqs = maxb;
     a->eo.step_tokens = maxb > 512 ? maxb : 512;
     a->eo.ctx = a->p + a->n + 1;
-    a->eo.trace_tokens = a->eo.xc.cache_bytes > 0; /* the calibrated prediction's routing */
+    /* the calibrated prediction's routing; --records keeps it for a later --routing */
+    a->eo.trace_tokens = a->eo.xc.cache_bytes > 0 || a->records;
     return er_xcache_check(&a->eo.xc, CMD);
 }
 
@@ -208,9 +215,10 @@ typedef struct bench {
     double *route[MAX_NB];
     size_t route_rows, route_cols;
     er_passes trace[MAX_NB]; /* the last repetition's decode records of each phase */
-    double *rfreq;           /* --routing: its frequencies and its replay (setup) */
+    double *rfreq;           /* --routing: its frequencies and, per decode phase, its replay */
     size_t rrows, rcols;
-    mc_cache_replay rrp;
+    mc_cache_replay rrp[MAX_NB];
+    int rrp_same_b[MAX_NB]; /* 1: replayed the trace's passes of the phase's batch size only */
     mc_predict_cache_out cal[MAX_NB];
     double cal_slow_Bps[MAX_NB];
     int cal_ok;
@@ -327,7 +335,7 @@ static mc_err one_rep(bench *B, int rep, mc_diag *d)
         if (err == MC_OK && B->a->eo.trace_tokens)
             err = add_routing(B, &ps, i, d);
         if (err == MC_OK && B->a->eo.trace_tokens && rep == B->a->reps - 1) {
-            B->trace[i] = ps; /* kept for the replay (calibrate_phases) */
+            B->trace[i] = ps; /* kept for the replay (calibrate_phases) and --records */
             ps = (er_passes){0};
         }
     }
@@ -335,8 +343,7 @@ static mc_err one_rep(bench *B, int rep, mc_diag *d)
     return err;
 }
 
-static mc_err load_routing(bench *B, double **freq, size_t *rows, size_t *cols,
-                           mc_cache_replay *rp, mc_diag *d);
+static mc_err load_routing(bench *B, mc_diag *d);
 
 static mc_err setup(bench *B, mc_diag *d)
 {
@@ -348,7 +355,7 @@ static mc_err setup(bench *B, mc_diag *d)
     if (err == MC_OK)
         err = mc_cap_peak_of(mc_engine_model(B->e), &B->dep, &B->pk, d);
     if (err == MC_OK) /* a bad trace fails before the benchmark runs */
-        err = load_routing(B, &B->rfreq, &B->rrows, &B->rcols, &B->rrp, d);
+        err = load_routing(B, d);
     if (err != MC_OK)
         return err;
     int64_t V = mc_engine_vocab(B->e), S = a->eo.max_seqs;
@@ -413,9 +420,27 @@ static void calibrate_phases(bench *B, double slow)
 /* The analytic model of each decode phase (bench_engine_pred.c), a priori: uniform routing and
  * the probed (or --slow-bw) slow tier; then calibrated from the run's records. A failure is not
  * an error of the benchmark: pred_why / cal_why say why there is no prediction. */
-/* --routing: the trace's frequencies (*freq, heap) and its replay through the engine's cache. */
-static mc_err load_routing(bench *B, double **freq, size_t *rows, size_t *cols,
-                           mc_cache_replay *rp, mc_diag *d)
+/* Replays the trace's passes of batch size b through the engine's cache (all of its passes
+ * when it has none of that size: a cache's hit rate depends on how many experts a pass
+ * activates); *same_b says which. */
+static mc_err replay_batch(const bench *B, const mc_pass_set *set, int b, mc_cache_replay *rp,
+                           int *same_b, mc_diag *d)
+{
+    mc_pass *v = mc_mallocarray(set->n ? set->n : 1, sizeof *v);
+    if (!v)
+        return mc_fail(d, MC_ERR_NOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t k = 0; k < set->n; k++)
+        if (set->v[k].batch_size == b)
+            v[n++] = set->v[k]; /* shallow: read only, the set owns the arrays */
+    *same_b = n > 0;
+    mc_err e = er_replay(B->e, B->a->eo.xc.policy, n ? v : set->v, n ? n : set->n, rp, d);
+    mc_free(v);
+    return e;
+}
+
+/* --routing: the trace's frequencies (B->rfreq, heap) and its replay per decode phase. */
+static mc_err load_routing(bench *B, mc_diag *d)
 {
     if (!B->a->routing)
         return MC_OK;
@@ -429,9 +454,10 @@ static mc_err load_routing(bench *B, double **freq, size_t *rows, size_t *cols,
     if (!e)
         e = mc_pass_parse_jsonl(buf, len, 1, 0, &set, d);
     if (!e)
-        e = mc_cap_route_freq(mc_engine_model(B->e), set.v, set.n, freq, rows, cols, d);
-    if (!e)
-        e = er_replay(B->e, B->a->eo.xc.policy, set.v, set.n, rp, d);
+        e = mc_cap_route_freq(mc_engine_model(B->e), set.v, set.n, &B->rfreq, &B->rrows,
+                              &B->rcols, d);
+    for (int i = 0; i < B->a->nb && !e; i++)
+        e = replay_batch(B, &set, B->a->b[i], &B->rrp[i], &B->rrp_same_b[i], d);
     if (e)
         mc_diag_prefix(d, "--routing %s", B->a->routing);
     mc_free(buf);
@@ -459,7 +485,7 @@ static void predict_phases(bench *B)
                          .freq = B->rfreq,
                          .freq_rows = B->rrows,
                          .freq_cols = B->rcols,
-                         .replay = a->routing ? &B->rrp : NULL};
+                         .replay = a->routing ? &B->rrp[i] : NULL};
         err = er_predict_cache(B->e, &in, &B->pred[i], &d);
     }
     B->pred_ok = err == MC_OK;
@@ -546,9 +572,10 @@ static void print_pred(const bench *B, int i)
         printf("%-22s %s: hit rate %.3f, TPOT %.2f ms (fast %.2f + slow %.2f at %.2f GB/s) vs "
                "measured %.2f ms: %+.1f %%\n",
                "",
-               k                 ? "calibrated (routing replayed, slow bw)"
-               : B->a->routing ? "predicted (--routing replayed)"
-                                 : "predicted (uniform routing)",
+               k                       ? "calibrated (routing replayed, slow bw)"
+               : !B->a->routing        ? "predicted (uniform routing)"
+               : B->rrp_same_b[i]      ? "predicted (--routing, its passes of this batch size)"
+                                       : "predicted (--routing, all its passes)",
                p->hit_rate, 1e3 * p->tpot_s, 1e3 * p->fast_s, 1e3 * p->slow_s,
                (k ? B->cal_slow_Bps[i] : slow_of(B)) / 1e9, 1e3 * m, 100 * (p->tpot_s - m) / m);
         if (k)
@@ -623,6 +650,8 @@ static cJSON *pred_json(const bench *B, int i, int cal)
                             : B->a->routing ? B->a->routing
                                              : "uniform");
     cJSON_AddStringToObject(o, "hit_model", p->hit_model);
+    if (!cal && B->a->routing)
+        cJSON_AddBoolToObject(o, "routing_same_batch", B->rrp_same_b[i]);
     add_num(o, "slow_Bps", cal ? B->cal_slow_Bps[i] : slow_of(B));
     add_num(o, "predict.cache_hit_rate", p->hit_rate);
     add_num(o, "predict.tpot_offload_s", p->tpot_s);
@@ -684,6 +713,24 @@ static int report_json(const bench *B)
     return 0;
 }
 
+/* --records: the last repetition's decode passes of every batch size, one JSON line each (the
+ * format of GET /moecap/records), written atomically. */
+static mc_err write_records(const bench *B, mc_diag *d)
+{
+    mc_buf b;
+    mc_buf_init(&b, (size_t)1 << 30);
+    mc_err err = MC_OK;
+    for (int i = 0; i < B->a->nb && err == MC_OK; i++)
+        for (size_t k = 0; k < B->trace[i].n && err == MC_OK; k++)
+            err = mc_pass_format(&B->trace[i].v[k], &b, d);
+    if (err == MC_OK)
+        err = mc_write_file_atomic(B->a->records, b.data ? b.data : "", b.len, d);
+    if (err != MC_OK)
+        mc_diag_prefix(d, "--records %s", B->a->records);
+    mc_buf_deinit(&b);
+    return err;
+}
+
 int cmd_bench_engine(int argc, char **argv)
 {
     bargs a;
@@ -702,6 +749,8 @@ int cmd_bench_engine(int argc, char **argv)
         rc = a.json ? report_json(B) : (report_text(B), 0);
     else
         rc = mc_cli_fail(CMD, err, &d);
+    if (err == MC_OK && rc == 0 && a.records && (err = write_records(B, &d)) != MC_OK)
+        rc = mc_cli_fail(CMD, err, &d); /* after the report: the figures are not lost */
     mc_engine_free(B->e);
     mc_free(B->rfreq);
     for (int i = 0; i < MAX_NB; i++) {

@@ -21,7 +21,7 @@
 
 #define SLOW_ALIGN 4096u
 #define SLOW_DEFAULT_SIZE (1ull << 30)
-#define SLOW_DEFAULT_BLOCK (4u << 20)
+#define SLOW_DEFAULT_BLOCK (1u << 20)
 #define SLOW_DEFAULT_DEPTH 4
 #define SLOW_DEFAULT_REPEATS 3
 #define SLOW_MAX_DEPTH 64

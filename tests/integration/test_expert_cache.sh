@@ -111,6 +111,52 @@ grep -q "^moecap bench-engine: --routing .*absent.jsonl" "$tmp/err" ||
     >"$tmp/b0.json" 2>"$tmp/err" || fail "bench-engine without a cache: $(cat "$tmp/err")"
 grep -q "cache_hit_rate" "$tmp/b0.json" && fail "bench-engine without a cache reports a hit rate"
 
+# --routing is replayed per batch size, here through 4 slots: the three b=1 passes route to
+# experts 0 and 1 of both layers (all fit: hit rate 1), three more passes of batch 2 to all four
+# experts of each layer (8 > 4 slots, each layer evicts the other's: hit rate 0). Phase b=3 has
+# no passes of its size and replays all six; second replay from [L1e0..3]: pass 1 misses 4, passes
+# 2 and 3 hit 4 each, pass 4 hits L0e0 and L0e1, passes 5 and 6 miss 8 each: 10 of 36.
+for i in 3 4 5; do
+    echo '{"forward_pass_id":'$i',"forward_mode":"decode","batch_size":2,"new_tokens":2,"seq_lens_sum":20,"latency":0.01,"expert_activation":4,"experts_per_layer":[4,4],"tokens_per_expert":[[1,1,1,1],[1,1,1,1]]}'
+done >>"$tmp/trace.jsonl"
+"$bin" bench-engine -m "$m" -p 16 -n 4 -b 1,2,3 -r 1 --hardware xeon-8480plus -t 2 \
+    --expert-cache-mb 0.45 --slow-bw 2 --routing "$tmp/trace.jsonl" --json >"$tmp/bb.json" \
+    2>"$tmp/err" || fail "bench-engine --routing by batch: $(cat "$tmp/err")"
+python3 - "$tmp/bb.json" <<'EOF' || fail "bench-engine --routing by batch json"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["expert_cache"]["slots"] == 4, j["expert_cache"]
+d = j["decode"]
+p = [ph["predicted"] for ph in d]
+assert [ph["batch"] for ph in d] == [1, 2, 3], d
+assert [x["routing_same_batch"] for x in p] == [True, True, False], p
+assert p[0]["predict.cache_hit_rate"] == 1 and p[1]["predict.cache_hit_rate"] == 0, p
+assert abs(p[2]["predict.cache_hit_rate"] - 10 / 36) < 1e-12, p
+assert p[0]["slow_s"] == 0, p
+EOF
+
+# --records: the last repetition's decode passes (every batch size) as records JSONL with
+# tokens_per_expert, usable as --routing; written after the report, never partially
+"$bin" bench-engine -m "$m" -p 16 -n 3 -b 1,2 -r 2 --hardware xeon-8480plus -t 2 \
+    --records "$tmp/rec.jsonl" >"$tmp/rec.out" 2>"$tmp/err" || fail "bench-engine --records: $(cat "$tmp/err")"
+python3 - "$tmp/rec.jsonl" <<'EOF' || fail "bench-engine --records file"
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert [x["batch_size"] for x in r] == [1] * 3 + [2] * 3, r
+for x in r:
+    assert x["forward_mode"] == "decode" and x["new_tokens"] == x["batch_size"], x
+    t = x["tokens_per_expert"]
+    assert len(t) == 2 and all(sum(row) == 2 * x["batch_size"] for row in t), x  # top-2
+EOF
+"$bin" bench-engine -m "$m" -p 16 -n 3 -b 1 -r 1 --hardware xeon-8480plus -t 2 --expert-cache-mb 0.25 \
+    --routing "$tmp/rec.jsonl" >/dev/null 2>"$tmp/err" || fail "--routing from --records: $(cat "$tmp/err")"
+"$bin" bench-engine -m "$m" -p 16 -n 3 -b 1 -r 1 --hardware xeon-8480plus -t 2 \
+    --records "$tmp/no/such/dir/r.jsonl" >"$tmp/rec.out" 2>"$tmp/err" && fail "--records bad dir: exit 0"
+grep -q "^moecap bench-engine: --records .*no/such/dir/r.jsonl" "$tmp/err" ||
+    fail "--records bad dir: $(cat "$tmp/err")"
+grep -q "^decode b=1" "$tmp/rec.out" || fail "--records bad dir: the report was lost"
+[ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "--records bad dir: not one line: $(cat "$tmp/err")"
+
 # ---- serve with a cache: /metrics counters ----
 "$bin" serve -m "$m" --port 0 -t 2 --expert-cache-mb 0.25 --shutdown-timeout 0 \
     >"$tmp/serve.out" 2>"$tmp/serve.err" &

@@ -443,7 +443,9 @@ TEST(closed_loop_with_warmup)
             warm++;
             warm_end = r->end_ns > warm_end ? r->end_ns : warm_end;
         }
-        CHECK(r->send_ns - r->sched_ns < 1000000ull); /* closed loop: due when sent */
+        /* closed loop: due when sent (a schedule fixed in advance would lag by >= 10 ms from
+         * the second wave on; 5 ms leaves room for a descheduled thread on a loaded 2-core CI) */
+        CHECK(r->send_ns - r->sched_ns < 5000000ull);
     }
     for (int i = 0; i < 45; i++)
         CHECK_EQ_INT(seen[i], 1);
