@@ -34,7 +34,7 @@ o = json.load(open(sys.argv[1]))
 t = o["slow_tier"]
 assert t["read_Bps"] > 0 and len(t["runs_Bps"]) == 3, t
 assert t["read_Bps"] == max(t["runs_Bps"]), t
-assert t["size_bytes"] == 8 << 20 and t["block_bytes"] == 4 << 20 and t["depth"] == 4, t
+assert t["size_bytes"] == 8 << 20 and t["block_bytes"] == 1 << 20 and t["depth"] == 4, t
 assert ("O_DIRECT" in t["method"]) == t["o_direct"], t
 assert o["read_Bps"] > 0
 e = json.load(open(sys.argv[2]))

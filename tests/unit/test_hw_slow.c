@@ -61,7 +61,7 @@ TEST(option_errors)
     CHECK_EQ_INT(mc_probe_slow_tier(&o, &r, &d), MC_ERR_RANGE);
     CHECK(strstr(d.msg, "multiple of 4096") != NULL);
     o.block_bytes = 0;
-    o.size_bytes = 4096; /* below one default 4 MiB block */
+    o.size_bytes = 4096; /* below one default 1 MiB block */
     CHECK_EQ_INT(mc_probe_slow_tier(&o, &r, &d), MC_ERR_RANGE);
     CHECK(strstr(d.msg, "below one") != NULL);
     o.size_bytes = 0;
