@@ -75,7 +75,7 @@ typedef struct mc_probe_result {
     int repeats;              /* runs per thread count (best kept) */
     /* slow tier (mc_probe_slow_tier); 0 = not measured. mc_probe_save_local writes these. */
     double slow_tier_Bps;
-    char slow_tier_method[160]; /* "" or how it was read, e.g. "O_DIRECT, 4 MiB reads, 4 in flight" */
+    char slow_tier_method[160]; /* "" or how it was read, e.g. "O_DIRECT, 1 MiB reads, 4 in flight" */
 } mc_probe_result;
 
 /* Measures memory read bandwidth (1..max_threads pinned threads, each reading its own slice of
@@ -102,7 +102,7 @@ const char *mc_probe_local_path(void);
 typedef struct mc_probe_slow_opts {
     const char *dir;     /* required */
     uint64_t size_bytes; /* file size; 0 = 1 GiB; rounded down to whole blocks, >= 1 block */
-    size_t block_bytes;  /* read size; 0 = 4 MiB; a multiple of 4096 */
+    size_t block_bytes;  /* read size; 0 = 1 MiB; a multiple of 4096 */
     int depth;           /* reads in flight; 0 = 4; 1..64 */
     int repeats;         /* 0 = 3; 1..100 */
 } mc_probe_slow_opts;
@@ -120,7 +120,7 @@ typedef struct mc_probe_slow_result {
 } mc_probe_slow_result;
 
 mc_err mc_probe_slow_tier(const mc_probe_slow_opts *o, mc_probe_slow_result *r, mc_diag *d);
-/* "O_DIRECT, 4 MiB reads, 4 in flight" / "buffered after posix_fadvise DONTNEED (O_DIRECT refused
+/* "O_DIRECT, 1 MiB reads, 4 in flight" / "buffered after posix_fadvise DONTNEED (O_DIRECT refused
  * by the filesystem), ...": the one-line description of a result's method. */
 void mc_probe_slow_method(const mc_probe_slow_result *r, char *buf, size_t cap);
 
