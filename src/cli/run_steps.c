@@ -124,7 +124,7 @@ static void step_fail(run_ctx *c, run_sys *s, step *st, const char *msg)
 {
     if (!s->failed) {
         s->failed = 1;
-        snprintf(s->error, sizeof s->error, "%s: %s", st->name, msg);
+        snprintf(s->error, sizeof s->error, "%.40s: %.540s", st->name, msg); /* fits error[600] */
     }
     c->partial = 1;
     run_progress(c, st->name, s->s->name, "failed", now_s() - st->t0, msg);
