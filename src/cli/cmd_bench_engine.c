@@ -3,20 +3,14 @@
  * for each batch size b, decodes n tokens with b sequences together (each first gets its own
  * p-token prompt, untimed). Figures come from the engine's own per-pass records (copied per step)
  * through mc_cap_summarise against a hardware entry (default `local`, the probe's): tokens/s,
- * S-MBU and S-MFU of prefill and decode, mean +- sd over repetitions. Parses options and prints;
- * engine driving is engine_run.c's. Must not depend on the server or loadgen. */
-#include "cli.h"
-#include "engine_run.h"
+ * S-MBU and S-MFU of prefill and decode, mean +- sd over repetitions; with an expert cache the
+ * analytic model's predictions beside them. Parses options, runs and predicts; the output is
+ * bench_engine_out.c's, engine driving engine_run.c's. Must not depend on the server or loadgen. */
+#include "bench_engine_int.h"
 
-#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <math.h>
 #include <string.h>
-
-#define CMD "bench-engine"
-#define MAX_NB 8
-#define MAX_REPS 100
-#define MAX_BATCH 64
 
 void usage_bench_engine(FILE *f)
 {
@@ -63,17 +57,6 @@ void usage_bench_engine(FILE *f)
             "                      the decode S-MBU this engine reaches without a cache on this\n"
             "                      machine (default 0.85, see docs/ENGINE.md)\n");
 }
-
-typedef struct bargs {
-    er_open eo;
-    int64_t p, n;
-    int b[MAX_NB], nb, reps, json;
-    const char *hw;
-    uint64_t seed;
-    double slow_Bps, pred_eff; /* --slow-bw (0 = the hardware entry's), --predict-eff */
-    const char *routing;       /* --routing: a trace for the a priori prediction, or NULL */
-    const char *records;       /* --records: where the decode phases' records go, or NULL */
-} bargs;
 
 enum { O_HW = 256, O_KERN, O_SEED, O_JSON, O_SLOW, O_PEFF, O_ROUTING, O_RECORDS };
 
@@ -190,40 +173,6 @@ static int parse_args(int argc, char **argv, bargs *a)
     return er_xcache_check(&a->eo.xc, CMD);
 }
 
-/* Figures per repetition: tok/s, S-MBU, S-MFU, mean distinct experts per MoE layer; with an
- * expert cache the hit rate, the slow tier's bytes/s while reads are in flight and the share of
- * the step time stalled on it (NaN without a cache); then the share of the step time in each of
- * the engine's phases (mc_engine_profile, MC_PHASES of them from F_TIME). */
-enum { F_TPS = 0, F_SMBU, F_SMFU, F_ACT, F_HIT, F_BW, F_STALL, F_TIME };
-#define F_COUNT (F_TIME + MC_PHASES)
-
-typedef struct bench {
-    const bargs *a;
-    mc_engine *e;
-    mc_hw_deploy dep;
-    mc_cap_peak pk;
-    int32_t *prompt; /* [max_seqs][p] */
-    float *logits;   /* [max_seqs][vocab] */
-    double pre[F_COUNT][MAX_REPS];
-    double dec[MAX_NB][F_COUNT][MAX_REPS];
-    mc_predict_cache_out pred[MAX_NB]; /* the analytic model per decode phase (with a cache) */
-    int pred_ok;                       /* 1: pred[] filled; 0: pred_why says why not */
-    char pred_why[sizeof(mc_diag){0}.msg];
-    /* Calibrated from the run's records: each decode phase's routing frequencies (mean over
-     * repetitions of experts.route_freq of its passes) and slow tier read at the bandwidth
-     * measured while reads were in flight (cache.slow_bw). */
-    double *route[MAX_NB];
-    size_t route_rows, route_cols;
-    er_passes trace[MAX_NB]; /* the last repetition's decode records of each phase */
-    double *rfreq;           /* --routing: its frequencies and, per decode phase, its replay */
-    size_t rrows, rcols;
-    mc_cache_replay rrp[MAX_NB];
-    int rrp_same_b[MAX_NB]; /* 1: replayed the trace's passes of the phase's batch size only */
-    mc_predict_cache_out cal[MAX_NB];
-    double cal_slow_Bps[MAX_NB];
-    int cal_ok;
-    char cal_why[sizeof(mc_diag){0}.msg];
-} bench;
 
 /* The expert cache's figures of the passes ps, read from the engine's totals since s0. */
 static void cache_figures(const bench *B, const er_passes *ps, const mc_engine_xstats *s0,
@@ -370,7 +319,7 @@ static mc_err setup(bench *B, mc_diag *d)
     return MC_OK;
 }
 
-static double mean_of(const double *v, int n)
+double be_mean_of(const double *v, int n)
 {
     double m = 0;
     for (int i = 0; i < n; i++)
@@ -379,7 +328,7 @@ static double mean_of(const double *v, int n)
 }
 
 /* The a priori slow tier: --slow-bw, else the hardware entry's probed one (0 = unknown). */
-static double slow_of(const bench *B)
+double be_slow_of(const bench *B)
 {
     return B->a->slow_Bps > 0 ? B->a->slow_Bps : B->dep.hw.slow_tier_Bps;
 }
@@ -393,7 +342,7 @@ static void calibrate_phases(bench *B, double slow)
     mc_diag d = {0};
     mc_err err = MC_OK;
     for (int i = 0; i < a->nb && err == MC_OK; i++) {
-        double bw = mean_of(B->dec[i][F_BW], a->reps);
+        double bw = be_mean_of(B->dec[i][F_BW], a->reps);
         B->cal_slow_Bps[i] = isfinite(bw) && bw > 0 ? bw : slow;
         er_pred_in in = {.batch = a->b[i],
                          .context_tok = (double)a->p + (double)(a->n + 1) / 2,
@@ -473,7 +422,7 @@ static void predict_phases(bench *B)
     B->pred_ok = 0;
     if (!mc_engine_xcache_stats(B->e, &s))
         return;
-    double slow = slow_of(B);
+    double slow = be_slow_of(B);
     mc_err err = MC_OK;
     for (int i = 0; i < a->nb && err == MC_OK; i++) {
         er_pred_in in = {.batch = a->b[i],
@@ -509,228 +458,6 @@ static mc_err run(bench *B, mc_diag *d)
     return err;
 }
 
-typedef struct msd {
-    double mean, sd; /* sd: sample standard deviation (0 for one repetition) */
-} msd;
-
-static msd msd_of(const double *v, int n)
-{
-    msd m = {0, 0};
-    for (int i = 0; i < n; i++)
-        m.mean += v[i] / n;
-    for (int i = 0; i < n && n > 1; i++)
-        m.sd += (v[i] - m.mean) * (v[i] - m.mean) / (n - 1);
-    m.sd = sqrt(m.sd);
-    return m;
-}
-
-static void print_phase(const char *what, double f[F_COUNT][MAX_REPS], int reps)
-{
-    msd t = msd_of(f[F_TPS], reps), u = msd_of(f[F_SMBU], reps), m = msd_of(f[F_SMFU], reps);
-    msd x = msd_of(f[F_ACT], reps);
-    printf("%-22s %10.2f +- %-8.2f tok/s  S-MBU %7.3g +- %-7.2g %%  S-MFU %7.3g +- %-7.2g %%", what,
-           t.mean, t.sd, 100 * u.mean, 100 * u.sd, 100 * m.mean, 100 * m.sd);
-    if (!isnan(x.mean))
-        printf("  experts/MoE layer %.2f", x.mean);
-    msd h = msd_of(f[F_HIT], reps), b = msd_of(f[F_BW], reps), st = msd_of(f[F_STALL], reps);
-    if (!isnan(h.mean))
-        printf("\n%-22s hit rate %.3f +- %.3f  slow tier %.1f MB/s while reading  stalled %.1f %%",
-               "", h.mean, h.sd, isnan(b.mean) ? 0 : b.mean / 1e6, 100 * st.mean);
-    printf("\n%-22s time:", "");
-    for (int p = 0; p < MC_PHASES; p++) {
-        msd ph = msd_of(f[F_TIME + p], reps);
-        if (ph.mean >= 0.0005)
-            printf(" %s %.1f %%", mc_engine_phase_name(p), 100 * ph.mean);
-    }
-    printf("\n");
-}
-
-/* Measured TPOT of decode phase i: one step of b tokens, b / (tokens/s). */
-static double measured_tpot(const bench *B, int i)
-{
-    msd t = msd_of(B->dec[i][F_TPS], B->a->reps);
-    return t.mean > 0 ? B->a->b[i] / t.mean : NAN;
-}
-
-/* The measured TPOT of phase i split as the model splits it: the time stalled on the slow tier
- * (stall share x TPOT) and the rest (s). */
-static void measured_split(const bench *B, int i, double *stall_s, double *rest_s)
-{
-    double m = measured_tpot(B, i), st = mean_of(B->dec[i][F_STALL], B->a->reps);
-    *stall_s = isfinite(st) ? st * m : NAN;
-    *rest_s = m - *stall_s;
-}
-
-static void print_pred(const bench *B, int i)
-{
-    double m = measured_tpot(B, i), st, rest;
-    measured_split(B, i, &st, &rest);
-    for (int k = 0; k < 2; k++) {
-        const mc_predict_cache_out *p = k ? &B->cal[i] : &B->pred[i];
-        if (!(k ? B->cal_ok : B->pred_ok))
-            continue;
-        printf("%-22s %s: hit rate %.3f, TPOT %.2f ms (fast %.2f + slow %.2f at %.2f GB/s) vs "
-               "measured %.2f ms: %+.1f %%\n",
-               "",
-               k                       ? "calibrated (routing replayed, slow bw)"
-               : !B->a->routing        ? "predicted (uniform routing)"
-               : B->rrp_same_b[i]      ? "predicted (--routing, its passes of this batch size)"
-                                       : "predicted (--routing, all its passes)",
-               p->hit_rate, 1e3 * p->tpot_s, 1e3 * p->fast_s, 1e3 * p->slow_s,
-               (k ? B->cal_slow_Bps[i] : slow_of(B)) / 1e9, 1e3 * m, 100 * (p->tpot_s - m) / m);
-        if (k)
-            printf("%-22s   its parts vs measured: slow %.2f vs stalled %.2f ms (%+.1f %%), fast "
-                   "%.2f vs the rest %.2f ms (%+.1f %%)\n",
-                   "", 1e3 * p->slow_s, 1e3 * st, 100 * (p->slow_s - st) / st, 1e3 * p->fast_s,
-                   1e3 * rest, 100 * (p->fast_s - rest) / rest);
-    }
-}
-
-static void report_text(const bench *B)
-{
-    const bargs *a = B->a;
-    char what[64];
-    printf("model %s: %s kernels, %d threads; hardware %s x%d: %.1f GB/s, %.4g GFLOP/s dense %s\n",
-           a->eo.model, mc_engine_isa(B->e), mc_engine_threads(B->e), B->dep.hw.name,
-           B->dep.count, B->pk.bw_Bps / 1e9, B->pk.flops / 1e9, mc_prec_name(B->pk.prec));
-    printf("%d repetitions (mean +- sd); S-MBU / S-MFU time-weighted over the engine's passes\n",
-           a->reps);
-    er_xcache_report(stdout, B->e);
-    snprintf(what, sizeof what, "prefill p=%lld", (long long)a->p);
-    print_phase(what, (double(*)[MAX_REPS])B->pre, a->reps);
-    for (int i = 0; i < a->nb; i++) {
-        snprintf(what, sizeof what, "decode b=%d n=%lld", a->b[i], (long long)a->n);
-        print_phase(what, (double(*)[MAX_REPS])B->dec[i], a->reps);
-        print_pred(B, i);
-    }
-    if (mc_engine_xcache_stats(B->e, &(mc_engine_xstats){0}) && !B->pred_ok)
-        printf("no prediction: %s\n", B->pred_why);
-    if (mc_engine_xcache_stats(B->e, &(mc_engine_xstats){0}) && !B->cal_ok)
-        printf("no calibrated prediction: %s\n", B->cal_why);
-}
-
-static void add_num(cJSON *o, const char *k, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, k, v);
-    else
-        cJSON_AddNullToObject(o, k);
-}
-
-static cJSON *phase_json(const double f[F_COUNT][MAX_REPS], int reps)
-{
-    static const char *names[F_TIME] = {"tok_per_s", "smbu", "smfu", "experts_per_moe_layer",
-                                        "cache_hit_rate", "slow_tier_Bps", "stall_fraction"};
-    cJSON *o = cJSON_CreateObject();
-    for (int k = 0; k < F_COUNT; k++) {
-        char key[64], tk[48];
-        if (k >= F_HIT && k < F_TIME && isnan(f[F_HIT][0]))
-            continue; /* no expert cache */
-        if (k >= F_TIME)
-            snprintf(tk, sizeof tk, "time_share_%s", mc_engine_phase_name(k - F_TIME));
-        const char *name = k < F_TIME ? names[k] : tk;
-        msd m = msd_of(f[k], reps);
-        snprintf(key, sizeof key, "%s_mean", name);
-        add_num(o, key, m.mean);
-        snprintf(key, sizeof key, "%s_sd", name);
-        add_num(o, key, m.sd);
-    }
-    return o;
-}
-
-/* predict.cache_hit_rate and predict.tpot_offload (s) of phase i, the measured TPOT (s) and the
- * gap in % of the measurement. */
-static cJSON *pred_json(const bench *B, int i, int cal)
-{
-    const mc_predict_cache_out *p = cal ? &B->cal[i] : &B->pred[i];
-    double m = measured_tpot(B, i);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "routing",
-                            cal              ? "this phase's records, replayed through the cache"
-                            : B->a->routing ? B->a->routing
-                                             : "uniform");
-    cJSON_AddStringToObject(o, "hit_model", p->hit_model);
-    if (!cal && B->a->routing)
-        cJSON_AddBoolToObject(o, "routing_same_batch", B->rrp_same_b[i]);
-    add_num(o, "slow_Bps", cal ? B->cal_slow_Bps[i] : slow_of(B));
-    add_num(o, "predict.cache_hit_rate", p->hit_rate);
-    add_num(o, "predict.tpot_offload_s", p->tpot_s);
-    add_num(o, "fast_s", p->fast_s);
-    add_num(o, "slow_s", p->slow_s);
-    add_num(o, "measured_tpot_s", m);
-    add_num(o, "gap_pct", 100 * (p->tpot_s - m) / m);
-    add_num(o, "eff", B->a->pred_eff);
-    double st, rest;
-    measured_split(B, i, &st, &rest);
-    add_num(o, "measured_stall_s", st);
-    add_num(o, "measured_rest_s", rest);
-    add_num(o, "slow_gap_pct", 100 * (p->slow_s - st) / st);
-    add_num(o, "fast_gap_pct", 100 * (p->fast_s - rest) / rest);
-    return o;
-}
-
-static int report_json(const bench *B)
-{
-    const bargs *a = B->a;
-    cJSON *j = cJSON_CreateObject(), *h, *dec;
-    cJSON_AddStringToObject(j, "model", a->eo.model);
-    cJSON_AddStringToObject(j, "kernels", mc_engine_isa(B->e));
-    cJSON_AddNumberToObject(j, "threads", mc_engine_threads(B->e));
-    cJSON_AddNumberToObject(j, "reps", a->reps);
-    cJSON_AddNumberToObject(j, "prompt_tokens", (double)a->p);
-    cJSON_AddNumberToObject(j, "gen_tokens", (double)a->n);
-    cJSON_AddStringToObject(j, "units", "tok_per_s: tokens/s; smbu, smfu: fractions of the peak");
-    cJSON_AddItemToObject(j, "hardware", h = cJSON_CreateObject());
-    cJSON_AddStringToObject(h, "name", B->dep.hw.name);
-    cJSON_AddNumberToObject(h, "count", B->dep.count);
-    cJSON_AddNumberToObject(h, "peak_bw_GBps", B->pk.bw_Bps / 1e9);
-    cJSON_AddNumberToObject(h, "peak_TFLOPs", B->pk.flops / 1e12);
-    cJSON_AddStringToObject(h, "prec", mc_prec_name(B->pk.prec));
-    cJSON *xc = er_xcache_json(B->e);
-    if (xc)
-        cJSON_AddItemToObject(j, "expert_cache", xc);
-    if (xc && !B->pred_ok)
-        cJSON_AddStringToObject(xc, "no_prediction", B->pred_why);
-    if (xc && !B->cal_ok)
-        cJSON_AddStringToObject(xc, "no_calibrated_prediction", B->cal_why);
-    cJSON_AddItemToObject(j, "prefill", phase_json((const double(*)[MAX_REPS])B->pre, a->reps));
-    cJSON_AddItemToObject(j, "decode", dec = cJSON_CreateArray());
-    for (int i = 0; i < a->nb; i++) {
-        cJSON *o = phase_json((const double(*)[MAX_REPS])B->dec[i], a->reps);
-        cJSON_AddNumberToObject(o, "batch", a->b[i]);
-        if (B->pred_ok)
-            cJSON_AddItemToObject(o, "predicted", pred_json(B, i, 0));
-        if (B->cal_ok)
-            cJSON_AddItemToObject(o, "calibrated", pred_json(B, i, 1));
-        cJSON_AddItemToArray(dec, o);
-    }
-    char *s = cJSON_Print(j);
-    cJSON_Delete(j);
-    if (!s)
-        return mc_cli_fail(CMD, MC_ERR_NOMEM, NULL);
-    printf("%s\n", s);
-    cJSON_free(s);
-    return 0;
-}
-
-/* --records: the last repetition's decode passes of every batch size, one JSON line each (the
- * format of GET /moecap/records), written atomically. */
-static mc_err write_records(const bench *B, mc_diag *d)
-{
-    mc_buf b;
-    mc_buf_init(&b, (size_t)1 << 30);
-    mc_err err = MC_OK;
-    for (int i = 0; i < B->a->nb && err == MC_OK; i++)
-        for (size_t k = 0; k < B->trace[i].n && err == MC_OK; k++)
-            err = mc_pass_format(&B->trace[i].v[k], &b, d);
-    if (err == MC_OK)
-        err = mc_write_file_atomic(B->a->records, b.data ? b.data : "", b.len, d);
-    if (err != MC_OK)
-        mc_diag_prefix(d, "--records %s", B->a->records);
-    mc_buf_deinit(&b);
-    return err;
-}
-
 int cmd_bench_engine(int argc, char **argv)
 {
     bargs a;
@@ -746,10 +473,10 @@ int cmd_bench_engine(int argc, char **argv)
     if (B->e)
         er_xcache_note(stderr, CMD, B->e);
     if (err == MC_OK)
-        rc = a.json ? report_json(B) : (report_text(B), 0);
+        rc = a.json ? be_report_json(B) : (be_report_text(B), 0);
     else
         rc = mc_cli_fail(CMD, err, &d);
-    if (err == MC_OK && rc == 0 && a.records && (err = write_records(B, &d)) != MC_OK)
+    if (err == MC_OK && rc == 0 && a.records && (err = be_write_records(B, &d)) != MC_OK)
         rc = mc_cli_fail(CMD, err, &d); /* after the report: the figures are not lost */
     mc_engine_free(B->e);
     mc_free(B->rfreq);
