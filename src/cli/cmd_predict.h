@@ -1,5 +1,6 @@
 /* cmd_predict.h: internal to `moecap predict` (cmd_predict.c: options, batch rows, max-batch
- * search; cmd_predict_fit.c: the two --fit listings). Not a public interface. */
+ * search; cmd_predict_out.c: their text and JSON; cmd_predict_fit.c: the two --fit listings).
+ * Not a public interface. */
 #ifndef MC_CMD_PREDICT_H
 #define MC_CMD_PREDICT_H
 
@@ -58,6 +59,24 @@ void predict_storage_label(const mc_model *m, char *buf, size_t n);
 cJSON *predict_json_point(const mc_predict *p, double slo);
 cJSON *predict_json_head(const predict_args *a, const mc_model *m, const mc_hw_deploy *dep,
                          const mc_predict *p);
+
+/* The run of the batch rows (cmd_predict.c computes it, cmd_predict_out.c prints it). */
+typedef struct predict_run {
+    predict_args a;
+    mc_model *m;
+    mc_hw_deploy dep;
+    mc_predict_opts o;
+    int calibrated;
+    mc_predict_eff eff;
+    mc_predict *rows;
+    int n_rows;
+    int64_t fit_batch, max_batch; /* --find max-batch */
+    double *route;                /* --routing: frequencies (heap), route_rows x route_cols */
+    size_t route_rows, route_cols;
+} predict_run;
+
+void predict_print_text(const predict_run *r);
+int predict_print_run(const predict_run *r); /* --json: one document; returns the exit code */
 
 int predict_fit_devices(const predict_args *a); /* --fit --model M --tpot-slo S */
 int predict_fit_models(const predict_args *a);  /* --fit --hardware H[xN] --tpot-slo S */
