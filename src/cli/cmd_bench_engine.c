@@ -11,6 +11,8 @@
 #include <getopt.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void usage_bench_engine(FILE *f)
 {
@@ -133,6 +135,24 @@ static int parse_one(bargs *a, int c)
     return 1;
 }
 
+/* 1 when path names a file (not a directory) whose directory exists and is writable: checked
+ * before the run, so a bad --records does not cost a benchmark's worth of time. */
+static int records_writable(const char *path)
+{
+    char dir[4096];
+    struct stat st;
+    const char *slash = strrchr(path, '/');
+    if (!*path || (slash && !slash[1]) || (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+        return 0;
+    if (!slash)
+        return access(".", W_OK) == 0;
+    if ((size_t)(slash - path) >= sizeof dir)
+        return 0;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = 0;
+    return access(slash == path ? "/" : dir, W_OK) == 0;
+}
+
 static int parse_args(int argc, char **argv, bargs *a)
 {
     memset(a, 0, sizeof *a);
@@ -170,6 +190,9 @@ static int parse_args(int argc, char **argv, bargs *a)
     a->eo.ctx = a->p + a->n + 1;
     /* the calibrated prediction's routing; --records keeps it for a later --routing */
     a->eo.trace_tokens = a->eo.xc.cache_bytes > 0 || a->records;
+    if (a->records && !records_writable(a->records))
+        return mc_cli_usage_error(CMD, "--records '%s': not a file in a writable directory",
+                                  a->records);
     return er_xcache_check(&a->eo.xc, CMD);
 }
 

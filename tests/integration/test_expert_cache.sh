@@ -150,12 +150,16 @@ for x in r:
 EOF
 "$bin" bench-engine -m "$m" -p 16 -n 3 -b 1 -r 1 --hardware xeon-8480plus -t 2 --expert-cache-mb 0.25 \
     --routing "$tmp/rec.jsonl" >/dev/null 2>"$tmp/err" || fail "--routing from --records: $(cat "$tmp/err")"
-"$bin" bench-engine -m "$m" -p 16 -n 3 -b 1 -r 1 --hardware xeon-8480plus -t 2 \
-    --records "$tmp/no/such/dir/r.jsonl" >"$tmp/rec.out" 2>"$tmp/err" && fail "--records bad dir: exit 0"
-grep -q "^moecap bench-engine: --records .*no/such/dir/r.jsonl" "$tmp/err" ||
-    fail "--records bad dir: $(cat "$tmp/err")"
-grep -q "^decode b=1" "$tmp/rec.out" || fail "--records bad dir: the report was lost"
-[ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "--records bad dir: not one line: $(cat "$tmp/err")"
+# a --records path that cannot be written is refused before the run (exit 2, one line)
+for bad in "$tmp/no/such/dir/r.jsonl" "$tmp" ""; do
+    "$bin" bench-engine -m "$m" -p 16 -n 3 -b 1 -r 1 --hardware xeon-8480plus -t 2 \
+        --records "$bad" >"$tmp/rec.out" 2>"$tmp/err"
+    [ $? -eq 2 ] || fail "--records '$bad': not exit 2"
+    grep -q "^moecap bench-engine: --records '$bad': not a file in a writable directory" "$tmp/err" ||
+        fail "--records '$bad': $(cat "$tmp/err")"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "--records '$bad': not one line: $(cat "$tmp/err")"
+    [ -s "$tmp/rec.out" ] && fail "--records '$bad': output written"
+done
 
 # ---- serve with a cache: /metrics counters ----
 "$bin" serve -m "$m" --port 0 -t 2 --expert-cache-mb 0.25 --shutdown-timeout 0 \
