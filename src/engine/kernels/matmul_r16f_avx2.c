@@ -107,19 +107,6 @@ static int groups_for(int64_t nt)
     return nt == 1 ? FT_NG : nt == 2 ? 2 : 1;
 }
 
-/* The groups of one tile from the walk: the first one is given (g0, lanes); up to max - 1 more
- * consecutive ones are taken from the walk. Returns the number of groups. */
-static int gather(r16_walk *it, unsigned lanes, int max, ftile *j)
-{
-    int64_t g;
-    unsigned l;
-    int ng = 1;
-    j->lanes[0] = lanes;
-    while (ng < max && r16_next(it, &g, &l))
-        j->lanes[ng++] = l;
-    return ng;
-}
-
 /* Rows [r0, r1): tiles of 1..4 groups, each for every token in balanced chunks of at most FT_TT,
  * then the GGML tail rows. */
 static void mm_r16f_avx2(const mc_matmul *m)
@@ -133,7 +120,7 @@ static void mm_r16f_avx2(const mc_matmul *m)
     unsigned lanes;
     mc_matmul tail;
     for (r16_walk it = r16_walk_of(m); r16_next(&it, &g0, &lanes);) {
-        int ng = gather(&it, lanes, groups_for(per), &j);
+        int ng = r16_gather(&it, lanes, groups_for(per), j.lanes);
         j.g = (const char *)m->w + (size_t)g0 * rb;
         for (int64_t t0 = 0; t0 < m->n_tok; t0 += per) {
             int64_t nt = min64(per, m->n_tok - t0);

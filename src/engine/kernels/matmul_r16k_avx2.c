@@ -25,6 +25,12 @@
 
 #define KT 2   /* tokens per sweep of a decoded column (both halves: 4 f32 + 4 int accumulators) */
 #define TCH 64 /* tokens per pass over the weights (their f32 accumulators live on the stack) */
+#ifndef KG
+#define KG 4 /* most groups side by side (at up to KT_RAW tokens) */
+#endif
+#ifndef KT_RAW
+#define KT_RAW 2 /* up to this many tokens the sweeps read the column's bytes, no decoded copy */
+#endif
 
 /* One block column decoded, [.][h] = rows 8h .. 8h + 7. Quant vector v of sub-block j holds
  * elements 16j + 4v .. (Q6_K, 4 vectors per sub-block of 16) or 32j + 4v .. (Q4_K, 8 per 32). */
@@ -50,63 +56,94 @@ MC_AI __m256i and_srli(__m256i v, int s, __m256i mask)
     return _mm256_and_si256(_mm256_srli_epi16(v, s), mask);
 }
 
-static void decode_q6(const uint8_t *col, kcol *c)
+/* Quant vector v of sub-block j, half h, as unsigned bytes, from the column's bytes. */
+MC_AI __m256i wraw(const uint8_t *col, int j, int v, int h, const int q4)
 {
-    const __m256i m3f = _mm256_set1_epi8(0x3f), m03 = _mm256_set1_epi8(0x03);
-    const __m256i m0c = _mm256_set1_epi8(0x0c), m30 = _mm256_set1_epi8(0x30);
+    if (q4) { /* vectors 0..3 the low nibbles of the stored words, 4..7 the high ones */
+        __m256i b = ld256(col + MC_R16K_Q4_Q + MC_R16K_Q4_SB * j + 32 * h + 64 * (v & 3));
+        return and_srli(b, v < 4 ? 0 : 4, _mm256_set1_epi8(0x0f));
+    }
+    const uint8_t *q = col + MC_R16K_Q6_Q + MC_R16K_Q6_SB * j + 32 * h;
+    if (v < 3)
+        return _mm256_and_si256(ld256(q + 64 * v), _mm256_set1_epi8(0x3f));
+    /* the fourth word: bits 6..7 of the three stored ones are its bits 0..1, 2..3, 4..5 */
+    __m256i lo = and_srli(ld256(q), 6, _mm256_set1_epi8(0x03));
+    __m256i mid = and_srli(ld256(q + 64), 4, _mm256_set1_epi8(0x0c));
+    return _mm256_or_si256(_mm256_or_si256(lo, mid),
+                           and_srli(ld256(q + 128), 2, _mm256_set1_epi8(0x30)));
+}
+
+/* d (Q4_K: dmin with dm = 1) of the half's 8 rows */
+MC_AI __m256 dvec(const uint8_t *col, int h, const int dm)
+{
+    return load_f16x8((const uint16_t *)col + 16 * dm + 8 * h);
+}
+
+/* d * scale of sub-block j for the half's rows */
+MC_AI __m256 scale_raw(const uint8_t *col, __m256 d, int j, int h, const int q4)
+{
+    __m256i s = q4 ? _mm256_and_si256(u8x8(col + MC_R16K_Q4_S + 16 * j + 8 * h),
+                                      _mm256_set1_epi32(63))
+                   : i8x8(col + MC_R16K_Q6_SC + 16 * j + 8 * h);
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(s), d);
+}
+
+/* Q4_K: dmin * min of sub-block j for the half's rows */
+MC_AI __m256 min_raw(const uint8_t *col, __m256 dm, int j, int h)
+{
+    __m256i s = u8x8(col + MC_R16K_Q4_S + 16 * j + 8 * h);
+    __m256i m = u8x8(col + MC_R16K_Q4_M + 16 * (j / 2) + 8 * h);
+    __m256i mn = _mm256_or_si256(_mm256_slli_epi32(_mm256_srli_epi32(s, 6), 4),
+                                 _mm256_and_si256(_mm256_srli_epi32(m, 4 * (j & 1)),
+                                                  _mm256_set1_epi32(15)));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(mn), dm);
+}
+
+/* Software prefetch of the lines of block column col that sub-block j reads (j = 0: also the d,
+ * scale and min header), spread over the column's work: prefetching a whole column at once
+ * measured slower (the prefetches of 36-53 lines queue up behind the line fill buffers). */
+MC_AI void prefetch_sub(const uint8_t *col, int j, const int q4)
+{
+    if (j == 0)
+        prefetch_w_span(col, q4 ? MC_R16K_Q4_Q : MC_R16K_Q6_Q);
+    if (q4)
+        prefetch_w_span(col + MC_R16K_Q4_Q + MC_R16K_Q4_SB * j, MC_R16K_Q4_SB);
+    else
+        prefetch_w_span(col + MC_R16K_Q6_Q + MC_R16K_Q6_SB * j, MC_R16K_Q6_SB);
+}
+
+MC_AI void decode(const uint8_t *col, kcol *c, const int q4)
+{
+    const int ns = q4 ? 8 : 16, nw = q4 ? 8 : 4;
     UNROLL(2) for (int h = 0; h < 2; h++) {
-        __m256 d = load_f16x8((const uint16_t *)col + 8 * h);
-        UNROLL(4) for (int j = 0; j < 16; j++) {
-            __m256i s = i8x8(col + MC_R16K_Q6_SC + 16 * j + 8 * h);
-            c->sc[j][h] = _mm256_mul_ps(_mm256_cvtepi32_ps(s), d);
-            const uint8_t *q = col + MC_R16K_Q6_Q + MC_R16K_Q6_SB * j + 32 * h;
-            __m256i a = ld256(q), b = ld256(q + 64), e = ld256(q + 128);
-            c->w[4 * j][h] = _mm256_and_si256(a, m3f);
-            c->w[4 * j + 1][h] = _mm256_and_si256(b, m3f);
-            c->w[4 * j + 2][h] = _mm256_and_si256(e, m3f);
-            /* the fourth word: bits 6..7 of a, b, e are its bits 0..1, 2..3, 4..5 */
-            c->w[4 * j + 3][h] = _mm256_or_si256(
-                _mm256_or_si256(and_srli(a, 6, m03), and_srli(b, 4, m0c)), and_srli(e, 2, m30));
+        __m256 d = dvec(col, h, 0), dm = dvec(col, h, 1);
+        UNROLL(2) for (int j = 0; j < ns; j++) {
+            if (h == 0)
+                prefetch_sub(col, j, q4);
+            c->sc[j][h] = scale_raw(col, d, j, h, q4);
+            if (q4)
+                c->mn[j][h] = min_raw(col, dm, j, h);
+            UNROLL(8) for (int v = 0; v < nw; v++) c->w[nw * j + v][h] = wraw(col, j, v, h, q4);
         }
     }
 }
 
-static void decode_q4(const uint8_t *col, kcol *c)
-{
-    const __m256i m0f = _mm256_set1_epi8(0x0f), m63 = _mm256_set1_epi32(63);
-    const __m256i m15 = _mm256_set1_epi32(15);
-    UNROLL(2) for (int h = 0; h < 2; h++) {
-        __m256 d = load_f16x8((const uint16_t *)col + 8 * h);
-        __m256 dm = load_f16x8((const uint16_t *)col + 16 + 8 * h);
-        UNROLL(2) for (int j = 0; j < 8; j++) {
-            __m256i s = u8x8(col + MC_R16K_Q4_S + 16 * j + 8 * h);
-            __m256i m = u8x8(col + MC_R16K_Q4_M + 16 * (j / 2) + 8 * h);
-            __m256i mn = _mm256_or_si256(_mm256_slli_epi32(_mm256_srli_epi32(s, 6), 4),
-                                         _mm256_and_si256(_mm256_srli_epi32(m, 4 * (j & 1)), m15));
-            c->sc[j][h] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(s, m63)), d);
-            c->mn[j][h] = _mm256_mul_ps(_mm256_cvtepi32_ps(mn), dm);
-            const uint8_t *q = col + MC_R16K_Q4_Q + MC_R16K_Q4_SB * j + 32 * h;
-            UNROLL(4) for (int k = 0; k < 4; k++) {
-                __m256i v = ld256(q + 64 * k);
-                c->w[8 * j + k][h] = _mm256_and_si256(v, m0f);
-                c->w[8 * j + 4 + k][h] = and_srli(v, 4, m0f);
-            }
-        }
-    }
-}
-
-/* The int32 row sums (both halves) of sub-block j for NT tokens, from `is` (the Q6_K bias). */
-MC_AI void subblock(const kcol *c, const mc_act_q8k *const *xb, int j, __m256i is[KT][2],
-                    const int q4, const int NT)
+/* The int32 row sums (both halves) of sub-block j for NT tokens, added to `is` (which holds the
+ * Q6_K bias), the quants from the decoded column c or (RAW) straight from col. */
+MC_AI void subblock(const kcol *c, const uint8_t *col, const mc_act_q8k *const *xb, int j,
+                    __m256i is[KT][2], const int q4, const int RAW, const int NT)
 {
     const int nw = q4 ? 8 : 4, run = q4 ? 8 : 2;
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i p[KT][2];
     UNROLL(8) for (int v = 0; v < nw; v++) {
+        __m256i w[2];
+        UNROLL(2) for (int h = 0; h < 2; h++)
+            w[h] = RAW ? wraw(col, j, v, h, q4) : c->w[nw * j + v][h];
         UNROLL(2) for (int t = 0; t < NT; t++) {
             __m256i xv = _mm256_set1_epi32(ld32(xb[t]->qs + 4 * nw * j + 4 * v));
             UNROLL(2) for (int h = 0; h < 2; h++) {
-                __m256i d = _mm256_maddubs_epi16(c->w[nw * j + v][h], xv);
+                __m256i d = _mm256_maddubs_epi16(w[h], xv);
                 p[t][h] = v % run ? _mm256_add_epi16(p[t][h], d) : d;
                 if (v % run == run - 1)
                     is[t][h] = _mm256_add_epi32(is[t][h], _mm256_madd_epi16(p[t][h], ones));
@@ -115,28 +152,35 @@ MC_AI void subblock(const kcol *c, const mc_act_q8k *const *xb, int j, __m256i i
     }
 }
 
-/* NT (<= KT) tokens over a decoded column (super-block sb): acc[16 t + r] += the column's part of
- * Y[t][row r]. */
-MC_AI void sweep(const kcol *c, const char *x, size_t xs, int64_t sb, float *acc, const int q4,
-                 const int NT)
+/* NT (<= KT) tokens over block column sb (decoded in c, or RAW: the bytes at col): acc[16 t + r]
+ * += the column's part of Y[t][row r]. */
+MC_AI void sweep(const kcol *c, const uint8_t *col, const char *x, size_t xs, int64_t sb,
+                 float *acc, const int q4, const int RAW, const int NT)
 {
     const int ns = q4 ? 8 : 16;
     const mc_act_q8k *xb[KT];
-    __m256 fs[KT][2];
+    __m256 fs[KT][2], d[2], dm[2];
     UNROLL(2) for (int t = 0; t < NT; t++) {
         xb[t] = (const mc_act_q8k *)(x + t * xs) + sb;
         fs[t][0] = fs[t][1] = _mm256_setzero_ps();
     }
+    UNROLL(2) for (int h = 0; h < 2 && RAW; h++) d[h] = dvec(col, h, 0), dm[h] = dvec(col, h, 1);
     for (int j = 0; j < ns; j++) {
         __m256i is[KT][2];
         UNROLL(2) for (int t = 0; t < NT; t++) /* Q6_K: q is stored + 32 */
             is[t][0] = is[t][1] = _mm256_set1_epi32(q4 ? 0 : -32 * xb[t]->bsums[j]);
-        subblock(c, xb, j, is, q4, NT);
-        UNROLL(2) for (int t = 0; t < NT; t++) UNROLL(2) for (int h = 0; h < 2; h++) {
-            fs[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[t][h]), c->sc[j][h], fs[t][h]);
-            if (q4) {
-                float bs = (float)(xb[t]->bsums[2 * j] + xb[t]->bsums[2 * j + 1]);
-                fs[t][h] = _mm256_fnmadd_ps(c->mn[j][h], _mm256_set1_ps(bs), fs[t][h]);
+        if (RAW)
+            prefetch_sub(col, j, q4);
+        subblock(c, col, xb, j, is, q4, RAW, NT);
+        UNROLL(2) for (int h = 0; h < 2; h++) {
+            __m256 sc = RAW ? scale_raw(col, d[h], j, h, q4) : c->sc[j][h];
+            __m256 mn = !q4 ? sc : RAW ? min_raw(col, dm[h], j, h) : c->mn[j][h];
+            UNROLL(2) for (int t = 0; t < NT; t++) {
+                fs[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[t][h]), sc, fs[t][h]);
+                if (q4) {
+                    float bs = (float)(xb[t]->bsums[2 * j] + xb[t]->bsums[2 * j + 1]);
+                    fs[t][h] = _mm256_fnmadd_ps(mn, _mm256_set1_ps(bs), fs[t][h]);
+                }
             }
         }
     }
@@ -148,43 +192,68 @@ MC_AI void sweep(const kcol *c, const char *x, size_t xs, int64_t sb, float *acc
 // clang-format on
 
 _Static_assert(KT == 2, "sweep_nt lists the token counts up to KT");
+_Static_assert(KG * KT_RAW <= TCH, "group_k's accumulators hold KG groups x KT_RAW tokens");
 
-static void sweep_nt(int nt, const kcol *c, const char *x, size_t xs, int64_t sb, float *acc,
-                     int q4)
+/* The sweep of nt (1..KT) tokens; raw: over the column's bytes (no decoded copy). */
+static void sweep_nt(int nt, const kcol *c, const uint8_t *col, const char *x, size_t xs,
+                     int64_t sb, float *acc, int q4, int raw)
 {
-    if (q4)
-        nt == 2 ? sweep(c, x, xs, sb, acc, 1, 2) : sweep(c, x, xs, sb, acc, 1, 1);
-    else
-        nt == 2 ? sweep(c, x, xs, sb, acc, 0, 2) : sweep(c, x, xs, sb, acc, 0, 1);
+    switch (q4 * 4 + raw * 2 + (nt - 1)) {
+    case 0: sweep(c, col, x, xs, sb, acc, 0, 0, 1); break;
+    case 1: sweep(c, col, x, xs, sb, acc, 0, 0, 2); break;
+    case 2: sweep(c, col, x, xs, sb, acc, 0, 1, 1); break;
+    case 3: sweep(c, col, x, xs, sb, acc, 0, 1, 2); break;
+    case 4: sweep(c, col, x, xs, sb, acc, 1, 0, 1); break;
+    case 5: sweep(c, col, x, xs, sb, acc, 1, 0, 2); break;
+    case 6: sweep(c, col, x, xs, sb, acc, 1, 1, 1); break;
+    default: sweep(c, col, x, xs, sb, acc, 1, 1, 2); break;
+    }
 }
 
-/* One group of 16 rows at g x nt (<= TCH) tokens: each block column is read from memory once,
- * decoded once and swept by every token. Lanes outside `lanes` are not stored. */
-static void group_k(const char *g, int64_t nsb, const char *x, size_t xs, int nt, float *y,
-                    int64_t ys, unsigned lanes, int q4)
+/* The groups of one group_k call: ng consecutive groups from g, gs bytes apart, and the lanes of
+ * each to store (r16_lanes). */
+typedef struct kgroups {
+    const char *g;
+    size_t gs;
+    int ng;
+    unsigned lanes[KG];
+} kgroups;
+
+/* ng groups of 16 rows x nt (<= TCH) tokens: each block column is read from memory once, decoded
+ * once and swept by every token (up to KT_RAW tokens the sweeps decode the quants in registers
+ * instead: storing and reloading the copy cost more than it saves). Several groups (only then)
+ * are walked side by side, column by column: several weight streams, which one core reads faster
+ * than one. Lanes outside each group's lanes are not stored. */
+static void group_k(const kgroups *gr, int64_t nsb, const char *x, size_t xs, int nt, float *y,
+                    int64_t ys, int q4)
 {
     const size_t cb = mc_r16k_col_bytes(q4 ? MC_DT_Q4_K : MC_DT_Q6_K);
     float acc[TCH * 16] __attribute__((aligned(32)));
     kcol c;
-    memset(acc, 0, (size_t)nt * 16 * sizeof(float));
-    for (int64_t sb = 0; sb < nsb; sb++) {
-        const char *col = g + (size_t)sb * cb;
-        prefetch_w_span(col, cb);
-        if (q4)
-            decode_q4((const uint8_t *)col, &c);
-        else
-            decode_q6((const uint8_t *)col, &c);
-        for (int t0 = 0; t0 < nt; t0 += KT)
-            sweep_nt(nt - t0 < KT ? nt - t0 : KT, &c, x + (size_t)t0 * xs, xs, sb, acc + 16 * t0,
-                     q4);
-    }
-    for (int t = 0; t < nt; t++)
-        store16_lanes(y + t * ys, _mm256_load_ps(acc + 16 * t), _mm256_load_ps(acc + 16 * t + 8),
-                      lanes);
+    int raw = nt <= KT_RAW;
+    memset(acc, 0, (size_t)(gr->ng * nt) * 16 * sizeof(float));
+    for (int64_t sb = 0; sb < nsb; sb++)
+        for (int i = 0; i < gr->ng; i++) {
+            const uint8_t *col = (const uint8_t *)gr->g + i * gr->gs + (size_t)sb * cb;
+            if (!raw && q4)
+                decode(col, &c, 1);
+            else if (!raw)
+                decode(col, &c, 0);
+            for (int t0 = 0; t0 < nt; t0 += KT)
+                sweep_nt(nt - t0 < KT ? nt - t0 : KT, &c, col, x + (size_t)t0 * xs, xs, sb,
+                         acc + 16 * (i * nt + t0), q4, raw);
+        }
+    for (int i = 0; i < gr->ng; i++)
+        for (int t = 0; t < nt; t++) {
+            const float *a = acc + 16 * (i * nt + t);
+            store16_lanes(y + t * ys + MC_R16 * i, _mm256_load_ps(a), _mm256_load_ps(a + 8),
+                          gr->lanes[i]);
+        }
 }
 
 /* Rows [r0, r1) of an R16 matrix: full and partial 16-row groups with group_k (a partial group is
- * computed whole and stored under its lanes), the GGML tail rows with the GGML path A. */
+ * computed whole and stored under its lanes; up to KG side by side at up to KT_RAW tokens), the
+ * GGML tail rows with the GGML path A. */
 static void path_r16k(const mc_matmul *m, int q4)
 {
     size_t rb = mc_type_bytes(m->wtype, m->cols);
@@ -192,11 +261,13 @@ static void path_r16k(const mc_matmul *m, int q4)
     const char *w = m->w, *x = m->x;
     unsigned lanes;
     mc_matmul tail;
-    for (r16_walk it = r16_walk_of(m); r16_next(&it, &g0, &lanes);)
+    for (r16_walk it = r16_walk_of(m); r16_next(&it, &g0, &lanes);) {
+        kgroups gr = {.g = w + (size_t)g0 * rb, .gs = MC_R16 * rb};
+        gr.ng = r16_gather(&it, lanes, m->n_tok <= KT_RAW ? KG : 1, gr.lanes);
         for (int64_t t0 = 0; t0 < m->n_tok; t0 += TCH)
-            group_k(w + (size_t)g0 * rb, nsb, x + (size_t)t0 * m->x_stride, m->x_stride,
-                    (int)min64(TCH, m->n_tok - t0), m->y + t0 * m->y_stride + g0, m->y_stride,
-                    lanes, q4);
+            group_k(&gr, nsb, x + (size_t)t0 * m->x_stride, m->x_stride,
+                    (int)min64(TCH, m->n_tok - t0), m->y + t0 * m->y_stride + g0, m->y_stride, q4);
+    }
     if (r16_tail(m, &tail))
         mc_avx2_matmul_small(&tail);
 }

@@ -69,6 +69,19 @@ static inline int r16_next(r16_walk *w, int64_t *g0, unsigned *lanes)
     return 1;
 }
 
+/* The groups of one tile walked side by side (several weight streams): the group r16_next just
+ * gave (lanes `first`) and up to max - 1 following ones from the walk, their lanes into lanes[].
+ * Returns how many (1..max); the groups are consecutive. */
+static inline int r16_gather(r16_walk *w, unsigned first, int max, unsigned *lanes)
+{
+    int64_t g;
+    int n = 1;
+    lanes[0] = first;
+    while (n < max && r16_next(w, &g, &lanes[n]))
+        n++;
+    return n;
+}
+
 static inline int r16_tail(const mc_matmul *m, mc_matmul *tail)
 {
     int64_t gend = m->rows / MC_R16 * MC_R16;
