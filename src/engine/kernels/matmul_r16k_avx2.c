@@ -36,8 +36,9 @@
  * elements 16j + 4v .. (Q6_K, 4 vectors per sub-block of 16) or 32j + 4v .. (Q4_K, 8 per 32). */
 typedef struct kcol {
     __m256i w[64][2];
-    __m256 sc[16][2]; /* d * sub-block scale, one lane per row */
-    __m256 mn[8][2];  /* Q4_K: dmin * sub-block min */
+    __m256i sc[16][2]; /* sub-block scales (scale16) */
+    __m256i pr[8][2];  /* pairs of sub-blocks' Q6_K scales or Q4_K mins (pair16) */
+    __m256 d[2], dm[2];
 } kcol;
 
 /* 8 bytes at p, zero- or sign-extended to 8 int32 lanes */
@@ -79,24 +80,46 @@ MC_AI __m256 dvec(const uint8_t *col, int h, const int dm)
     return load_f16x8((const uint16_t *)col + 16 * dm + 8 * h);
 }
 
-/* d * scale of sub-block j for the half's rows */
-MC_AI __m256 scale_raw(const uint8_t *col, __m256 d, int j, int h, const int q4)
+/* Two int32 vectors as the low and high int16 halves of each lane (both fit in int16). */
+MC_AI __m256i pack16(__m256i lo, __m256i hi)
 {
-    __m256i s = q4 ? _mm256_and_si256(u8x8(col + MC_R16K_Q4_S + 16 * j + 8 * h),
-                                      _mm256_set1_epi32(63))
-                   : i8x8(col + MC_R16K_Q6_SC + 16 * j + 8 * h);
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(s), d);
+    return _mm256_or_si256(_mm256_and_si256(lo, _mm256_set1_epi32(0xffff)),
+                           _mm256_slli_epi32(hi, 16));
 }
 
-/* Q4_K: dmin * min of sub-block j for the half's rows */
-MC_AI __m256 min_raw(const uint8_t *col, __m256 dm, int j, int h)
+/* The scale of sub-block j (Q4_K 0..63, Q6_K -128..127) of the half's rows, as int32 */
+MC_AI __m256i scale_raw(const uint8_t *col, int j, int h, const int q4)
+{
+    if (q4)
+        return _mm256_and_si256(u8x8(col + MC_R16K_Q4_S + 16 * j + 8 * h), _mm256_set1_epi32(63));
+    return i8x8(col + MC_R16K_Q6_SC + 16 * j + 8 * h);
+}
+
+/* Q4_K: the min (0..63) of sub-block j of the half's rows, as int32 */
+MC_AI __m256i min_raw(const uint8_t *col, int j, int h)
 {
     __m256i s = u8x8(col + MC_R16K_Q4_S + 16 * j + 8 * h);
     __m256i m = u8x8(col + MC_R16K_Q4_M + 16 * (j / 2) + 8 * h);
-    __m256i mn = _mm256_or_si256(_mm256_slli_epi32(_mm256_srli_epi32(s, 6), 4),
-                                 _mm256_and_si256(_mm256_srli_epi32(m, 4 * (j & 1)),
-                                                  _mm256_set1_epi32(15)));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(mn), dm);
+    return _mm256_or_si256(_mm256_slli_epi32(_mm256_srli_epi32(s, 6), 4),
+                           _mm256_and_si256(_mm256_srli_epi32(m, 4 * (j & 1)),
+                                            _mm256_set1_epi32(15)));
+}
+
+/* Sub-block j's scale in both int16 halves of each row's lane: vpmaddwd of a row's two int16
+ * pair sums with it gives scale * (the row's 4-element dot product). */
+MC_AI __m256i scale16(const uint8_t *col, int j, int h, const int q4)
+{
+    __m256i s = scale_raw(col, j, h, q4);
+    return pack16(s, s);
+}
+
+/* Sub-blocks 2p and 2p + 1 as the int16 halves of each row's lane: their mins (Q4_K) or scales
+ * (Q6_K), for one vpmaddwd with a pair of activation sums. */
+MC_AI __m256i pair16(const uint8_t *col, int p, int h, const int q4)
+{
+    if (q4)
+        return pack16(min_raw(col, 2 * p, h), min_raw(col, 2 * p + 1, h));
+    return pack16(scale_raw(col, 2 * p, h, 0), scale_raw(col, 2 * p + 1, h, 0));
 }
 
 /* Software prefetch of the lines of block column col that sub-block j reads (j = 0: also the d,
@@ -116,26 +139,27 @@ MC_AI void decode(const uint8_t *col, kcol *c, const int q4)
 {
     const int ns = q4 ? 8 : 16, nw = q4 ? 8 : 4;
     UNROLL(2) for (int h = 0; h < 2; h++) {
-        __m256 d = dvec(col, h, 0), dm = dvec(col, h, 1);
+        c->d[h] = dvec(col, h, 0);
+        c->dm[h] = dvec(col, h, 1);
         UNROLL(2) for (int j = 0; j < ns; j++) {
             if (h == 0)
                 prefetch_sub(col, j, q4);
-            c->sc[j][h] = scale_raw(col, d, j, h, q4);
-            if (q4)
-                c->mn[j][h] = min_raw(col, dm, j, h);
+            c->sc[j][h] = scale16(col, j, h, q4);
+            if (j % 2)
+                c->pr[j / 2][h] = pair16(col, j / 2, h, q4);
             UNROLL(8) for (int v = 0; v < nw; v++) c->w[nw * j + v][h] = wraw(col, j, v, h, q4);
         }
     }
 }
 
-/* The int32 row sums (both halves) of sub-block j for NT tokens, added to `is` (which holds the
- * Q6_K bias), the quants from the decoded column c or (RAW) straight from col. */
+/* Adds to `is` the int32 row sums (both halves) of sub-block j for NT tokens, each times the
+ * row's sub-block scale; the quants from the decoded column c or (RAW) straight from col. */
 MC_AI void subblock(const kcol *c, const uint8_t *col, const mc_act_q8k *const *xb, int j,
                     __m256i is[KT][2], const int q4, const int RAW, const int NT)
 {
     const int nw = q4 ? 8 : 4, run = q4 ? 8 : 2;
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i p[KT][2];
+    __m256i p[KT][2], sc[2];
+    UNROLL(2) for (int h = 0; h < 2; h++) sc[h] = RAW ? scale16(col, j, h, q4) : c->sc[j][h];
     UNROLL(8) for (int v = 0; v < nw; v++) {
         __m256i w[2];
         UNROLL(2) for (int h = 0; h < 2; h++)
@@ -146,47 +170,69 @@ MC_AI void subblock(const kcol *c, const uint8_t *col, const mc_act_q8k *const *
                 __m256i d = _mm256_maddubs_epi16(w[h], xv);
                 p[t][h] = v % run ? _mm256_add_epi16(p[t][h], d) : d;
                 if (v % run == run - 1)
-                    is[t][h] = _mm256_add_epi32(is[t][h], _mm256_madd_epi16(p[t][h], ones));
+                    is[t][h] = _mm256_add_epi32(is[t][h], _mm256_madd_epi16(p[t][h], sc[h]));
+            }
+        }
+    }
+}
+
+/* Per row: the sum over sub-blocks of pair16 (Q4_K mins, Q6_K scales) times the sub-blocks'
+ * activation sums (Q4_K: of 32 elements, Q6_K: bsums), for NT tokens, into ip. */
+MC_AI void pair_sums(const kcol *c, const uint8_t *col, const mc_act_q8k *const *xb,
+                     __m256i ip[KT][2], const int q4, const int RAW, const int NT)
+{
+    const int np = q4 ? 4 : 8;
+    int16_t b32[KT][8];
+    UNROLL(2) for (int t = 0; t < NT; t++) {
+        ip[t][0] = ip[t][1] = _mm256_setzero_si256();
+        if (q4) /* sums of the 32-element sub-blocks: adjacent bsums added */
+            _mm_storeu_si128((__m128i *)b32[t],
+                             _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)xb[t]->bsums),
+                                            _mm_loadu_si128((const __m128i *)xb[t]->bsums + 1)));
+    }
+    UNROLL(8) for (int p = 0; p < np; p++) {
+        UNROLL(2) for (int h = 0; h < 2; h++) {
+            __m256i pr = RAW ? pair16(col, p, h, q4) : c->pr[p][h];
+            UNROLL(2) for (int t = 0; t < NT; t++) {
+                __m256i b = _mm256_set1_epi32(ld32(q4 ? b32[t] + 2 * p : xb[t]->bsums + 2 * p));
+                ip[t][h] = _mm256_add_epi32(ip[t][h], _mm256_madd_epi16(pr, b));
             }
         }
     }
 }
 
 /* NT (<= KT) tokens over block column sb (decoded in c, or RAW: the bytes at col): acc[16 t + r]
- * += the column's part of Y[t][row r]. */
+ * += the column's part of Y[t][row r]. The sums stay integer over the whole super-block (no
+ * overflow: |Q6_K| <= 16 * 2 * 2 * 2 * 63 * 127 * 128 + 32 * 8 * 2 * 128 * 2032, Q4_K below
+ * 8 * 2 * 30480 * 63) and are converted once. */
 MC_AI void sweep(const kcol *c, const uint8_t *col, const char *x, size_t xs, int64_t sb,
                  float *acc, const int q4, const int RAW, const int NT)
 {
-    const int ns = q4 ? 8 : 16;
     const mc_act_q8k *xb[KT];
-    __m256 fs[KT][2], d[2], dm[2];
+    __m256i is[KT][2], ip[KT][2];
     UNROLL(2) for (int t = 0; t < NT; t++) {
         xb[t] = (const mc_act_q8k *)(x + t * xs) + sb;
-        fs[t][0] = fs[t][1] = _mm256_setzero_ps();
+        is[t][0] = is[t][1] = _mm256_setzero_si256();
     }
-    UNROLL(2) for (int h = 0; h < 2 && RAW; h++) d[h] = dvec(col, h, 0), dm[h] = dvec(col, h, 1);
-    for (int j = 0; j < ns; j++) {
-        __m256i is[KT][2];
-        UNROLL(2) for (int t = 0; t < NT; t++) /* Q6_K: q is stored + 32 */
-            is[t][0] = is[t][1] = _mm256_set1_epi32(q4 ? 0 : -32 * xb[t]->bsums[j]);
+    for (int j = 0; j < (q4 ? 8 : 16); j++) {
         if (RAW)
             prefetch_sub(col, j, q4);
         subblock(c, col, xb, j, is, q4, RAW, NT);
-        UNROLL(2) for (int h = 0; h < 2; h++) {
-            __m256 sc = RAW ? scale_raw(col, d[h], j, h, q4) : c->sc[j][h];
-            __m256 mn = !q4 ? sc : RAW ? min_raw(col, dm[h], j, h) : c->mn[j][h];
-            UNROLL(2) for (int t = 0; t < NT; t++) {
-                fs[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[t][h]), sc, fs[t][h]);
-                if (q4) {
-                    float bs = (float)(xb[t]->bsums[2 * j] + xb[t]->bsums[2 * j + 1]);
-                    fs[t][h] = _mm256_fnmadd_ps(mn, _mm256_set1_ps(bs), fs[t][h]);
-                }
-            }
-        }
     }
-    UNROLL(2) for (int t = 0; t < NT; t++) UNROLL(2) for (int h = 0; h < 2; h++) {
-        float *o = acc + 16 * t + 8 * h;
-        _mm256_store_ps(o, _mm256_fmadd_ps(fs[t][h], _mm256_set1_ps(xb[t]->d), _mm256_load_ps(o)));
+    pair_sums(c, col, xb, ip, q4, RAW, NT);
+    UNROLL(2) for (int h = 0; h < 2; h++) {
+        __m256 d = RAW ? dvec(col, h, 0) : c->d[h], dm = RAW ? dvec(col, h, 1) : c->dm[h];
+        UNROLL(2) for (int t = 0; t < NT; t++) {
+            __m256 f; /* Q6_K: q is stored + 32; Q4_K: value d sc q - dmin m */
+            if (q4)
+                f = _mm256_fmsub_ps(_mm256_cvtepi32_ps(is[t][h]), d,
+                                    _mm256_mul_ps(_mm256_cvtepi32_ps(ip[t][h]), dm));
+            else
+                f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(
+                                      is[t][h], _mm256_slli_epi32(ip[t][h], 5))), d);
+            float *o = acc + 16 * t + 8 * h;
+            _mm256_store_ps(o, _mm256_fmadd_ps(f, _mm256_set1_ps(xb[t]->d), _mm256_load_ps(o)));
+        }
     }
 }
 // clang-format on
