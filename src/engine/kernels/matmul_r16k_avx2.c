@@ -4,16 +4,19 @@
  * As in matmul_r16k_avx512.c, a 16-row group is walked one block column (super-block) at a time
  * and the column is decoded once into a stack buffer: the quants as unsigned bytes in two ymm
  * halves of 8 rows per quant vector (one 32-bit lane = 4 consecutive elements of one row), the
- * sub-block scales as f32 vectors (times the rows' d; the Q4_K mins times dmin). Then every token
- * (up to TCH per pass over the weights, KT per sweep of the buffer) runs over it. Without VNNI the
- * int8 dot product is vpmaddubsw (unsigned weights x signed activations into int16 pair sums,
- * which cannot saturate: |pair| <= 2 * 63 * 127) then vpmaddwd by 1 into int32 row sums; the
- * int16 pair sums of several quant vectors are added before the vpmaddwd as long as they cannot
- * overflow (Q4_K: all 8 of a sub-block, <= 8 * 2 * 15 * 127; Q6_K: 2, <= 2 * 2 * 63 * 127).
- * Per sub-block one conversion and one FMA scale the int32 sums into an f32 sum (Q6_K starts from
- * -32 * the activation sum, the quants being stored + 32; Q4_K subtracts min * activation sum with
- * one more FMA); the Q8_K activation scale is applied once per super-block. Rows after the last
- * full group (GGML layout) go to the GGML path A of matmul_avx2.c.
+ * sub-block scales as int16 pairs (scale16, pair16). Then every token (up to TCH per pass over the
+ * weights, KT per sweep of the buffer) runs over it; up to KT_RAW tokens the sweep decodes the
+ * quants in registers instead and up to KG groups are walked side by side. Without VNNI the int8
+ * dot product is vpmaddubsw (the unsigned stored quants x the signed activations into int16 pair
+ * sums, which cannot saturate: |pair| <= 2 * 63 * 127, so no sign trick is needed); the int16
+ * pair sums of several quant vectors are added while they cannot overflow (Q4_K: all 8 of a
+ * sub-block, <= 8 * 2 * 15 * 127; Q6_K: 2, <= 2 * 2 * 63 * 127), then one vpmaddwd by the
+ * sub-block scale (in both int16 halves of each row's lane) gives scale * dot in int32. The sums
+ * stay integer over the super-block and are converted once: Q6_K minus 32 * sum_j scale_j *
+ * bsum_j (its quants are stored + 32), Q4_K with the mins' sum_j m_j * (sub-block activation
+ * sum) apart, each from one vpmaddwd per pair of sub-blocks; then d (dmin), and the Q8_K
+ * activation scale. Rows after the last full group (GGML layout) go to the GGML path A of
+ * matmul_avx2.c.
  *
  * Compiled with -mavx2 -mfma -mf16c; reached only through the dispatch table after the CPU check.
  * Allocates nothing (~10 KiB of stack). Must not depend on the ref file or on the AVX-512 files. */
@@ -23,7 +26,7 @@
 /* The sweeps use UNROLL(n) loop prefixes, which clang-format cannot lay out. */
 // clang-format off
 
-#define KT 2   /* tokens per sweep of a decoded column (both halves: 4 f32 + 4 int accumulators) */
+#define KT 2   /* tokens per sweep of a decoded column (both halves: 4 int32 + 4 int16 sums) */
 #define TCH 64 /* tokens per pass over the weights (their f32 accumulators live on the stack) */
 #ifndef KG
 #define KG 4 /* most groups side by side (at up to KT_RAW tokens) */
