@@ -45,6 +45,7 @@ typedef struct bopts {
     double wait_quiet_s;        /* wait up to this long before each case for idle CPUs */
     int no_repack;              /* --no-repack: weights kept in GGUF's layout (A/B runs) */
     int cpu_clock;              /* --cpu-clock: steps timed by process CPU time / threads */
+    const char *kernels;        /* --kernels: kernel set (NULL = best for this CPU) */
 } bopts;
 
 static bopts O;
@@ -123,6 +124,7 @@ static mc_engine *open_engine(const char *path, int no_trace)
     o.trace_tokens = 1;
     o.no_trace = no_trace;
     o.no_repack = O.no_repack;
+    o.kernels = O.kernels;
     mc_engine *e = NULL;
     mc_diag d;
     if (mc_engine_open(&o, &e, &d) != MC_OK)
@@ -468,7 +470,8 @@ static int parse(int argc, char **argv)
                                        {"batch", 1, 0, 'b'},      {"cases", 1, 0, 'c'},
                                        {"bw", 1, 0, 'W'},         {"fma", 1, 0, 'F'},
                                        {"wait-quiet", 1, 0, 'Q'}, {"no-repack", 0, 0, 'R'},
-                                       {"cpu-clock", 0, 0, 'C'},  {0, 0, 0, 0}};
+                                       {"cpu-clock", 0, 0, 'C'},  {"kernels", 1, 0, 'K'},
+                                       {0, 0, 0, 0}};
     int64_t v;
     double f;
     for (int c; (c = getopt_long(argc, argv, "m:t:r:n:p:b:c:", lo, NULL)) != -1;) {
@@ -498,6 +501,8 @@ static int parse(int argc, char **argv)
             O.no_repack = 1;
         else if (c == 'C')
             O.cpu_clock = 1;
+        else if (c == 'K')
+            O.kernels = optarg;
         else
             return 0;
     }
@@ -512,7 +517,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_engine [--model GGUF | --type T] [-t THREADS] [-r REPS] "
                         "[-n STEPS] [-p PREFILL] [-b B]... [-c decode,prefill,batch,trace,ab] "
                         "[--bw GBps --fma GFLOPs] [--wait-quiet S] [--no-repack]\n"
-                        "       [--cpu-clock]\n");
+                        "       [--cpu-clock] [--kernels ref|avx2|avx512]\n");
         return 2;
     }
     if (O.n_b == 0) {

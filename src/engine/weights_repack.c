@@ -1,6 +1,7 @@
 /* weights_repack.c: rewrites the engine's matmul matrices in place into the layout the active
- * kernels read fastest (mc_kernels_best_layout; 16-row groups of Q8_0/Q4_0, and of Q6_K/Q4_K
- * and F32/F16/BF16 on avx512, docs/KERNELS.md "Repacked weights") and records it in each eng_mat.
+ * kernels read fastest (mc_kernels_best_layout; 16-row groups of Q8_0/Q4_0, Q6_K/Q4_K and
+ * F32/F16/BF16 on avx2 and avx512, docs/KERNELS.md "Repacked weights") and records it in each
+ * eng_mat.
  * Called by weights.c on its huge-page copy; eng_mat_repack is also the entry point for anything
  * else that fills a matrix's bytes (an expert cache's slots). Depends on the kernels and the
  * engine's binding tables. */

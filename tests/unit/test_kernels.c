@@ -690,14 +690,16 @@ TEST(repack_layout)
     CHECK_CONTAINS(d.msg, "q5_k"); /* K-quant R16: test_kernels_r16k.c */
     CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, MC_WLAYOUT_R16, 16, 48, w, NULL, &d), MC_ERR_ARG);
     CHECK_EQ_INT(mc_kernels_repack(MC_DT_Q8_0, (mc_wlayout)7, 16, 64, w, NULL, &d), MC_ERR_ARG);
-    /* which layout pays: R16 for Q8_0/Q4_0 with >= 16 rows on the SIMD sets, never on ref */
+    /* which layout pays: R16 with >= 16 rows on the SIMD sets (every type that has it, AVX2
+     * included since matmul_r16f_avx2.c / matmul_r16k_avx2.c), never on ref */
     CHECK_EQ_INT(mc_kernels_init("ref", NULL), MC_OK);
     CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q8_0, 4096), MC_WLAYOUT_GGML);
     if (mc_kernels_init("avx2", NULL) == MC_OK) {
         CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q4_0, 16), MC_WLAYOUT_R16);
         CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q4_0, 15), MC_WLAYOUT_GGML);
-        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_F16, 4096), MC_WLAYOUT_GGML);
-        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q4_K, 4096), MC_WLAYOUT_GGML);
+        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_F16, 4096), MC_WLAYOUT_R16);
+        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q4_K, 4096), MC_WLAYOUT_R16);
+        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_F32, 15), MC_WLAYOUT_GGML);
     }
     /* public entry point: Y = W X for a 37-row R16 matrix, rows [3, 35), against GGML */
     CHECK_EQ_INT(mc_kernels_init(NULL, NULL), MC_OK);

@@ -271,7 +271,9 @@ TEST(public_entry)
     }
     if (mc_kernels_isa_available("avx2")) {
         CHECK_EQ_INT(mc_kernels_init("avx2", NULL), MC_OK);
-        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q6_K, 4096), MC_WLAYOUT_GGML);
+        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q6_K, 4096), MC_WLAYOUT_R16);
+        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q4_K, 16), MC_WLAYOUT_R16);
+        CHECK_EQ_INT(mc_kernels_best_layout(MC_DT_Q4_K, 15), MC_WLAYOUT_GGML);
     }
     CHECK_EQ_INT(mc_kernels_init(NULL, NULL), MC_OK);
     mc_rng r;

@@ -103,6 +103,7 @@ void mc_kernels_fill_avx512(mc_kernel_table *t);
 void mc_kernels_fill_avx2_matmul(mc_kernel_table *t);   /* matmul_avx2.c */
 void mc_kernels_fill_avx512_matmul(mc_kernel_table *t); /* matmul_avx512.c */
 void mc_kernels_fill_avx512_r16k(mc_kernel_table *t);   /* matmul_r16k_avx512.c */
+void mc_kernels_fill_r16k_avx2(mc_kernel_table *t);     /* matmul_r16k_avx2.c */
 
 /* Row dequantisation of the AVX2 file, for the other AVX2/AVX-512 files (call only after the
  * CPU check, like everything compiled with ISA flags). */

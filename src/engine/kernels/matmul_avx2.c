@@ -15,6 +15,7 @@
  * Compiled with -mavx2 -mfma -mf16c; reached only through the dispatch table. Allocates nothing
  * (panels live on the stack, ~80 KiB). Must not depend on other ISA files. */
 #include "gemm_pack.h"
+#include "r16f.h"
 
 /* The register tiles use UNROLL(n) loop prefixes, which clang-format cannot lay out. */
 // clang-format off
@@ -345,12 +346,6 @@ void mc_avx2_matmul_small(const mc_matmul *m)
 
 /* ================= path A on MC_WLAYOUT_R16 (kernels.h) ================= */
 
-MC_AI int32_t ld32(const void *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 /* One group of 16 rows (two ymm halves of 8) x NT tokens (NT <= 2) over nb block columns at g,
  * into out[t * 16 + row]. Each 4-byte piece of an activation block is broadcast once for 8 rows'
@@ -494,6 +489,8 @@ void mc_kernels_fill_avx2_matmul(mc_kernel_table *t)
     t->matmul_r16[MC_DT_Q8_0] = mm_q8_0_r16_avx2;
     t->matmul_r16[MC_DT_Q4_0] = mm_q4_0_r16_avx2;
     t->r16_native[MC_DT_Q8_0] = t->r16_native[MC_DT_Q4_0] = 1;
+    mc_kernels_fill_r16f_avx2(t); /* F32/F16/BF16 R16: matmul_r16f_avx2.c */
+    mc_kernels_fill_r16k_avx2(t); /* Q4_K/Q6_K R16: matmul_r16k_avx2.c */
     t->matmul[MC_DT_F32] = mm_f32_avx2;
     t->matmul[MC_DT_F16] = mm_f16_avx2;
     t->matmul[MC_DT_BF16] = mm_bf16_avx2;

@@ -202,13 +202,6 @@ static void path_a_q6_k(const mc_matmul *m) { PATH_A(m, tile_q6_k_512, m->cols /
 
 /* ================= path A on MC_WLAYOUT_R16 (kernels.h) ================= */
 
-MC_AI int32_t ld32(const void *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 /* Block column `col` of a group against tokens xb[0..NT) (NT <= 8): the 16 rows' int32 dot
  * products per token, scaled into acc[t]. Each 4-byte piece of an activation block is broadcast
  * once and feeds 16 rows' dot products in one vpdpbusd (64 multiply-adds); the int32 lanes start

@@ -28,12 +28,6 @@
 
 MC_AI __m512i ld512(const void *p) { return _mm512_loadu_si512(p); }
 
-MC_AI int32_t ld32(const void *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 /* bitwise c ? a : b */
 MC_AI __m512i sel(__m512i a, __m512i b, __m512i c)

@@ -2,7 +2,8 @@
  * layouts"): each group of 16 rows [16g, 16g+16) is stored, in place of the same bytes, column
  * after column, the 16 rows' elements of column c contiguous (row i of column c at byte
  * (16c + i) * es of the group, es = 4 for F32, 2 for F16/BF16). Rows after the last full group stay
- * in GGML layout. Internal to the kernels (kernels_r16f.c, matmul_r16f_avx512.c, tests). */
+ * in GGML layout. Internal to the kernels (kernels_r16f.c, matmul_r16f_avx2.c, matmul_r16f_avx512.c,
+ * tests). */
 #ifndef MC_R16F_H
 #define MC_R16F_H
 
@@ -44,8 +45,10 @@ static inline float mc_r16f_get(mc_dtype t, const void *w, int64_t rows, int64_t
 void mc_r16f_group_convert(mc_dtype t, void *g, int64_t cols, void *tmp, int to_r16);
 
 /* Fill the R16 float entries of a kernel table: the scalar reference (kernels_r16f.c, every set
- * starts from it) and the AVX-512 kernels (matmul_r16f_avx512.c). */
+ * starts from it), the AVX2 kernels (matmul_r16f_avx2.c) and the AVX-512 kernels
+ * (matmul_r16f_avx512.c). */
 void mc_kernels_fill_r16f_ref(mc_kernel_table *t);
+void mc_kernels_fill_r16f_avx2(mc_kernel_table *t);
 void mc_kernels_fill_r16f_avx512(mc_kernel_table *t);
 
 #endif

@@ -69,6 +69,19 @@ static inline int r16_next(r16_walk *w, int64_t *g0, unsigned *lanes)
     return 1;
 }
 
+/* The groups of one tile walked side by side (several weight streams): the group r16_next just
+ * gave (lanes `first`) and up to max - 1 following ones from the walk, their lanes into lanes[].
+ * Returns how many (1..max); the groups are consecutive. */
+static inline int r16_gather(r16_walk *w, unsigned first, int max, unsigned *lanes)
+{
+    int64_t g;
+    int n = 1;
+    lanes[0] = first;
+    while (n < max && r16_next(w, &g, &lanes[n]))
+        n++;
+    return n;
+}
+
 static inline int r16_tail(const mc_matmul *m, mc_matmul *tail)
 {
     int64_t gend = m->rows / MC_R16 * MC_R16;
@@ -83,6 +96,36 @@ static inline int r16_tail(const mc_matmul *m, mc_matmul *tail)
 MC_AI __m256i ld256(const void *p)
 {
     return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* 4 bytes at p as one int32 (unaligned), e.g. an activation piece to broadcast */
+MC_AI int32_t ld32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Software prefetch (prefetch_w) of every 64-byte line of the n bytes at p. */
+MC_AI void prefetch_w_span(const void *p, size_t n)
+{
+    for (size_t o = 0; o < n; o += 64)
+        prefetch_w((const char *)p + o);
+}
+
+/* Stores the 16 values lo (rows 0..7), hi (rows 8..15) of an R16 group at y, only the lanes set in
+ * `lanes` (r16_lanes): a plain store for a whole group, masked stores for a partial one. */
+MC_AI void store16_lanes(float *y, __m256 lo, __m256 hi, unsigned lanes)
+{
+    if (lanes == 0xffffu) {
+        _mm256_storeu_ps(y, lo);
+        _mm256_storeu_ps(y + 8, hi);
+        return;
+    }
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    __m256i m0 = _mm256_set1_epi32((int)(lanes & 0xff)), m1 = _mm256_set1_epi32((int)(lanes >> 8));
+    _mm256_maskstore_ps(y, _mm256_cmpeq_epi32(_mm256_and_si256(m0, bit), bit), lo);
+    _mm256_maskstore_ps(y + 8, _mm256_cmpeq_epi32(_mm256_and_si256(m1, bit), bit), hi);
 }
 
 /* every 16-bit lane of both 128-bit halves = 16-bit element j (0..7) of v's halves */
