@@ -34,8 +34,8 @@ static mc_err for_each_mat(mc_engine *e, mat_fn fn, void *ctx, mc_diag *d)
                          &L->wq_a, &L->wq_b,   &L->wkv_a, &L->wkv_b};
         for (size_t i = 0; !err && i < sizeof ms / sizeof ms[0]; i++)
             err = fn(e, ms[i], ctx, d);
-        /* with an expert cache the routed experts are not in the copy: they stay in the read-only
-         * file mapping and the cache's slots, in GGUF's layout (xcache.c does not repack) */
+        /* with an expert cache the routed experts are not in the copy: the cache reads them into
+         * its slots and repacks each matrix as it lands (xcache_io.c, repack_read) */
         for (int64_t x = 0; !err && L->moe && !e->xc && x < L->n_exp; x++)
             if (!(err = fn(e, &L->xg[x], ctx, d)) && !(err = fn(e, &L->xu[x], ctx, d)))
                 err = fn(e, &L->xd[x], ctx, d);
