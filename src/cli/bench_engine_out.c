@@ -204,13 +204,7 @@ int be_report_json(const bench *B)
             cJSON_AddItemToObject(o, "calibrated", pred_json(B, i, 1));
         cJSON_AddItemToArray(dec, o);
     }
-    char *s = cJSON_Print(j);
-    cJSON_Delete(j);
-    if (!s)
-        return mc_cli_fail(CMD, MC_ERR_NOMEM, NULL);
-    printf("%s\n", s);
-    cJSON_free(s);
-    return 0;
+    return mc_cli_print_json(CMD, j);
 }
 
 /* --records: the last repetition's decode passes of every batch size, one JSON line each (the

@@ -23,6 +23,10 @@ const mc_cmd *mc_cli_find(const char *name);
 int mc_cli_fail(const char *cmd, mc_err e, const mc_diag *d);
 /* Prints "moecap <cmd>: <fmt...>" and a hint to run `moecap help <cmd>`; returns 2. */
 int mc_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints root as one JSON document on stdout and deletes it (NULL: building it ran out of
+ * memory). Returns 0, or mc_cli_fail's 1 when it cannot be printed. */
+struct cJSON;
+int mc_cli_print_json(const char *cmd, struct cJSON *root);
 
 /* The results directory (cli_results.c): `given`, else "<prefix>-YYYYmmdd-HHMMSS" (local time),
  * into buf. A usage error (returns 2) when it exists and is not a directory, or holds one of

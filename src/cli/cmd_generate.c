@@ -346,13 +346,7 @@ static int report_json(const gen *g)
     cJSON *xc = er_xcache_json(g->e);
     if (xc)
         cJSON_AddItemToObject(j, "expert_cache", xc);
-    char *s = cJSON_Print(j);
-    cJSON_Delete(j);
-    if (!s)
-        return mc_cli_fail(CMD, MC_ERR_NOMEM, NULL);
-    printf("%s\n", s);
-    cJSON_free(s);
-    return 0;
+    return mc_cli_print_json(CMD, j);
 }
 
 int cmd_generate(int argc, char **argv)

@@ -67,13 +67,7 @@ static cJSON *hw_json(const mc_hw *h, int count)
 
 static int print_json(cJSON *o)
 {
-    char *s = o ? cJSON_Print(o) : NULL;
-    cJSON_Delete(o);
-    if (!s)
-        return mc_cli_fail("hardware", MC_ERR_NOMEM, NULL);
-    printf("%s\n", s);
-    cJSON_free(s);
-    return 0;
+    return mc_cli_print_json("hardware", o);
 }
 
 /* ---- text ---- */

@@ -360,13 +360,7 @@ static int print_json(const args *a, const mc_make_summary *s, const mc_model *m
     cJSON_AddNumberToObject(j, "norm_eps", s->norm_eps);
     cJSON_AddItemToObject(j, "bytes_by_type", by_type(s, 1));
     cJSON_AddItemToObject(j, "params_by_type", by_type(s, 0));
-    char *txt = cJSON_Print(j);
-    cJSON_Delete(j);
-    if (!txt)
-        return mc_cli_fail(CMD, MC_ERR_NOMEM, NULL);
-    printf("%s\n", txt);
-    cJSON_free(txt);
-    return 0;
+    return mc_cli_print_json(CMD, j);
 }
 
 int cmd_make_model(int argc, char **argv)

@@ -338,17 +338,6 @@ void predict_fig(cJSON *o, const char *key, double v, const char *unit, const ch
     cJSON_AddStringToObject(f, "definition", def);
 }
 
-int predict_print_json(cJSON *root)
-{
-    char *s = root ? cJSON_Print(root) : NULL;
-    cJSON_Delete(root);
-    if (!s)
-        return mc_cli_fail(PREDICT_CMD, MC_ERR_NOMEM, NULL);
-    printf("%s\n", s);
-    cJSON_free(s);
-    return 0;
-}
-
 void predict_cell(char *buf, size_t n, double v, int decimals)
 {
     if (isfinite(v))

@@ -46,8 +46,6 @@ void predict_make_opts(const predict_args *a, const mc_hw_deploy *dep, mc_predic
 
 /* JSON: o[key] = {"value": v (null when not finite), "unit": unit, "definition": def}. */
 void predict_fig(cJSON *o, const char *key, double v, const char *unit, const char *def);
-/* Prints root as one document and deletes it; returns the exit code. */
-int predict_print_json(cJSON *root);
 /* Text cell: v with `decimals` decimals, "-" when not finite. */
 void predict_cell(char *buf, size_t n, double v, int decimals);
 /* A one-line description of the weights' storage ("bf16", or "fp8 (embeddings bf16)"). */

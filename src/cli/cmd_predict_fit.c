@@ -146,7 +146,7 @@ static int json_devices(const predict_args *a, const mc_model *m, const mc_predi
                                        : cJSON_CreateNull());
         cJSON_AddItemToArray(arr, o);
     }
-    return predict_print_json(root);
+    return mc_cli_print_json(PREDICT_CMD, root);
 }
 
 int predict_fit_devices(const predict_args *a)
@@ -300,7 +300,7 @@ static int json_models(const predict_args *a, const mc_hw_deploy *dep, const mod
                                        : cJSON_CreateNull());
         cJSON_AddItemToArray(arr, o);
     }
-    return predict_print_json(root);
+    return mc_cli_print_json(PREDICT_CMD, root);
 }
 
 int predict_fit_models(const predict_args *a)

@@ -329,5 +329,5 @@ int predict_print_run(const predict_run *r)
     cJSON *pts = cJSON_AddArrayToObject(root, "points");
     for (int i = 0; i < r->n_rows; i++)
         cJSON_AddItemToArray(pts, predict_json_point(&r->rows[i], r->a.tpot_slo_s));
-    return predict_print_json(root);
+    return mc_cli_print_json(PREDICT_CMD, root);
 }

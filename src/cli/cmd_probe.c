@@ -175,13 +175,7 @@ static int print_json(const probe_args *a, const mc_probe_result *r,
     if (a->slow.dir)
         json_slow(o, a, sr);
     cJSON_AddItemToObject(o, "saved_to", saved ? cJSON_CreateString(saved) : cJSON_CreateNull());
-    char *s = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (!s)
-        return mc_cli_fail("probe", MC_ERR_NOMEM, NULL);
-    printf("%s\n", s);
-    cJSON_free(s);
-    return 0;
+    return mc_cli_print_json("probe", o);
 }
 
 static mc_err run(const probe_args *a, mc_probe_result *r, mc_probe_slow_result *s, mc_diag *d)

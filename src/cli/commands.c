@@ -1,5 +1,7 @@
-/* commands.c: the subcommand table and the CLI's shared error printing. */
+/* commands.c: the subcommand table and the CLI's shared error and JSON printing. */
 #include "cli.h"
+
+#include <cjson/cJSON.h>
 
 #include <stdarg.h>
 #include <string.h>
@@ -49,6 +51,17 @@ int mc_cli_fail(const char *cmd, mc_err e, const mc_diag *d)
     const char *msg = (d && d->msg[0]) ? d->msg : mc_err_name(e);
     fprintf(stderr, "moecap %s: %s\n", cmd, msg);
     return e == MC_ERR_ARG ? 2 : 1;
+}
+
+int mc_cli_print_json(const char *cmd, cJSON *root)
+{
+    char *s = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!s)
+        return mc_cli_fail(cmd, MC_ERR_NOMEM, NULL);
+    printf("%s\n", s);
+    cJSON_free(s);
+    return 0;
 }
 
 int mc_cli_usage_error(const char *cmd, const char *fmt, ...)
