@@ -8,7 +8,7 @@
  * 16 --kv-heads 4, q8_0, about 1.1 GB) generated once into $MOECAP_CACHE_DIR/demo.
  * Cases: batch-1 greedy decode after a 16-token prompt with no cache and with caches of 100%, 50%
  * and 25% of the experts (slots = that share of the routed experts), LRU, in pairs that
- * alternate repetition by repetition: no cache vs 100%; then 100%, 50% and 25% each without vs
+ * alternate repetition by repetition (ABBA): no cache vs 100%; then 100%, 50% and 25% each without vs
  * with prefetch. Per case, a warm-up of 48 decode steps and --reps repetitions of --gen decode
  * steps (each after the same prompt, so the cache is warm as in steady serving): tokens/s
  * (mean, sd, best), hit rate, slow-tier bytes/s while reads are in flight, stall share of the
@@ -240,14 +240,16 @@ static void side_emit(const side *s, int n)
 }
 
 /* Two configurations alternating repetition by repetition (a shared machine's load hits both
- * alike); the greedy tokens of every repetition must equal the first uncached run's. */
+ * alike), in ABBA order: the side that runs second follows the other's reads, which on this
+ * project's machine slows it (docs/PERFORMANCE.md, "Expert cache (session 4)"), so neither side
+ * always goes second. The greedy tokens of every repetition must equal the first uncached run's. */
 static int run_pair(const char *path, side *a, side *b, int64_t slot, int64_t experts)
 {
     int32_t toks[MAX_GEN];
     int ok = side_open(path, a, slot, experts) && side_open(path, b, slot, experts);
     for (int r = 0; ok && r < O.reps; r++)
         for (int k = 0; ok && k < 2; k++) {
-            side *s = k ? b : a;
+            side *s = (k ^ (r & 1)) ? b : a;
             ok = decode(s->e, O.gen, s->logits, toks, &s->v[r]);
             if (!g_have_ref) {
                 memcpy(g_ref, toks, sizeof(int32_t) * (size_t)O.gen);
