@@ -59,3 +59,26 @@ int kc_compare(const kc_case *c, const float *y, const float *yref, int64_t ys, 
         }
     return bad;
 }
+
+void kc_data_release(kc_data *d)
+{
+    mc_free(d->w);
+    mc_free(d->wr);
+    mc_free(d->x);
+    mc_free(d->wf);
+    mc_free(d->xf);
+    mc_free(d->yref);
+    mc_free(d->y);
+}
+
+void kc_data_run(const mc_kernel_table *k, const kc_case *c, const kc_data *d, float *y, int r16)
+{
+    kc_run(k, c, r16 ? d->wr : d->w, r16, d->x, d->xs, y, d->ys);
+}
+
+int kc_data_compare(const kc_case *c, const kc_data *d, const char *isa)
+{
+    const float *xf = d->xf ? d->xf : (const float *)d->x;
+    size_t stride = d->xf ? (size_t)c->cols * sizeof(float) : d->xs;
+    return kc_compare(c, d->y, d->yref, d->ys, d->wf, xf, stride, isa);
+}

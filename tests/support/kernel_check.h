@@ -30,4 +30,21 @@ void kc_run(const mc_kernel_table *k, const kc_case *c, const void *w, int r16, 
 int kc_compare(const kc_case *c, const float *y, const float *yref, int64_t ys, const float *wf,
                const float *xf, size_t xf_stride, const char *isa);
 
+/* A case's buffers, filled by each test's own preparation: weights in GGML layout (w) and
+ * repacked (wr), prepared activations (x, token i at x + i * xs), the dequantised weights and
+ * activations for the tolerance (wf; xf, cols floats per token, or NULL when x already holds
+ * f32 values), the reference and the kernel's outputs (n_tok rows of ys floats). */
+typedef struct kc_data {
+    void *w, *wr, *x;
+    float *wf, *xf, *yref, *y;
+    size_t xs;
+    int64_t ys;
+} kc_data;
+
+void kc_data_release(kc_data *d); /* frees every buffer */
+/* kc_run of table k on d's weights (repacked when r16) into y. */
+void kc_data_run(const mc_kernel_table *k, const kc_case *c, const kc_data *d, float *y, int r16);
+/* kc_compare of d->y against d->yref. */
+int kc_data_compare(const kc_case *c, const kc_data *d, const char *isa);
+
 #endif

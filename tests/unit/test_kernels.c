@@ -497,13 +497,7 @@ TEST(quant_act_bit_exact)
 /* One matmul case: rows x cols weights of type t, n_tok tokens, rows [r0, r1). */
 typedef kc_case mm_case; /* kernel_check.h */
 
-typedef struct mm_data {
-    void *w, *x;
-    void *wr; /* w repacked into MC_WLAYOUT_R16 (Q8_0/Q4_0), else NULL */
-    float *wf, *xf, *yref, *y;
-    size_t xs;
-    int64_t ys;
-} mm_data;
+typedef kc_data mm_data; /* kernel_check.h */
 
 static void mm_prepare(const mm_case *c, mm_data *d, mc_rng *r, const mc_kernel_table *ref)
 {
@@ -537,23 +531,6 @@ static void mm_prepare(const mm_case *c, mm_data *d, mc_rng *r, const mc_kernel_
     mc_free(tmp);
 }
 
-static void mm_release(mm_data *d)
-{
-    mc_free(d->w);
-    mc_free(d->wr);
-    mc_free(d->x);
-    mc_free(d->wf);
-    mc_free(d->xf);
-    mc_free(d->yref);
-    mc_free(d->y);
-}
-
-/* One matmul of table k on the case's weights in GGML layout, or repacked (r16). */
-static void mm_run(const mc_kernel_table *k, const mm_case *c, const mm_data *d, float *y, int r16)
-{
-    kc_run(k, c, r16 ? d->wr : d->w, r16, d->x, d->xs, y, d->ys);
-}
-
 /* The tolerance of kc_compare (kernel_check.h): |y - yref| <= 5e-6 * sum_c |w_c x_c| + 1e-30.
  * Both sides compute the same sum of products of the same (de)quantised values; the ref adds in
  * double, the SIMD paths in float: path A rounds once per block (the int sums are exact), path B
@@ -561,11 +538,6 @@ static void mm_run(const mc_kernel_table *k, const mm_case *c, const mm_data *d,
  * cols * 2^-24 = 6e-5 relative to sum |w x|; the errors actually add like a random walk and the
  * largest observed over all cases here is 3e-7, so 5e-6 leaves a 15x margin while any wrong
  * element, scale or block (an error of order 1e-3 of the sum or more) still fails. */
-static int mm_compare(const mm_case *c, const mm_data *d, const char *isa)
-{
-    return kc_compare(c, d->y, d->yref, d->ys, d->wf, d->xf, (size_t)c->cols * sizeof(float), isa);
-}
-
 static void mm_check_case(const mm_case *c, mc_rng *r, int *failures)
 {
     mc_kernel_table ref = ref_table(), tabs[N_ISAS];
@@ -573,22 +545,22 @@ static void mm_check_case(const mm_case *c, mc_rng *r, int *failures)
     int nt = simd_tables(tabs, names);
     mm_data d;
     mm_prepare(c, &d, r, &ref);
-    mm_run(&ref, c, &d, d.yref, 0);
+    kc_data_run(&ref, c, &d, d.yref, 0);
     for (int k = 0; k < nt; k++) {
-        mm_run(&tabs[k], c, &d, d.y, 0);
-        *failures += mm_compare(c, &d, names[k]) != 0;
+        kc_data_run(&tabs[k], c, &d, d.y, 0);
+        *failures += kc_data_compare(c, &d, names[k]) != 0;
     }
     if (d.wr) {
         /* R16: the ref kernel gathers the same blocks and sums in the same order (exact); every
          * SIMD table within the usual tolerance */
-        mm_run(&ref, c, &d, d.y, 1);
+        kc_data_run(&ref, c, &d, d.y, 1);
         *failures += memcmp(d.y, d.yref, (size_t)(c->n_tok * d.ys) * 4) != 0;
         for (int k = 0; k < nt; k++) {
-            mm_run(&tabs[k], c, &d, d.y, 1);
-            *failures += mm_compare(c, &d, names[k]) != 0;
+            kc_data_run(&tabs[k], c, &d, d.y, 1);
+            *failures += kc_data_compare(c, &d, names[k]) != 0;
         }
     }
-    mm_release(&d);
+    kc_data_release(&d);
 }
 
 /* Every type, n_tok 1..70 (both paths and every micro-tile remainder), odd row counts and row

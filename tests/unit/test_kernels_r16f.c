@@ -120,17 +120,13 @@ TEST(matmul_known)
 
 typedef kc_case fcase; /* kernel_check.h */
 
-typedef struct fdata {
-    void *w, *wr; /* GGML and R16 */
-    float *wf, *x, *yref, *y;
-    size_t xs; /* bytes between tokens (padded) */
-    int64_t ys;
-} fdata;
+typedef kc_data fdata; /* kernel_check.h (xf NULL: x holds the f32 activations) */
 
 static void fprepare(const fcase *c, fdata *d, mc_rng *g)
 {
     size_t rb = mc_r16f_es(c->t) * (size_t)c->cols;
     float *row = mc_malloc((size_t)c->cols * 4);
+    d->xf = NULL; /* x holds the f32 activations */
     d->w = mc_malloc(rb * (size_t)c->rows);
     d->wr = mc_malloc(rb * (size_t)c->rows);
     d->wf = mc_malloc((size_t)(c->rows * c->cols) * 4);
@@ -154,26 +150,6 @@ static void fprepare(const fcase *c, fdata *d, mc_rng *g)
     mc_free(row);
 }
 
-static void frelease(fdata *d)
-{
-    mc_free(d->w);
-    mc_free(d->wr);
-    mc_free(d->wf);
-    mc_free(d->x);
-    mc_free(d->yref);
-    mc_free(d->y);
-}
-
-static void frun(const mc_kernel_table *k, const fcase *c, const fdata *d, float *y, int r16)
-{
-    kc_run(k, c, r16 ? d->wr : d->w, r16, d->x, d->xs, y, d->ys);
-}
-
-static int fcompare(const fcase *c, const fdata *d, const char *isa)
-{
-    return kc_compare(c, d->y, d->yref, d->ys, d->wf, d->x, d->xs, isa);
-}
-
 /* The ref on R16 is bit-identical to the ref on GGML; every SIMD set on R16 within tolerance. */
 static void fcheck(const fcase *c, mc_rng *g, int *failures)
 {
@@ -183,16 +159,16 @@ static void fcheck(const fcase *c, mc_rng *g, int *failures)
     if (mc_kernels_table_for("ref", &ref, NULL) != MC_OK)
         abort();
     fprepare(c, &d, g);
-    frun(&ref, c, &d, d.yref, 0);
-    frun(&ref, c, &d, d.y, 1);
+    kc_data_run(&ref, c, &d, d.yref, 0);
+    kc_data_run(&ref, c, &d, d.y, 1);
     *failures += memcmp(d.y, d.yref, (size_t)(c->n_tok * d.ys) * 4) != 0;
     for (int k = 0; k < 2; k++) {
         if (mc_kernels_table_for(simd[k], &tab, NULL) != MC_OK)
             continue;
-        frun(&tab, c, &d, d.y, 1);
-        *failures += fcompare(c, &d, simd[k]) != 0;
+        kc_data_run(&tab, c, &d, d.y, 1);
+        *failures += kc_data_compare(c, &d, simd[k]) != 0;
     }
-    frelease(&d);
+    kc_data_release(&d);
 }
 
 /* Token counts 1..20 and across the tile's token chunks (12 per tile, balanced), on 45 rows (two
@@ -257,13 +233,13 @@ static int batch_invariant(const char *isa)
             fcase cn = c;
             cn.n_tok = n;
             cn.r0 = n % 2 ? 0 : 16; /* a pair of groups first, or a lone one (AVX-512) */
-            frun(&tab, &cn, &d, d.y, 1);
+            kc_data_run(&tab, &cn, &d, d.y, 1);
             if (n == 1)
                 memcpy(d.yref, d.y, (size_t)d.ys * 4); /* token 0 alone, rows [0, 64) */
             for (int64_t r = 16; r < 64; r++)
                 bad += d.y[r] != d.yref[r];
         }
-        frelease(&d);
+        kc_data_release(&d);
     }
     if (bad)
         fprintf(stderr, "     %s: %d results depend on the batch\n", isa, bad);

@@ -133,12 +133,7 @@ TEST(repack_round_trip)
 
 typedef kc_case kcase; /* kernel_check.h */
 
-typedef struct kdata {
-    uint8_t *w, *wr, *x;
-    float *wf, *xf, *yref, *y;
-    size_t xs;
-    int64_t ys;
-} kdata;
+typedef kc_data kdata; /* kernel_check.h */
 
 static void kd_prepare(const kcase *c, kdata *d, mc_rng *r, const mc_kernel_table *ref)
 {
@@ -150,8 +145,8 @@ static void kd_prepare(const kcase *c, kdata *d, mc_rng *r, const mc_kernel_tabl
     d->wf = mc_malloc((size_t)c->rows * (size_t)c->cols * 4);
     fill_normal(r, tmp, c->rows * c->cols, 0.05);
     for (int64_t i = 0; i < c->rows; i++) {
-        ref->quant[c->t](tmp + i * c->cols, d->w + i * rb, c->cols);
-        ref->dequant[c->t](d->w + i * rb, d->wf + i * c->cols, c->cols);
+        ref->quant[c->t](tmp + i * c->cols, (uint8_t *)d->w + i * rb, c->cols);
+        ref->dequant[c->t]((uint8_t *)d->w + i * rb, d->wf + i * c->cols, c->cols);
     }
     memcpy(d->wr, d->w, rb * (size_t)c->rows);
     if (mc_kernels_repack(c->t, MC_WLAYOUT_R16, c->rows, c->cols, d->wr, NULL, NULL) != MC_OK)
@@ -161,8 +156,8 @@ static void kd_prepare(const kcase *c, kdata *d, mc_rng *r, const mc_kernel_tabl
     d->xf = mc_malloc((size_t)c->n_tok * (size_t)c->cols * 4);
     fill_normal(r, tmp, c->n_tok * c->cols, 1.0);
     for (int64_t t = 0; t < c->n_tok; t++) {
-        ref->quant_act[c->t](tmp + t * c->cols, d->x + t * d->xs, c->cols);
-        mc_act_row_to_f32(c->t, d->x + t * d->xs, d->xf + t * c->cols, c->cols);
+        ref->quant_act[c->t](tmp + t * c->cols, (uint8_t *)d->x + t * d->xs, c->cols);
+        mc_act_row_to_f32(c->t, (uint8_t *)d->x + t * d->xs, d->xf + t * c->cols, c->cols);
     }
     d->ys = c->rows + 5;
     d->yref = mc_malloc((size_t)(c->n_tok * d->ys) * 4);
@@ -170,30 +165,8 @@ static void kd_prepare(const kcase *c, kdata *d, mc_rng *r, const mc_kernel_tabl
     mc_free(tmp);
 }
 
-static void kd_release(kdata *d)
-{
-    mc_free(d->w);
-    mc_free(d->wr);
-    mc_free(d->x);
-    mc_free(d->wf);
-    mc_free(d->xf);
-    mc_free(d->yref);
-    mc_free(d->y);
-}
-
-static void kd_run(const mc_kernel_table *k, const kcase *c, const kdata *d, float *y, int r16)
-{
-    kc_run(k, c, r16 ? d->wr : d->w, r16, d->x, d->xs, y, d->ys);
-}
-
-/* kc_compare's bound holds here too: the R16 kernels also round the per-sub-block products
- * d * sc * isum in f32, each within 2^-24 relative. */
-static int kd_compare(const kcase *c, const kdata *d, const char *isa)
-{
-    return kc_compare(c, d->y, d->yref, d->ys, d->wf, d->xf, (size_t)c->cols * sizeof(float), isa);
-}
-
-/* One case: the ref GGML result; the ref R16 kernel bit-identical to it; every SIMD set's R16
+/* One case (kc_compare's bound holds here too: the R16 kernels also round the per-sub-block
+ * products d * sc * isum in f32, each within 2^-24 relative): the ref GGML result; the ref R16 kernel bit-identical to it; every SIMD set's R16
  * kernel within the tolerance. Returns the number of failing kernel sets. */
 static int kd_check(const kcase *c, mc_rng *r)
 {
@@ -203,15 +176,15 @@ static int kd_check(const kcase *c, mc_rng *r)
     kdata d;
     int fails = 0;
     kd_prepare(c, &d, r, &ref);
-    kd_run(&ref, c, &d, d.yref, 0);
-    kd_run(&ref, c, &d, d.y, 1);
+    kc_data_run(&ref, c, &d, d.yref, 0);
+    kc_data_run(&ref, c, &d, d.y, 1);
     fails += memcmp(d.y, d.yref, (size_t)(c->n_tok * d.ys) * 4) != 0;
     for (int i = 0; i < 2; i++)
         if (mc_kernels_table_for(isas[i], &k, NULL) == MC_OK) {
-            kd_run(&k, c, &d, d.y, 1);
-            fails += kd_compare(c, &d, isas[i]) != 0;
+            kc_data_run(&k, c, &d, d.y, 1);
+            fails += kc_data_compare(c, &d, isas[i]) != 0;
         }
-    kd_release(&d);
+    kc_data_release(&d);
     return fails;
 }
 
@@ -283,7 +256,7 @@ TEST(public_entry)
     kcase c = {MC_DT_Q6_K, 40, 512, 5, 3, 38};
     kdata d;
     kd_prepare(&c, &d, &r, &ref);
-    kd_run(&ref, &c, &d, d.yref, 0);
+    kc_data_run(&ref, &c, &d, d.yref, 0);
     for (int64_t i = 0; i < c.n_tok * d.ys; i++)
         d.y[i] = -12345.0f;
     mc_matmul mm = {.wtype = c.t,
@@ -299,8 +272,8 @@ TEST(public_entry)
                     .layout = MC_WLAYOUT_R16,
                     .rows = c.rows};
     mc_kernels_matmul(&mm);
-    CHECK_EQ_INT(kd_compare(&c, &d, mc_kernels_isa()), 0);
-    kd_release(&d);
+    CHECK_EQ_INT(kc_data_compare(&c, &d, mc_kernels_isa()), 0);
+    kc_data_release(&d);
 }
 
 int main(void)
