@@ -1,118 +1,18 @@
 /* cache_replay.c: cache.replay, the hit rate of an expert cache on a recorded routing trace
  * (docs/METRICS.md section 11): the records' tokens_per_expert, pass by pass and MoE layer by MoE
- * layer, replayed through a cache of whole experts under LRU, LFU or STATIC the way the engine's
- * cache takes them (src/engine/xcache_dir.c: a layer's residents first, then its misses into the
- * slots the policy gives up, never one the layer is using; a layer with more experts than free
- * slots runs in rounds). Unlike Che's approximation it keeps the trace's order, so it sees
- * temporal locality (consecutive tokens routed alike) as well as skewed frequencies. The trace
+ * layer, replayed through a cache of whole experts under LRU, LFU or STATIC with the engine
+ * cache's own directory (xcache_dir.c, xc_dir_group: a layer's residents first, then its misses
+ * into the slots the policy gives up, never one the layer is using; a layer with more experts
+ * than free slots runs in rounds). Unlike Che's approximation it keeps the trace's order, so it
+ * sees temporal locality (consecutive tokens routed alike) as well as skewed frequencies. The trace
  * is replayed twice and only the second replay counts: the cache starts as the trace left it
  * (steady state), not empty. Pure arithmetic over the records: no I/O, no clock, no engine;
  * it allocates only scratch. */
 #include "cap.h"
+#include "xcache.h"
 
 #include <math.h>
 #include <string.h>
-
-typedef struct rp {
-    mc_cache_policy policy;
-    int64_t n_slots, n_exp;
-    int64_t *slot_of, *owner, *last, *freq, *guard;
-    uint8_t *pinned;
-    int64_t clock, round;
-} rp;
-
-static mc_err rp_init(rp *r, mc_cache_policy policy, int64_t n_slots, int64_t n_exp, mc_diag *d)
-{
-    memset(r, 0, sizeof *r);
-    r->policy = policy;
-    r->n_slots = n_slots;
-    r->n_exp = n_exp;
-    r->slot_of = mc_mallocarray((size_t)n_exp, sizeof *r->slot_of);
-    r->freq = mc_calloc((size_t)n_exp, sizeof *r->freq);
-    r->owner = mc_mallocarray((size_t)n_slots, sizeof *r->owner);
-    r->last = mc_calloc((size_t)n_slots, sizeof *r->last);
-    r->guard = mc_calloc((size_t)n_slots, sizeof *r->guard);
-    r->pinned = mc_calloc((size_t)n_slots, 1);
-    if (!r->slot_of || !r->freq || !r->owner || !r->last || !r->guard || !r->pinned)
-        return mc_fail(d, MC_ERR_NOMEM, "cache replay: out of memory");
-    for (int64_t x = 0; x < n_exp; x++)
-        r->slot_of[x] = -1;
-    for (int64_t s = 0; s < n_slots; s++)
-        r->owner[s] = -1;
-    r->round = 1;
-    return MC_OK;
-}
-
-static void rp_deinit(rp *r)
-{
-    mc_free(r->slot_of);
-    mc_free(r->freq);
-    mc_free(r->owner);
-    mc_free(r->last);
-    mc_free(r->guard);
-    mc_free(r->pinned);
-}
-
-static void rp_use(rp *r, int64_t s)
-{
-    r->last[s] = ++r->clock;
-    r->freq[r->owner[s]]++;
-    r->guard[s] = r->round;
-}
-
-/* An empty slot first (lowest index), else the least recently used (LFU: fewest uses, then
- * least recently used) of the slots neither pinned nor in the current round; -1 if none. */
-static int64_t rp_victim(const rp *r)
-{
-    int64_t best = -1;
-    for (int64_t s = 0; s < r->n_slots; s++) {
-        if (r->pinned[s] || r->guard[s] == r->round)
-            continue;
-        if (r->owner[s] < 0)
-            return s;
-        if (best < 0)
-            best = s;
-        else if (r->policy == MC_CACHE_LFU && r->freq[r->owner[s]] != r->freq[r->owner[best]])
-            best = r->freq[r->owner[s]] < r->freq[r->owner[best]] ? s : best;
-        else if (r->last[s] < r->last[best])
-            best = s;
-    }
-    return best;
-}
-
-static void rp_place(rp *r, int64_t s, int64_t x)
-{
-    if (r->owner[s] >= 0)
-        r->slot_of[r->owner[s]] = -1;
-    r->owner[s] = x;
-    r->slot_of[x] = s;
-    rp_use(r, s);
-}
-
-/* One MoE layer of one pass: the distinct experts want[0..n) (the array is reordered: the
- * misses move to the front). Adds its hits and misses. */
-static void rp_layer(rp *r, int64_t *want, int64_t n, double *hits, double *misses)
-{
-    int64_t nm = 0;
-    r->round++;
-    for (int64_t i = 0; i < n; i++) {
-        if (r->slot_of[want[i]] >= 0)
-            rp_use(r, r->slot_of[want[i]]);
-        else
-            want[nm++] = want[i];
-    }
-    *hits += (double)(n - nm);
-    *misses += (double)nm;
-    for (int64_t i = 0; i < nm; i++) {
-        int64_t s = rp_victim(r);
-        if (s < 0) { /* every free slot taken by this layer: the next round reuses them */
-            r->round++;
-            s = rp_victim(r);
-        }
-        if (s >= 0)
-            rp_place(r, s, want[i]);
-    }
-}
 
 /* Row of MoE ordinal k of pass p (rows = MoE layers, or all layers with dense ones empty). */
 static const int64_t *tpe_row(const mc_model *m, const mc_pass *p, int64_t k)
@@ -148,7 +48,7 @@ static mc_err check_trace(const mc_model *m, const mc_pass *p, size_t n, int64_t
 
 /* STATIC: pins the experts with the most tokens over the trace (lower id on ties; only experts
  * with tokens) in all slots but top_k, as the engine does with a profile. */
-static void rp_pin(rp *r, const mc_model *m, const mc_pass *p, size_t n, int64_t *tok)
+static void rp_pin(xc_dir *r, const mc_model *m, const mc_pass *p, size_t n, int64_t *tok)
 {
     int64_t cols = r->n_exp / m->n_moe_layers;
     for (size_t i = 0; i < n; i++)
@@ -164,14 +64,15 @@ static void rp_pin(rp *r, const mc_model *m, const mc_pass *p, size_t n, int64_t
         if (best < 0)
             break;
         tok[best] = 0;
-        rp_place(r, s, best);
-        r->pinned[s] = 1;
+        xc_dir_place(r, s, best, 0);
+        xc_dir_pin(r, s);
     }
 }
 
-/* Replays the trace once; counts into out when count is set. want: scratch of cols. */
-static void rp_trace(rp *r, const mc_model *m, const mc_pass *p, size_t n, int64_t *want,
-                     mc_cache_replay *out, int count)
+/* Replays the trace once; counts into out when count is set. want, slot, take: scratch of
+ * n_exp. */
+static void rp_trace(xc_dir *r, const mc_model *m, const mc_pass *p, size_t n, int64_t *want,
+                     int64_t *slot, uint8_t *take, mc_cache_replay *out, int count)
 {
     int64_t cols = r->n_exp / m->n_moe_layers;
     for (size_t i = 0; i < n; i++) {
@@ -180,14 +81,13 @@ static void rp_trace(rp *r, const mc_model *m, const mc_pass *p, size_t n, int64
         out->passes += count;
         for (int64_t k = 0; k < m->n_moe_layers; k++) {
             const int64_t *row = tpe_row(m, &p[i], k);
-            int64_t nw = 0;
+            int64_t nw = 0, h = 0, mi = 0;
             for (int64_t x = 0; x < cols; x++)
                 if (row[x] > 0)
                     want[nw++] = k * cols + x;
-            double h = 0, mi = 0;
-            rp_layer(r, want, nw, &h, &mi);
-            out->layer_hits[k] += count ? h : 0;
-            out->layer_misses[k] += count ? mi : 0;
+            xc_dir_group(r, want, nw, take, slot, &h, &mi);
+            out->layer_hits[k] += count ? (double)h : 0;
+            out->layer_misses[k] += count ? (double)mi : 0;
         }
     }
 }
@@ -212,13 +112,13 @@ mc_err mc_cache_replay_of(const mc_model *m, const mc_pass *p, size_t n, double 
                        m->name, (long long)m->n_moe_layers, MC_CAP_CACHE_LAYERS);
     if ((unsigned)policy >= MC_CACHE_POLICY_COUNT)
         return mc_fail(d, MC_ERR_ARG, "cache replay: unknown policy %d", (int)policy);
-    double slot = 0;
+    double expert_b = 0; /* bytes of the largest expert: one slot */
     for (int64_t l = 0; l < m->n_layers; l++)
         if (m->layers[l].ffn == MC_FFN_MOE)
-            slot = fmax(slot, m->layers[l].b_expert);
+            expert_b = fmax(expert_b, m->layers[l].b_expert);
     int64_t cols = m->max_experts, n_exp = m->n_moe_layers * cols;
     /* (1 + 1e-12): a cache given as k x the expert's bytes holds k, whatever the rounding */
-    double slots = slot > 0 ? floor(cache_bytes / slot * (1 + 1e-12)) : 0;
+    double slots = expert_b > 0 ? floor(cache_bytes / expert_b * (1 + 1e-12)) : 0;
     if (!(slots >= (double)m->max_top_k) || !isfinite(cache_bytes))
         return mc_fail(d, MC_ERR_RANGE,
                        "cache replay: %.0f bytes hold %.0f experts; a layer needs top_k = %lld",
@@ -229,18 +129,22 @@ mc_err mc_cache_replay_of(const mc_model *m, const mc_pass *p, size_t n, double 
         return e;
     out->n_layers = m->n_moe_layers;
     out->slots = slots < (double)n_exp ? (int64_t)slots : n_exp;
-    rp r;
+    xc_dir r;
     int64_t *want = mc_calloc((size_t)n_exp, sizeof *want);
-    e = rp_init(&r, policy, out->slots, n_exp, d);
-    if (!e && !want)
+    int64_t *slot = mc_mallocarray((size_t)n_exp, sizeof *slot);
+    uint8_t *take = mc_malloc((size_t)n_exp);
+    e = xc_dir_init(&r, (int)policy, out->slots, n_exp, d);
+    if (!e && (!want || !slot || !take))
         e = mc_fail(d, MC_ERR_NOMEM, "cache replay: out of memory");
     if (!e && policy == MC_CACHE_STATIC)
         rp_pin(&r, m, p, n, want);
     for (int rep = 0; !e && rep < 2; rep++)
-        rp_trace(&r, m, p, n, want, out, rep == 1);
+        rp_trace(&r, m, p, n, want, slot, take, out, rep == 1);
     if (!e)
         rp_finish(out);
-    rp_deinit(&r);
+    xc_dir_deinit(&r);
     mc_free(want);
+    mc_free(slot);
+    mc_free(take);
     return e;
 }

@@ -68,8 +68,8 @@ typedef struct xc_sim {
  * was taken; adds the residents of the first round to *hits and the rest to *misses (an expert
  * for which no slot can be given, every slot pinned, is a miss that is never resident). take and
  * slot: scratch of n. */
-void xc_dir_group(xc_dir *d, int64_t *want, int64_t n, uint8_t *take, int64_t *slot,
-                  int64_t *hits, int64_t *misses);
+void xc_dir_group(xc_dir *d, int64_t *want, int64_t n, uint8_t *take, int64_t *slot, int64_t *hits,
+                  int64_t *misses);
 
 mc_err xc_simulate(const xc_sim *s, const int64_t *seq, const int64_t *group_len, int64_t n_groups,
                    int64_t *hits, int64_t *misses, mc_diag *d);

@@ -142,8 +142,8 @@ int64_t xc_dir_round(xc_dir *d, const int64_t *want, int64_t n, uint8_t *take, i
     return left;
 }
 
-void xc_dir_group(xc_dir *d, int64_t *want, int64_t n, uint8_t *take, int64_t *slot,
-                  int64_t *hits, int64_t *misses)
+void xc_dir_group(xc_dir *d, int64_t *want, int64_t n, uint8_t *take, int64_t *slot, int64_t *hits,
+                  int64_t *misses)
 {
     for (int round = 0; n > 0; round++) {
         xc_dir_new_round(d);

@@ -9,13 +9,19 @@
  * with posix_fadvise(DONTNEED) after each read when the file system refuses O_DIRECT), on a few
  * I/O threads: the misses of a layer round are queued together so several reads are in flight.
  *
- * The compute thread owns the directory (xcache_dir.c): on a hit it touches plain arrays and one
- * atomic, never a lock or a syscall. Waiting for reads is the only blocking, timed as stall.
+ * The compute thread owns the directory (src/cap/xcache_dir.c): on a hit it touches plain arrays
+ * and one atomic, never a lock or a syscall. Waiting for reads is the only blocking, timed as
+ * stall.
  * Prefetch applies the next MoE layer's router to the current layer's normalised input and queues
  * the predicted experts' reads while the current layer computes.
  * The file, the I/O threads, their queue and the waits are xcache_io.c's (xcache_int.h).
  * Depends on the engine's state, par.c (the predictor's matmul) and POSIX I/O and threads. */
 #include "xcache_int.h"
+
+/* the directory (src/cap/xcache_dir.c) takes cap's policy numbers */
+_Static_assert((int)MC_XCACHE_LRU == (int)MC_CACHE_LRU && (int)MC_XCACHE_LFU == (int)MC_CACHE_LFU &&
+                   (int)MC_XCACHE_STATIC == (int)MC_CACHE_STATIC,
+               "engine and cap cache policies differ");
 
 #include <errno.h>
 #include <fcntl.h>
