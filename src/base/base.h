@@ -113,6 +113,14 @@ mc_err mc_write_file_atomic(const char *path, const void *data, size_t len, mc_d
 /* mkdir -p */
 mc_err mc_mkdirs(const char *path, mc_diag *d);
 
+/* ---- this machine ---------------------------------------------------------------------------
+ * Memory the kernel could hand out now without swapping: /proc/meminfo's MemAvailable (free pages
+ * plus the page cache it can drop), else free pages (sysconf), else 0 when neither is known.
+ * mc_meminfo_available parses a /proc/meminfo text: 0 and *bytes set, or -1 when it has no
+ * well-formed MemAvailable line. */
+uint64_t mc_mem_available(void);
+int mc_meminfo_available(const char *text, uint64_t *bytes);
+
 /* ---- settings: where things live -------------------------------------------------------------
  * Catalogue directory (data/models/NAME.json, data/hardware.csv): env MOECAP_CATALOGUE_DIR, else the
  * source tree's data/ compiled in. Evaluation data: env MOECAP_DATA_DIR, else ../shared/data

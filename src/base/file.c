@@ -123,6 +123,42 @@ mc_err mc_mkdirs(const char *path, mc_diag *d)
     return MC_OK;
 }
 
+int mc_meminfo_available(const char *text, uint64_t *bytes)
+{
+    static const char key[] = "MemAvailable:";
+    for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+        if (strncmp(l, key, sizeof key - 1) != 0)
+            continue;
+        char *end;
+        errno = 0;
+        unsigned long long kib = strtoull(l + sizeof key - 1, &end, 10);
+        while (*end == ' ')
+            end++;
+        if (errno || end == l + sizeof key - 1 || strncmp(end, "kB", 2) != 0 ||
+            kib > UINT64_MAX / 1024)
+            return -1;
+        *bytes = (uint64_t)kib * 1024;
+        return 0;
+    }
+    return -1;
+}
+
+uint64_t mc_mem_available(void)
+{
+    char text[16384]; /* /proc files report no size: read what fits, MemAvailable is line 3 */
+    uint64_t bytes = 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        text[n] = 0;
+        fclose(f);
+        if (mc_meminfo_available(text, &bytes) == 0)
+            return bytes;
+    }
+    long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+}
+
 const char *mc_catalogue_dir(void)
 {
     const char *e = getenv("MOECAP_CATALOGUE_DIR");

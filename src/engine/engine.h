@@ -42,7 +42,7 @@ typedef struct mc_tok mc_tok; /* src/engine/tokenizer.h */
 
 /* Where the weights live (mc_engine_opts.weights). */
 enum {
-    MC_WEIGHTS_AUTO = 0, /* copy when the tensor data takes at most half of the free memory */
+    MC_WEIGHTS_AUTO = 0, /* copy when the tensor data takes at most half of MemAvailable */
     MC_WEIGHTS_MMAP = 1, /* run from the read-only file mapping (page cache, 4 KiB pages) */
     MC_WEIGHTS_COPY = 2  /* copy into anonymous memory on 2 MiB huge pages (faster decode) */
 };

@@ -64,6 +64,27 @@ TEST(parse_numbers)
     CHECK_EQ_INT(mc_parse_size("5q", &u), MC_ERR_FORMAT);
 }
 
+TEST(meminfo_available)
+{
+    uint64_t b = 7;
+    /* MemAvailable is what counts, not MemFree: 1,048,576 kB = 1 GiB */
+    CHECK_EQ_INT(mc_meminfo_available("MemTotal:       24000000 kB\n"
+                                      "MemFree:          500000 kB\n"
+                                      "MemAvailable:    1048576 kB\n"
+                                      "Buffers:           12 kB\n",
+                                      &b),
+                 0);
+    CHECK(b == 1ull << 30);
+    b = 7;
+    CHECK_EQ_INT(mc_meminfo_available("MemTotal: 10 kB\nMemFree: 5 kB\n", &b), -1); /* old kernels */
+    CHECK_EQ_INT(mc_meminfo_available("MemAvailable: lots\n", &b), -1);
+    CHECK_EQ_INT(mc_meminfo_available("MemAvailable: 5 MB\n", &b), -1);
+    CHECK_EQ_INT(mc_meminfo_available("MemAvailable: 99999999999999999999 kB\n", &b), -1);
+    CHECK_EQ_INT(mc_meminfo_available("", &b), -1);
+    CHECK(b == 7);
+    CHECK(mc_mem_available() > 0); /* this machine has /proc/meminfo or sysconf */
+}
+
 TEST(rng_reproducible)
 {
     mc_rng a, b;
@@ -129,6 +150,7 @@ int main(void)
     RUN(alloc_fail_at);
     RUN(buf_cap);
     RUN(parse_numbers);
+    RUN(meminfo_available);
     RUN(rng_reproducible);
     RUN(atomic_write_and_read);
     return harness_done();
