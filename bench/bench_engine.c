@@ -146,9 +146,14 @@ static int32_t argmax_finite(const float *l, int64_t n)
     return b;
 }
 
+/* Best steps: at batch 1 every step reads the same bytes, so the fastest step is the best one;
+ * at batch B the steps differ in how many distinct experts they read, and the fastest is biased
+ * towards steps that read few. best_bw (the step's bytes over its time, the highest of any step)
+ * is the figure comparable across batch sizes. */
 typedef struct run {
     double time_s, bytes, flops; /* sums over the timed steps */
     double best_s;               /* fastest timed step */
+    double best_bw;              /* highest bytes / time of any timed step, B/s */
     int steps;
     int32_t tok0[256];   /* greedy tokens of sequence 0 */
     mc_engine_prof prof; /* the engine's phases over the timed steps */
@@ -217,6 +222,7 @@ static int decode_run(mc_engine *e, int B, int warm, int steps, float *logits, r
             mc_cap_pass_flops(mc_engine_model(e), p, &pf);
         if (k >= warm) {
             r->best_s = r->steps == 0 || dt < r->best_s ? dt : r->best_s;
+            r->best_bw = dt > 0 && pb.total / dt > r->best_bw ? pb.total / dt : r->best_bw;
             r->time_s += dt;
             r->bytes += pb.total;
             r->flops += pf.total;
@@ -244,9 +250,16 @@ static int phases(int B, const run *r, const char **k, double *v, int n)
     return n;
 }
 
-static void case_decode(mc_engine *e, float *logits, double *tok1, double *bytes1, run *base)
+/* What batch 1 gives the batch cases to scale from: the mean of the repetitions' bytes / time,
+ * the best step's bytes / time, the bytes of a step. */
+typedef struct base1 {
+    double mean_bw, best_bw, bytes;
+    run r; /* the first repetition: its greedy tokens are the reference */
+} base1;
+
+static void case_decode(mc_engine *e, float *logits, base1 *one)
 {
-    double ts[64], smbu[64], best = 1e30;
+    double ts[64], smbu[64], best = 1e30, bw = 0;
     run r;
     decode_run(e, 1, 4, 8, logits, &r); /* warm-up */
     for (int i = 0; i < O.reps; i++) {
@@ -255,26 +268,29 @@ static void case_decode(mc_engine *e, float *logits, double *tok1, double *bytes
         ts[i] = r.steps / r.time_s;
         smbu[i] = r.bytes / r.time_s / g_bw;
         best = r.best_s < best ? r.best_s : best;
-        *bytes1 = r.bytes / r.steps;
+        one->best_bw = r.best_bw > one->best_bw ? r.best_bw : one->best_bw;
+        bw += r.bytes / r.time_s / O.reps;
+        one->bytes = r.bytes / r.steps;
         if (i == 0)
-            *base = r;
+            one->r = r;
     }
+    one->mean_bw = bw;
     stats t = stats_of(ts, O.reps), m = stats_of(smbu, O.reps);
-    *tok1 = 1.0 / best;
     const char *k[4 + MC_PHASES] = {"MB_per_step", "smbu", "smbu_sd", "smbu_best"};
-    double v[4 + MC_PHASES] = {*bytes1 / 1e6, m.mean, m.sd, *bytes1 / best / g_bw};
+    double v[4 + MC_PHASES] = {one->bytes / 1e6, m.mean, m.sd, one->bytes / best / g_bw};
     fprintf(stderr,
             "decode b=1: %.2f +- %.2f tok/s (best step %.2f), %.1f MB/step, S-MBU %.3f +- "
             "%.3f (best step %.3f)\n",
-            t.mean, t.sd, 1.0 / best, *bytes1 / 1e6, m.mean, m.sd, v[3]);
+            t.mean, t.sd, 1.0 / best, one->bytes / 1e6, m.mean, m.sd, v[3]);
     emit("decode", 1, t, 1.0 / best, mc_engine_isa(e), k, v, phases(1, &r, k, v, 4));
 }
 
-/* Batch B against what the bytes predict from batch 1 (best steps of each). */
-static void case_batch(mc_engine *e, float *logits, int B, double tok1, double bytes1,
-                       const run *base)
+/* Batch B against what its bytes predict from batch 1: tok/s = B x batch 1's bandwidth / the
+ * bytes of a step. mean / predicted is the ratio of the two batch sizes' mean bandwidths;
+ * best / predicted that of their best steps' bandwidths (struct run). */
+static void case_batch(mc_engine *e, float *logits, int B, const base1 *one)
 {
-    double ts[64], best = 1e30, bytes = 0, flops = 0;
+    double ts[64], best = 1e30, best_bw = 0, bw = 0, bytes = 0, flops = 0;
     run r;
     decode_run(e, B, 2, 4, logits, &r);
     for (int i = 0; i < O.reps; i++) {
@@ -282,22 +298,26 @@ static void case_batch(mc_engine *e, float *logits, int B, double tok1, double b
             g_fail = 1;
         ts[i] = B * r.steps / r.time_s;
         best = r.best_s < best ? r.best_s : best;
+        best_bw = r.best_bw > best_bw ? r.best_bw : best_bw;
+        bw += r.bytes / r.time_s / O.reps;
         bytes += r.bytes / r.steps / O.reps;
         flops += r.flops / r.steps / O.reps;
-        for (int k = 0; k < r.steps && k < base->steps && k < 256; k++)
-            if (r.tok0[k] != base->tok0[k])
+        for (int k = 0; k < r.steps && k < one->r.steps && k < 256; k++)
+            if (r.tok0[k] != one->r.tok0[k])
                 g_fail = 1;
     }
     stats t = stats_of(ts, O.reps);
-    double pred = B * tok1 * bytes1 / bytes;
-    const char *k[5 + MC_PHASES] = {"MB_per_step", "predicted_tok_s", "best_over_predicted",
-                                    "GFLOP_per_step", "best_GFLOP_s"};
-    double v[5 + MC_PHASES] = {bytes / 1e6, pred, B / best / pred, flops / 1e9, flops / best / 1e9};
+    double pred = B * one->mean_bw / bytes;
+    const char *k[6 + MC_PHASES] = {"MB_per_step",        "predicted_tok_s", "mean_over_predicted",
+                                    "best_over_predicted", "GFLOP_per_step",  "best_GFLOP_s"};
+    double v[6 + MC_PHASES] = {bytes / 1e6,           pred,         bw / one->mean_bw,
+                               best_bw / one->best_bw, flops / 1e9, flops / best / 1e9};
     fprintf(stderr,
-            "decode b=%d: %.2f +- %.2f tok/s (best step %.2f), %.1f MB/step, predicted "
-            "%.2f: best / predicted %.3f; %.2f GFLOP/step, %.1f GFLOP/s at the best step\n",
-            B, t.mean, t.sd, B / best, bytes / 1e6, pred, v[2], v[3], v[4]);
-    emit("batch", B, t, B / best, mc_engine_isa(e), k, v, phases(B, &r, k, v, 5));
+            "decode b=%d: %.2f +- %.2f tok/s (best step %.2f), %.1f MB/step, predicted %.2f: "
+            "mean / predicted %.3f, best / predicted %.3f; %.2f GFLOP/step, %.1f GFLOP/s at the "
+            "best step\n",
+            B, t.mean, t.sd, B / best, bytes / 1e6, pred, v[2], v[3], v[4], v[5]);
+    emit("batch", B, t, B / best, mc_engine_isa(e), k, v, phases(B, &r, k, v, 6));
 }
 
 /* A/B of the weight layout: the engine (weights repacked into the kernels' layout) against a
@@ -305,14 +325,14 @@ static void case_batch(mc_engine *e, float *logits, int B, double tok1, double b
  * -b so both see the same neighbours; per engine, best-step tok/s and the bytes' prediction from
  * its own batch 1, and the new / old ratio. */
 typedef struct ab_acc {
-    double best_s, bytes, rate[64];
+    double best_s, best_bw, bytes, rate[64];
 } ab_acc;
 
 static void ab_report(mc_engine *e, int B, const ab_acc *a, const ab_acc *one, const char *cs)
 {
-    double pred = B * (1.0 / one->best_s) * one->bytes / a->bytes, tok = B / a->best_s;
+    double pred = B * one->best_bw / a->bytes, tok = B / a->best_s;
     const char *k[] = {"MB_per_step", "predicted_tok_s", "best_over_predicted"};
-    double v[] = {a->bytes / 1e6, pred, tok / pred};
+    double v[] = {a->bytes / 1e6, pred, a->best_bw / one->best_bw};
     emit(cs, B, stats_of(a->rate, O.reps), tok, mc_engine_isa(e), k, v, 3);
 }
 
@@ -340,19 +360,18 @@ static void case_ab(mc_engine *e, const char *path, float *logits)
                 if (!decode_run(es[k], bs[b], 2, O.steps, logits, &r))
                     g_fail = 1;
                 a->best_s = i == 0 || r.best_s < a->best_s ? r.best_s : a->best_s;
+                a->best_bw = r.best_bw > a->best_bw ? r.best_bw : a->best_bw;
                 a->bytes += r.bytes / r.steps / O.reps;
                 a->rate[i] = bs[b] * r.steps / r.time_s;
             }
     for (int b = 0; b < nb; b++) {
         ab_report(e, bs[b], &acc[0][b], &acc[0][0], "ab_repacked");
         ab_report(g, bs[b], &acc[1][b], &acc[1][0], "ab_gguf_layout");
-        double pn = bs[b] / acc[0][0].best_s * acc[0][0].bytes / acc[0][b].bytes;
-        double po = bs[b] / acc[1][0].best_s * acc[1][0].bytes / acc[1][b].bytes;
         fprintf(stderr,
                 "ab b=%d: repacked best %.2f tok/s (%.3f of its bytes' prediction), GGUF layout "
                 "%.2f (%.3f): x%.3f best, x%.3f mean\n",
-                bs[b], bs[b] / acc[0][b].best_s, bs[b] / acc[0][b].best_s / pn,
-                bs[b] / acc[1][b].best_s, bs[b] / acc[1][b].best_s / po,
+                bs[b], bs[b] / acc[0][b].best_s, acc[0][b].best_bw / acc[0][0].best_bw,
+                bs[b] / acc[1][b].best_s, acc[1][b].best_bw / acc[1][0].best_bw,
                 acc[1][b].best_s / acc[0][b].best_s,
                 stats_of(acc[0][b].rate, O.reps).mean / stats_of(acc[1][b].rate, O.reps).mean);
     }
@@ -541,16 +560,14 @@ int main(int argc, char **argv)
             mc_engine_weights_copied(e) ? "copied" : "mapped", mc_engine_weights_repacked(e),
             mc_engine_isa(e));
     float *logits = malloc((size_t)MAX_B * (size_t)mc_engine_vocab(e) * sizeof *logits);
-    double tok1 = 0, bytes1 = 0;
-    run base;
-    memset(&base, 0, sizeof base);
+    static base1 one; /* zeroed: holds a run */
     if (strstr(O.cases, "decode") || strstr(O.cases, "batch")) {
         mc_bench_wait_quiet(O.threads, O.wait_quiet_s);
-        case_decode(e, logits, &tok1, &bytes1, &base);
+        case_decode(e, logits, &one);
     }
     for (int i = 0; strstr(O.cases, "batch") && i < O.n_b; i++) {
         mc_bench_wait_quiet(O.threads, O.wait_quiet_s);
-        case_batch(e, logits, O.b[i], tok1, bytes1, &base);
+        case_batch(e, logits, O.b[i], &one);
     }
     if (strstr(O.cases, "prefill")) {
         mc_bench_wait_quiet(O.threads, O.wait_quiet_s);
