@@ -494,7 +494,7 @@ int cmd_bench_engine(int argc, char **argv)
     mc_diag d = {0};
     mc_err err = run(B, &d);
     if (B->e)
-        er_xcache_note(stderr, CMD, B->e);
+        er_engine_notes(stderr, CMD, B->e);
     if (err == MC_OK)
         rc = a.json ? be_report_json(B) : (be_report_text(B), 0);
     else

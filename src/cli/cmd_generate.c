@@ -364,7 +364,7 @@ int cmd_generate(int argc, char **argv)
     mc_err err = er_engine_open(&a.eo, &g.e, &d);
     if (err != MC_OK)
         goto out;
-    er_xcache_note(stderr, CMD, g.e);
+    er_engine_notes(stderr, CMD, g.e);
     g.tok = a.ids ? NULL : mc_engine_tok(g.e);
     g.logits = mc_mallocarray((size_t)mc_engine_vocab(g.e), sizeof *g.logits);
     g.out_ids = mc_mallocarray((size_t)a.n + 1, sizeof *g.out_ids);

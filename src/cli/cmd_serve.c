@@ -263,7 +263,7 @@ int cmd_serve(int argc, char **argv)
     mc_server *s = NULL;
     mc_err e = mc_srv_backend_engine_open(&a.eo, &be, &d);
     if (!e)
-        er_xcache_note(stderr, "serve", be->ctx); /* the backend's context is the engine */
+        er_engine_notes(stderr, "serve", be->ctx); /* the backend's context is the engine */
     if (!e)
         e = mc_server_new(be, &a.so, &s, &d);
     if (!e)

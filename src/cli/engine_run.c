@@ -133,10 +133,16 @@ void er_xcache_apply(const er_xcache *x, mc_engine_opts *o)
     o->expert_direct = !x->no_direct;
 }
 
-void er_xcache_note(FILE *f, const char *cmd, const mc_engine *e)
+void er_engine_notes(FILE *f, const char *cmd, const mc_engine *e)
 {
     if (mc_engine_xcache_direct(e) == 0)
         fprintf(f, "moecap %s: note: %s\n", cmd, mc_engine_xcache_note(e));
+    if (!mc_engine_weights_copied(e))
+        fprintf(f,
+                "moecap %s: note: the weights run from the file mapping, not copied to huge pages "
+                "nor repacked (they take more than half of the available memory): decode may be "
+                "up to 2x slower\n",
+                cmd);
 }
 
 mc_err er_prefill(mc_engine *e, int seq, const int32_t *toks, int64_t n, int64_t chunk,

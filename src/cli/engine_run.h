@@ -58,8 +58,9 @@ int er_xcache_opt(er_xcache *x, int c, const char *arg, const char *cmd);
 /* Checks the options together (after parsing): 0 or 2 (usage error printed). */
 int er_xcache_check(const er_xcache *x, const char *cmd);
 void er_xcache_apply(const er_xcache *x, mc_engine_opts *o);
-/* One line on f when the cache runs without O_DIRECT (what it uses instead). */
-void er_xcache_note(FILE *f, const char *cmd, const mc_engine *e);
+/* Notes on f about where the engine put its data: a line when the expert cache runs without
+ * O_DIRECT (what it uses instead), a line when the weights run from the file mapping. */
+void er_engine_notes(FILE *f, const char *cmd, const mc_engine *e);
 /* The cache's totals since open as one line on f (nothing without a cache). */
 void er_xcache_report(FILE *f, const mc_engine *e);
 /* The same as a JSON object (cJSON *, caller-owned), NULL without a cache. */
