@@ -129,12 +129,17 @@ int mc_meminfo_available(const char *text, uint64_t *bytes)
     for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
         if (strncmp(l, key, sizeof key - 1) != 0)
             continue;
+        const char *v = l + sizeof key - 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (*v < '0' || *v > '9') /* strtoull would take a sign */
+            return -1;
         char *end;
         errno = 0;
-        unsigned long long kib = strtoull(l + sizeof key - 1, &end, 10);
+        unsigned long long kib = strtoull(v, &end, 10);
         while (*end == ' ')
             end++;
-        if (errno || end == l + sizeof key - 1 || strncmp(end, "kB", 2) != 0 ||
+        if (errno || strncmp(end, "kB", 2) != 0 ||
             kib > UINT64_MAX / 1024)
             return -1;
         *bytes = (uint64_t)kib * 1024;

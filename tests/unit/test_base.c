@@ -78,6 +78,7 @@ TEST(meminfo_available)
     b = 7;
     CHECK_EQ_INT(mc_meminfo_available("MemTotal: 10 kB\nMemFree: 5 kB\n", &b), -1); /* old kernels */
     CHECK_EQ_INT(mc_meminfo_available("MemAvailable: lots\n", &b), -1);
+    CHECK_EQ_INT(mc_meminfo_available("MemAvailable: -0 kB\n", &b), -1); /* strtoull takes "-0" */
     CHECK_EQ_INT(mc_meminfo_available("MemAvailable: 5 MB\n", &b), -1);
     CHECK_EQ_INT(mc_meminfo_available("MemAvailable: 99999999999999999999 kB\n", &b), -1);
     CHECK_EQ_INT(mc_meminfo_available("", &b), -1);
