@@ -536,7 +536,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_engine [--model GGUF | --type T] [-t THREADS] [-r REPS] "
                         "[-n STEPS] [-p PREFILL] [-b B]... [-c decode,prefill,batch,trace,ab] "
                         "[--bw GBps --fma GFLOPs] [--wait-quiet S] [--no-repack]\n"
-                        "       [--cpu-clock] [--kernels ref|avx2|avx512]\n");
+                        "       [--cpu-clock] [--kernels ref|avx2|avxvnni|avx512]\n");
         return 2;
     }
     if (O.n_b == 0) {

@@ -18,7 +18,7 @@ void usage_bench_engine(FILE *f)
 {
     fprintf(f,
             "usage: moecap bench-engine -m MODEL.gguf [-t THREADS] [-p 512] [-n 128] [-b 1,4,16]\n"
-            "         [-r 5] [--hardware H] [--kernels ref|avx2|avx512] [--seed S] [--json]\n"
+            "         [-r 5] [--hardware H] [--kernels ref|avx2|avxvnni|avx512] [--seed S] [--json]\n"
             "         [--expert-cache-mb N [--expert-cache-policy lru|lfu|static]\n"
             "          [--expert-profile FILE] [--prefetch] [--no-direct]]\n\n"
             "Benchmarks moecap's embedded CPU engine. After a warm-up, each repetition prefills\n"
@@ -38,7 +38,7 @@ void usage_bench_engine(FILE *f)
             "  -r, --reps N        repetitions (default 5)\n"
             "  --hardware H        hardware entry for S-MBU / S-MFU (default local: run\n"
             "                      `moecap probe` first)\n"
-            "  --kernels ISA       ref, avx2 or avx512 (default: best for this CPU)\n"
+            "  --kernels ISA       ref, avx2, avxvnni or avx512 (default: best here)\n"
             "  --seed S            prompt token seed (default 1)\n"
             "  --json              print one JSON document\n"
             "  --records FILE      write the last repetition's decode passes (every batch\n"

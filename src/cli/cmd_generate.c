@@ -19,7 +19,7 @@ void usage_generate(FILE *f)
     fprintf(f,
             "usage: moecap generate -m MODEL.gguf (-p PROMPT | --prompt-ids 1,2,3) [-n N]\n"
             "         [--temp T] [--top-k K] [--top-p P] [--seed S] [-t THREADS] [--ctx N]\n"
-            "         [--kernels ref|avx2|avx512] [--no-bos] [--ignore-eos] [--json]\n"
+            "         [--kernels ref|avx2|avxvnni|avx512] [--no-bos] [--ignore-eos] [--json]\n"
             "         [--expert-cache-mb N [--expert-cache-policy lru|lfu|static]\n"
             "          [--expert-profile FILE] [--prefetch] [--no-direct]]\n\n"
             "Generates text with moecap's embedded CPU engine: the prompt is tokenised,\n"
@@ -36,7 +36,7 @@ void usage_generate(FILE *f)
             "  --seed S            sampler seed (default 1)\n"
             "  -t, --threads N     threads (default: all CPUs)\n"
             "  --ctx N             KV positions (default min(model context, 4096))\n"
-            "  --kernels ISA       ref, avx2 or avx512 (default: best for this CPU)\n"
+            "  --kernels ISA       ref, avx2, avxvnni or avx512 (default: best here)\n"
             "  --no-bos            do not add the BOS token the vocabulary asks for\n"
             "  --ignore-eos        keep generating after an end-of-generation token\n"
             "  --json              print one JSON document (text, ids, timings, counts)\n"

@@ -52,7 +52,7 @@ void usage_serve(FILE *f)
             "                          that stalls in the middle of its request (default 60)\n"
             "  --hardware H            device name put in the records' gpu_raw_type (gpu_num 1);\n"
             "                          default \"cpu\" with gpu_num 0\n"
-            "  --kernels ISA           ref, avx2 or avx512 (default: best for this CPU)\n"
+            "  --kernels ISA           ref, avx2, avxvnni or avx512 (default: best here)\n"
             "  --max-step-tokens N     tokens one forward pass may carry (default 512)\n"
             "  --max-records N         per-pass records kept while recording (default 100000)\n"
             "  --trace-tokens          records carry tokens_per_expert too\n"

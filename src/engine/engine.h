@@ -55,7 +55,7 @@ typedef struct mc_engine_opts {
     int64_t max_step_tokens; /* most tokens one step may carry (prefill chunk budget); 0 = 512 */
     mc_dtype kv_type;        /* MC_DT_F16 (mc_engine_opts_default) or MC_DT_F32. Taken as given:
                                 MC_DT_F32 is 0, so zeroed options get an f32 cache */
-    const char *kernels;     /* "ref", "avx2", "avx512" or NULL = best for this CPU */
+    const char *kernels;     /* "ref", "avx2", "avxvnni", "avx512" or NULL = best for this CPU */
     int trace_tokens;        /* 1: fill tokens_per_expert in the records (distinct counts are
                                 always recorded) */
     int no_trace;            /* 1: keep no per-pass record (mc_engine_last_pass returns NULL);

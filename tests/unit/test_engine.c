@@ -125,8 +125,8 @@ TEST(threads_and_weight_placement_change_no_bits)
     CHECK_EQ_INT(prompt_logits_repack(p, 2, NULL, 0, a + 2 * n * V, n), 0);
     CHECK(memcmp(a + n * V, a + 2 * n * V, (size_t)(n * V) * sizeof *a) == 0);
     /* every kernel set this CPU runs gives the same logits up to float rounding */
-    static const char *isas[] = {"ref", "avx2", "avx512"};
-    for (int i = 0; i < 3; i++) {
+    static const char *isas[] = {"ref", "avx2", "avxvnni", "avx512"};
+    for (int i = 0; i < 4; i++) {
         if (!mc_kernels_isa_available(isas[i]))
             continue;
         float *b = mc_calloc((size_t)(n * V), sizeof *b);
@@ -170,19 +170,19 @@ TEST(repacked_weights_give_the_same_logits)
      * whose last 12 rows stay in GGUF's layout; not the 8-row routers): the same integer block
      * sums, rounded in another order, for every kernel set; thread counts still change no bits */
     static const mc_dtype types[] = {MC_DT_Q8_0, MC_DT_Q4_0, MC_DT_Q4_K};
-    static const char *isas[] = {"ref", "avx2", "avx512"};
+    static const char *isas[] = {"ref", "avx2", "avxvnni", "avx512"};
     int64_t V = 300, n = 9;
     float *a = mc_calloc((size_t)(3 * n * V), sizeof *a), *b = a + n * V, *c = b + n * V;
     for (int ti = 0; ti < 3; ti++) {
         mc_make_opts o = ef_tiny("olmoe", types[ti]);
         const char *p = make(&o, "repack.gguf");
         CHECK(p != NULL);
-        for (int i = 0; p && i < 3; i++) {
+        for (int i = 0; p && i < 4; i++) {
             if (!mc_kernels_isa_available(isas[i]))
                 continue;
             CHECK_EQ_INT(prompt_logits_repack(p, 2, isas[i], 0, a, n), 0);
             /* ref: no R16 gain; make-model gives q4_0 and q4_K models a q6_K head (as llama.cpp
-             * does); the K-quants are repacked on avx2 and avx512 alike */
+             * does); the K-quants are repacked on avx2, avxvnni and avx512 alike */
             int want = strcmp(isas[i], "ref") ? 2 * (4 + 8 * 3) + 1 : 0;
             CHECK_EQ_INT(prompt_logits_repack(p, 2, isas[i], 1, b, n), want);
             CHECK_EQ_INT(prompt_logits_repack(p, 1, isas[i], 1, c, n), want);

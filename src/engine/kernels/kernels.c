@@ -51,6 +51,18 @@ static int have_avx2(void)
 #endif
 }
 
+/* AVX-VNNI (VEX vpdpbusd on xmm/ymm) is CPUID leaf 7 subleaf 1, EAX bit 4; asked directly, as
+ * not every compiler's __builtin_cpu_supports knows it. The OS saves ymm state if AVX2 runs. */
+static int have_avxvnni(void)
+{
+#if MC_KERNELS_X86
+    unsigned a, b, c, d;
+    return have_avx2() && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+#else
+    return 0;
+#endif
+}
+
 static int have_avx512(void)
 {
 #if MC_KERNELS_X86
@@ -70,6 +82,8 @@ int mc_kernels_isa_available(const char *isa)
         return 1;
     if (strcasecmp(isa, "avx2") == 0)
         return have_avx2();
+    if (strcasecmp(isa, "avxvnni") == 0)
+        return have_avxvnni();
     if (strcasecmp(isa, "avx512") == 0)
         return have_avx512();
     return 0;
@@ -77,23 +91,28 @@ int mc_kernels_isa_available(const char *isa)
 
 const char *mc_kernels_isa_best(void)
 {
-    return have_avx512() ? "avx512" : have_avx2() ? "avx2" : "ref";
+    return have_avx512()    ? "avx512"
+           : have_avxvnni() ? "avxvnni"
+           : have_avx2()    ? "avx2"
+                            : "ref";
 }
 
 mc_err mc_kernels_table_for(const char *isa, mc_kernel_table *out, mc_diag *d)
 {
     if (!isa || strcasecmp(isa, "auto") == 0)
         isa = mc_kernels_isa_best();
-    int level;
+    int level, vnni = 0; /* avxvnni: the avx2 set with the AVX-VNNI int8 tiles */
     if (strcasecmp(isa, "ref") == 0)
         level = 0;
     else if (strcasecmp(isa, "avx2") == 0)
         level = 1;
+    else if (strcasecmp(isa, "avxvnni") == 0)
+        level = 1, vnni = 1;
     else if (strcasecmp(isa, "avx512") == 0)
         level = 2;
     else
-        return mc_fail(d, MC_ERR_ARG, "kernels: unknown kernel set '%s' (ref, avx2, avx512, auto)",
-                       isa);
+        return mc_fail(d, MC_ERR_ARG,
+                       "kernels: unknown kernel set '%s' (ref, avx2, avxvnni, avx512, auto)", isa);
     if (!mc_kernels_isa_available(isa))
         return mc_fail(d, MC_ERR_UNSUPPORTED,
                        "kernels: this CPU cannot run the '%s' kernels (best here: %s)", isa,
@@ -102,6 +121,8 @@ mc_err mc_kernels_table_for(const char *isa, mc_kernel_table *out, mc_diag *d)
 #if MC_KERNELS_X86
     if (level >= 1)
         mc_kernels_fill_avx2(out);
+    if (vnni)
+        mc_kernels_fill_avxvnni(out);
     if (level >= 2)
         mc_kernels_fill_avx512(out);
 #endif

@@ -40,10 +40,11 @@
 
 /* ---- dispatch --------------------------------------------------------------------------------*/
 
-/* Selects the kernel set: "ref", "avx2", "avx512", or NULL / "auto" (best supported).
+/* Selects the kernel set: "ref", "avx2", "avxvnni" (avx2 with AVX-VNNI int8 tiles), "avx512", or
+ * NULL / "auto" (best supported).
  * MC_ERR_ARG for an unknown name, MC_ERR_UNSUPPORTED when this CPU lacks the ISA. */
 mc_err mc_kernels_init(const char *isa, mc_diag *d);
-/* Name of the active kernel set ("ref", "avx2", "avx512"); initialises "auto" if needed. */
+/* Name of the active kernel set ("ref", "avx2", "avxvnni", "avx512"); initialises "auto" if needed. */
 const char *mc_kernels_isa(void);
 /* 1 when this CPU (and OS) can run the named kernel set. */
 int mc_kernels_isa_available(const char *isa);

@@ -96,7 +96,7 @@ typedef struct mc_kernel_table {
 } mc_kernel_table;
 
 /* Each ISA file fills (overrides) the entries it implements; the table starts as a copy of the
- * one below it (ref <- avx2 <- avx512). */
+ * one below it (ref <- avx2 <- avx512, and ref <- avx2 <- avxvnni). */
 void mc_kernels_fill_ref(mc_kernel_table *t);
 void mc_kernels_fill_avx2(mc_kernel_table *t);
 void mc_kernels_fill_avx512(mc_kernel_table *t);
@@ -104,6 +104,14 @@ void mc_kernels_fill_avx2_matmul(mc_kernel_table *t);   /* matmul_avx2.c */
 void mc_kernels_fill_avx512_matmul(mc_kernel_table *t); /* matmul_avx512.c */
 void mc_kernels_fill_avx512_r16k(mc_kernel_table *t);   /* matmul_r16k_avx512.c */
 void mc_kernels_fill_r16k_avx2(mc_kernel_table *t);     /* matmul_r16k_avx2.c */
+
+/* The 16-row Q8_0/Q4_0 walk of matmul_avx2.c with a caller's tile: rows [r0, r1) of m, each
+ * touched group whole (tile writes its 16 rows for nt <= 2 tokens to out[t * 16 + row], q4: 1
+ * for Q4_0), the GGML tail rows with the AVX2 GGML kernel. For matmul_r16_avxvnni.c. */
+typedef void (*mc_r16_tile_fn)(const char *g, int64_t nb, const char *x, size_t xs, float *out,
+                               int q4, int nt);
+void mc_avx2_r16_rows(const mc_matmul *m, int q4, mc_r16_tile_fn tile);
+void mc_kernels_fill_avxvnni(mc_kernel_table *t); /* matmul_r16_avxvnni.c */
 
 /* Row dequantisation of the AVX2 file, for the other AVX2/AVX-512 files (call only after the
  * CPU check, like everything compiled with ISA flags). */

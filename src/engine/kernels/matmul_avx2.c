@@ -360,9 +360,19 @@ MC_AI void tile_r16_avx2(const char *g, int64_t nb, const char *x, size_t xs, fl
     }
 }
 
-/* Rows [r0, r1) of an R16 matrix: each touched group whole (its wanted rows copied out), then the
- * GGML tail rows with the GGML path A. */
-static void path_a_r16(const mc_matmul *m, int q4)
+/* tile_r16_avx2 for a run-time token count (1 or 2) and type: the mc_r16_tile_fn of this file. */
+static void tile_r16_avx2_any(const char *g, int64_t nb, const char *x, size_t xs, float *out,
+                              int q4, int nt)
+{
+    if (q4)
+        nt == 2 ? tile_r16_avx2(g, nb, x, xs, out, 1, 2) : tile_r16_avx2(g, nb, x, xs, out, 1, 1);
+    else
+        nt == 2 ? tile_r16_avx2(g, nb, x, xs, out, 0, 2) : tile_r16_avx2(g, nb, x, xs, out, 0, 1);
+}
+
+/* Rows [r0, r1) of an R16 matrix: each touched group whole with `tile` (its wanted rows copied
+ * out), then the GGML tail rows with the GGML path A. */
+void mc_avx2_r16_rows(const mc_matmul *m, int q4, mc_r16_tile_fn tile)
 {
     size_t rb = mc_type_bytes(m->wtype, m->cols);
     int64_t nb = m->cols / MC_QK, gend = m->rows / MC_R16 * MC_R16;
@@ -374,12 +384,7 @@ static void path_a_r16(const mc_matmul *m, int q4)
         for (int64_t t0 = 0; t0 < m->n_tok; t0 += 2) {
             int nt = (int)min64(2, m->n_tok - t0);
             const char *xt = x + (size_t)t0 * m->x_stride;
-            if (q4)
-                nt == 2 ? tile_r16_avx2(w + (size_t)g0 * rb, nb, xt, m->x_stride, out, 1, 2)
-                        : tile_r16_avx2(w + (size_t)g0 * rb, nb, xt, m->x_stride, out, 1, 1);
-            else
-                nt == 2 ? tile_r16_avx2(w + (size_t)g0 * rb, nb, xt, m->x_stride, out, 0, 2)
-                        : tile_r16_avx2(w + (size_t)g0 * rb, nb, xt, m->x_stride, out, 0, 1);
+            tile(w + (size_t)g0 * rb, nb, xt, m->x_stride, out, q4, nt);
             for (int t = 0; t < nt; t++)
                 memcpy(m->y + (t0 + t) * m->y_stride + r, out + 16 * t + (r - g0),
                        (size_t)(hi - r) * sizeof(float));
@@ -435,8 +440,8 @@ MM_ENTRY(mm_q6_k_avx2, path_a_q6_k(m))
 
 /* R16 layout: path A at every token count (one core: ~80-130 GFLOP/s from 16 tokens on against
  * ~60-70 for path B, docs/KERNELS.md). */
-static void mm_q8_0_r16_avx2(const mc_matmul *m) { path_a_r16(m, 0); }
-static void mm_q4_0_r16_avx2(const mc_matmul *m) { path_a_r16(m, 1); }
+static void mm_q8_0_r16_avx2(const mc_matmul *m) { mc_avx2_r16_rows(m, 0, tile_r16_avx2_any); }
+static void mm_q4_0_r16_avx2(const mc_matmul *m) { mc_avx2_r16_rows(m, 1, tile_r16_avx2_any); }
 
 void mc_kernels_fill_avx2_matmul(mc_kernel_table *t)
 {
