@@ -308,10 +308,11 @@ static void case_batch(mc_engine *e, float *logits, int B, const base1 *one)
     }
     stats t = stats_of(ts, O.reps);
     double pred = B * one->mean_bw / bytes;
-    const char *k[6 + MC_PHASES] = {"MB_per_step",        "predicted_tok_s", "mean_over_predicted",
+    const char *k[6 + MC_PHASES] = {"MB_per_step",         "predicted_tok_s", "mean_over_predicted",
                                     "best_over_predicted", "GFLOP_per_step",  "best_GFLOP_s"};
-    double v[6 + MC_PHASES] = {bytes / 1e6,           pred,         bw / one->mean_bw,
-                               best_bw / one->best_bw, flops / 1e9, flops / best / 1e9};
+    double v[6 + MC_PHASES] = {bytes / 1e6,       pred,
+                               bw / one->mean_bw, best_bw / one->best_bw,
+                               flops / 1e9,       flops / best / 1e9};
     fprintf(stderr,
             "decode b=%d: %.2f +- %.2f tok/s (best step %.2f), %.1f MB/step, predicted %.2f: "
             "mean / predicted %.3f, best / predicted %.3f; %.2f GFLOP/step, %.1f GFLOP/s at the "
@@ -483,14 +484,12 @@ out:
 
 static int parse(int argc, char **argv)
 {
-    static const struct option lo[] = {{"model", 1, 0, 'm'},      {"type", 1, 0, 'T'},
-                                       {"threads", 1, 0, 't'},    {"reps", 1, 0, 'r'},
-                                       {"steps", 1, 0, 'n'},      {"prefill", 1, 0, 'p'},
-                                       {"batch", 1, 0, 'b'},      {"cases", 1, 0, 'c'},
-                                       {"bw", 1, 0, 'W'},         {"fma", 1, 0, 'F'},
-                                       {"wait-quiet", 1, 0, 'Q'}, {"no-repack", 0, 0, 'R'},
-                                       {"cpu-clock", 0, 0, 'C'},  {"kernels", 1, 0, 'K'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"model", 1, 0, 'm'},     {"type", 1, 0, 'T'},       {"threads", 1, 0, 't'},
+        {"reps", 1, 0, 'r'},      {"steps", 1, 0, 'n'},      {"prefill", 1, 0, 'p'},
+        {"batch", 1, 0, 'b'},     {"cases", 1, 0, 'c'},      {"bw", 1, 0, 'W'},
+        {"fma", 1, 0, 'F'},       {"wait-quiet", 1, 0, 'Q'}, {"no-repack", 0, 0, 'R'},
+        {"cpu-clock", 0, 0, 'C'}, {"kernels", 1, 0, 'K'},    {0, 0, 0, 0}};
     int64_t v;
     double f;
     for (int c; (c = getopt_long(argc, argv, "m:t:r:n:p:b:c:", lo, NULL)) != -1;) {

@@ -108,7 +108,7 @@ mc_err mc_mkdirs(const char *path, mc_diag *d)
     if (n == 0 || n >= sizeof buf)
         return mc_fail(d, MC_ERR_ARG, "mkdir: bad path '%s'", path);
     memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; ; p++) {
+    for (char *p = buf + 1;; p++) {
         if (*p == '/' || *p == 0) {
             char c = *p;
             *p = 0;
@@ -139,8 +139,7 @@ int mc_meminfo_available(const char *text, uint64_t *bytes)
         unsigned long long kib = strtoull(v, &end, 10);
         while (*end == ' ')
             end++;
-        if (errno || strncmp(end, "kB", 2) != 0 ||
-            kib > UINT64_MAX / 1024)
+        if (errno || strncmp(end, "kB", 2) != 0 || kib > UINT64_MAX / 1024)
             return -1;
         *bytes = (uint64_t)kib * 1024;
         return 0;

@@ -33,13 +33,13 @@ static mc_err pass_copy(mc_pass *dst, const mc_pass *src, mc_diag *d)
 {
     int bad = 0;
     *dst = *src;
-    dst->experts_per_layer = dup_array(src->experts_per_layer, (size_t)src->n_layer_experts,
-                                       sizeof(double), &bad);
-    dst->tokens_per_expert = dup_array(src->tokens_per_expert,
-                                       (size_t)(src->tpe_rows * src->tpe_cols), sizeof(int64_t),
-                                       &bad);
+    dst->experts_per_layer =
+        dup_array(src->experts_per_layer, (size_t)src->n_layer_experts, sizeof(double), &bad);
+    dst->tokens_per_expert = dup_array(
+        src->tokens_per_expert, (size_t)(src->tpe_rows * src->tpe_cols), sizeof(int64_t), &bad);
     dst->chunks = dup_array(src->chunks, (size_t)src->n_chunks, sizeof(mc_req_chunk), &bad);
-    dst->cache_hits = dup_array(src->cache_hits, (size_t)src->n_cache_layers, sizeof(int64_t), &bad);
+    dst->cache_hits =
+        dup_array(src->cache_hits, (size_t)src->n_cache_layers, sizeof(int64_t), &bad);
     dst->cache_misses =
         dup_array(src->cache_misses, (size_t)src->n_cache_layers, sizeof(int64_t), &bad);
     if (bad) {

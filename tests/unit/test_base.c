@@ -76,7 +76,8 @@ TEST(meminfo_available)
                  0);
     CHECK(b == 1ull << 30);
     b = 7;
-    CHECK_EQ_INT(mc_meminfo_available("MemTotal: 10 kB\nMemFree: 5 kB\n", &b), -1); /* old kernels */
+    CHECK_EQ_INT(mc_meminfo_available("MemTotal: 10 kB\nMemFree: 5 kB\n", &b),
+                 -1); /* old kernels */
     CHECK_EQ_INT(mc_meminfo_available("MemAvailable: lots\n", &b), -1);
     CHECK_EQ_INT(mc_meminfo_available("MemAvailable: -0 kB\n", &b), -1); /* strtoull takes "-0" */
     CHECK_EQ_INT(mc_meminfo_available("MemAvailable: 5 MB\n", &b), -1);

@@ -925,7 +925,8 @@ TEST(public_wrappers)
 }
 
 /* The measurement kernels: read_sum is the exact sum of the 64-bit words on every ISA; the FMA
- * loop reports 2 flops per lane per FMA (12 chains x 8 lanes (avx2, avxvnni) or 16 lanes (avx512)). */
+ * loop reports 2 flops per lane per FMA (12 chains x 8 lanes (avx2, avxvnni) or 16 lanes (avx512)).
+ */
 TEST(measurement_kernels)
 {
     mc_kernel_table ref = ref_table(), tabs[N_ISAS];

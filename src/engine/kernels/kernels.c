@@ -91,10 +91,7 @@ int mc_kernels_isa_available(const char *isa)
 
 const char *mc_kernels_isa_best(void)
 {
-    return have_avx512()    ? "avx512"
-           : have_avxvnni() ? "avxvnni"
-           : have_avx2()    ? "avx2"
-                            : "ref";
+    return have_avx512() ? "avx512" : have_avxvnni() ? "avxvnni" : have_avx2() ? "avx2" : "ref";
 }
 
 mc_err mc_kernels_table_for(const char *isa, mc_kernel_table *out, mc_diag *d)

@@ -76,7 +76,8 @@ typedef struct mc_kernel_table {
     mc_q_fn quant[MC_DT_COUNT];       /* weight/KV quantisers, by type */
     mc_q_fn quant_act[MC_DT_COUNT];   /* activation preparation, by WEIGHT type */
     mc_mm_fn matmul[MC_DT_COUNT];     /* by weight type, GGML layout */
-    mc_mm_fn matmul_r16[MC_DT_COUNT]; /* by weight type, MC_WLAYOUT_R16 (Q8_0, Q4_0, Q4_K, Q6_K, r16f.h) */
+    mc_mm_fn matmul_r16[MC_DT_COUNT]; /* by weight type, MC_WLAYOUT_R16 (Q8_0, Q4_0, Q4_K, Q6_K,
+                                         r16f.h) */
     int r16_native[MC_DT_COUNT];      /* 1: this set's R16 kernels beat its GGML ones */
     void (*rmsnorm)(float *out, const float *x, const float *w, int64_t n, float eps);
     void (*rope)(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs,

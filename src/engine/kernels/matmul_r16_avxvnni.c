@@ -86,8 +86,14 @@ static void tile_r16_vnni_any(const char *g, int64_t nb, const char *x, size_t x
         nt == 2 ? tile_r16_vnni(g, nb, x, xs, out, 0, 2) : tile_r16_vnni(g, nb, x, xs, out, 0, 1);
 }
 
-static void mm_q8_0_r16_vnni(const mc_matmul *m) { mc_avx2_r16_rows(m, 0, tile_r16_vnni_any); }
-static void mm_q4_0_r16_vnni(const mc_matmul *m) { mc_avx2_r16_rows(m, 1, tile_r16_vnni_any); }
+static void mm_q8_0_r16_vnni(const mc_matmul *m)
+{
+    mc_avx2_r16_rows(m, 0, tile_r16_vnni_any);
+}
+static void mm_q4_0_r16_vnni(const mc_matmul *m)
+{
+    mc_avx2_r16_rows(m, 1, tile_r16_vnni_any);
+}
 
 void mc_kernels_fill_avxvnni(mc_kernel_table *t)
 {
