@@ -301,74 +301,23 @@ void mc_avx2_matmul_small(const mc_matmul *m)
 /* ================= path A on MC_WLAYOUT_R16 (kernels.h) ================= */
 
 
-/* One group of 16 rows (two ymm halves of 8) x NT tokens (NT <= 2) over nb block columns at g,
- * into out[t * 16 + row]. Each 4-byte piece of an activation block is broadcast once for 8 rows'
- * dot products: maddubs + madd per 8 rows x 4 weights. Q4_0: unsigned nibbles against the
- * activation (lanes start from its correction c); Q8_0: the sign trick (|w| x sign(x, w)). */
-MC_AI void tile_r16_avx2(const char *g, int64_t nb, const char *x, size_t xs, float *out,
-                         const int q4, const int NT)
+/* The 16-row tile (tile_r16_256.h) with maddubs + madd per 8 rows x 4 weights: Q4_0's unsigned
+ * nibbles against the activation (lanes start from its correction c); Q8_0 with the sign trick
+ * (|w| x sign(x, w)), lanes from zero. vpmaddubsw cannot saturate here: |pair| <= 2 * 128 * 127
+ * for Q8_0, 2 * 15 * 127 for Q4_0, and Q4_0's two products are added in int16 (<= 7620). */
+#define R16_Q8_FROM_C 0
+MC_AI __m256i r16_q8_prep(__m256i v) { return _mm256_abs_epi8(v); }
+MC_AI __m256i r16_q8_dot(__m256i is, __m256i p, __m256i v, __m256i x)
 {
-    const size_t cb = q4 ? 16 * sizeof(mc_blk_q4_0) : 16 * sizeof(mc_blk_q8_0);
-    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-    __m256 acc[2][2];
-    UNROLL(2) for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const char *col = g + (size_t)b * cb;
-        const mc_act_q8 *xb[2];
-        __m256i is[2][2];
-        UNROLL(2) for (int t = 0; t < NT; t++) {
-            xb[t] = (const mc_act_q8 *)(x + t * xs) + b;
-            is[t][0] = is[t][1] = q4 ? _mm256_set1_epi32(xb[t]->c) : _mm256_setzero_si256();
-        }
-        prefetch_w(col);
-        const int nw = q4 ? 4 : 8;
-        UNROLL(8) for (int m = 0; m < nw; m++) {
-            prefetch_w(col + 32 + 64 * m + 32);
-            UNROLL(2) for (int h = 0; h < 2; h++) {
-                __m256i v = ld256(col + 32 + 64 * m + 32 * h);
-                if (q4) {
-                    __m256i lo = _mm256_and_si256(v, m4);
-                    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-                    UNROLL(2) for (int t = 0; t < NT; t++) {
-                        __m256i xl = _mm256_set1_epi32(ld32(xb[t]->qs + 4 * m));
-                        __m256i xh = _mm256_set1_epi32(ld32(xb[t]->qs + 16 + 4 * m));
-                        __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xl),
-                                                     _mm256_maddubs_epi16(hi, xh));
-                        is[t][h] = _mm256_add_epi32(is[t][h], _mm256_madd_epi16(p, ones));
-                    }
-                } else {
-                    __m256i a = _mm256_abs_epi8(v);
-                    UNROLL(2) for (int t = 0; t < NT; t++) {
-                        __m256i xv = _mm256_set1_epi32(ld32(xb[t]->qs + 4 * m));
-                        __m256i p = _mm256_maddubs_epi16(a, _mm256_sign_epi8(xv, v));
-                        is[t][h] = _mm256_add_epi32(is[t][h], _mm256_madd_epi16(p, ones));
-                    }
-                }
-            }
-        }
-        UNROLL(2) for (int h = 0; h < 2; h++) {
-            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
-            UNROLL(2) for (int t = 0; t < NT; t++) {
-                __m256 sc = _mm256_mul_ps(dw, _mm256_set1_ps(xb[t]->d));
-                acc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[t][h]), sc, acc[t][h]);
-            }
-        }
-    }
-    UNROLL(2) for (int t = 0; t < NT; t++) {
-        _mm256_storeu_ps(out + 16 * t, acc[t][0]);
-        _mm256_storeu_ps(out + 16 * t + 8, acc[t][1]);
-    }
+    __m256i s16 = _mm256_maddubs_epi16(p, _mm256_sign_epi8(x, v));
+    return _mm256_add_epi32(is, _mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
 }
-
-/* tile_r16_avx2 for a run-time token count (1 or 2) and type: the mc_r16_tile_fn of this file. */
-static void tile_r16_avx2_any(const char *g, int64_t nb, const char *x, size_t xs, float *out,
-                              int q4, int nt)
+MC_AI __m256i r16_q4_dot(__m256i is, __m256i lo, __m256i xl, __m256i hi, __m256i xh)
 {
-    if (q4)
-        nt == 2 ? tile_r16_avx2(g, nb, x, xs, out, 1, 2) : tile_r16_avx2(g, nb, x, xs, out, 1, 1);
-    else
-        nt == 2 ? tile_r16_avx2(g, nb, x, xs, out, 0, 2) : tile_r16_avx2(g, nb, x, xs, out, 0, 1);
+    __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh));
+    return _mm256_add_epi32(is, _mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
 }
+#include "tile_r16_256.h"
 
 /* Rows [r0, r1) of an R16 matrix: each touched group whole with `tile` (its wanted rows copied
  * out), then the GGML tail rows with the GGML path A. */
@@ -440,8 +389,8 @@ MM_ENTRY(mm_q6_k_avx2, path_a_q6_k(m))
 
 /* R16 layout: path A at every token count (one core: ~80-130 GFLOP/s from 16 tokens on against
  * ~60-70 for path B, docs/KERNELS.md). */
-static void mm_q8_0_r16_avx2(const mc_matmul *m) { mc_avx2_r16_rows(m, 0, tile_r16_avx2_any); }
-static void mm_q4_0_r16_avx2(const mc_matmul *m) { mc_avx2_r16_rows(m, 1, tile_r16_avx2_any); }
+static void mm_q8_0_r16_avx2(const mc_matmul *m) { mc_avx2_r16_rows(m, 0, tile_r16_256_any); }
+static void mm_q4_0_r16_avx2(const mc_matmul *m) { mc_avx2_r16_rows(m, 1, tile_r16_256_any); }
 
 void mc_kernels_fill_avx2_matmul(mc_kernel_table *t)
 {
