@@ -11,6 +11,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* How late the median TTFT of 32 concurrent streams may be. Under ThreadSanitizer (make tsan,
+ * run with -j2 beside other tests) opening 32 connections through the instrumented client took
+ * 60 ms once against the mock's 50: the race check is what that build is for, so it gets more
+ * room; the one-sided "never early" checks stay the same. */
+#if defined(__SANITIZE_THREAD__)
+#define TTFT_LATE_MS 30.0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TTFT_LATE_MS 30.0
+#endif
+#endif
+#ifndef TTFT_LATE_MS
+#define TTFT_LATE_MS 10.0
+#endif
+
 typedef struct fixture {
     mc_mock *mock;
     mc_lg_client *client;
@@ -183,7 +198,7 @@ TEST(timings_match_configured_ttft_itl)
             gaps[k - 1] = (double)(g->stamps[k] - g->stamps[k - 1]) * 1e-6;
         gap_med[i] = median_of(gaps, TOK - 1);
     }
-    CHECK_NEAR(median_of(ttft, N), 50.0, 10.0);
+    CHECK_NEAR(median_of(ttft, N), 50.0, TTFT_LATE_MS);
     CHECK_NEAR(median_of(tpot, N), 10.0, 1.5);
     CHECK_NEAR(median_of(gap_med, N), 10.0, 1.5);
     teardown(&f);
